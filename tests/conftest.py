@@ -40,3 +40,86 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # Nothing in the suite may reach a network beyond this machine: the sandbox and moto listen on loopback.
     for item in items:
         item.add_marker(pytest.mark.allow_hosts(["127.0.0.1", "::1", "localhost"]))
+
+
+TABLE_NAME = "ferry-test"
+
+
+def create_ferry_table(dynamodb: Any, name: str = TABLE_NAME) -> str:
+    """The table as the CDK stack defines it (docs/CONVENTIONS.md): pk/sk strings, TTL on expires_at."""
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+    )
+    return name
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """moto in-process for every AWS service, with dummy credentials and no real endpoint reachable."""
+    from moto import mock_aws
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def ferry_table(aws: Any) -> str:
+    import boto3
+
+    return create_ferry_table(boto3.client("dynamodb", region_name="us-east-1"))
+
+
+def sqs_event(*bodies: dict[str, Any] | str) -> dict[str, Any]:
+    """An SQS event as Lambda receives it from the ingestion queue: each body an EventBridge event."""
+    records = []
+    for index, body in enumerate(bodies):
+        text = body if isinstance(body, str) else json.dumps(body)
+        records.append(
+            {
+                "messageId": f"00000000-0000-4000-8000-{index:012d}",
+                "receiptHandle": f"handle-{index}",
+                "body": text,
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1764136800000",
+                    "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+                    "ApproximateFirstReceiveTimestamp": "1764136800001",
+                },
+                "messageAttributes": {},
+                "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:ferry-ingest",
+                "awsRegion": "us-east-1",
+            }
+        )
+    return {"Records": records}
+
+
+def load_handler(function: str) -> Any:
+    """Import `functions/<function>/handler.py` as Lambda would, under a unique module name."""
+    import importlib.util
+
+    path = ROOT / "functions" / function / "handler.py"
+    spec = importlib.util.spec_from_file_location(f"ferry_function_{function}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,0 +1,32 @@
+"""Lambda entry point of `ingest`: SQS batches of EventBridge events become Signals (see ferry.ingestion).
+
+No X-Ray SDK here on purpose: its import costs ~120 ms of the 300 ms cold-start budget; the function runs
+with Lambda's active tracing instead (ferry.observability explains).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ferry.ingestion import Ingestor
+from ferry.observability import logger, metrics
+from ferry.settings import IngestSettings
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@cache
+def ingestor() -> Ingestor:
+    """Built on the first invocation (cold start), not on import: settings are validated there."""
+    return Ingestor.from_settings(IngestSettings.from_env(os.environ))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return ingestor().process_batch(event, context, processor)

@@ -1,0 +1,148 @@
+"""The ingest function end to end on moto: what a user of the queue sees for good, skipped and bad events."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from ferry.errors import ConfigError
+from tests.conftest import TABLE_NAME, load_event, load_handler, sqs_event
+
+
+@pytest.fixture
+def ingest(ferry_table: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("FERRY_TABLE", ferry_table)
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "ferry-ingest")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Ferry")
+    module = load_handler("ingest")
+    module.ingestor.cache_clear()
+    return module
+
+
+def items(prefix: str) -> list[dict[str, Any]]:
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table(TABLE_NAME)
+    return [item for item in table.scan()["Items"] if item["pk"].startswith(prefix)]
+
+
+def emf_metrics(output: str) -> dict[tuple[str, str], float]:
+    """Metric name and dimension value -> value, from the EMF lines the function printed."""
+    found = {}
+    for line in output.splitlines():
+        if '"_aws"' not in line:
+            continue
+        blob = json.loads(line)
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                dims = [blob[d] for ds in directive["Dimensions"] for d in ds if d not in {"service"}]
+                found[(metric["Name"], dims[0] if dims else "")] = blob[metric["Name"]]
+    return found
+
+
+def launch_node(zone: str, cluster: str) -> str:
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    reservation = ec2.run_instances(
+        ImageId="ami-12c6146b",
+        MinCount=1,
+        MaxCount=1,
+        Placement={"AvailabilityZone": zone},
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "ferry:cluster", "Value": cluster}]}],
+    )
+    return str(reservation["Instances"][0]["InstanceId"])
+
+
+def test_a_batch_of_good_events_is_recorded_and_counted(ingest, lambda_context, capsys) -> None:
+    batch = load_event("sqs-batch-ingest")
+
+    response = ingest.handler(batch, lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    recorded = items("SIGNAL#")
+    assert recorded, "every good event must leave its signals in the table"
+    assert all(int(item["expires_at"]) > 0 for item in recorded)
+    counted = emf_metrics(capsys.readouterr().out)
+    assert sum(v for (name, _), v in counted.items() if name == "SignalsTranslated") == len(recorded)
+
+
+def test_an_ec2_event_is_placed_in_its_zone_and_cluster(ingest, lambda_context) -> None:
+    instance = launch_node("us-east-1b", "east-1")
+    event = load_event("ec2-state-change-stopped")
+    event["detail"]["instance-id"] = instance
+
+    response = ingest.handler(sqs_event(event), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    (item,) = items("SIGNAL#")
+    assert item["pk"] == "SIGNAL#us-east-1b"
+    assert (item["kind"], item["zone"], item["cluster"], item["instance"]) == (
+        "instance-down",
+        "us-east-1b",
+        "east-1",
+        instance,
+    )
+
+
+def test_a_malformed_record_fails_alone_with_its_reason(ingest, lambda_context, capsys) -> None:
+    good = load_event("health-ec2-issue-open")
+    missing_detail = {k: v for k, v in load_event("ec2-state-change-stopped").items() if k != "detail"}
+    event = sqs_event(good, "{not json", missing_detail)
+
+    response = ingest.handler(event, lambda_context)
+
+    failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+    assert failed == {event["Records"][1]["messageId"], event["Records"][2]["messageId"]}
+    assert items("SIGNAL#"), "the good record of the batch is still recorded"
+    rejected = {item["sk"]: item["reason"] for item in items("REJECTED#")}
+    assert rejected[event["Records"][1]["messageId"]].startswith("body: not JSON")
+    assert rejected[event["Records"][2]["messageId"]].startswith("detail")
+    logs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert {"body", "detail"} <= {log.get("field") for log in logs if log.get("message") == "malformed event rejected"}
+
+
+def test_an_event_ferry_does_not_act_on_is_skipped_not_retried(ingest, lambda_context, capsys) -> None:
+    response = ingest.handler(sqs_event(load_event("cloudwatch-alarm-not-owned")), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert items("SIGNAL#") == []
+    assert emf_metrics(capsys.readouterr().out)[("EventsSkipped", "not-owned")] == 1
+
+
+def test_the_same_event_delivered_twice_is_ingested_once(ingest, lambda_context) -> None:
+    event = load_event("health-ec2-issue-open")
+    ingest.handler(sqs_event(event), lambda_context)
+    table = boto3.client("dynamodb", region_name="us-east-1")
+    # Tamper with the recorded signal: a second ingestion would overwrite it.
+    first = items("SIGNAL#")[0]
+    table.update_item(
+        TableName=TABLE_NAME,
+        Key={"pk": {"S": first["pk"]}, "sk": {"S": first["sk"]}},
+        UpdateExpression="SET marker = :m",
+        ExpressionAttributeValues={":m": {"S": "first"}},
+    )
+
+    response = ingest.handler(sqs_event(event), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert [item.get("marker") for item in items("SIGNAL#")] == ["first"]
+    assert len(items("idempotency#")) == 1
+
+
+def test_a_missing_table_setting_fails_fast_naming_it(ferry_table, monkeypatch, lambda_context) -> None:
+    monkeypatch.delenv("FERRY_TABLE", raising=False)
+    module = load_handler("ingest")
+    module.ingestor.cache_clear()
+
+    with pytest.raises(ConfigError, match="FERRY_TABLE"):
+        module.handler(sqs_event(load_event("health-ec2-issue-open")), lambda_context)
+
+
+def test_a_record_is_retried_when_the_table_is_unavailable(ingest, lambda_context, monkeypatch) -> None:
+    monkeypatch.setenv("FERRY_TABLE", "no-such-table")
+    ingest.ingestor.cache_clear()
+    event = sqs_event(load_event("health-ec2-issue-open"))
+
+    response = ingest.handler(event, lambda_context)
+
+    assert response["batchItemFailures"] == [{"itemIdentifier": event["Records"][0]["messageId"]}]
