@@ -20,7 +20,7 @@ def main() -> int:
         started = time.perf_counter()
         try:
             figures = module.run()
-        except Exception as error:  # noqa: BLE001 - report every benchmark, even after one breaks
+        except Exception as error:  # report every benchmark, even after one breaks
             print(f"{name}: FAILED: {error!r}")
             failed += 1
             continue

@@ -150,13 +150,11 @@ class Ingestor:
         resolved = []
         for signal in signals:
             where = located.get(signal.instance or "")
-            if where is not None:
-                signal = dataclasses.replace(
-                    signal, zone=signal.zone or where.zone, cluster=signal.cluster or where.cluster
-                )
-            if signal.zone is None and signal.zone_id is not None:
-                signal = dataclasses.replace(signal, zone=self._directory.zone_name(signal.zone_id))
-            resolved.append(signal)
+            zone = signal.zone or (where.zone if where else None)
+            if zone is None and signal.zone_id is not None:
+                zone = self._directory.zone_name(signal.zone_id)
+            cluster = signal.cluster or (where.cluster if where else None)
+            resolved.append(dataclasses.replace(signal, zone=zone, cluster=cluster))
         return tuple(resolved)
 
     def _reject(self, record: SQSRecord, error: EventParseError) -> None:

@@ -28,7 +28,7 @@ def __getattr__(name: str) -> Any:
     global _tracer  # noqa: PLW0603 - one tracer per process, created on first use
     if name == "tracer":
         if _tracer is None:
-            from aws_lambda_powertools import Tracer  # noqa: PLC0415 - see the module docstring
+            from aws_lambda_powertools import Tracer
 
             _tracer = Tracer()
         return _tracer
