@@ -52,7 +52,7 @@ def parse_body(body: str | None) -> dict[str, Any]:
         raise EventParseError("body", "empty")
     try:
         event = json.loads(body)
-    except ValueError as error:
+    except json.JSONDecodeError as error:
         raise EventParseError("body", f"not JSON ({error.msg} at char {error.pos})") from None
     if not isinstance(event, dict):
         raise EventParseError("body", f"expected a JSON object, got {type(event).__name__}")
@@ -107,9 +107,10 @@ class Ingestor:
         self._idempotency.register_lambda_context(context)
         self._counts = {"SignalsTranslated": Counter(), "EventsSkipped": Counter(), "EventsRejected": Counter()}
         try:
-            return process_partial_response(
+            response = process_partial_response(
                 event=dict(event), record_handler=self.handle_record, processor=processor, context=context
             )
+            return dict(response)
         finally:
             emit_counts("SignalsTranslated", "kind", self._counts["SignalsTranslated"])
             emit_counts("EventsSkipped", "reason", self._counts["EventsSkipped"])

@@ -37,7 +37,7 @@ _FORBIDDEN = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", 
 
 def client(service: str, region: str | None = None) -> Any:
     """A boto3 client with Ferry's timeouts and retry policy."""
-    return boto3.session.Session().client(service, region_name=region, config=_CONFIG)  # type: ignore[call-overload]
+    return boto3.session.Session().client(service, region_name=region, config=_CONFIG)
 
 
 def translate_error(error: Exception) -> FerryError:

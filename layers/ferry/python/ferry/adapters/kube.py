@@ -1,0 +1,195 @@
+"""Talking to a cluster's Kubernetes API: connecting with the registry's credentials, reading, typed errors.
+
+The only module that imports the `kubernetes` client. Every call carries a timeout, lists are paginated
+(`limit`/`continue`, never a full pod listing for a probe), and every failure leaves as a `ferry.errors`
+type: 404 NotFound, 409 Conflict, 401/403 Forbidden, 429 Throttled (with Retry-After), 5xx, timeouts and
+refused connections Unavailable, so callers decide by type whether to retry.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import urllib3
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from ferry.clusters import ClusterKind, ClusterRegistration
+from ferry.errors import Conflict, FerryError, Forbidden, NotFound, Throttled, Unavailable
+
+ZONE_LABEL = "topology.kubernetes.io/zone"
+CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
+PAGE_SIZE = 500
+
+
+def translate_api_error(error: Exception) -> FerryError:
+    if isinstance(error, ApiException):
+        reason = _status_message(error)
+        status = error.status or 0
+        if status == 404:
+            return NotFound(reason)
+        if status == 409:
+            return Conflict(reason)
+        if status in (401, 403):
+            return Forbidden(reason)
+        if status == 429:
+            retry_after = (error.headers or {}).get("Retry-After")
+            return Throttled(reason, retry_after=float(retry_after) if retry_after else None)
+        if status >= 500 or status == 0:
+            return Unavailable(reason)
+        return FerryError(reason)
+    if isinstance(error, (urllib3.exceptions.HTTPError, OSError)):
+        return Unavailable(f"{type(error).__name__}: {error}")
+    if isinstance(error, ValueError):
+        # The client raises ValueError on a body it cannot deserialize: an answer, but garbage.
+        return Unavailable(f"unreadable response: {error}")
+    return FerryError(str(error))
+
+
+def _status_message(error: ApiException) -> str:
+    try:
+        body = json.loads(error.body or "{}")
+    except ValueError:
+        body = {}
+    return f"{error.status} {error.reason}: {body.get('message', '') if isinstance(body, dict) else ''}".strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """How to authenticate to one cluster: a bearer token and, for TLS, the CA bundle (PEM)."""
+
+    token: str
+    ca_pem: str | None = None
+
+    def __repr__(self) -> str:  # never log a token
+        return f"Credentials(token=<{len(self.token)} chars>, ca_pem={'set' if self.ca_pem else None})"
+
+
+def credentials_for(registration: ClusterRegistration, *, secrets: Any, session: Any) -> Credentials:
+    """Self-managed: the token and CA from Secrets Manager. EKS: a 15-minute token presigned with STS."""
+    if registration.kind is ClusterKind.EKS:
+        return Credentials(token=eks_token(session, registration.eks_cluster_name or "", registration.region))
+    value = json.loads(secrets.get_secret_value(SecretId=registration.credentials_secret)["SecretString"])
+    ca = value.get("certificate-authority-data")
+    return Credentials(token=value["token"], ca_pem=base64.b64decode(ca).decode() if ca else None)
+
+
+def eks_token(session: Any, cluster_name: str, region: str) -> str:
+    """The token `aws eks get-token` makes: a presigned STS GetCallerIdentity URL naming the cluster."""
+    from botocore.model import ServiceId
+    from botocore.signers import RequestSigner
+
+    signer = RequestSigner(ServiceId("sts"), region, "sts", "v4", session.get_credentials(), session.events)
+    url = signer.generate_presigned_url(
+        {
+            "method": "GET",
+            "url": f"https://sts.{region}.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15",
+            "body": {},
+            "headers": {"x-k8s-aws-id": cluster_name},
+            "context": {},
+        },
+        region_name=region,
+        expires_in=60,
+        operation_name="",
+    )
+    return "k8s-aws-v1." + base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
+
+
+@dataclass(frozen=True, slots=True)
+class NodeView:
+    """What Ferry needs to know about a node, without keeping the whole object."""
+
+    name: str
+    zone: str | None
+    ready: bool
+    unschedulable: bool
+    control_plane: bool
+    instance_id: str | None
+    taints: tuple[str, ...]
+
+
+def _instance_id(provider_id: str | None) -> str | None:
+    # aws:///us-east-1a/i-0123456789abcdef0
+    if provider_id and provider_id.startswith("aws://"):
+        return provider_id.rsplit("/", 1)[-1] or None
+    return None
+
+
+class KubeApi:
+    """One cluster's API, through the official client. Built per cluster per invocation."""
+
+    def __init__(self, registration: ClusterRegistration, credentials: Credentials, *, timeout: float = 5.0):
+        configuration = k8s.Configuration()
+        configuration.host = registration.endpoint
+        configuration.api_key = {"authorization": credentials.token}
+        configuration.api_key_prefix = {"authorization": "Bearer"}
+        configuration.retries = False  # Ferry decides about retries, by error type
+        if credentials.ca_pem:
+            with tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False) as ca:
+                ca.write(credentials.ca_pem)
+            configuration.ssl_ca_cert = ca.name
+        self.cluster = registration.name
+        self._timeout = timeout
+        self._client = k8s.ApiClient(configuration)
+        self.core = k8s.CoreV1Api(self._client)
+        self.coordination = k8s.CoordinationV1Api(self._client)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> KubeApi:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, _request_timeout=self._timeout, **kwargs)
+        except Exception as error:
+            raise translate_api_error(error) from error
+
+    def readyz(self) -> bool:
+        """True when the API server answers `/readyz` with 200; typed errors otherwise."""
+        self._call(self._client.call_api, "/readyz", "GET", auth_settings=["BearerToken"], _preload_content=False)
+        return True
+
+    def server_version(self) -> tuple[int, int]:
+        info = self._call(k8s.VersionApi(self._client).get_code)
+        return int(info.major), int(str(info.minor).rstrip("+"))
+
+    def _paginate(self, method: Any, **kwargs: Any) -> Iterator[Any]:
+        token = None
+        while True:
+            page = self._call(method, limit=PAGE_SIZE, _continue=token, **kwargs)
+            yield from page.items
+            token = page.metadata._continue
+            if not token:
+                return
+
+    def nodes(self) -> Iterator[NodeView]:
+        for node in self._paginate(self.core.list_node):
+            labels = node.metadata.labels or {}
+            conditions = {c.type: c.status for c in (node.status.conditions or [])}
+            yield NodeView(
+                name=node.metadata.name,
+                zone=labels.get(ZONE_LABEL),
+                ready=conditions.get("Ready") == "True",
+                unschedulable=bool(node.spec.unschedulable),
+                control_plane=CONTROL_PLANE_LABEL in labels,
+                instance_id=_instance_id(node.spec.provider_id),
+                taints=tuple(f"{t.key}:{t.effect}" for t in (node.spec.taints or [])),
+            )
+
+    def lease_renewals(self) -> dict[str, datetime | None]:
+        """Node name -> the last renewal of its Lease in kube-node-lease (the kubelet's heartbeat)."""
+        return {
+            lease.metadata.name: lease.spec.renew_time
+            for lease in self._paginate(self.coordination.list_namespaced_lease, namespace="kube-node-lease")
+        }
