@@ -1,0 +1,639 @@
+"""The AWS half of the sandbox: moto as a real HTTP server, with a fault-injecting proxy in front of it.
+
+Ferry's code talks to AWS through boto3 clients configured by endpoint only (`AWS_ENDPOINT_URL`), exactly as
+in production; here that endpoint is a small stdlib reverse proxy on 127.0.0.1 that forwards every request
+to a `moto.server.ThreadedMotoServer`. The proxy exists because moto cannot fail: when a zone is marked
+failing, EC2 requests that concern that zone's instances, volumes or subnets (or every EC2 request, if
+chosen) get the error a real EC2 endpoint sends (`Unavailable`/503 or `InternalError`/500, EC2 XML), and
+Ferry cannot tell the difference.
+
+The sandbox's own set-up and staging (seeding instances, stopping a zone, reading the inventory) go straight
+to moto, so a staged EC2 fault never gets in the way of staging the next step.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import re
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlsplit
+
+import boto3
+from botocore.config import Config
+from moto.server import ThreadedMotoServer
+
+REGION = "us-east-1"
+ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
+ACCOUNT_ID = "123456789012"  # moto's default account
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+IMAGE_ID = "ami-12c6146b"  # one of moto's built-in AMIs: looking one up costs seconds
+INSTANCE_TYPE = "m6i.large"
+VPC_CIDR = "10.0.0.0/16"
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AwsNames:
+    """The names of what Ferry's stack would create, as the sandbox creates them."""
+
+    table: str = "ferry-state"
+    topic: str = "ferry-notifications"
+    events_queue: str = "ferry-events"
+    events_dlq: str = "ferry-events-dlq"
+    readback_queue: str = "ferry-notifications-readback"  # subscribed to the topic, so the demo can show them
+    max_receive_count: int = 3
+
+
+# --- what exists --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    id: str
+    name: str
+    cluster: str
+    zone: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class Volume:
+    id: str
+    zone: str
+    state: str
+    size_gib: int
+    snapshot_id: str | None
+    tags: Mapping[str, str] = field(hash=False)
+    root: bool = False  # an instance's boot volume, deleted with it on termination: not data
+
+    @property
+    def pvc(self) -> str | None:
+        """`namespace/name` of the claim the EBS CSI driver created it for, if any."""
+        name = self.tags.get("kubernetes.io/created-for/pvc/name")
+        return f"{self.tags.get('kubernetes.io/created-for/pvc/namespace', 'default')}/{name}" if name else None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    id: str
+    volume_id: str
+    state: str
+    tags: Mapping[str, str] = field(hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    """What exists in the sandbox account at one moment: the before/after table and the invariants read it."""
+
+    instances: tuple[Instance, ...]
+    volumes: tuple[Volume, ...]
+    snapshots: tuple[Snapshot, ...]
+
+    def instance_states(self, zone: str) -> Counter[str]:
+        return Counter(i.state for i in self.instances if i.zone == zone)
+
+    def data_volume_ids(self) -> frozenset[str]:
+        """Volumes that hold data (not boot volumes): the ones DESIGN.md says Ferry never deletes."""
+        return frozenset(v.id for v in self.volumes if not v.root)
+
+    def volume(self, volume_id: str) -> Volume | None:
+        return next((v for v in self.volumes if v.id == volume_id), None)
+
+
+def _tags(raw: Iterable[Mapping[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in raw or ()}
+
+
+def _instance(raw: Mapping[str, Any]) -> Instance:
+    tags = _tags(raw.get("Tags"))
+    return Instance(
+        id=raw["InstanceId"],
+        name=tags.get("Name", ""),
+        cluster=tags.get("ferry:cluster", ""),
+        zone=raw["Placement"]["AvailabilityZone"],
+        state=raw["State"]["Name"],
+    )
+
+
+def _tag_specs(resource: str, tags: Mapping[str, str]) -> list[dict[str, Any]]:
+    return [{"ResourceType": resource, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
+
+
+# --- the fault proxy ----------------------------------------------------------------------------------------
+
+
+class Ec2Error(StrEnum):
+    """The EC2 error codes the proxy answers with; each carries the HTTP status EC2 uses for it."""
+
+    UNAVAILABLE = "Unavailable"
+    INTERNAL_ERROR = "InternalError"
+
+    @property
+    def status(self) -> int:
+        return 503 if self is Ec2Error.UNAVAILABLE else 500
+
+    @property
+    def message(self) -> str:
+        if self is Ec2Error.UNAVAILABLE:
+            return "The service is unavailable. Please try again shortly."
+        return "An internal error has occurred."
+
+
+class FaultScope(StrEnum):
+    ZONE = "zone"  # only requests naming the zone's instances, volumes, subnets or the zone itself
+    ALL = "all"  # every EC2 request while the zone is failing
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneFault:
+    scope: FaultScope
+    error: Ec2Error
+
+
+@dataclass(frozen=True, slots=True)
+class FaultHit:
+    zone: str
+    fault: ZoneFault
+    action: str  # the EC2 Action of the refused request
+
+
+class ZoneResolver(Protocol):
+    def __call__(self, resource_id: str) -> str | None: ...
+
+
+_SERVICE_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
+_ID_PARAM = re.compile(r"^(?:.*\.)?(InstanceId|VolumeId|ResourceId|SubnetId)(?:\.\d+)?$")
+_ZONE_PARAM = re.compile(r"^(?:Placement\.)?AvailabilityZone$")
+_FILTER_NAME = re.compile(r"^Filter\.(\d+)\.Name$")
+_ZONAL_FILTERS = frozenset({"availability-zone", "instance-id", "volume-id", "subnet-id", "attachment.instance-id"})
+_HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade", "te"})
+
+
+def ec2_error_body(error: Ec2Error, request_id: str) -> bytes:
+    """The XML body a real EC2 endpoint returns for an error (the `ec2` protocol, not the generic query one)."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Response><Errors><Error><Code>{error.value}</Code><Message>{error.message}</Message></Error></Errors>"
+        f"<RequestID>{request_id}</RequestID></Response>"
+    ).encode()
+
+
+def request_service(headers: Mapping[str, str]) -> str | None:
+    """The service a SigV4-signed request is for, from its credential scope (all services share one host)."""
+    match = _SERVICE_IN_AUTH.search(headers.get("Authorization", ""))
+    return match.group(1) if match else None
+
+
+def zonal_references(params: Mapping[str, str]) -> tuple[set[str], set[str]]:
+    """The zones and the resource ids an EC2 query request names, in parameters or in filters."""
+    zones: set[str] = set()
+    ids: set[str] = set()
+    for key, value in params.items():
+        if _ZONE_PARAM.match(key):
+            zones.add(value)
+        elif _ID_PARAM.match(key):
+            ids.add(value)
+        elif (m := _FILTER_NAME.match(key)) and value in _ZONAL_FILTERS:
+            prefix = f"Filter.{m.group(1)}.Value."
+            values = {v for k, v in params.items() if k.startswith(prefix)}
+            (zones if value == "availability-zone" else ids).update(values)
+    return zones, ids
+
+
+class FaultProxy:
+    """A reverse proxy to moto that answers EC2 requests for failing zones with real EC2 errors."""
+
+    def __init__(self, upstream: str, resolve_zone: ZoneResolver) -> None:
+        parts = urlsplit(upstream)
+        self._upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self._resolve_zone = resolve_zone
+        self._faults: dict[str, ZoneFault] = {}
+        self._lock = threading.Lock()
+        self.requests: Counter[str] = Counter()  # per service
+        self.failed: Counter[str] = Counter()  # per "<zone> <Action>"
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._server.block_on_close = False  # keep-alive connections must not hold up stop()
+        self._thread = threading.Thread(target=self._server.serve_forever, name="aws-fault-proxy", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def set_fault(self, zone: str, fault: ZoneFault | None) -> None:
+        with self._lock:
+            if fault is None:
+                self._faults.pop(zone, None)
+            else:
+                self._faults[zone] = fault
+
+    def failing_zones(self) -> dict[str, ZoneFault]:
+        with self._lock:
+            return dict(self._faults)
+
+    def count(self, service: str | None, hit: FaultHit | None) -> None:
+        with self._lock:
+            self.requests[service or "?"] += 1
+            if hit:
+                self.failed[f"{hit.zone} {hit.action}"] += 1
+
+    def fault_for(self, service: str | None, body: bytes) -> FaultHit | None:
+        """The fault that applies to this request, if any."""
+        faults = self.failing_zones()
+        if service != "ec2" or not faults:
+            return None
+        params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        action = params.get("Action", "?")
+        zones, ids = zonal_references(params)
+        zones |= {z for z in map(self._resolve_zone, ids) if z}
+        for zone, fault in faults.items():
+            if fault.scope is FaultScope.ALL or zone in zones:
+                return FaultHit(zone, fault, action)
+        return None
+
+    def _forward(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> tuple[int, list, bytes]:
+        local = _upstream_connections
+        conn: http.client.HTTPConnection | None = getattr(local, "conn", None)
+        for attempt in range(2):  # moto may close an idle keep-alive connection: reconnect once
+            if conn is None:
+                conn = http.client.HTTPConnection(*self._upstream, timeout=60)
+                local.conn = conn
+            try:
+                conn.request(method, path, body=body, headers=dict(headers))
+                resp = conn.getresponse()
+                return resp.status, resp.getheaders(), resp.read()
+            except (ConnectionError, http.client.HTTPException):
+                conn.close()
+                conn = local.conn = None
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            timeout = 120
+
+            def log_message(self, format: str, *args: Any) -> None:
+                _log.debug("proxy: " + format, *args)
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+                service = request_service(headers)
+                hit = proxy.fault_for(service, body)
+                proxy.count(service, hit)
+                if hit:
+                    error = hit.fault.error
+                    self._reply(error.status, [("Content-Type", "text/xml")], ec2_error_body(error, _rid()))
+                    return
+                try:
+                    status, resp_headers, resp_body = proxy._forward(self.command, self.path, headers, body)
+                except OSError as exc:
+                    self._reply(
+                        502, [("Content-Type", "text/plain")], f"sandbox proxy: moto unreachable: {exc}".encode()
+                    )
+                    return
+                self._reply(status, resp_headers, resp_body)
+
+            def _reply(self, status: int, headers: Iterable[tuple[str, str]], body: bytes) -> None:
+                self.send_response(status)
+                for name, value in headers:
+                    if name.lower() not in _HOP_BY_HOP and name.lower() != "content-length":
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
+
+        return Handler
+
+
+_upstream_connections = threading.local()
+
+
+def _rid() -> str:
+    return str(uuid.uuid4())
+
+
+# --- the account --------------------------------------------------------------------------------------------
+
+
+class EbsProvisioner:
+    """The EBS CSI driver's part for one cluster: a `sandbox.kube.VolumeProvisioner` backed by moto.
+
+    It goes through the fault proxy, like the real driver goes through the EC2 API, so a failing zone also
+    fails provisioning there.
+    """
+
+    def __init__(self, ec2: Any, cluster: str, on_volume: ZoneRecorder | None = None) -> None:
+        self._ec2 = ec2
+        self._cluster = cluster
+        self._on_volume = on_volume
+
+    def create_volume(self, zone: str, size_gib: int, claim: dict[str, Any]) -> str:
+        meta = claim.get("metadata", {})
+        tags = {
+            "kubernetes.io/created-for/pvc/name": meta.get("name", ""),
+            "kubernetes.io/created-for/pvc/namespace": meta.get("namespace", "default"),
+            f"kubernetes.io/cluster/{self._cluster}": "owned",
+            "ebs.csi.aws.com/cluster": "true",
+        }
+        volume = self._ec2.create_volume(
+            AvailabilityZone=zone,
+            Size=size_gib,
+            VolumeType="gp3",
+            TagSpecifications=_tag_specs("volume", tags),
+            ClientToken=meta.get("uid") or _rid(),
+        )
+        if self._on_volume:
+            self._on_volume(volume["VolumeId"], zone)
+        return str(volume["VolumeId"])
+
+    def delete_volume(self, volume_id: str) -> None:
+        self._ec2.delete_volume(VolumeId=volume_id)
+
+
+class ZoneRecorder(Protocol):
+    def __call__(self, resource_id: str, zone: str) -> None: ...
+
+
+class AwsSandbox:
+    """moto on 127.0.0.1 behind the fault proxy, holding what Ferry's stack and the clusters' EC2 side hold.
+
+    `endpoint_url` is what Ferry's clients get (the proxy); `client()` gives the sandbox's own clients, which
+    go straight to moto.
+    """
+
+    def __init__(self, names: AwsNames | None = None, zones: Iterable[str] = ZONES) -> None:
+        self.names = names or AwsNames()
+        self.zones = tuple(zones)
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._proxy: FaultProxy | None = None
+        self._session = boto3.session.Session(region_name=REGION, **CREDENTIALS)
+        self._clients: dict[tuple[str, bool, int | None], Any] = {}
+        self._zone_of: dict[str, str] = {}  # instance, volume and subnet ids -> zone
+        self.subnets: dict[str, str] = {}  # zone -> subnet id
+        self.vpc_id = ""
+        self.topic_arn = ""
+        self.queue_urls: dict[str, str] = {}
+
+    # lifecycle
+
+    def start(self) -> AwsSandbox:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request otherwise
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self.moto_url = f"http://{host}:{port}"
+        self._proxy = FaultProxy(self.moto_url, self.zone_of)
+        self._proxy.start()
+        self._create_network()
+        self._create_ferry_resources()
+        return self
+
+    def stop(self) -> None:
+        if self._proxy:
+            self._proxy.stop()
+        self._moto.stop()
+
+    def __enter__(self) -> AwsSandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def endpoint_url(self) -> str:
+        """Where Ferry's clients point: the fault proxy."""
+        return self.proxy.url
+
+    @property
+    def proxy(self) -> FaultProxy:
+        if self._proxy is None:
+            raise RuntimeError("AwsSandbox.start() first")
+        return self._proxy
+
+    def client(self, service: str, *, through_proxy: bool = False, max_attempts: int | None = None) -> Any:
+        """A boto3 client for the sandbox account; straight to moto unless `through_proxy`."""
+        key = (service, through_proxy, max_attempts)
+        if key not in self._clients:
+            config = Config(retries={"max_attempts": max_attempts, "mode": "standard"}) if max_attempts else None
+            url = self.endpoint_url if through_proxy else self.moto_url
+            self._clients[key] = self._session.client(service, endpoint_url=url, config=config)
+        return self._clients[key]
+
+    # set-up
+
+    def _create_network(self) -> None:
+        ec2 = self.client("ec2")
+        self.vpc_id = ec2.create_vpc(CidrBlock=VPC_CIDR)["Vpc"]["VpcId"]
+        for n, zone in enumerate(self.zones):
+            subnet = ec2.create_subnet(VpcId=self.vpc_id, CidrBlock=f"10.0.{n * 16}.0/20", AvailabilityZone=zone)
+            self.subnets[zone] = subnet["Subnet"]["SubnetId"]
+            self.record_zone(self.subnets[zone], zone)
+
+    def _create_ferry_resources(self) -> None:
+        names = self.names
+        ddb = self.client("dynamodb")
+        ddb.create_table(
+            TableName=names.table,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ddb.update_time_to_live(
+            TableName=names.table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+        )
+        sqs = self.client("sqs")
+        for queue in (names.events_dlq, names.readback_queue):
+            self.queue_urls[queue] = sqs.create_queue(QueueName=queue)["QueueUrl"]
+        dlq_arn = self.queue_arn(names.events_dlq)
+        redrive = f'{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{names.max_receive_count}"}}'
+        self.queue_urls[names.events_queue] = sqs.create_queue(
+            QueueName=names.events_queue, Attributes={"RedrivePolicy": redrive, "VisibilityTimeout": "30"}
+        )["QueueUrl"]
+        sns = self.client("sns")
+        self.topic_arn = sns.create_topic(Name=names.topic)["TopicArn"]
+        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=self.queue_arn(names.readback_queue))
+
+    def queue_arn(self, queue: str) -> str:
+        return f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue}"
+
+    def record_zone(self, resource_id: str, zone: str) -> None:
+        self._zone_of[resource_id] = zone
+
+    def zone_of(self, resource_id: str) -> str | None:
+        """The zone of an instance, volume or subnet (the proxy's question); looks up ids it has not seen."""
+        if resource_id not in self._zone_of:
+            zone = self._lookup_zone(resource_id)
+            if zone is None:
+                return None
+            self._zone_of[resource_id] = zone
+        return self._zone_of[resource_id]
+
+    def _lookup_zone(self, resource_id: str) -> str | None:
+        ec2 = self.client("ec2")
+        try:
+            if resource_id.startswith("i-"):
+                reservations = ec2.describe_instances(InstanceIds=[resource_id])["Reservations"]
+                return str(reservations[0]["Instances"][0]["Placement"]["AvailabilityZone"])
+            if resource_id.startswith("vol-"):
+                return str(ec2.describe_volumes(VolumeIds=[resource_id])["Volumes"][0]["AvailabilityZone"])
+        except Exception:  # an id that does not exist concerns no zone; EC2 itself will say NotFound
+            return None
+        return None
+
+    # the clusters' EC2 side
+
+    def launch_instance(self, cluster: str, node: str, zone: str, *, control_plane: bool = False) -> str:
+        """Run one EC2 instance for a Kubernetes node, tagged as the cluster's tooling tags it."""
+        tags = {
+            "Name": node,
+            "ferry:cluster": cluster,
+            f"kubernetes.io/cluster/{cluster}": "owned",
+            "ferry:role": "control-plane" if control_plane else "worker",
+        }
+        reservation = self.client("ec2").run_instances(
+            ImageId=IMAGE_ID,
+            InstanceType=INSTANCE_TYPE,
+            MinCount=1,
+            MaxCount=1,
+            SubnetId=self.subnets[zone],
+            TagSpecifications=_tag_specs("instance", tags),
+        )
+        instance_id = str(reservation["Instances"][0]["InstanceId"])
+        self.record_zone(instance_id, zone)
+        return instance_id
+
+    def provisioner(self, cluster: str) -> EbsProvisioner:
+        return EbsProvisioner(self.client("ec2", through_proxy=True, max_attempts=2), cluster, self.record_zone)
+
+    def snapshot_volume(self, volume_id: str, tags: Mapping[str, str], description: str = "") -> str:
+        snapshot = self.client("ec2").create_snapshot(
+            VolumeId=volume_id, Description=description, TagSpecifications=_tag_specs("snapshot", tags)
+        )
+        return str(snapshot["SnapshotId"])
+
+    def instances(self, *, zone: str | None = None, state: str | None = None) -> list[Instance]:
+        """The clusters' instances (tagged `ferry:cluster`), optionally of one zone and state."""
+        filters = [{"Name": "tag-key", "Values": ["ferry:cluster"]}]
+        if zone:
+            filters.append({"Name": "availability-zone", "Values": [zone]})
+        if state:
+            filters.append({"Name": "instance-state-name", "Values": [state]})
+        return sorted(map(_instance, self._describe_instances(filters)), key=lambda i: (i.cluster, i.name))
+
+    def _describe_instances(self, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        pages = self.client("ec2").get_paginator("describe_instances").paginate(Filters=filters)
+        return [raw for page in pages for reservation in page["Reservations"] for raw in reservation["Instances"]]
+
+    def stop_zone_instances(self, zone: str, *, cluster: str | None = None) -> list[Instance]:
+        """Stop every running cluster instance of the zone (moto stops at once: no `stopping` phase)."""
+        return self._change_state(zone, "running", cluster, "stop_instances")
+
+    def start_zone_instances(self, zone: str, *, cluster: str | None = None) -> list[Instance]:
+        return self._change_state(zone, "stopped", cluster, "start_instances")
+
+    def stop_instances(self, instance_ids: list[str]) -> None:
+        self.client("ec2").stop_instances(InstanceIds=instance_ids)
+
+    def _change_state(self, zone: str, from_state: str, cluster: str | None, call: str) -> list[Instance]:
+        chosen = [i for i in self.instances(zone=zone, state=from_state) if cluster in (None, i.cluster)]
+        if chosen:
+            getattr(self.client("ec2"), call)(InstanceIds=[i.id for i in chosen])
+        return chosen
+
+    def fail_ec2_for_zone(
+        self,
+        zone: str,
+        failing: bool,
+        *,
+        scope: FaultScope = FaultScope.ZONE,
+        error: Ec2Error = Ec2Error.UNAVAILABLE,
+    ) -> None:
+        """Make the EC2 API fail (as seen through `endpoint_url`) for the zone, or stop failing."""
+        self.proxy.set_fault(zone, ZoneFault(scope, error) if failing else None)
+
+    # what exists
+
+    def inventory(self) -> Inventory:
+        ec2 = self.client("ec2")
+        raw_instances = self._describe_instances([{"Name": "tag-key", "Values": ["ferry:cluster"]}])
+        # moto leaves DeleteOnTermination out of describe_volumes; the instances' block devices carry it.
+        boot = {
+            device["Ebs"]["VolumeId"]
+            for raw in raw_instances
+            for device in raw.get("BlockDeviceMappings", [])
+            if device.get("Ebs", {}).get("DeleteOnTermination")
+        }
+        volumes = tuple(
+            Volume(
+                id=v["VolumeId"],
+                zone=v["AvailabilityZone"],
+                state=v["State"],
+                size_gib=v["Size"],
+                snapshot_id=v.get("SnapshotId") or None,
+                tags=_tags(v.get("Tags")),
+                root=v["VolumeId"] in boot,
+            )
+            for page in ec2.get_paginator("describe_volumes").paginate()
+            for v in page["Volumes"]
+        )
+        instances = tuple(sorted(map(_instance, raw_instances), key=lambda i: (i.cluster, i.name)))
+        return Inventory(instances=instances, volumes=volumes, snapshots=self._snapshots(volumes))
+
+    def _snapshots(self, volumes: Iterable[Volume]) -> tuple[Snapshot, ...]:
+        """Snapshots of the volumes that exist or existed here, and every Ferry-managed one.
+
+        moto's account also owns a snapshot behind each built-in AMI (hundreds): those are left out.
+        """
+        known = sorted({v.id for v in volumes} | {r for r in self._zone_of if r.startswith("vol-")})
+        paginator = self.client("ec2").get_paginator("describe_snapshots")
+        found: dict[str, Snapshot] = {}
+        for filters in ([{"Name": "volume-id", "Values": known}], [{"Name": "tag-key", "Values": ["ferry:managed"]}]):
+            if not filters[0]["Values"]:
+                continue
+            for page in paginator.paginate(OwnerIds=["self"], Filters=filters):
+                for s in page["Snapshots"]:
+                    found[s["SnapshotId"]] = Snapshot(
+                        id=s["SnapshotId"], volume_id=s["VolumeId"], state=s["State"], tags=_tags(s.get("Tags"))
+                    )
+        return tuple(sorted(found.values(), key=lambda s: s.id))
+
+    def notifications(self) -> list[dict[str, Any]]:
+        """Drain what Ferry published to its SNS topic (read back through the subscribed queue)."""
+        sqs = self.client("sqs")
+        url = self.queue_urls[self.names.readback_queue]
+        drained: list[dict[str, Any]] = []
+        while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            drained.extend(batch)
+            sqs.delete_message_batch(
+                QueueUrl=url, Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(batch)]
+            )
+        return drained
