@@ -437,10 +437,14 @@ class AwsSandbox:
         return self._proxy
 
     def client(self, service: str, *, through_proxy: bool = False, max_attempts: int | None = None) -> Any:
-        """A boto3 client for the sandbox account; straight to moto unless `through_proxy`."""
+        """A boto3 client for the sandbox account; straight to moto unless `through_proxy`.
+
+        `max_attempts` counts the first attempt too (botocore's `total_max_attempts`).
+        """
         key = (service, through_proxy, max_attempts)
         if key not in self._clients:
-            config = Config(retries={"max_attempts": max_attempts, "mode": "standard"}) if max_attempts else None
+            retries = {"total_max_attempts": max_attempts, "mode": "standard"}
+            config = Config(retries=retries) if max_attempts else None  # type: ignore[arg-type]
             url = self.endpoint_url if through_proxy else self.moto_url
             self._clients[key] = self._session.client(service, endpoint_url=url, config=config)
         return self._clients[key]
