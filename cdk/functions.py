@@ -1,0 +1,146 @@
+"""FerryFunction: one Ferry Lambda function, the same way every time.
+
+Every function Ferry adds later (probe, detector, executor steps...) differs only in its FunctionSpec
+(cdk/constants.py); the rest is decided once here: Python 3.12 on arm64, the shared layers, Powertools
+settings, X-Ray, an explicit log group with retention, and a role of its own that starts empty. The role
+gets no managed policy (AWSLambdaBasicExecutionRole would allow writing to every log group of the account):
+only its own log group, and what the owning constructs grant (the table, the topic, a queue...).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from cdk.bundling import function_code
+from cdk.constants import (
+    ARCHITECTURE,
+    FUNCTIONS_DIR,
+    HANDLER,
+    LOG_REMOVAL_POLICY,
+    LOG_RETENTION,
+    METRICS_NAMESPACE,
+    RUNTIME,
+    SERVICE_NAME,
+    FunctionSpec,
+)
+from cdk.layers import FerryLayers
+from cdk.notifications import FerryNotifications
+from cdk.settings import Settings
+from cdk.state import FerryState
+
+
+class FerryFunction(Construct):
+    """A Ferry function that can read and write the state table and notify operators."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        spec: FunctionSpec,
+        settings: Settings,
+        layers: FerryLayers,
+        state: FerryState,
+        notifications: FerryNotifications,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.spec = spec
+        self.log_group = self._build_log_group(spec)
+        self.role = self._build_role(spec, self.log_group)
+        self.function = self._build_function(spec, settings, layers, state, notifications)
+        state.grant_read_write(self.function)
+        notifications.grant_publish(self.function)
+        self._acknowledge_tracing()
+        self._acknowledge_runtime()
+
+    def _build_log_group(self, spec: FunctionSpec) -> logs.LogGroup:
+        return logs.LogGroup(
+            self,
+            "LogGroup",
+            log_group_name=f"/aws/lambda/{spec.function_name}",
+            retention=LOG_RETENTION,
+            removal_policy=LOG_REMOVAL_POLICY,
+        )
+
+    def _build_role(self, spec: FunctionSpec, log_group: logs.LogGroup) -> iam.Role:
+        role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Runs {spec.function_name}; least privilege, no managed policies",
+        )
+        # The log group exists before the function (it is created above), so no logs:CreateLogGroup.
+        # Its ARN ends in ":*", which covers its log streams.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn],
+            )
+        )
+        return role
+
+    def _build_function(
+        self,
+        spec: FunctionSpec,
+        settings: Settings,
+        layers: FerryLayers,
+        state: FerryState,
+        notifications: FerryNotifications,
+    ) -> lambda_.Function:
+        return lambda_.Function(
+            self,
+            "Function",
+            function_name=spec.function_name,
+            description=spec.description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=HANDLER,
+            code=function_code(FUNCTIONS_DIR / spec.name),
+            layers=layers.for_function(spec),
+            memory_size=spec.memory_mb,
+            timeout=spec.timeout,
+            reserved_concurrent_executions=spec.reserved_concurrency,
+            role=self.role,
+            log_group=self.log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            environment={
+                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "LOG_LEVEL": settings.log_level,
+                "FERRY_TABLE": state.table.table_name,
+                "FERRY_TOPIC_ARN": notifications.topic.topic_arn,
+                "FERRY_MODE": settings.mode,
+            },
+        )
+
+    def _acknowledge_runtime(self) -> None:
+        Validations.of(self.function).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-L1",
+                reason=(
+                    f"Pinned to {RUNTIME.name} on purpose: the dependency layers are resolved and their bytecode "
+                    "precompiled for exactly this version (cdk/bundling.py) and the test suite runs on it; moving "
+                    "to a newer runtime is a deliberate upgrade of all of them together."
+                ),
+            )
+        )
+
+    def _acknowledge_tracing(self) -> None:
+        # Tracing.ACTIVE makes CDK add xray:PutTraceSegments and xray:PutTelemetryRecords to the role's
+        # default policy; X-Ray has no resource-level permissions for them. Acknowledged on that policy only,
+        # and tests/infrastructure check that X-Ray is the only Resource "*" in it.
+        default_policy = self.role.node.find_child("DefaultPolicy")
+        Validations.of(default_policy).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason=(
+                    "X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not support "
+                    "resource-level permissions, so AWS requires Resource '*' for them; every other statement "
+                    "of this role names its resources."
+                ),
+            )
+        )

@@ -1,0 +1,159 @@
+"""Monitoring of Ferry itself: alarms that page operators through the notifications topic, and a dashboard.
+
+Ferry is the thing that is supposed to work while everything else fails, so its own failures must be loud:
+a message in the dead-letter queue is an event Ferry could not understand, a function error or throttle is
+a signal that may have been lost or delayed. The dashboard shows whether events flow (invocations, queue
+age), what they became (`SignalsTranslated` by kind) and what was deliberately ignored (`EventsSkipped` by
+reason). Kinds and reasons are open-ended enums, so those graphs use SEARCH expressions instead of one
+metric per known value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from cdk.constants import (
+    ALARM_NAME_PREFIX,
+    ALARM_PERIOD,
+    DASHBOARD_NAME,
+    DASHBOARD_PERIOD,
+    METRIC_EVENTS_SKIPPED,
+    METRIC_SIGNALS_TRANSLATED,
+    METRICS_NAMESPACE,
+)
+from cdk.functions import FerryFunction
+from cdk.ingestion import FerryIngestion
+
+WIDGET_WIDTH = 8  # three graphs per row on the 24-column grid
+WIDGET_HEIGHT = 6
+
+
+class FerryMonitoring(Construct):
+    """Alarms `ferry-*` (to the topic, on ALARM and back to OK) and the `Ferry-<region>` dashboard."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        topic: sns.ITopic,
+        functions: Sequence[FerryFunction],
+        ingestion: FerryIngestion,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._action = actions.SnsAction(topic)
+        self.alarms: list[cloudwatch.Alarm] = [self._build_dead_letter_alarm(ingestion)]
+        for function in functions:
+            self.alarms.extend(self._build_function_alarms(function))
+        self.dashboard = self._build_dashboard(ingestion.consumer, ingestion)
+
+    def _alarm(self, construct_id: str, *, name: str, description: str, metric: cloudwatch.IMetric) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            alarm_name=f"{ALARM_NAME_PREFIX}{name}",
+            alarm_description=description,
+            metric=metric,
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(self._action)
+        alarm.add_ok_action(self._action)
+        return alarm
+
+    def _build_dead_letter_alarm(self, ingestion: FerryIngestion) -> cloudwatch.Alarm:
+        return self._alarm(
+            "DeadLetters",
+            name="ingest-dead-letters",
+            description="Events Ferry could not ingest are waiting in the dead-letter queue: inspect and redrive",
+            metric=ingestion.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=ALARM_PERIOD, statistic="Maximum"
+            ),
+        )
+
+    def _build_function_alarms(self, function: FerryFunction) -> list[cloudwatch.Alarm]:
+        name = function.spec.name
+        fn = function.function
+        checks = (
+            ("Errors", "errors", fn.metric_errors(period=ALARM_PERIOD, statistic="Sum"), "failed"),
+            ("Throttles", "throttles", fn.metric_throttles(period=ALARM_PERIOD, statistic="Sum"), "was throttled"),
+        )
+        return [
+            self._alarm(
+                f"{name.capitalize()}{suffix}",
+                name=f"{name}-{kind}",
+                description=f"{function.spec.function_name} {what}: signals may be delayed or lost",
+                metric=metric,
+            )
+            for suffix, kind, metric, what in checks
+        ]
+
+    def _build_dashboard(self, ingest: FerryFunction, ingestion: FerryIngestion) -> cloudwatch.Dashboard:
+        fn = ingest.function
+        period = DASHBOARD_PERIOD
+
+        def graph(
+            title: str, left: Sequence[cloudwatch.IMetric], right: Sequence[cloudwatch.IMetric] = ()
+        ) -> cloudwatch.GraphWidget:
+            return cloudwatch.GraphWidget(
+                title=title, left=list(left), right=list(right), width=WIDGET_WIDTH, height=WIDGET_HEIGHT
+            )
+
+        def search(metric_name: str, label: str) -> cloudwatch.MathExpression:
+            # Every dimension set of the metric (Powertools adds `service` to `kind`/`reason`): one line each.
+            return cloudwatch.MathExpression(
+                expression=(
+                    f'SEARCH(\'Namespace="{METRICS_NAMESPACE}" MetricName="{metric_name}"\', '
+                    f"'Sum', {int(period.to_seconds())})"
+                ),
+                using_metrics={},
+                label=label,
+                period=period,
+            )
+
+        return cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=f"{DASHBOARD_NAME}-{Stack.of(self).region}",
+            widgets=[
+                [
+                    graph(
+                        "ingest: invocations and errors",
+                        [
+                            fn.metric_invocations(period=period, statistic="Sum"),
+                            fn.metric_errors(period=period, statistic="Sum"),
+                            fn.metric_throttles(period=period, statistic="Sum"),
+                        ],
+                    ),
+                    graph(
+                        "ingest: duration",
+                        [fn.metric_duration(period=period, statistic=stat) for stat in ("p50", "p99", "Maximum")],
+                    ),
+                    graph(
+                        "ingestion queue: age (s, left) and dead letters (right)",
+                        [
+                            ingestion.queue.metric_approximate_age_of_oldest_message(
+                                period=period, statistic="Maximum", label="Oldest message age"
+                            )
+                        ],
+                        [
+                            ingestion.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                                period=period, statistic="Maximum", label="Dead letters"
+                            )
+                        ],
+                    ),
+                ],
+                [
+                    graph("signals translated, by kind", [search(METRIC_SIGNALS_TRANSLATED, "")]),
+                    graph("events skipped, by reason", [search(METRIC_EVENTS_SKIPPED, "")]),
+                ],
+            ],
+        )

@@ -1,0 +1,51 @@
+"""`python -m cdk.synth`: synthesize Ferry offline, without the CDK CLI, AWS credentials or Docker.
+
+`make synth` runs this. It reads cdk.json's context like the CLI would, accepts the same `-c key=value`
+settings, and writes the cloud assembly (templates, bundled assets, cdk-nag's report) to cdk.out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from cdk.app import build_app, project_context
+from cdk.constants import DEFAULT_OUTDIR
+
+
+def _context_pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
+    return key, value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cdk.synth", description=__doc__)
+    parser.add_argument(
+        "-c",
+        "--context",
+        action="append",
+        type=_context_pair,
+        default=[],
+        metavar="KEY=VALUE",
+        help="context value (account, region, mode, notifyEmail, logLevel); repeatable",
+    )
+    parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTDIR, help="cloud assembly folder")
+    args = parser.parse_args(argv)
+
+    started = time.monotonic()
+    context = {**project_context(), **dict(args.context)}
+    app = build_app(outdir=str(args.output), context=context)
+    assembly = app.synth()
+    elapsed = time.monotonic() - started
+    for stack in assembly.stacks:
+        print(f"{stack.stack_name}: {Path(assembly.directory) / stack.template_file} ({elapsed:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
