@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
@@ -34,7 +35,7 @@ from ferry.adapters.aws import client
 from ferry.adapters.ec2 import InstanceDirectory
 from ferry.adapters.signal_log import SignalLog
 from ferry.errors import EventParseError, FerryError
-from ferry.observability import emit_counts, logger
+from ferry.observability import emit_counts, logger, metrics
 from ferry.settings import IngestSettings
 from ferry.signals import Signal, Skip
 from ferry.translators import translate
@@ -105,6 +106,7 @@ class Ingestor:
     ) -> dict[str, Any]:
         """Process every record; the response lists only the failed ones (ReportBatchItemFailures)."""
         self._idempotency.register_lambda_context(context)
+        metrics.add_metric(name="RecordsReceived", unit=MetricUnit.Count, value=len(event.get("Records", [])))
         self._counts = {"SignalsTranslated": Counter(), "EventsSkipped": Counter(), "EventsRejected": Counter()}
         try:
             response = process_partial_response(
