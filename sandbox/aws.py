@@ -13,7 +13,10 @@ to moto, so a staged EC2 fault never gets in the way of staging the next step.
 
 from __future__ import annotations
 
+import copy
+import email.utils
 import http.client
+import json
 import logging
 import re
 import threading
@@ -21,8 +24,10 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
@@ -37,6 +42,7 @@ CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing
 IMAGE_ID = "ami-12c6146b"  # one of moto's built-in AMIs: looking one up costs seconds
 INSTANCE_TYPE = "m6i.large"
 VPC_CIDR = "10.0.0.0/16"
+EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 
 _log = logging.getLogger(__name__)
 
@@ -630,6 +636,17 @@ class AwsSandbox:
                     )
         return tuple(sorted(found.values(), key=lambda s: s.id))
 
+    def zone_ids(self) -> dict[str, str]:
+        """Zone name -> zone id (us-east-1a -> use1-az6 in moto's account), as AWS Health and ARC speak."""
+        zones = self.client("ec2").describe_availability_zones()["AvailabilityZones"]
+        return {z["ZoneName"]: z["ZoneId"] for z in zones}
+
+    def put_events(self, events: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Deliver events as EventBridge's rule target would: each event's JSON as one message on the queue."""
+        sqs = self.client("sqs")
+        url = self.queue_urls[self.names.events_queue]
+        return [sqs.send_message(QueueUrl=url, MessageBody=json.dumps(e))["MessageId"] for e in events]
+
     def notifications(self) -> list[dict[str, Any]]:
         """Drain what Ferry published to its SNS topic (read back through the subscribed queue)."""
         sqs = self.client("sqs")
@@ -641,3 +658,71 @@ class AwsSandbox:
                 QueueUrl=url, Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(batch)]
             )
         return drained
+
+
+# --- what AWS sends -----------------------------------------------------------------------------------------
+
+
+class AwsEvents:
+    """The EventBridge events AWS would send about the sandbox, made from the real-shaped samples in `events/`.
+
+    Each sample is copied and given what the moment needs: a fresh event id, the sandbox time, the zone, the
+    instances. Everything else (account, shape, the fields Ferry does not read) stays as AWS writes it.
+    """
+
+    HEALTH_OPEN = "health-ec2-issue-open.json"
+    HEALTH_CLOSED = "health-ec2-issue-resolved.json"
+    STATE_CHANGE = "ec2-state-change-{state}.json"
+    STATE_CHANGE_FALLBACK = "ec2-state-change-stopped.json"
+
+    def __init__(self, zone_ids: Mapping[str, str], events_dir: Path = EVENTS_DIR) -> None:
+        self._zone_ids = dict(zone_ids)
+        self._dir = events_dir
+        self._health_arns: dict[str, str] = {}  # zone -> the open issue's ARN, reused when it closes
+
+    def template(self, name: str) -> dict[str, Any]:
+        path = self._dir / name
+        if not path.exists():
+            raise FileNotFoundError(f"sample event {path} is missing: the sandbox builds AWS events from it")
+        return dict(json.loads(path.read_text()))
+
+    def instance_state_change(self, instance_id: str, state: str, at: datetime) -> dict[str, Any]:
+        name = self.STATE_CHANGE.format(state=state)
+        event = self._envelope(self.template(name if (self._dir / name).exists() else self.STATE_CHANGE_FALLBACK), at)
+        event["resources"] = [f"arn:aws:ec2:{REGION}:{ACCOUNT_ID}:instance/{instance_id}"]
+        event["detail"].update({"instance-id": instance_id, "state": state})
+        return event
+
+    def health_issue(
+        self, zone: str, instance_ids: Iterable[str], at: datetime, *, open_: bool = True
+    ) -> dict[str, Any]:
+        """An AWS Health EC2 operational issue for the zone (open), or its resolution (closed)."""
+        event = self._envelope(self.template(self.HEALTH_OPEN if open_ else self.HEALTH_CLOSED), at)
+        detail = event["detail"]
+        stamp = email.utils.format_datetime(at.astimezone(UTC), usegmt=True)
+        arn_prefix = detail["eventArn"].rsplit("_", 1)[0]
+        if open_ or zone not in self._health_arns:
+            self._health_arns[zone] = f"{arn_prefix}_{uuid.uuid4()}"
+        ids = list(instance_ids)
+        detail.update(
+            eventArn=self._health_arns[zone],
+            availabilityZone=zone,
+            eventRegion=REGION,
+            lastUpdatedTime=stamp,
+            affectedEntities=[
+                {"entityValue": i, "lastUpdatedTime": stamp, "status": "IMPAIRED" if open_ else "RESOLVED"} for i in ids
+            ],
+        )
+        detail["startTime" if open_ else "endTime"] = stamp
+        for description in detail.get("eventDescription", []):
+            text = re.sub(r"use1-az\d+", self._zone_ids.get(zone, zone), description["latestDescription"])
+            description["latestDescription"] = re.sub(rf"{REGION}[a-f]", zone, text)
+        event["resources"] = ids
+        return event
+
+    @staticmethod
+    def _envelope(template: Mapping[str, Any], at: datetime) -> dict[str, Any]:
+        event = copy.deepcopy(dict(template))
+        event.update(id=str(uuid.uuid4()), time=at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), region=REGION)
+        event["account"] = ACCOUNT_ID
+        return event

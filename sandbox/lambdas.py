@@ -287,3 +287,82 @@ class LambdaRuntime:
 
     def exists(self, name: str) -> bool:
         return (FUNCTIONS_DIR / name / "handler.py").exists()
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One batch handed to a function by the SQS event source mapping, and what became of each message."""
+
+    invocation: Invocation
+    message_ids: tuple[str, ...]
+    failed_ids: tuple[str, ...]  # reported in batchItemFailures, or the whole batch if the handler raised
+    bodies: Mapping[str, str] = field(hash=False)
+
+    @property
+    def succeeded_ids(self) -> tuple[str, ...]:
+        return tuple(m for m in self.message_ids if m not in self.failed_ids)
+
+
+class SqsEventSource:
+    """Lambda's SQS event source mapping with ReportBatchItemFailures: poll, invoke, delete what succeeded.
+
+    A failed message stays on the queue; SQS makes it visible again after the visibility timeout and moves it
+    to the dead-letter queue after maxReceiveCount receives, as in AWS.
+    """
+
+    def __init__(
+        self, sqs: Any, queue_url: str, queue_arn: str, function: LambdaFunction, batch_size: int = 10
+    ) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._queue_arn = queue_arn
+        self._function = function
+        self._batch_size = batch_size
+
+    def drain(self) -> list[Delivery]:
+        """Deliver every message that is visible now, batch by batch."""
+        deliveries = []
+        while messages := self._receive():
+            deliveries.append(self._deliver(messages))
+        return deliveries
+
+    def _receive(self) -> list[dict[str, Any]]:
+        response = self._sqs.receive_message(
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=self._batch_size,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        return list(response.get("Messages", []))
+
+    def _deliver(self, messages: list[dict[str, Any]]) -> Delivery:
+        invocation = self._function.invoke({"Records": [self._record(m) for m in messages]})
+        ids = tuple(m["MessageId"] for m in messages)
+        if invocation.ok and isinstance(invocation.result, dict):
+            failed = tuple(f["itemIdentifier"] for f in invocation.result.get("batchItemFailures", []))
+        else:
+            failed = ids  # an invocation error or an unreadable response fails the whole batch
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            self._sqs.delete_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done)],
+            )
+        return Delivery(invocation, ids, failed, {m["MessageId"]: m["Body"] for m in messages})
+
+    def _record(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        """The record shape Lambda gives the handler (camelCase, attributes as strings)."""
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": dict(message.get("Attributes", {})),
+            "messageAttributes": {
+                name: {k[0].lower() + k[1:]: v for k, v in value.items()}
+                for name, value in message.get("MessageAttributes", {}).items()
+            },
+            "md5OfBody": message["MD5OfBody"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self._queue_arn,
+            "awsRegion": REGION,
+        }

@@ -1,0 +1,523 @@
+"""`python -m sandbox.gameday [SCENARIO]`: a failure drill on the sandbox, told as a timeline, then checked.
+
+It sets up the world of a scenario (sandbox/scenarios/<name>.yaml), prints where every pet and node stands,
+runs the scenario's steps on sandbox time, and prints what happened and what Ferry observed: the batches its
+`ingest` handler took from the queue, the signals it recorded, and (as those parts of Ferry land) the
+detector's zone transitions, its audited actions and its notifications. It ends with the same tables after
+the drill and the checks: the safety invariants every drill must keep, plus the scenario's own `expect:`.
+The exit status is 0 only if every check passed.
+
+Adding what the timeline shows: an `Observer` (compares a view of the world between ticks). Adding a check:
+a dataclass in sandbox/scenario.py and a function in `SCENARIO_CHECKS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from sandbox import lambdas  # noqa: F401  (first: puts Ferry's layer on sys.path, as Lambda's /opt/python)
+from sandbox.aws import Inventory
+from sandbox.scenario import (
+    Check,
+    NodesNotReady,
+    NodesReady,
+    Scenario,
+    ScenarioError,
+    SignalSources,
+    UnknownScenario,
+    ZoneObserved,
+    ZoneQuiet,
+    ZoneState,
+    load,
+)
+from sandbox.world import Happening, NodeState, Pet, World
+
+DEFAULT_SCENARIO = "az-outage"
+TICK_SECONDS = 15.0  # how often sandbox time stops to look around (controllers, table, queue)
+
+
+# --- output -------------------------------------------------------------------------------------------------
+
+
+class Style:
+    """Plain text, with a little colour only when writing to a terminal (and NO_COLOR is unset)."""
+
+    CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
+
+    def __init__(self, stream: TextIO) -> None:
+        self.enabled = stream.isatty() and "NO_COLOR" not in os.environ
+
+    def __call__(self, text: str, *styles: str) -> str:
+        if not self.enabled or not styles:
+            return text
+        return "".join(f"\033[{self.CODES[s]}m" for s in styles) + text + "\033[0m"
+
+
+def clock(seconds: float) -> str:
+    """Sandbox time offset as t+m:ss."""
+    whole = round(seconds)
+    return f"t+{whole // 60}:{whole % 60:02d}"
+
+
+def table(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    return [indent + "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
+# --- what the world looks like ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """The world at one moment, for the before/after tables and the checks."""
+
+    pets: tuple[Pet, ...]
+    nodes: tuple[NodeState, ...]
+    inventory: Inventory
+    deployments: tuple[tuple[str, str, int, int], ...]  # cluster, namespace/name, desired, ready
+
+    @classmethod
+    def take(cls, world: World) -> Picture:
+        deployments = []
+        for app in world.scenario.federated:
+            for member in app.weights:
+                found = world.clusters[member].get("Deployment", app.name, app.namespace) or {}
+                desired = int(found.get("spec", {}).get("replicas", 0))
+                ready = int(found.get("status", {}).get("readyReplicas", 0) or 0)
+                deployments.append((member, f"{app.namespace}/{app.name}", desired, ready))
+        return cls(tuple(world.pets()), tuple(world.nodes()), world.inventory(), tuple(deployments))
+
+    def lines(self, zones: Iterable[str]) -> list[str]:
+        snapshots = {s.volume_id: s.id for s in self.inventory.snapshots}
+        pet_rows = [("pet", "cluster", "zone", "node", "phase", "volume", "snapshot")]
+        for p in self.pets:
+            pet_rows.append(
+                (
+                    f"{p.namespace}/{p.name}",
+                    p.cluster,
+                    p.zone or "-",
+                    p.node or "-",
+                    p.phase or "(no pod)",
+                    p.volume_id or "-",
+                    snapshots.get(p.volume_id or "", "-"),
+                )
+            )
+        zone_rows = [("zone", "nodes Ready", "NotReady", "instances running", "stopped", "data volumes")]
+        for zone in zones:
+            nodes = [n for n in self.nodes if n.zone == zone]
+            states = self.inventory.instance_states(zone)
+            volumes = sum(1 for v in self.inventory.volumes if v.zone == zone and not v.root)
+            ready = sum(n.is_ready for n in nodes)
+            zone_rows.append(
+                (
+                    zone,
+                    str(ready),
+                    str(len(nodes) - ready),
+                    str(states["running"]),
+                    str(states["stopped"]),
+                    str(volumes),
+                )
+            )
+        lines = [*table(pet_rows), "", *table(zone_rows)]
+        if self.deployments:
+            rows = [("federated app", "cluster", "replicas", "ready")]
+            rows += [(app, cluster, str(want), str(ready)) for cluster, app, want, ready in self.deployments]
+            lines += ["", *table(rows)]
+        return lines
+
+
+# --- observers: what changed since the last look ------------------------------------------------------------
+
+
+class Observer:
+    """Looks at one aspect of the world each tick and reports what changed since it last looked."""
+
+    def prime(self, world: World) -> None:
+        self.observe(world)
+
+    def observe(self, world: World) -> list[Happening]:
+        raise NotImplementedError
+
+
+class NodeReadiness(Observer):
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], str] = {}
+
+    def observe(self, world: World) -> list[Happening]:
+        changed: dict[tuple[str, str], list[str]] = {}
+        for node in world.nodes():
+            key = (node.cluster, node.name)
+            if key in self._seen and self._seen[key] != node.ready:
+                label = "Ready" if node.is_ready else f"NotReady (Ready={node.ready})"
+                changed.setdefault((node.cluster, label), []).append(node.name)
+            self._seen[key] = node.ready
+        return [
+            Happening(world.offset(), "kubernetes", f"{cluster}: {len(names)} node(s) {label}: {', '.join(names)}")
+            for (cluster, label), names in changed.items()
+        ]
+
+
+class RecordedSignals(Observer):
+    """Ferry's table: the signals its ingest recorded, per subject (zone, cluster, region)."""
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[str, str]] = set()
+
+    def observe(self, world: World) -> list[Happening]:
+        happened = []
+        for subject in subjects(world):
+            fresh = [s for s in world.signals(subject) if (s["pk"], s["sk"]) not in self._seen]
+            self._seen |= {(s["pk"], s["sk"]) for s in fresh}
+            if fresh:
+                kinds = Counter(f"{s['kind']} ({s['source']})" for s in fresh)
+                listed = ", ".join(f"{n} x {k}" if n > 1 else k for k, n in sorted(kinds.items()))
+                happened.append(Happening(world.offset(), "ferry", f"recorded for {subject}: {listed}"))
+        return happened
+
+
+class ZoneVerdicts(Observer):
+    """The detector's zone states (`ZONE#<region>#<zone>`), once the detector writes them."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, str] = {}
+
+    def observe(self, world: World) -> list[Happening]:
+        happened = []
+        for zone in world.scenario.zones:
+            item = world.zone_state(zone)
+            state = str(item.get("state", "?")) if item else "HEALTHY"
+            before = self._seen.get(zone, "HEALTHY")
+            if state != before:
+                happened.append(Happening(world.offset(), "ferry", f"detector: {zone} {before} -> {state}"))
+            self._seen[zone] = state
+        return happened
+
+
+class AuditedActions(Observer):
+    """Ferry's audit log (`AUDIT#<day>`): every action its executor took or planned."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+
+    def observe(self, world: World) -> list[Happening]:
+        day = world.clock.now().date().isoformat()
+        happened = []
+        for item in world.table_items(f"AUDIT#{day}"):
+            if item["sk"] not in self._seen:
+                self._seen.add(item["sk"])
+                what = item.get("summary") or item.get("what") or item.get("action") or item["sk"].split("#", 1)[-1]
+                happened.append(Happening(world.offset(), "ferry", f"action: {what}"))
+        return happened
+
+
+class Notifications(Observer):
+    """What Ferry published to its SNS topic, read back through the subscribed queue."""
+
+    def prime(self, world: World) -> None:
+        world.aws.notifications()  # nothing before time zero is news
+
+    def observe(self, world: World) -> list[Happening]:
+        import json
+
+        happened = []
+        for message in world.aws.notifications():
+            body = json.loads(message["Body"])
+            subject = body.get("Subject") or body.get("Message", "")[:80]
+            happened.append(Happening(world.offset(), "ferry", f"notification: {subject}"))
+        return happened
+
+
+class PetMoves(Observer):
+    """Where each pet runs; a pet that leaves a node whose instance still runs broke fence-before-force."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, Pet] = {}
+        self.violations: list[str] = []
+
+    def observe(self, world: World) -> list[Happening]:
+        happened = []
+        running = {i.id for i in world.aws.instances(state="running")}
+        for pet in world.pets():
+            key = f"{pet.cluster} {pet.namespace}/{pet.name}"
+            before = self._seen.get(key)
+            self._seen[key] = pet
+            if before is None or (before.node, before.phase, before.volume_id) == (pet.node, pet.phase, pet.volume_id):
+                continue
+            happened.append(Happening(world.offset(), "kubernetes", f"{key}: {_pet_change(before, pet)}"))
+            old_instance = world.instance_ids.get((pet.cluster, before.node or ""))
+            if before.node and pet.node != before.node and old_instance in running:
+                self.violations.append(f"{key} left {before.node} while its instance {old_instance} was running")
+        return happened
+
+
+def _pet_change(before: Pet, after: Pet) -> str:
+    parts = []
+    for label, old, new in (
+        ("node", before.node, after.node),
+        ("phase", before.phase, after.phase),
+        ("volume", before.volume_id, after.volume_id),
+    ):
+        if old != new:
+            parts.append(f"{label} {old or '-'} -> {new or '-'}")
+    return ", ".join(parts)
+
+
+def subjects(world: World) -> list[str]:
+    """Everything a signal can be about: each zone, each cluster, the region."""
+    return [*world.scenario.zones, *world.clusters, world.scenario.region]
+
+
+def describe_delivery(world: World, delivery: Any) -> Happening:
+    metrics = delivery.invocation.metrics()
+    skipped = sum(v for (name, _), v in metrics.items() if name == "EventsSkipped")
+    signals = sum(v for (name, _), v in metrics.items() if name == "SignalsTranslated")
+    failed = len(delivery.failed_ids)
+    text = (
+        f"ingest took a batch of {len(delivery.message_ids)} from the queue: "
+        f"{int(signals)} signal(s), {int(skipped)} skipped, {failed} failed"
+    )
+    if delivery.invocation.error is not None:
+        text += f" (handler raised {delivery.invocation.error!r})"
+    return Happening(world.offset(), "ferry", text)
+
+
+# --- checks -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass
+class Run:
+    """Everything a check may look at once the drill is over."""
+
+    world: World
+    before: Picture
+    after: Picture
+    pet_moves: PetMoves
+    timeline: list[Happening] = field(default_factory=list)
+
+
+def check_events_processed(run: Run) -> Outcome:
+    deliveries = run.world.deliveries
+    delivered = {m for d in deliveries for m in d.message_ids}
+    failed = {m for d in deliveries for m in d.failed_ids if m not in {x for e in deliveries for x in e.succeeded_ids}}
+    sent = len(run.world.sent_events)
+    passed = not failed and len(delivered) >= sent
+    detail = f"{sent} sent, {len(delivered)} delivered, {len(failed)} failed"
+    if len(delivered) < sent:
+        detail += f", {sent - len(delivered)} never delivered"
+    return Outcome("every delivered event was processed or skipped, none failed", passed, detail)
+
+
+def check_one_pod_per_pet(run: Run) -> Outcome:
+    doubled = [f"{p.namespace}/{p.name} has {p.pods} pods" for p in run.after.pets if p.pods > 1]
+    problems = doubled + run.pet_moves.violations
+    detail = "; ".join(problems) or f"{len(run.after.pets)} pets, each with at most one pod; none moved unfenced"
+    return Outcome("at most one pod per pet identity (fence before force)", not problems, detail)
+
+
+def check_no_volume_deleted(run: Run) -> Outcome:
+    before = run.before.inventory.data_volume_ids()
+    after = {v.id for v in run.after.inventory.volumes if v.state != "deleted"}
+    gone = sorted(before - after)
+    detail = f"deleted: {', '.join(gone)}" if gone else f"all {len(before)} data volumes still exist"
+    return Outcome("no EBS volume deleted", not gone, detail)
+
+
+SAFETY_CHECKS: tuple[Callable[[Run], Outcome], ...] = (
+    check_events_processed,
+    check_one_pod_per_pet,
+    check_no_volume_deleted,
+)
+
+
+def _sources(run: Run, zone: str) -> tuple[list[dict[str, Any]], list[str]]:
+    signals = run.world.signals(zone)
+    return signals, sorted({str(s["source"]) for s in signals})
+
+
+def check_zone_observed(run: Run, check: ZoneObserved) -> Outcome:
+    signals, sources = _sources(run, check.zone)
+    missing = sorted(set(check.kinds) - {str(s["kind"]) for s in signals})
+    passed = len(sources) >= check.min_sources and not missing
+    detail = f"{len(signals)} signal(s) from {len(sources)} source(s) ({', '.join(sources) or 'none'})"
+    if missing:
+        detail += f"; no {', '.join(missing)}"
+    return Outcome(f"Ferry observed {check.zone} (>= {check.min_sources} source(s))", passed, detail)
+
+
+def check_signal_sources(run: Run, check: SignalSources) -> Outcome:
+    signals, sources = _sources(run, check.zone)
+    detail = f"{len(signals)} signal(s) from {', '.join(sources) or 'no source'}"
+    return Outcome(
+        f"at most {check.max_sources} source(s) spoke about {check.zone}", len(sources) <= check.max_sources, detail
+    )
+
+
+def check_zone_quiet(run: Run, check: ZoneQuiet) -> Outcome:
+    signals, sources = _sources(run, check.zone)
+    detail = f"{len(signals)} signal(s)" + (f" from {', '.join(sources)}" if sources else "")
+    return Outcome(f"nothing recorded about {check.zone}", not signals, detail)
+
+
+def _zone_nodes(run: Run, zone: str, cluster: str | None) -> list[NodeState]:
+    return [n for n in run.after.nodes if n.zone == zone and cluster in (None, n.cluster)]
+
+
+def check_nodes_not_ready(run: Run, check: NodesNotReady) -> Outcome:
+    nodes = _zone_nodes(run, check.zone, check.cluster)
+    ready = [f"{n.cluster}/{n.name}" for n in nodes if n.is_ready]
+    where = f"{check.cluster} " if check.cluster else ""
+    detail = f"still Ready: {', '.join(ready)}" if ready else f"{len(nodes)} node(s) NotReady"
+    return Outcome(f"Kubernetes marked {where}{check.zone}'s nodes NotReady", bool(nodes) and not ready, detail)
+
+
+def check_nodes_ready(run: Run, check: NodesReady) -> Outcome:
+    nodes = _zone_nodes(run, check.zone, check.cluster)
+    down = [f"{n.cluster}/{n.name}" for n in nodes if not n.is_ready]
+    detail = f"NotReady: {', '.join(down)}" if down else f"{len(nodes)} node(s) Ready"
+    return Outcome(f"{check.zone}'s nodes are Ready", bool(nodes) and not down, detail)
+
+
+def check_zone_state(run: Run, check: ZoneState) -> Outcome:
+    item = run.world.zone_state(check.zone)
+    state = str(item.get("state", "?")) if item else "HEALTHY"
+    detail = f"state {state}" + ("" if item else " (the detector wrote nothing)")
+    return Outcome(f"{check.zone} is {' or '.join(check.states)}", state in check.states, detail)
+
+
+SCENARIO_CHECKS: dict[type, Callable[[Run, Any], Outcome]] = {
+    ZoneObserved: check_zone_observed,
+    SignalSources: check_signal_sources,
+    ZoneQuiet: check_zone_quiet,
+    NodesNotReady: check_nodes_not_ready,
+    NodesReady: check_nodes_ready,
+    ZoneState: check_zone_state,
+}
+
+
+def evaluate(run: Run, expectations: Iterable[Check]) -> list[Outcome]:
+    outcomes = [check(run) for check in SAFETY_CHECKS]
+    outcomes += [SCENARIO_CHECKS[type(expectation)](run, expectation) for expectation in expectations]
+    return outcomes
+
+
+# --- the drill ----------------------------------------------------------------------------------------------
+
+
+def moments(world: World, duration: float, tick: float) -> Iterator[float]:
+    """The sandbox times to stop at: every tick, and whenever something is scheduled in between."""
+    at = 0.0
+    while at < duration:
+        next_tick = min(duration, (at // tick + 1) * tick)
+        due = world.next_due()
+        at = min(next_tick, due) if due is not None and due > at else next_tick
+        yield at
+
+
+def run_gameday(scenario: Scenario, out: TextIO = sys.stdout, *, tick: float = TICK_SECONDS) -> list[Outcome]:
+    """Set up, drill, report; returns every check's outcome."""
+    style = Style(out)
+
+    def say(line: str = "") -> None:
+        print(line, file=out, flush=True)
+
+    say(style(f"Ferry game day: {scenario.name}", "bold"))
+    if scenario.description:
+        say(f"  {scenario.description}")
+    started = time.perf_counter()
+    with World(scenario) as world:
+        say(f"  world ready in {time.perf_counter() - started:.1f} s: {_world_summary(world)}")
+        before = Picture.take(world)
+        say()
+        say(style("BEFORE", "bold"))
+        for line in before.lines(scenario.zones):
+            say(line)
+        pet_moves = PetMoves()
+        observers: list[Observer] = [
+            NodeReadiness(),
+            pet_moves,
+            RecordedSignals(),
+            ZoneVerdicts(),
+            AuditedActions(),
+            Notifications(),
+        ]
+        for observer in observers:
+            observer.prime(world)
+        say()
+        say(style("TIMELINE", "bold") + style("  (sandbox time; the clock is fast-forwarded)", "dim"))
+        timeline: list[Happening] = []
+        for at in moments(world, scenario.duration, tick):
+            world.advance_to(at)
+            happened = world.run_due()
+            happened += [describe_delivery(world, d) for d in world.deliver_events()]
+            for observer in observers:
+                happened += observer.observe(world)
+            for happening in happened:
+                say(_timeline_line(happening, style))
+            timeline += happened
+        say(_timeline_line(Happening(world.offset(), "sandbox", "end of the drill"), style))
+        after = Picture.take(world)
+        say()
+        say(style("AFTER", "bold"))
+        for line in after.lines(scenario.zones):
+            say(line)
+        outcomes = evaluate(Run(world, before, after, pet_moves, timeline), scenario.expect)
+    say()
+    say(style("CHECKS", "bold"))
+    for outcome in outcomes:
+        mark = style("PASS", "green") if outcome.passed else style("FAIL", "red", "bold")
+        say(f"  {mark}  {outcome.name}: {outcome.detail}")
+    failed = [o for o in outcomes if not o.passed]
+    verdict = style("FAILED", "red", "bold") if failed else style("PASSED", "green", "bold")
+    say()
+    elapsed = time.perf_counter() - started
+    say(f"{verdict}: {len(outcomes) - len(failed)} of {len(outcomes)} checks hold ({elapsed:.1f} s)")
+    return outcomes
+
+
+def _world_summary(world: World) -> str:
+    nodes = sum(len(c.nodes(world.scenario.zones)) for c in world.scenario.clusters)
+    pets = sum(s.replicas for s in world.scenario.statefulsets)
+    return (
+        f"{len(world.clusters)} clusters ({', '.join(world.clusters)}), {nodes} nodes = EC2 instances, "
+        f"{pets} pets, {len(world.snapshots)} snapshots; AWS at {world.aws.endpoint_url}"
+    )
+
+
+ACTOR_STYLE = {"sandbox": "yellow", "aws": "cyan", "kubernetes": "dim", "ferry": "green"}
+
+
+def _timeline_line(happening: Happening, style: Style) -> str:
+    actor = style(f"{happening.actor:<10}", ACTOR_STYLE.get(happening.actor, ""))
+    return f"  {clock(happening.at):>7}  {actor}  {happening.text}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox.gameday", description=__doc__.split("\n")[0])
+    parser.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO, help="a name in sandbox/scenarios/ or a path")
+    parser.add_argument("--tick", type=float, default=TICK_SECONDS, help="seconds of sandbox time between looks")
+    args = parser.parse_args(argv)
+    try:
+        scenario = load(args.scenario)
+    except (ScenarioError, UnknownScenario) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    outcomes = run_gameday(scenario, tick=args.tick)
+    return 0 if all(o.passed for o in outcomes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

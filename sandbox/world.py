@@ -1,0 +1,586 @@
+"""The game-day world: the AWS sandbox and the Kubernetes clusters, seeded from a scenario and staged.
+
+`World` puts together what a real account would hold: clusters whose nodes are EC2 instances in the node's
+zone, EBS volumes behind the pets' claims (made by the clusters' provisioner through EC2), recent snapshots
+of them, Ferry's table, topic and ingestion queue, and the clusters registered in Ferry's registry. It then
+stages failures the way they happen (kubelets fall silent, instances stop, the EC2 API may fail) and sends
+the events AWS would send, through the queue to Ferry's real `ingest` handler.
+
+Everything runs on one `SandboxClock`: the world advances it and lets the clusters' controllers catch up,
+so a five-minute drill takes seconds.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ferry.adapters.registry import Registry
+from ferry.clusters import ClusterKind, ClusterRegistration
+from sandbox.aws import AwsEvents, AwsSandbox, FaultScope, Instance, Inventory
+from sandbox.kube import KubeCluster
+from sandbox.kube.clock import SandboxClock
+from sandbox.lambdas import Delivery, LambdaRuntime, SqsEventSource
+from sandbox.scenario import (
+    ApiErrors,
+    ApiLatency,
+    ControlPlaneOutage,
+    FederatedAppSpec,
+    InstanceStop,
+    NodeSpec,
+    Scenario,
+    StatefulSetSpec,
+    Step,
+    ZoneOutage,
+    ZoneRecovery,
+)
+
+ZONE_LABEL = "topology.kubernetes.io/zone"
+STORAGE_CLASS = "ebs-sc"
+INGEST = "ingest"
+SETTLE_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Happening:
+    """One line of the timeline: when (seconds since the start), who acted, and what happened."""
+
+    at: float
+    actor: str  # sandbox | aws | kubernetes | ferry
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pet:
+    """Where one StatefulSet pod stands: the before/after table and the one-pod-per-identity check read it."""
+
+    cluster: str
+    namespace: str
+    name: str
+    claim: str
+    pods: int  # pod objects with this identity, across every cluster
+    node: str | None
+    zone: str | None
+    phase: str | None
+    volume_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeState:
+    cluster: str
+    name: str
+    zone: str
+    ready: str  # the Ready condition's status: True, False or Unknown
+    instance_id: str | None
+
+    @property
+    def is_ready(self) -> bool:
+        return self.ready == "True"
+
+
+@dataclass
+class _Agendum:
+    at: float
+    label: str
+    action: Callable[[], list[Happening]]
+
+
+class World:
+    """The sandbox for one scenario: start it, stage steps, read what exists; stop it."""
+
+    def __init__(self, scenario: Scenario, *, clock: SandboxClock | None = None) -> None:
+        self.scenario = scenario
+        self.clock = clock or SandboxClock()
+        self.aws = AwsSandbox(zones=scenario.zones)
+        self.clusters: dict[str, KubeCluster] = {}
+        self.instance_ids: dict[tuple[str, str], str] = {}  # (cluster, node) -> instance id
+        self.snapshots: dict[str, str] = {}  # "<cluster>/<ns>/<claim>" -> snapshot id taken during seeding
+        self.sent_events: list[dict[str, Any]] = []
+        self.deliveries: list[Delivery] = []
+        self._agenda: list[tuple[float, int, _Agendum]] = []
+        self._sequence = itertools.count()
+        self._events: AwsEvents | None = None
+        self._lambdas: LambdaRuntime | None = None
+        self._started_at: datetime | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------------------------
+
+    def start(self) -> World:
+        """Start moto and the clusters, seed them, and set time zero."""
+        self.aws.start()
+        try:
+            self._events = AwsEvents(self.aws.zone_ids())
+            self._lambdas = LambdaRuntime(
+                endpoint_url=self.aws.endpoint_url, table=self.aws.names.table, topic_arn=self.aws.topic_arn
+            )
+            for spec in self.scenario.clusters:
+                self._start_cluster(spec.name)
+            for spec in self.scenario.clusters:
+                self._seed_nodes(spec.name, spec.nodes(self.scenario.zones))
+            self._seed_workloads()
+            self._snapshot_pets()
+            self._register_clusters()
+        except BaseException:
+            self.stop()
+            raise
+        self._started_at = self.clock.now()
+        for step in self.scenario.steps:
+            self.schedule(step.at, _describe(step), lambda step=step: self.stage(step))
+        return self
+
+    def stop(self) -> None:
+        for cluster in self.clusters.values():
+            cluster.stop()
+        self.aws.stop()
+
+    def __enter__(self) -> World:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def lambdas(self) -> LambdaRuntime:
+        if self._lambdas is None:
+            raise RuntimeError("World.start() first")
+        return self._lambdas
+
+    @property
+    def events(self) -> AwsEvents:
+        if self._events is None:
+            raise RuntimeError("World.start() first")
+        return self._events
+
+    # --- seeding -------------------------------------------------------------------------------------------
+
+    def _start_cluster(self, name: str) -> None:
+        cluster = KubeCluster(name, clock=self.clock, provisioner=self.aws.provisioner(name))
+        cluster.start()
+        self.clusters[name] = cluster
+
+    def _seed_nodes(self, cluster: str, nodes: Iterable[NodeSpec]) -> None:
+        for node in nodes:
+            instance_id = self.aws.launch_instance(cluster, node.name, node.zone, control_plane=node.control_plane)
+            self.instance_ids[(cluster, node.name)] = instance_id
+            self.clusters[cluster].add_node(
+                node.name, node.zone, instance_id=instance_id, control_plane=node.control_plane
+            )
+
+    def _seed_workloads(self) -> None:
+        for name, cluster in self.clusters.items():
+            cluster.apply(storage_class())
+            namespaces = {s.namespace for s in self.scenario.statefulsets if s.cluster == name}
+            namespaces |= {f.namespace for f in self.scenario.federated if name in f.weights}
+            for namespace in sorted(namespaces):
+                cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        for sts in self.scenario.statefulsets:
+            self.clusters[sts.cluster].apply(statefulset(sts, self.scenario.zones))
+        for app in self.scenario.federated:
+            for member, replicas in app.replicas().items():
+                self.clusters[member].apply(federated_deployment(app, member, replicas))
+        self.settle()
+
+    def _snapshot_pets(self) -> None:
+        """A recent snapshot of each pet's volume, tagged as Ferry's snapshot schedule tags its own."""
+        for sts in self.scenario.statefulsets:
+            if not sts.snapshot:
+                continue
+            for pet in self.pets(sts):
+                if pet.volume_id is None:
+                    raise RuntimeError(f"{sts.cluster}: pet {pet.namespace}/{pet.name} has no volume after seeding")
+                tags = {
+                    "ferry:managed": "true",
+                    "ferry:cluster": sts.cluster,
+                    "ferry:pet": f"{pet.namespace}/{pet.claim}",
+                }
+                self.snapshots[f"{sts.cluster}/{pet.namespace}/{pet.claim}"] = self.aws.snapshot_volume(
+                    pet.volume_id, tags, description=f"ferry scheduled snapshot of {pet.namespace}/{pet.claim}"
+                )
+
+    def _register_clusters(self) -> None:
+        """Record each cluster in Ferry's registry, its token in Secrets Manager, as bootstrapping would."""
+        secrets = self.aws.client("secretsmanager")
+        registry = Registry(self.aws.client("dynamodb"), self.aws.names.table)
+        for spec in self.scenario.clusters:
+            cluster = self.clusters[spec.name]
+            secret = f"ferry/clusters/{spec.name}"
+            secrets.create_secret(
+                Name=secret, SecretString=json.dumps({"token": cluster.token, "certificate-authority-data": ""})
+            )
+            control_plane = [
+                self.instance_ids[(spec.name, n.name)] for n in spec.nodes(self.scenario.zones) if n.control_plane
+            ]
+            registry.register(
+                ClusterRegistration(
+                    name=spec.name,
+                    kind=ClusterKind.SELF_MANAGED,
+                    endpoint=cluster.url,
+                    region=self.scenario.region,
+                    zones=self.scenario.zones,
+                    credentials_secret=secret,
+                    control_plane_instances=tuple(control_plane),
+                )
+            )
+
+    # --- time ----------------------------------------------------------------------------------------------
+
+    def offset(self) -> float:
+        """Seconds of sandbox time since the game day started."""
+        if self._started_at is None:
+            return 0.0
+        return (self.clock.now() - self._started_at).total_seconds()
+
+    def advance_to(self, offset: float) -> None:
+        """Move sandbox time forward to `offset` and let every cluster's controllers catch up."""
+        delta = offset - self.offset()
+        if delta > 0:
+            self.clock.advance(delta)
+        self.settle()
+
+    def settle(self) -> None:
+        for cluster in self.clusters.values():
+            cluster.settle(timeout=SETTLE_TIMEOUT)
+
+    def schedule(self, at: float, label: str, action: Callable[[], list[Happening]]) -> None:
+        heapq.heappush(self._agenda, (at, next(self._sequence), _Agendum(at, label, action)))
+
+    def next_due(self) -> float | None:
+        return self._agenda[0][0] if self._agenda else None
+
+    def run_due(self) -> list[Happening]:
+        """Run every scheduled action whose time has come (steps, and what they set off later)."""
+        happened: list[Happening] = []
+        while self._agenda and self._agenda[0][0] <= self.offset() + 1e-6:
+            _, _, agendum = heapq.heappop(self._agenda)
+            happened += agendum.action()
+        return happened
+
+    # --- staging -------------------------------------------------------------------------------------------
+
+    def stage(self, step: Step) -> list[Happening]:
+        """Make a scenario step happen now."""
+        match step:
+            case ZoneOutage():
+                return self.zone_outage(step)
+            case ZoneRecovery():
+                return self.zone_recovery(step)
+            case InstanceStop():
+                return self.instance_stop(step)
+            case ControlPlaneOutage():
+                self.clusters[step.cluster].set_outage(step.down)
+                state = "down: its API answers nothing" if step.down else "back up"
+                return [self._note("sandbox", f"{step.cluster} control plane {state}")]
+            case ApiErrors():
+                self.clusters[step.cluster].set_error_rate(step.rate, codes=step.codes)
+                codes = "/".join(map(str, step.codes))
+                return [self._note("sandbox", f"{step.cluster} API fails {step.rate:.0%} of requests ({codes})")]
+            case ApiLatency():
+                self.clusters[step.cluster].set_latency(step.seconds)
+                return [self._note("sandbox", f"{step.cluster} API answers {step.seconds:g}s late")]
+        raise TypeError(f"unknown step {step!r}")
+
+    def zone_outage(self, step: ZoneOutage) -> list[Happening]:
+        zone = step.zone
+        silenced = self._set_zone_alive(zone, alive=False)
+        stopped = self.aws.stop_zone_instances(zone)
+        if step.ec2_api_failing:
+            self.aws.fail_ec2_for_zone(zone, True, scope=FaultScope(step.ec2_api_scope.value))
+        api = f"EC2 API failing ({step.ec2_api_scope.value} scope)" if step.ec2_api_failing else "EC2 API still answers"
+        happened = [
+            self._note(
+                "sandbox",
+                f"zone {zone} goes dark: {len(silenced)} kubelets fall silent, "
+                f"{len(stopped)} EC2 instances stop; {api}",
+            )
+        ]
+        if step.send_events:
+            happened += self.send_events(self._state_changes(stopped, "stopped"))
+        if step.health_event_after is not None:
+            ids = [i.id for i in stopped]
+            self.schedule(
+                self.offset() + step.health_event_after,
+                f"AWS Health issue for {zone}",
+                lambda: self.send_events([self.events.health_issue(zone, ids, self.clock.now())]),
+            )
+        return happened
+
+    def zone_recovery(self, step: ZoneRecovery) -> list[Happening]:
+        zone = step.zone
+        self.aws.fail_ec2_for_zone(zone, False)
+        started = self.aws.start_zone_instances(zone)
+        revived = self._set_zone_alive(zone, alive=True)
+        happened = [
+            self._note(
+                "sandbox", f"zone {zone} is back: {len(started)} instances start, {len(revived)} kubelets report"
+            )
+        ]
+        if step.send_events:
+            happened += self.send_events(self._state_changes(started, "running"))
+        if step.health_event_after is not None:
+            ids = [i.id for i in started]
+            self.schedule(
+                self.offset() + step.health_event_after,
+                f"AWS Health resolution for {zone}",
+                lambda: self.send_events([self.events.health_issue(zone, ids, self.clock.now(), open_=False)]),
+            )
+        return happened
+
+    def instance_stop(self, step: InstanceStop) -> list[Happening]:
+        instance_id = self.instance_ids[(step.cluster, step.node)]
+        self.clusters[step.cluster].set_node_alive(step.node, False)
+        self.aws.stop_instances([instance_id])
+        happened = [self._note("sandbox", f"{step.cluster}: node {step.node} ({instance_id}) stops, alone")]
+        if step.send_events:
+            happened += self.send_events([self.events.instance_state_change(instance_id, "stopped", self.clock.now())])
+        return happened
+
+    def _set_zone_alive(self, zone: str, *, alive: bool) -> list[str]:
+        changed = []
+        for spec in self.scenario.clusters:
+            for node in spec.nodes(self.scenario.zones):
+                if node.zone == zone:
+                    self.clusters[spec.name].set_node_alive(node.name, alive)
+                    changed.append(f"{spec.name}/{node.name}")
+        return changed
+
+    def _state_changes(self, instances: Iterable[Instance], state: str) -> list[dict[str, Any]]:
+        now = self.clock.now()
+        return [self.events.instance_state_change(i.id, state, now) for i in instances]
+
+    # --- events to Ferry -----------------------------------------------------------------------------------
+
+    def send_events(self, events: list[dict[str, Any]]) -> list[Happening]:
+        """AWS emits events: EventBridge's rule puts each on Ferry's ingestion queue."""
+        if not events:
+            return []
+        self.aws.put_events(events)
+        self.sent_events += events
+        kinds = Counter(_event_label(e) for e in events)
+        listed = ", ".join(f"{n} x {label}" if n > 1 else label for label, n in kinds.items())
+        return [self._note("aws", f"EventBridge -> SQS: {listed}")]
+
+    def deliver_events(self) -> list[Delivery]:
+        """Lambda's SQS poller hands what is on the queue to `ingest`, batch by batch."""
+        source = SqsEventSource(
+            self.aws.client("sqs"),
+            self.aws.queue_urls[self.aws.names.events_queue],
+            self.aws.queue_arn(self.aws.names.events_queue),
+            self.lambdas.function(INGEST),
+        )
+        delivered = source.drain()
+        self.deliveries += delivered
+        return delivered
+
+    # --- what exists ---------------------------------------------------------------------------------------
+
+    def inventory(self) -> Inventory:
+        return self.aws.inventory()
+
+    def nodes(self) -> list[NodeState]:
+        found = []
+        for name, cluster in self.clusters.items():
+            for node in cluster.list("Node"):
+                meta = node.get("metadata", {})
+                conditions = node.get("status", {}).get("conditions", [])
+                ready = next((c.get("status", "Unknown") for c in conditions if c.get("type") == "Ready"), "Unknown")
+                found.append(
+                    NodeState(
+                        cluster=name,
+                        name=meta.get("name", ""),
+                        zone=meta.get("labels", {}).get(ZONE_LABEL, ""),
+                        ready=ready,
+                        instance_id=self.instance_ids.get((name, meta.get("name", ""))),
+                    )
+                )
+        return sorted(found, key=lambda n: (n.cluster, n.name))
+
+    def pets(self, sts: StatefulSetSpec | None = None) -> list[Pet]:
+        """Every pet of the scenario's StatefulSets (or of one), looked up in its cluster."""
+        chosen = [sts] if sts else list(self.scenario.statefulsets)
+        return [self._pet(s, ordinal) for s in chosen for ordinal in range(s.replicas)]
+
+    def _pet(self, sts: StatefulSetSpec, ordinal: int) -> Pet:
+        cluster = self.clusters[sts.cluster]
+        name = f"{sts.name}-{ordinal}"
+        claim = sts.claim_name(ordinal)
+        pod = cluster.get("Pod", name, sts.namespace)
+        node_name = (pod or {}).get("spec", {}).get("nodeName")
+        node = cluster.get("Node", node_name) if node_name else None
+        return Pet(
+            cluster=sts.cluster,
+            namespace=sts.namespace,
+            name=name,
+            claim=claim,
+            pods=sum(1 for c in self.clusters.values() if c.get("Pod", name, sts.namespace) is not None),
+            node=node_name,
+            zone=(node or {}).get("metadata", {}).get("labels", {}).get(ZONE_LABEL),
+            phase=(pod or {}).get("status", {}).get("phase"),
+            volume_id=self._volume_of(cluster, sts.namespace, claim),
+        )
+
+    @staticmethod
+    def _volume_of(cluster: KubeCluster, namespace: str, claim: str) -> str | None:
+        pvc = cluster.get("PersistentVolumeClaim", claim, namespace)
+        volume_name = (pvc or {}).get("spec", {}).get("volumeName")
+        pv = cluster.get("PersistentVolume", volume_name) if volume_name else None
+        if pv is None:
+            return None
+        spec = pv.get("spec", {})
+        handle = spec.get("csi", {}).get("volumeHandle") or spec.get("awsElasticBlockStore", {}).get("volumeID")
+        return str(handle).rsplit("/", 1)[-1] if handle else None
+
+    def table_items(self, pk: str) -> list[dict[str, Any]]:
+        """Every item of one partition of Ferry's table, as plain Python values."""
+        from boto3.dynamodb.types import TypeDeserializer
+
+        deserialize = TypeDeserializer().deserialize
+        pages = (
+            self.aws.client("dynamodb")
+            .get_paginator("query")
+            .paginate(
+                TableName=self.aws.names.table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": pk}},
+            )
+        )
+        return [{k: deserialize(v) for k, v in item.items()} for page in pages for item in page["Items"]]
+
+    def signals(self, subject: str) -> list[dict[str, Any]]:
+        """The signals Ferry's ingest recorded about a zone, cluster or region (`SIGNAL#<subject>`)."""
+        return self.table_items(f"SIGNAL#{subject}")
+
+    def zone_state(self, zone: str) -> dict[str, Any] | None:
+        """The detector's record of the zone (`ZONE#<region>#<zone>` / `STATE`), if it wrote one."""
+        items = [i for i in self.table_items(f"ZONE#{self.scenario.region}#{zone}") if i.get("sk") == "STATE"]
+        return items[0] if items else None
+
+    # --- helpers -------------------------------------------------------------------------------------------
+
+    def _note(self, actor: str, text: str) -> Happening:
+        return Happening(self.offset(), actor, text)
+
+
+# --- manifests ----------------------------------------------------------------------------------------------
+
+
+def storage_class() -> dict[str, Any]:
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": STORAGE_CLASS},
+        "provisioner": "ebs.csi.aws.com",
+        "volumeBindingMode": "WaitForFirstConsumer",
+        "reclaimPolicy": "Delete",
+        "allowVolumeExpansion": True,
+        "parameters": {"type": "gp3"},
+    }
+
+
+def statefulset(spec: StatefulSetSpec, zones: Iterable[str]) -> dict[str, Any]:
+    """A StatefulSet of pets spread one per zone, each with an EBS-backed claim from `ebs-sc`."""
+    labels = {"app": spec.name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {
+            "name": spec.name,
+            "namespace": spec.namespace,
+            "labels": labels,
+            "annotations": {"ferry.io/rehome": spec.rehome.value, "ferry.io/max-rpo": spec.max_rpo},
+        },
+        "spec": {
+            "replicas": spec.replicas,
+            "serviceName": spec.name,
+            "podManagementPolicy": "OrderedReady",
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": spec.name,
+                            "image": "postgres:16",
+                            "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql/data"}],
+                        }
+                    ],
+                    "topologySpreadConstraints": [
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": ZONE_LABEL,
+                            "whenUnsatisfiable": "DoNotSchedule",
+                            "labelSelector": {"matchLabels": labels},
+                        }
+                    ],
+                    "affinity": {
+                        "nodeAffinity": {
+                            "requiredDuringSchedulingIgnoredDuringExecution": {
+                                "nodeSelectorTerms": [
+                                    {"matchExpressions": [{"key": ZONE_LABEL, "operator": "In", "values": list(zones)}]}
+                                ]
+                            }
+                        }
+                    },
+                },
+            },
+            "volumeClaimTemplates": [
+                {
+                    "metadata": {"name": "data"},
+                    "spec": {
+                        "accessModes": ["ReadWriteOnce"],
+                        "storageClassName": STORAGE_CLASS,
+                        "resources": {"requests": {"storage": f"{spec.storage_gib}Gi"}},
+                    },
+                }
+            ],
+        },
+    }
+
+
+def federated_deployment(app: FederatedAppSpec, member: str, replicas: int) -> dict[str, Any]:
+    """One member's slice of a federated app: its share of the total, by weight."""
+    labels = {"app": app.name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": app.name,
+            "namespace": app.namespace,
+            "labels": labels,
+            "annotations": {
+                "ferry.io/federated-app": app.name,
+                "ferry.io/total-replicas": str(app.total_replicas),
+                "ferry.io/weight": str(app.weights[member]),
+            },
+        },
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": app.name, "image": "nginx:1.27"}]},
+            },
+        },
+    }
+
+
+# --- labels -------------------------------------------------------------------------------------------------
+
+
+def _describe(step: Step) -> str:
+    return type(step).__name__
+
+
+def _event_label(event: Mapping[str, Any]) -> str:
+    detail = event.get("detail", {})
+    if event.get("source") == "aws.ec2":
+        return f"EC2 instance state change ({detail.get('state')})"
+    if event.get("source") == "aws.health":
+        where = detail.get("availabilityZone", "")
+        return f"AWS Health {detail.get('eventTypeCode')} ({detail.get('statusCode')}) in {where}"
+    return str(event.get("detail-type"))
