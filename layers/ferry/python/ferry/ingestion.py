@@ -97,7 +97,7 @@ class Ingestor:
         return cls(
             settings,
             log=SignalLog(dynamodb, settings.table_name),
-            directory=InstanceDirectory(client("ec2")),
+            directory=InstanceDirectory(lambda: client("ec2")),
             persistence=persistence,
         )
 

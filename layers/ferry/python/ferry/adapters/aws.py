@@ -35,9 +35,16 @@ _CONFLICT = {"ConditionalCheckFailedException", "TransactionCanceledException", 
 _FORBIDDEN = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException"}
 
 
+_session: boto3.session.Session | None = None
+
+
 def client(service: str, region: str | None = None) -> Any:
-    """A boto3 client with Ferry's timeouts and retry policy."""
-    return boto3.session.Session().client(service, region_name=region, config=_CONFIG)
+    """A boto3 client with Ferry's timeouts and retry policy, from one session per process (sessions are
+    costly to make and share their loaded service models)."""
+    global _session  # noqa: PLW0603
+    if _session is None:
+        _session = boto3.session.Session()
+    return _session.client(service, region_name=region, config=_CONFIG)
 
 
 def translate_error(error: Exception) -> FerryError:
