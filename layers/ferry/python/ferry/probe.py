@@ -1,0 +1,121 @@
+"""The probe round: look at every registered cluster at once and say what is seen, as Signals.
+
+Kubernetes takes minutes to mark a dead zone's nodes NotReady; AWS Health may take longer to say anything.
+Every minute the probe reads, for each cluster, node readiness and lease renewals (paginated, never a pod
+listing), the API's `/readyz`, and EC2's view of the nodes' instances (one batched call for all clusters),
+and publishes what it saw as metrics per zone and per cluster. Clusters are probed in parallel with a
+per-call timeout; a cluster that cannot be reached (timeout, 401/403, garbage) is an `API_UNREACHABLE`
+observation, never an exception that stops the round for the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from aws_lambda_powertools import single_metric
+from aws_lambda_powertools.metrics import MetricUnit
+
+from ferry.adapters.ec2 import InstanceDirectory
+from ferry.adapters.kube import KubeApi
+from ferry.clusters import ClusterRegistration
+from ferry.errors import FerryError
+from ferry.observability import NAMESPACE, logger
+from ferry.probing import ClusterObservation, NodeHealth, signals_from, summarize_zones
+from ferry.signals import Signal
+
+Connect = Callable[[ClusterRegistration], KubeApi]
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    observations: tuple[ClusterObservation, ...]
+    signals: tuple[Signal, ...]
+
+
+def read_cluster(
+    registration: ClusterRegistration, connect: Connect, now: datetime, round_id: str
+) -> ClusterObservation:
+    """Nodes, leases and `/readyz` of one cluster; any failure becomes the observation's `api_error`."""
+    observation = ClusterObservation(
+        cluster=registration.name,
+        region=registration.region,
+        observed_at=now,
+        round_id=f"{round_id}/{registration.name}",
+        zones=registration.zones,
+    )
+    try:
+        with connect(registration) as api:
+            api.readyz()
+            renewals = api.lease_renewals()
+            nodes = tuple(
+                NodeHealth(
+                    name=node.name,
+                    zone=node.zone or "unknown",
+                    ready=node.ready,
+                    lease_renewed_at=renewals.get(node.name),
+                    instance_id=node.instance_id,
+                    control_plane=node.control_plane,
+                )
+                for node in api.nodes()
+            )
+    except (FerryError, ValueError, OSError) as error:
+        logger.warning("cluster unreachable", extra={"cluster": registration.name, "error": str(error)})
+        return _with(observation, api_error=f"{type(error).__name__}: {error}")
+    return _with(observation, nodes=nodes)
+
+
+def _with(observation: ClusterObservation, **changes: object) -> ClusterObservation:
+    return dataclasses.replace(observation, **changes)  # type: ignore[arg-type]
+
+
+def probe_round(
+    clusters: Sequence[ClusterRegistration],
+    *,
+    connect: Connect,
+    directory: InstanceDirectory,
+    now: datetime,
+    lease_grace: timedelta,
+    unhealthy_fraction: float,
+    parallelism: int = 8,
+) -> ProbeResult:
+    round_id = f"probe-{int(now.timestamp())}"
+    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(clusters)))) as pool:
+        observed = list(pool.map(lambda c: read_cluster(c, connect, now, round_id), clusters))
+    instance_ids = [n.instance_id for o in observed for n in o.nodes if n.instance_id]
+    try:
+        states = {i: loc.state for i, loc in directory.locate(instance_ids).items()}
+    except FerryError as error:
+        # EC2 failing is not a reason to lose what Kubernetes told us; the EC2 voice is just missing.
+        logger.warning("EC2 instance states unavailable this round", extra={"error": str(error)})
+        states = {}
+    observations = tuple(
+        _with(o, instance_states={i: states[i] for i in (n.instance_id for n in o.nodes) if i in states})
+        for o in observed
+    )
+    signals = tuple(
+        s for o in observations for s in signals_from(o, lease_grace=lease_grace, unhealthy_fraction=unhealthy_fraction)
+    )
+    return ProbeResult(observations=observations, signals=signals)
+
+
+def publish_metrics(result: ProbeResult, lease_grace: timedelta) -> None:
+    """Per cluster: ApiHealthy (1/0). Per cluster and zone: NodesReady, NodesNotReady, LeaseAgeMax (s)."""
+    for observation in result.observations:
+        healthy = 0 if observation.api_error else 1
+        _metric("ApiHealthy", healthy, MetricUnit.Count, cluster=observation.cluster)
+        for zone in summarize_zones(observation, lease_grace):
+            dims = {"cluster": observation.cluster, "zone": zone.zone}
+            _metric("NodesReady", zone.healthy, MetricUnit.Count, **dims)
+            _metric("NodesNotReady", zone.unhealthy, MetricUnit.Count, **dims)
+            if zone.oldest_lease_age != float("inf"):
+                _metric("LeaseAgeMax", zone.oldest_lease_age, MetricUnit.Seconds, **dims)
+
+
+def _metric(name: str, value: float, unit: MetricUnit, **dimensions: str) -> None:
+    with single_metric(name=name, unit=unit, value=value, namespace=NAMESPACE) as metric:
+        for key, dim in dimensions.items():
+            metric.add_dimension(name=key, value=dim)
