@@ -1,43 +1,54 @@
-"""The state machines Ferry starts, and the input each one takes (pure).
+"""The state machines Ferry starts and the input each takes (pure): one schema per runbook.
 
 Automatic reactions and people take the same path: the detector's hand-off starts these with a
-deterministic execution name (a second start of the same run is refused by Step Functions and Ferry treats
-that as success); a person starts them from the console or the CLI with the same input (samples in
-`events/stepfunctions/`).
+deterministic execution name (Step Functions refuses a second start of a name, and Ferry treats that as
+success); a person starts them from the console or the CLI with the same input (samples in
+`events/stepfunctions/`). Each state machine validates its input against the schema here first.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
+from ferry.detection.transitions import Handoff
 
-class Runbook(StrEnum):
-    EVACUATE_ZONE = "EvacuateZone"
-    FAILBACK_ZONE = "FailbackZone"
-    FAILOVER_CLUSTER = "FailoverCluster"
-    REPLACE_CONTROL_PLANE_MEMBER = "ReplaceControlPlaneMember"
-
-    @property
-    def env_var(self) -> str:
-        """The environment variable holding this state machine's ARN (set by the CDK stack)."""
-        return "FERRY_SM_" + re.sub(r"(?<!^)(?=[A-Z])", "_", self.value).upper()
+_REASON = {"type": "string", "minLength": 1, "maxLength": 500}
+_DRY_RUN = {"type": "boolean"}
+_NAME = {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", "maxLength": 253}
+_ZONE = {"type": "string", "pattern": "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$"}
+_INSTANCE = {"type": "string", "pattern": "^i-[0-9a-f]{8,17}$"}
 
 
-_NAME_UNSAFE = re.compile(r"[^0-9A-Za-z_-]")
+def _schema(title: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": title,
+        "type": "object",
+        "properties": {**properties, "reason": _REASON, "dryRun": _DRY_RUN, "requestedBy": {"type": "string"}},
+        "required": [*required, "reason"],
+        "additionalProperties": False,
+    }
 
 
-def execution_name(*parts: str) -> str:
-    """A Step Functions execution name from parts: at most 80 characters of [0-9A-Za-z_-]."""
-    return _NAME_UNSAFE.sub("-", "-".join(parts))[:80]
+INPUT_SCHEMAS: dict[Handoff, dict[str, Any]] = {
+    Handoff.EVACUATE_ZONE: _schema(
+        "EvacuateZone",
+        {"zone": _ZONE, "clusters": {"type": "array", "items": _NAME, "uniqueItems": True}},
+        ["zone"],
+    ),
+    Handoff.FAILBACK_ZONE: _schema(
+        "FailbackZone",
+        {"zone": _ZONE, "clusters": {"type": "array", "items": _NAME, "uniqueItems": True}},
+        ["zone"],
+    ),
+    Handoff.FAILOVER_CLUSTER: _schema("FailoverCluster", {"cluster": _NAME}, ["cluster"]),
+    Handoff.REPLACE_CONTROL_PLANE_MEMBER: _schema(
+        "ReplaceControlPlaneMember", {"cluster": _NAME, "instance": _INSTANCE}, ["cluster", "instance"]
+    ),
+}
 
 
-@dataclass(frozen=True, slots=True)
-class RunbookStart:
-    """A request to start one run: which state machine, under which name, with which input."""
-
-    runbook: Runbook
-    name: str
-    input: dict[str, Any]
+def arn_setting(handoff: Handoff) -> str:
+    """The environment variable holding a state machine's ARN: `FERRY_SM_EVACUATE_ZONE`, ..."""
+    return "FERRY_SM_" + re.sub(r"(?<!^)(?=[A-Z])", "_", handoff.value).upper()

@@ -10,8 +10,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ferry.adapters.aws import translate_error
+from ferry.detection.transitions import Handoff
 from ferry.errors import ConfigError
-from ferry.runbooks import Runbook, RunbookStart
+from ferry.runbooks import arn_setting
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,24 +22,24 @@ class Started:
 
 
 class RunbookStarter:
-    def __init__(self, sfn: Any, arns: Mapping[Runbook, str]) -> None:
+    def __init__(self, sfn: Any, arns: Mapping[Handoff, str]) -> None:
         self._sfn = sfn
         self._arns = dict(arns)
 
     @classmethod
     def from_env(cls, sfn: Any, env: Mapping[str, str]) -> RunbookStarter:
-        return cls(sfn, {runbook: env[runbook.env_var] for runbook in Runbook if env.get(runbook.env_var)})
+        return cls(sfn, {h: env[arn_setting(h)] for h in Handoff if env.get(arn_setting(h))})
 
-    def start(self, start: RunbookStart) -> Started:
-        arn = self._arns.get(start.runbook)
+    def start(self, runbook: Handoff, name: str, payload: Mapping[str, Any]) -> Started:
+        arn = self._arns.get(runbook)
         if arn is None:
-            raise ConfigError(start.runbook.env_var, f"no state machine ARN configured for {start.runbook.value}")
+            raise ConfigError(arn_setting(runbook), f"no state machine ARN configured for {runbook.value}")
         try:
-            response = self._sfn.start_execution(stateMachineArn=arn, name=start.name, input=json.dumps(start.input))
+            response = self._sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(payload))
             return Started(execution_arn=response["executionArn"], already_running=False)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
-                return Started(execution_arn=_execution_arn(arn, start.name), already_running=True)
+                return Started(execution_arn=_execution_arn(arn, name), already_running=True)
             raise translate_error(error) from error
         except BotoCoreError as error:
             raise translate_error(error) from error
