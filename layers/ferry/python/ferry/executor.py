@@ -63,7 +63,7 @@ class Executor:
             outcome = Outcome.OBSERVED
         else:
             started = self._starter.start(reaction.start.runbook, reaction.start.name, reaction.start.input)
-            outcome = Outcome.ALREADY_RUNNING if started.already_running else Outcome.STARTED
+            outcome = Outcome.ALREADY_RUNNING if started.already_started else Outcome.STARTED
             execution_arn = started.execution_arn
         if reaction.raise_alarm:
             # Ferry's own alarm (ferry-static-stability) watches this metric.

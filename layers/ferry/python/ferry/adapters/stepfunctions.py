@@ -18,7 +18,9 @@ from ferry.runbooks import arn_setting
 @dataclass(frozen=True, slots=True)
 class Started:
     execution_arn: str
-    already_running: bool  # Step Functions refused a second execution of the same name
+    # An execution of this name existed: AWS refused the start (ExecutionAlreadyExists). A same-input restart
+    # of a running execution is answered with that execution instead, and reads as a plain start.
+    already_started: bool
 
 
 class RunbookStarter:
@@ -36,10 +38,10 @@ class RunbookStarter:
             raise ConfigError(arn_setting(runbook), f"no state machine ARN configured for {runbook.value}")
         try:
             response = self._sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(payload))
-            return Started(execution_arn=response["executionArn"], already_running=False)
+            return Started(execution_arn=response["executionArn"], already_started=False)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
-                return Started(execution_arn=_execution_arn(arn, name), already_running=True)
+                return Started(execution_arn=_execution_arn(arn, name), already_started=True)
             raise translate_error(error) from error
         except BotoCoreError as error:
             raise translate_error(error) from error
