@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -435,8 +436,8 @@ def run_gameday(scenario: Scenario, out: TextIO = sys.stdout, *, tick: float = T
         print(line, file=out, flush=True)
 
     say(style(f"Ferry game day: {scenario.name}", "bold"))
-    if scenario.description:
-        say(f"  {scenario.description}")
+    for line in textwrap.wrap(scenario.description, width=100, initial_indent="  ", subsequent_indent="  "):
+        say(line)
     started = time.perf_counter()
     with World(scenario) as world:
         say(f"  world ready in {time.perf_counter() - started:.1f} s: {_world_summary(world)}")
