@@ -41,6 +41,7 @@ from sandbox.scenario import (
 from sandbox.world import Happening, NodeState, Pet, World
 
 DEFAULT_SCENARIO = "az-outage"
+HEALTHY = "healthy"
 TICK_SECONDS = 15.0  # how often sandbox time stops to look around (controllers, table, queue)
 
 
@@ -192,9 +193,8 @@ class ZoneVerdicts(Observer):
     def observe(self, world: World) -> list[Happening]:
         happened = []
         for zone in world.scenario.zones:
-            item = world.zone_state(zone)
-            state = str(item.get("state", "?")) if item else "HEALTHY"
-            before = self._seen.get(zone, "HEALTHY")
+            state = zone_status(world, zone)
+            before = self._seen.get(zone, HEALTHY)
             if state != before:
                 happened.append(Happening(world.offset(), "ferry", f"detector: {zone} {before} -> {state}"))
             self._seen[zone] = state
@@ -268,6 +268,12 @@ def _pet_change(before: Pet, after: Pet) -> str:
         if old != new:
             parts.append(f"{label} {old or '-'} -> {new or '-'}")
     return ", ".join(parts)
+
+
+def zone_status(world: World, zone: str) -> str:
+    """The detector's status of a zone (`healthy`, `suspect`, ...); a zone it never wrote about is healthy."""
+    item = world.zone_state(zone)
+    return str(item.get("status", "?")) if item else HEALTHY
 
 
 def subjects(world: World) -> list[str]:
@@ -393,9 +399,8 @@ def check_nodes_ready(run: Run, check: NodesReady) -> Outcome:
 
 
 def check_zone_state(run: Run, check: ZoneState) -> Outcome:
-    item = run.world.zone_state(check.zone)
-    state = str(item.get("state", "?")) if item else "HEALTHY"
-    detail = f"state {state}" + ("" if item else " (the detector wrote nothing)")
+    state = zone_status(run.world, check.zone)
+    detail = f"state {state}" + ("" if run.world.zone_state(check.zone) else " (the detector wrote nothing)")
     return Outcome(f"{check.zone} is {' or '.join(check.states)}", state in check.states, detail)
 
 

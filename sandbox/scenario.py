@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from ferry.detection.transitions import ZoneStatus
 from ferry.errors import InputError
 
 SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
@@ -213,9 +214,9 @@ class NodesReady:
 
 @dataclass(frozen=True, slots=True)
 class ZoneState:
-    """The detector's verdict for the zone (`ZONE#<region>#<zone>` / `STATE`) is one of `states`.
+    """The detector's verdict for the zone (`ZONE#<region>#<zone>` / `STATE`, its `status`) is one of `states`.
 
-    A zone the detector never wrote about counts as HEALTHY.
+    A zone the detector never wrote about counts as healthy.
     """
 
     zone: str
@@ -223,7 +224,7 @@ class ZoneState:
 
 
 Check = ZoneObserved | SignalSources | ZoneQuiet | NodesNotReady | NodesReady | ZoneState
-ZONE_STATES = ("HEALTHY", "SUSPECT", "IMPAIRED", "RECOVERING")
+ZONE_STATES = tuple(status.value for status in ZoneStatus)
 
 
 @dataclass(frozen=True, slots=True)

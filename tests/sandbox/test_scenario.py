@@ -146,7 +146,7 @@ def test_a_valid_file_loads_with_defaults_filled_in(tmp_path: Path) -> None:
         pytest.param(with_changes(name="Bad_Name"), "name: expected a DNS-1123 name", id="bad-name"),
         pytest.param(
             with_changes(expect=[{"check": "zone-state", "zone": "us-east-1a", "in": ["BROKEN"]}]),
-            "expect[0].in: expected a non-empty list of HEALTHY, SUSPECT, IMPAIRED, RECOVERING, got ['BROKEN']",
+            "expect[0].in: expected a non-empty list of healthy, suspect, impaired, recovering, got ['BROKEN']",
             id="unknown-zone-state",
         ),
         pytest.param(
