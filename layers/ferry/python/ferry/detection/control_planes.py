@@ -228,7 +228,7 @@ def _merge_one(state: ControlPlaneState, signal: Signal, clock: datetime, policy
         member = dataclasses.replace(
             member, readyz=_insert(member.readyz, Reading(_READYZ[signal.kind], ref), policy.recovery_rounds)
         )
-    elif member.ec2 is None or ref.order > member.ec2.ref.order:
+    elif member.ec2 is None or (ref.identity != member.ec2.ref.identity and ref.order > member.ec2.ref.order):
         member = dataclasses.replace(member, ec2=Reading(_EC2[signal.kind], ref))
     others = [m for m in state.members if m.instance != instance]
     return dataclasses.replace(state, members=tuple(sorted([*others, member], key=lambda m: m.instance)))
@@ -236,7 +236,7 @@ def _merge_one(state: ControlPlaneState, signal: Signal, clock: datetime, policy
 
 def _insert(readings: tuple[Reading, ...], reading: Reading, keep: int) -> tuple[Reading, ...]:
     """The newest `keep` readings in time order; a replayed round (same id and kind) is already there."""
-    if any((r.ref.source_id, r.ref.kind) == (reading.ref.source_id, reading.ref.kind) for r in readings):
+    if any(r.ref.identity == reading.ref.identity for r in readings):
         return readings
     return tuple(sorted([*readings, reading], key=lambda r: r.ref.order)[-keep:])
 

@@ -49,6 +49,11 @@ class SignalRef:
         return cls(signal.source_id, signal.kind, signal.source, effective_time(signal, clock))
 
     @property
+    def identity(self) -> tuple[str, SignalKind]:
+        """What makes two deliveries one signal: a replay has the same source_id and kind."""
+        return (self.source_id, self.kind)
+
+    @property
     def order(self) -> tuple[datetime, str, str]:
         """A total order for facts: time first, then a deterministic tie-break."""
         return (self.observed_at, self.kind.value, self.source_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -106,6 +107,26 @@ class Transition:
             "execution_name": self.execution_name,
             "member": self.member,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Transition:
+        """The inverse of `to_dict` (a reaction waiting in the outbox is stored in that form)."""
+        kind = SubjectKind(data["subject_kind"])
+        status: type[ZoneStatus] | type[ControlPlaneStatus] = (
+            ZoneStatus if kind is SubjectKind.ZONE else ControlPlaneStatus
+        )
+        return cls(
+            subject_kind=kind,
+            subject=data["subject"],
+            from_status=status(data["from"]),
+            to_status=status(data["to"]),
+            at=datetime.fromisoformat(data["at"]),
+            reason=TransitionReason(data["reason"]),
+            signals=tuple(SignalRef.from_dict(ref) for ref in data.get("signals", ())),
+            handoff=Handoff(data["handoff"]) if data.get("handoff") else None,
+            execution_name=data.get("execution_name"),
+            member=data.get("member"),
+        )
 
 
 _NAME_UNSAFE = re.compile(r"[^0-9A-Za-z_-]")

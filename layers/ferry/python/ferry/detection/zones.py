@@ -287,7 +287,7 @@ def _merge_one(state: ZoneState, signal: Signal, clock: datetime, policy: Detect
 
 def _merge_authority(state: ZoneState, authority: Authority) -> ZoneState:
     current = next((a for a in state.authorities if a.key == authority.key), None)
-    if current is not None and current.order >= authority.order:
+    if current is not None and (current.ref.identity == authority.ref.identity or current.order >= authority.order):
         return state  # a replay, or older than what is known: superseded
     others = tuple(a for a in state.authorities if a.key != authority.key)
     changes: dict[str, Any] = {"authorities": tuple(sorted((*others, authority), key=lambda a: a.key))}
@@ -299,7 +299,7 @@ def _merge_authority(state: ZoneState, authority: Authority) -> ZoneState:
 
 
 def _merge_request(state: ZoneState, signal: Signal, ref: SignalRef) -> ZoneState:
-    if state.request is not None and state.request.order >= ref.order:
+    if state.request is not None and (state.request.identity == ref.identity or state.request.order >= ref.order):
         return state
     execution = signal.evidence.get(EVIDENCE_EXECUTION)
     return dataclasses.replace(
@@ -313,7 +313,7 @@ def _merge_request(state: ZoneState, signal: Signal, ref: SignalRef) -> ZoneStat
 def _merge_observation(state: ZoneState, observation: Observation, kind: SignalKind) -> ZoneState:
     key = (observation.witness, observation.subject)
     current = next((o for o in state.observations if (o.witness, o.subject) == key), None)
-    if current is not None and current.order >= observation.order:
+    if current is not None and (current.ref.identity == observation.ref.identity or current.order >= observation.order):
         return state
     kept = [o for o in state.observations if (o.witness, o.subject) != key]
     same_witness = sorted(
