@@ -39,6 +39,7 @@ def cold_start_ms(runs: int = 7) -> tuple[float, bool]:
     env = {
         **os.environ,
         "FERRY_TABLE": "bench",
+        "FERRY_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:ferry",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "x",
         "AWS_SECRET_ACCESS_KEY": "x",
@@ -62,6 +63,7 @@ def warm_batch_ms(batches: int = 30) -> float:
 
     os.environ.update(
         FERRY_TABLE="ferry-bench",
+        FERRY_TOPIC_ARN="arn:aws:sns:us-east-1:123456789012:ferry",
         AWS_DEFAULT_REGION="us-east-1",
         AWS_ACCESS_KEY_ID="x",
         AWS_SECRET_ACCESS_KEY="x",

@@ -9,13 +9,43 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
+from ferry.adapters.registry import Registry
+from ferry.clusters import ClusterKind, ClusterRegistration
 from ferry.errors import ConfigError
 from tests.conftest import TABLE_NAME, load_event, load_handler, sqs_event
 
 
 @pytest.fixture
-def ingest(ferry_table: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+def topic(aws) -> str:
+    """The notifications topic, with a queue subscribed so a test can read what operators were told."""
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    arn = sns.create_topic(Name="ferry-notifications")["TopicArn"]
+    queue = sqs.create_queue(QueueName="operator")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    return str(arn)
+
+
+def notifications() -> list[str]:
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="operator")["QueueUrl"]
+    return [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])]
+
+
+@pytest.fixture
+def ingest(ferry_table: str, topic: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    Registry(boto3.client("dynamodb"), ferry_table).register(
+        ClusterRegistration(
+            name="east-1",
+            kind=ClusterKind.SELF_MANAGED,
+            endpoint="https://east-1.example.com",
+            region="us-east-1",
+            zones=("us-east-1a", "us-east-1b", "us-east-1c"),
+            credentials_secret="ferry/east-1",
+        )
+    )
     monkeypatch.setenv("FERRY_TABLE", ferry_table)
+    monkeypatch.setenv("FERRY_TOPIC_ARN", topic)
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "ferry-ingest")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Ferry")
     module = load_handler("ingest")
@@ -152,3 +182,36 @@ def test_records_are_retried_when_the_table_is_unavailable(ingest, lambda_contex
         ingest.handler(event, lambda_context)
 
     assert len(failure.value.child_exceptions) == 2
+
+
+def test_an_authoritative_event_impairs_the_zone_and_in_observe_mode_only_reports(ingest, lambda_context) -> None:
+    response = ingest.handler(sqs_event(load_event("health-ec2-issue-open")), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    (state,) = [i for i in items("ZONE#") if i["pk"] == "ZONE#us-east-1#us-east-1b"]
+    assert state["status"] == "impaired"
+    (audit,) = items("AUDIT#")
+    assert (audit["record"]["outcome"], audit["record"]["runbook"]) == ("observe-mode-not-started", "EvacuateZone")
+    (told,) = notifications()
+    assert "would have started EvacuateZone as evacuate-us-east-1b-" in told
+    assert items("OUTBOX") == [], "a reaction carried out leaves nothing pending"
+
+
+def test_in_act_mode_two_reports_of_one_failure_start_one_evacuation(ingest, lambda_context, monkeypatch) -> None:
+    role = boto3.client("iam").create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    sfn = boto3.client("stepfunctions")
+    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+    machine = sfn.create_state_machine(name="EvacuateZone", definition=definition, roleArn=role)["stateMachineArn"]
+    monkeypatch.setenv("FERRY_MODE", "act")
+    monkeypatch.setenv("FERRY_SM_EVACUATE_ZONE", machine)
+    ingest.ingestor.cache_clear()
+    first = load_event("health-ec2-issue-open")
+    second = {**first, "id": "a-second-delivery-of-the-same-issue"}
+
+    ingest.handler(sqs_event(first), lambda_context)
+    ingest.handler(sqs_event(second), lambda_context)
+
+    executions = sfn.list_executions(stateMachineArn=machine)["executions"]
+    assert [e["name"].rsplit("-", 1)[0] for e in executions] == ["evacuate-us-east-1b"]
+    started = json.loads(sfn.describe_execution(executionArn=executions[0]["executionArn"])["input"])
+    assert (started["zone"], started["dryRun"], started["requestedBy"]) == ("us-east-1b", False, "ferry-detector")

@@ -31,7 +31,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ferry.adapters.aws import client
+from ferry.adapters.aws import LazyClient, client
 from ferry.adapters.ec2 import InstanceDirectory
 from ferry.adapters.signal_log import SignalLog
 from ferry.errors import EventParseError, FerryError
@@ -39,6 +39,7 @@ from ferry.observability import emit_counts, logger, metrics
 from ferry.settings import IngestSettings
 from ferry.signals import Signal, Skip
 from ferry.translators import translate
+from ferry.verdicts import Verdicts
 
 Clock = Callable[[], datetime]
 
@@ -71,12 +72,14 @@ class Ingestor:
         *,
         log: SignalLog,
         directory: InstanceDirectory,
+        verdicts: Verdicts,
         persistence: DynamoDBPersistenceLayer,
         clock: Clock = _utcnow,
     ) -> None:
         self._settings = settings
         self._log = log
         self._directory = directory
+        self._verdicts = verdicts
         self._clock = clock
         self._idempotency = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=24 * 3600)
         self._ingest_once = idempotent_function(
@@ -97,7 +100,8 @@ class Ingestor:
         return cls(
             settings,
             log=SignalLog(dynamodb, settings.table_name),
-            directory=InstanceDirectory(lambda: client("ec2")),
+            directory=InstanceDirectory(LazyClient("ec2")),
+            verdicts=Verdicts.from_settings(settings.reactions, dynamodb),
             persistence=persistence,
         )
 
@@ -144,7 +148,11 @@ class Ingestor:
         signals = self.resolve(translation)
         self._log.record_signals(signals, ttl=timedelta(days=self._settings.signal_ttl_days))
         logger.info("signals recorded", extra={"signals": [s.to_dict() for s in signals]})
-        return {"signals": [s.to_dict() for s in signals]}
+        done = self._verdicts.decide(signals)
+        return {
+            "signals": [s.to_dict() for s in signals],
+            "reactions": [{"action_id": d.action_id, "outcome": d.outcome.value} for d in done],
+        }
 
     def resolve(self, signals: tuple[Signal, ...]) -> tuple[Signal, ...]:
         """Fill in what the event left out: zone and cluster of an instance, zone name of a zone id."""

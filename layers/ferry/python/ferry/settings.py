@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
+from ferry.detection import DetectionPolicy
 from ferry.errors import ConfigError
 
 
@@ -49,22 +51,87 @@ def mode(env: Mapping[str, str]) -> Mode:
         raise ConfigError("FERRY_MODE", f"expected one of {allowed}, got {raw!r}") from None
 
 
+def seconds(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> timedelta:
+    return timedelta(seconds=int_in_range(env, name, default, low, high))
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionSettings:
+    """What every function that feeds the detector needs: where states live, how to decide, whom to tell.
+
+    The detection bounds are re-checked by `DetectionPolicy` itself, which names the setting in its error.
+    """
+
+    table_name: str
+    topic_arn: str
+    mode: Mode
+    window: timedelta
+    quorum: int
+    hold_down: timedelta
+    max_impaired_zones: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ReactionSettings:
+        return cls(
+            table_name=require(env, "FERRY_TABLE"),
+            topic_arn=require(env, "FERRY_TOPIC_ARN"),
+            mode=mode(env),
+            window=seconds(env, "FERRY_WINDOW_SECONDS", 300, 60, 3600),
+            quorum=int_in_range(env, "FERRY_QUORUM", 2, 1, 3),
+            hold_down=seconds(env, "FERRY_HOLD_DOWN_SECONDS", 600, 60, 86400),
+            max_impaired_zones=int_in_range(env, "FERRY_MAX_IMPAIRED_ZONES", 1, 1, 10),
+        )
+
+    def policy(self, zones: tuple[str, ...]) -> DetectionPolicy:
+        """The detector's policy over the watched zones (the zones of the registered clusters)."""
+        return DetectionPolicy(
+            window=self.window,
+            quorum=self.quorum,
+            hold_down=self.hold_down,
+            max_impaired_zones=min(self.max_impaired_zones, max(1, len(zones) - 1)),
+            zones=zones,
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class IngestSettings:
     """Settings of the `ingest` function."""
 
-    table_name: str
+    reactions: ReactionSettings
     signal_ttl_days: int = 7
     owned_alarm_prefix: str = "ferry-"
     rejected_ttl_days: int = 14  # as long as the dead-letter queue keeps a message
-    mode: Mode = Mode.OBSERVE
+
+    @property
+    def table_name(self) -> str:
+        return self.reactions.table_name
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> IngestSettings:
         return cls(
-            table_name=require(env, "FERRY_TABLE"),
+            reactions=ReactionSettings.from_env(env),
             signal_ttl_days=int_in_range(env, "FERRY_SIGNAL_TTL_DAYS", 7, 1, 90),
             owned_alarm_prefix=env.get("FERRY_OWNED_ALARM_PREFIX", "ferry-").strip() or "ferry-",
             rejected_ttl_days=int_in_range(env, "FERRY_REJECTED_TTL_DAYS", 14, 1, 14),
-            mode=mode(env),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSettings:
+    """Settings of the `probe` function."""
+
+    reactions: ReactionSettings
+    lease_grace: timedelta = timedelta(seconds=40)
+    timeout_seconds: int = 5
+    parallelism: int = 8
+    signal_ttl_days: int = 7
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ProbeSettings:
+        return cls(
+            reactions=ReactionSettings.from_env(env),
+            lease_grace=seconds(env, "FERRY_LEASE_GRACE_SECONDS", 40, 10, 600),
+            timeout_seconds=int_in_range(env, "FERRY_PROBE_TIMEOUT_SECONDS", 5, 1, 30),
+            parallelism=int_in_range(env, "FERRY_PROBE_PARALLELISM", 8, 1, 32),
+            signal_ttl_days=int_in_range(env, "FERRY_SIGNAL_TTL_DAYS", 7, 1, 90),
         )

@@ -47,6 +47,21 @@ def client(service: str, region: str | None = None) -> Any:
     return _session.client(service, region_name=region, config=_CONFIG)
 
 
+class LazyClient:
+    """A boto3 client made on first use. Creating one costs 40-140 ms (the EC2 model is the largest): a
+    function that may not need a service in an invocation should not pay for it at cold start."""
+
+    def __init__(self, service: str, region: str | None = None) -> None:
+        self._service = service
+        self._region = region
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            self._client = client(self._service, self._region)
+        return getattr(self._client, name)
+
+
 def translate_error(error: Exception) -> FerryError:
     """Map a botocore error to Ferry's hierarchy, keeping the AWS code and message."""
     if isinstance(error, ClientError):

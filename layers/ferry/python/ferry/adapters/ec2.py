@@ -7,7 +7,7 @@ zone map for the life of the container (it never changes within a region).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,22 +39,12 @@ def cluster_from_tags(tags: Iterable[dict[str, str]]) -> str | None:
 
 
 class InstanceDirectory:
-    """Looks up instances and zones through an EC2 client, made on first use by the factory passed in.
+    """Looks up instances and zones through an EC2 client (passed in; a `LazyClient` keeps it off the
+    cold start of a function that rarely needs it)."""
 
-    Creating an EC2 client costs ~140 ms (its service model is large): a function that often needs no
-    lookup (ingest, for Health and alarm events) should not pay it at cold start.
-    """
-
-    def __init__(self, ec2: Callable[[], Any]) -> None:
-        self._make_ec2 = ec2
-        self._client: Any = None
+    def __init__(self, ec2: Any) -> None:
+        self._ec2 = ec2
         self._zone_names: dict[str, str] | None = None
-
-    @property
-    def _ec2(self) -> Any:
-        if self._client is None:
-            self._client = self._make_ec2()
-        return self._client
 
     def locate(self, instance_ids: Iterable[str]) -> dict[str, InstanceLocation]:
         """Zone, cluster and state of each instance EC2 still knows; unknown ids are simply absent."""
