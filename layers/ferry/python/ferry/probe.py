@@ -14,18 +14,24 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aws_lambda_powertools import single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
+from ferry.adapters.aws import LazyClient, client, session
 from ferry.adapters.ec2 import InstanceDirectory
-from ferry.adapters.kube import KubeApi
+from ferry.adapters.kube import KubeApi, credentials_for
+from ferry.adapters.registry import Registry
+from ferry.adapters.signal_log import SignalLog
 from ferry.clusters import ClusterRegistration
 from ferry.errors import FerryError
 from ferry.observability import NAMESPACE, logger
 from ferry.probing import ClusterObservation, NodeHealth, signals_from, summarize_zones
+from ferry.settings import ProbeSettings
 from ferry.signals import Signal
+from ferry.verdicts import Verdicts
 
 Connect = Callable[[ClusterRegistration], KubeApi]
 
@@ -119,3 +125,70 @@ def _metric(name: str, value: float, unit: MetricUnit, **dimensions: str) -> Non
     with single_metric(name=name, unit=unit, value=value, namespace=NAMESPACE) as metric:
         for key, dim in dimensions.items():
             metric.add_dimension(name=key, value=dim)
+
+
+class Prober:
+    """One probe invocation: every registered cluster read, what was seen recorded and decided upon."""
+
+    def __init__(
+        self,
+        settings: ProbeSettings,
+        *,
+        registry: Registry,
+        connect: Connect,
+        directory: InstanceDirectory,
+        log: SignalLog,
+        verdicts: Verdicts,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._settings = settings
+        self._registry = registry
+        self._connect = connect
+        self._directory = directory
+        self._log = log
+        self._verdicts = verdicts
+        self._clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: ProbeSettings) -> Prober:
+        dynamodb = client("dynamodb")
+        table = settings.reactions.table_name
+        secrets = LazyClient("secretsmanager")
+
+        def connect(registration: ClusterRegistration) -> KubeApi:
+            credentials = credentials_for(registration, secrets=secrets, session=session())
+            return KubeApi(registration, credentials, timeout=settings.timeout_seconds)
+
+        return cls(
+            settings,
+            registry=Registry(dynamodb, table),
+            connect=connect,
+            directory=InstanceDirectory(client("ec2")),
+            log=SignalLog(dynamodb, table),
+            verdicts=Verdicts.from_settings(settings.reactions, dynamodb),
+            clock=lambda: datetime.now(UTC),
+        )
+
+    def run(self) -> dict[str, Any]:
+        now = self._clock()
+        clusters = self._registry.clusters()
+        result = probe_round(
+            clusters,
+            connect=self._connect,
+            directory=self._directory,
+            now=now,
+            lease_grace=self._settings.lease_grace,
+            unhealthy_fraction=self._settings.unhealthy_fraction,
+            parallelism=self._settings.parallelism,
+        )
+        publish_metrics(result, self._settings.lease_grace)
+        self._log.record_signals(result.signals, ttl=timedelta(days=self._settings.signal_ttl_days))
+        done = self._verdicts.decide(result.signals) + self._verdicts.redo_pending()
+        unreachable = sorted(o.cluster for o in result.observations if o.api_error)
+        logger.info("probe round done", extra={"clusters": len(clusters), "unreachable": unreachable})
+        return {
+            "clusters": [c.name for c in clusters],
+            "unreachable": unreachable,
+            "signals": len(result.signals),
+            "reactions": [{"action_id": d.action_id, "outcome": d.outcome.value} for d in done],
+        }

@@ -122,6 +122,7 @@ class ProbeSettings:
 
     reactions: ReactionSettings
     lease_grace: timedelta = timedelta(seconds=40)
+    unhealthy_fraction: float = 0.5
     timeout_seconds: int = 5
     parallelism: int = 8
     signal_ttl_days: int = 7

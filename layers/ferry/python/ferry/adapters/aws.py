@@ -38,13 +38,17 @@ _FORBIDDEN = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", 
 _session: boto3.session.Session | None = None
 
 
-def client(service: str, region: str | None = None) -> Any:
-    """A boto3 client with Ferry's timeouts and retry policy, from one session per process (sessions are
-    costly to make and share their loaded service models)."""
+def session() -> boto3.session.Session:
+    """One boto3 session per process: sessions are costly to make and share their loaded service models."""
     global _session  # noqa: PLW0603
     if _session is None:
         _session = boto3.session.Session()
-    return _session.client(service, region_name=region, config=_CONFIG)
+    return _session
+
+
+def client(service: str, region: str | None = None) -> Any:
+    """A boto3 client with Ferry's timeouts and retry policy."""
+    return session().client(service, region_name=region, config=_CONFIG)
 
 
 class LazyClient:

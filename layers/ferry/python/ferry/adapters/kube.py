@@ -17,9 +17,11 @@ from datetime import datetime
 from typing import Any
 
 import urllib3
+from botocore.exceptions import BotoCoreError, ClientError
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from ferry.adapters.aws import translate_error
 from ferry.clusters import ClusterKind, ClusterRegistration
 from ferry.errors import Conflict, FerryError, Forbidden, NotFound, Throttled, Unavailable
 
@@ -75,7 +77,10 @@ def credentials_for(registration: ClusterRegistration, *, secrets: Any, session:
     """Self-managed: the token and CA from Secrets Manager. EKS: a 15-minute token presigned with STS."""
     if registration.kind is ClusterKind.EKS:
         return Credentials(token=eks_token(session, registration.eks_cluster_name or "", registration.region))
-    value = json.loads(secrets.get_secret_value(SecretId=registration.credentials_secret)["SecretString"])
+    try:
+        value = json.loads(secrets.get_secret_value(SecretId=registration.credentials_secret)["SecretString"])
+    except (ClientError, BotoCoreError) as error:
+        raise translate_error(error) from error
     ca = value.get("certificate-authority-data")
     return Credentials(token=value["token"], ca_pem=base64.b64decode(ca).decode() if ca else None)
 
