@@ -9,6 +9,10 @@ Ferry cannot tell the difference.
 
 The sandbox's own set-up and staging (seeding instances, stopping a zone, reading the inventory) go straight
 to moto, so a staged EC2 fault never gets in the way of staging the next step.
+
+moto's backends are global to the process, so each `AwsSandbox` is its own AWS account: a fresh account id
+that the proxy (and the sandbox's own clients) send in moto's `x-moto-account-id` header. Two sandboxes in one
+process (a test's world beside a module's) never see each other's tables or instances.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from moto.server import ThreadedMotoServer
 
 REGION = "us-east-1"
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
-ACCOUNT_ID = "123456789012"  # moto's default account
+ACCOUNT_HEADER = "x-moto-account-id"  # moto keeps one set of backends per account id
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 IMAGE_ID = "ami-12c6146b"  # one of moto's built-in AMIs: looking one up costs seconds
 INSTANCE_TYPE = "m6i.large"
@@ -218,8 +222,9 @@ def zonal_references(params: Mapping[str, str]) -> tuple[set[str], set[str]]:
 class FaultProxy:
     """A reverse proxy to moto that answers EC2 requests for failing zones with real EC2 errors."""
 
-    def __init__(self, upstream: str, resolve_zone: ZoneResolver) -> None:
+    def __init__(self, upstream: str, resolve_zone: ZoneResolver, add_headers: Mapping[str, str]) -> None:
         parts = urlsplit(upstream)
+        self._add_headers = dict(add_headers)
         self._upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self._resolve_zone = resolve_zone
         self._faults: dict[str, ZoneFault] = {}
@@ -307,6 +312,7 @@ class FaultProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+                headers.update(proxy._add_headers)
                 service = request_service(headers)
                 hit = proxy.fault_for(service, body)
                 proxy.count(service, hit)
@@ -397,6 +403,7 @@ class AwsSandbox:
     def __init__(self, names: AwsNames | None = None, zones: Iterable[str] = ZONES) -> None:
         self.names = names or AwsNames()
         self.zones = tuple(zones)
+        self.account_id = f"{uuid.uuid4().int % 10**12:012d}"
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._proxy: FaultProxy | None = None
         self._session = boto3.session.Session(region_name=REGION, **CREDENTIALS)
@@ -414,7 +421,7 @@ class AwsSandbox:
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self.moto_url = f"http://{host}:{port}"
-        self._proxy = FaultProxy(self.moto_url, self.zone_of)
+        self._proxy = FaultProxy(self.moto_url, self.zone_of, {ACCOUNT_HEADER: self.account_id})
         self._proxy.start()
         self._create_network()
         self._create_ferry_resources()
@@ -452,8 +459,13 @@ class AwsSandbox:
             retries = {"total_max_attempts": max_attempts, "mode": "standard"}
             config = Config(retries=retries) if max_attempts else None  # type: ignore[arg-type]
             url = self.endpoint_url if through_proxy else self.moto_url
-            self._clients[key] = self._session.client(service, endpoint_url=url, config=config)
+            client = self._session.client(service, endpoint_url=url, config=config)
+            client.meta.events.register("before-send", self._add_account_header)
+            self._clients[key] = client
         return self._clients[key]
+
+    def _add_account_header(self, request: Any, **_: Any) -> None:
+        request.headers[ACCOUNT_HEADER] = self.account_id
 
     # set-up
 
@@ -493,7 +505,7 @@ class AwsSandbox:
         sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=self.queue_arn(names.readback_queue))
 
     def queue_arn(self, queue: str) -> str:
-        return f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue}"
+        return f"arn:aws:sqs:{REGION}:{self.account_id}:{queue}"
 
     def record_zone(self, resource_id: str, zone: str) -> None:
         self._zone_of[resource_id] = zone
@@ -670,12 +682,14 @@ class AwsEvents:
     instances. Everything else (account, shape, the fields Ferry does not read) stays as AWS writes it.
     """
 
+    SCHEDULED = "scheduled-event.json"
     HEALTH_OPEN = "health-ec2-issue-open.json"
     HEALTH_CLOSED = "health-ec2-issue-resolved.json"
     STATE_CHANGE = "ec2-state-change-{state}.json"
     STATE_CHANGE_FALLBACK = "ec2-state-change-stopped.json"
 
-    def __init__(self, zone_ids: Mapping[str, str], events_dir: Path = EVENTS_DIR) -> None:
+    def __init__(self, account_id: str, zone_ids: Mapping[str, str], events_dir: Path = EVENTS_DIR) -> None:
+        self._account_id = account_id
         self._zone_ids = dict(zone_ids)
         self._dir = events_dir
         self._health_arns: dict[str, str] = {}  # zone -> the open issue's ARN, reused when it closes
@@ -686,10 +700,17 @@ class AwsEvents:
             raise FileNotFoundError(f"sample event {path} is missing: the sandbox builds AWS events from it")
         return dict(json.loads(path.read_text()))
 
+    def scheduled(self, rule: str, at: datetime) -> dict[str, Any]:
+        """What an EventBridge schedule rule hands its target each time it fires."""
+        event = self._envelope(self.template(self.SCHEDULED), at)
+        event["time"] = at.astimezone(UTC).replace(second=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event["resources"] = [f"arn:aws:events:{REGION}:{self._account_id}:rule/{rule}"]
+        return event
+
     def instance_state_change(self, instance_id: str, state: str, at: datetime) -> dict[str, Any]:
         name = self.STATE_CHANGE.format(state=state)
         event = self._envelope(self.template(name if (self._dir / name).exists() else self.STATE_CHANGE_FALLBACK), at)
-        event["resources"] = [f"arn:aws:ec2:{REGION}:{ACCOUNT_ID}:instance/{instance_id}"]
+        event["resources"] = [f"arn:aws:ec2:{REGION}:{self._account_id}:instance/{instance_id}"]
         event["detail"].update({"instance-id": instance_id, "state": state})
         return event
 
@@ -720,9 +741,10 @@ class AwsEvents:
         event["resources"] = ids
         return event
 
-    @staticmethod
-    def _envelope(template: Mapping[str, Any], at: datetime) -> dict[str, Any]:
+    def _envelope(self, template: Mapping[str, Any], at: datetime) -> dict[str, Any]:
         event = copy.deepcopy(dict(template))
         event.update(id=str(uuid.uuid4()), time=at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), region=REGION)
-        event["account"] = ACCOUNT_ID
+        event["account"] = self._account_id
+        if "affectedAccount" in event.get("detail", {}):
+            event["detail"]["affectedAccount"] = self._account_id
         return event

@@ -26,7 +26,10 @@ from typing import Any, TextIO
 from sandbox import lambdas  # noqa: F401  (first: puts Ferry's layer on sys.path, as Lambda's /opt/python)
 from sandbox.aws import Inventory
 from sandbox.scenario import (
+    UNWRITTEN_CONTROL_PLANE,
+    UNWRITTEN_ZONE,
     Check,
+    ControlPlaneState,
     NodesNotReady,
     NodesReady,
     Scenario,
@@ -41,7 +44,6 @@ from sandbox.scenario import (
 from sandbox.world import Happening, NodeState, Pet, World
 
 DEFAULT_SCENARIO = "az-outage"
-HEALTHY = "healthy"
 TICK_SECONDS = 15.0  # how often sandbox time stops to look around (controllers, table, queue)
 
 
@@ -184,20 +186,21 @@ class RecordedSignals(Observer):
         return happened
 
 
-class ZoneVerdicts(Observer):
-    """The detector's zone states (`ZONE#<region>#<zone>`), once the detector writes them."""
+class Verdicts(Observer):
+    """The detector's verdicts: each zone's status and each control plane's, as it writes them."""
 
     def __init__(self) -> None:
         self._seen: dict[str, str] = {}
 
     def observe(self, world: World) -> list[Happening]:
+        now = {f"{zone}": zone_status(world, zone) for zone in world.scenario.zones}
+        now |= {f"control plane of {c}": control_plane_status(world, c) for c in world.clusters}
         happened = []
-        for zone in world.scenario.zones:
-            state = zone_status(world, zone)
-            before = self._seen.get(zone, HEALTHY)
-            if state != before:
-                happened.append(Happening(world.offset(), "ferry", f"detector: {zone} {before} -> {state}"))
-            self._seen[zone] = state
+        for subject, status in now.items():
+            before = self._seen.get(subject, status)
+            if status != before:
+                happened.append(Happening(world.offset(), "ferry", f"detector: {subject} {before} -> {status}"))
+            self._seen[subject] = status
         return happened
 
 
@@ -213,9 +216,17 @@ class AuditedActions(Observer):
         for item in world.table_items(f"AUDIT#{day}"):
             if item["sk"] not in self._seen:
                 self._seen.add(item["sk"])
-                what = item.get("summary") or item.get("what") or item.get("action") or item["sk"].split("#", 1)[-1]
-                happened.append(Happening(world.offset(), "ferry", f"action: {what}"))
+                happened.append(Happening(world.offset(), "ferry", f"audit: {_audit_line(item)}"))
         return happened
+
+
+def _audit_line(item: dict[str, Any]) -> str:
+    """`zone us-east-1a -> impaired: EvacuateZone observed (mode observe)` from an audit record."""
+    record = item.get("record") or {}
+    what = record.get("what") or item.get("action_id") or item["sk"].split("#", 1)[-1]
+    runbook = record.get("runbook") or "no runbook"
+    outcome = record.get("outcome", "?")
+    return f"{what}: {runbook} {outcome}" + (f" (mode {record['mode']})" if record.get("mode") else "")
 
 
 class Notifications(Observer):
@@ -273,7 +284,13 @@ def _pet_change(before: Pet, after: Pet) -> str:
 def zone_status(world: World, zone: str) -> str:
     """The detector's status of a zone (`healthy`, `suspect`, ...); a zone it never wrote about is healthy."""
     item = world.zone_state(zone)
-    return str(item.get("status", "?")) if item else HEALTHY
+    return str(item.get("status", "?")) if item else UNWRITTEN_ZONE
+
+
+def control_plane_status(world: World, cluster: str) -> str:
+    """The detector's status of a control plane (`up`, `degraded`, `down`); never written about is up."""
+    item = world.control_plane_state(cluster)
+    return str(item.get("status", "?")) if item else UNWRITTEN_CONTROL_PLANE
 
 
 def subjects(world: World) -> list[str]:
@@ -404,7 +421,14 @@ def check_zone_state(run: Run, check: ZoneState) -> Outcome:
     return Outcome(f"{check.zone} is {' or '.join(check.states)}", state in check.states, detail)
 
 
+def check_control_plane_state(run: Run, check: ControlPlaneState) -> Outcome:
+    status = control_plane_status(run.world, check.cluster)
+    detail = f"status {status}" + ("" if run.world.control_plane_state(check.cluster) else " (never written)")
+    return Outcome(f"control plane of {check.cluster} is {' or '.join(check.states)}", status in check.states, detail)
+
+
 SCENARIO_CHECKS: dict[type, Callable[[Run, Any], Outcome]] = {
+    ControlPlaneState: check_control_plane_state,
     ZoneObserved: check_zone_observed,
     SignalSources: check_signal_sources,
     ZoneQuiet: check_zone_quiet,
@@ -433,8 +457,9 @@ def moments(world: World, duration: float, tick: float) -> Iterator[float]:
         yield at
 
 
-def run_gameday(scenario: Scenario, out: TextIO = sys.stdout, *, tick: float = TICK_SECONDS) -> list[Outcome]:
-    """Set up, drill, report; returns every check's outcome."""
+def run_gameday(scenario: Scenario, out: TextIO | None = None, *, tick: float = TICK_SECONDS) -> list[Outcome]:
+    """Set up, drill, report (to `out`, stdout by default); returns every check's outcome."""
+    out = out or sys.stdout
     style = Style(out)
 
     def say(line: str = "") -> None:
@@ -456,7 +481,7 @@ def run_gameday(scenario: Scenario, out: TextIO = sys.stdout, *, tick: float = T
             NodeReadiness(),
             pet_moves,
             RecordedSignals(),
-            ZoneVerdicts(),
+            Verdicts(),
             AuditedActions(),
             Notifications(),
         ]

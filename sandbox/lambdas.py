@@ -7,6 +7,12 @@ from `functions/<name>/handler.py` by path under a unique module name, with the 
 EMF metrics, CloudWatch's share in AWS) is captured per invocation. Nothing in the handler can tell it runs
 here: the only sandbox-specific setting is `AWS_ENDPOINT_URL`, the standard way to point an SDK elsewhere.
 
+The function's clock is the world's clock. In AWS, the events, the nodes' leases and Lambda all live on one
+time; here the world runs on a fast-forwarded `SandboxClock`, so while Ferry's code runs, `datetime.now()` in
+the Ferry package and the handler answers sandbox time (the freezegun technique: module globals bound to
+`datetime.datetime` are swapped for a subclass for the length of the call). Without it the detector would
+see the sandbox's events as coming from the future.
+
 Importing this module puts the Ferry layer on `sys.path`, so entry points (`python -m sandbox.gameday`) import
 it before anything that imports `ferry`.
 """
@@ -22,8 +28,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
@@ -33,7 +40,6 @@ FUNCTIONS_DIR = ROOT / "functions"
 LAYER_DIRS = (ROOT / "layers" / "ferry" / "python",)
 NAME_PREFIX = "ferry"  # function names are ferry-<folder> (cdk/constants.py)
 REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"
 
 
 def put_layers_on_path() -> None:
@@ -57,6 +63,7 @@ class LambdaContext:
 
     function_name: str
     aws_request_id: str
+    account_id: str
     memory_limit_in_mb: int = 256
     timeout_seconds: float = 30.0
     function_version: str = "$LATEST"
@@ -64,7 +71,7 @@ class LambdaContext:
 
     @property
     def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name}"
+        return f"arn:aws:lambda:{REGION}:{self.account_id}:function:{self.function_name}"
 
     @property
     def log_group_name(self) -> str:
@@ -122,33 +129,37 @@ class Invocation:
 
 
 class _OutputRouter(io.TextIOBase):
-    """Stands in for sys.stdout while a handler is loaded or runs: each write goes to the current invocation.
+    """Stands in for sys.stdout/stderr while a handler is loaded or runs: writes go to the invocation's log.
 
     Powertools' Logger keeps the stream it was created with, so the router (not a per-call buffer) is what it
-    must see; outside an invocation writes fall through to the real stdout.
+    must see. One invocation runs at a time, as in one Lambda execution environment, so every thread writes
+    to the current invocation (the probe's worker threads log too); outside an invocation writes fall
+    through to the real stdout.
     """
 
     def __init__(self, fallback: TextIO) -> None:
         self._fallback = fallback
-        self._local = threading.local()
+        self._buffer: io.StringIO | None = None
+        self._lock = threading.Lock()
 
     @contextlib.contextmanager
     def capture(self) -> Iterator[io.StringIO]:
         buffer = io.StringIO()
-        previous = getattr(self._local, "buffer", None)
-        self._local.buffer = buffer
+        with self._lock:
+            previous, self._buffer = self._buffer, buffer
         try:
             yield buffer
         finally:
-            self._local.buffer = previous
+            with self._lock:
+                self._buffer = previous
 
     def write(self, text: str) -> int:
-        target = getattr(self._local, "buffer", None) or self._fallback
-        return target.write(text)
+        with self._lock:
+            return (self._buffer or self._fallback).write(text)
 
     def flush(self) -> None:
-        target = getattr(self._local, "buffer", None) or self._fallback
-        target.flush()
+        with self._lock:
+            (self._buffer or self._fallback).flush()
 
 
 _router = _OutputRouter(sys.__stdout__ or sys.stdout)
@@ -187,6 +198,58 @@ def _runtime(env: Mapping[str, str], task_root: Path) -> Iterator[io.StringIO]:
             sys.path.remove(str(task_root))
 
 
+Clock = Callable[[], datetime]
+_REAL_DATETIME = datetime
+
+
+class _DatetimeType(type):
+    """Keeps `isinstance(x, datetime)` true for every datetime while the swapped-in subclass is in place."""
+
+    def __instancecheck__(cls, instance: object) -> bool:
+        return isinstance(instance, _REAL_DATETIME)
+
+    def __subclasscheck__(cls, subclass: type) -> bool:
+        return issubclass(subclass, _REAL_DATETIME)
+
+
+def clocked_datetime(clock: Clock) -> type[datetime]:
+    """A `datetime` class whose now()/utcnow()/today() read `clock` (timezone-aware UTC) instead of the system."""
+
+    class ClockedDatetime(_REAL_DATETIME, metaclass=_DatetimeType):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> datetime:
+            current = clock().astimezone(UTC)
+            return current.astimezone(tz) if tz is not None else current.astimezone().replace(tzinfo=None)
+
+        @classmethod
+        def utcnow(cls) -> datetime:
+            return clock().astimezone(UTC).replace(tzinfo=None)
+
+        @classmethod
+        def today(cls) -> datetime:
+            return cls.now()
+
+    return ClockedDatetime
+
+
+@contextlib.contextmanager
+def _clocked(clock: Clock | None, *extra: ModuleType) -> Iterator[None]:
+    """Swap `datetime` for a clocked one in the Ferry package and the given modules, for the call."""
+    if clock is None:
+        yield
+        return
+    fake = clocked_datetime(clock)
+    modules = [m for n, m in list(sys.modules.items()) if n == "ferry" or n.startswith("ferry.")] + list(extra)
+    swapped = [(m, name) for m in modules for name, value in list(vars(m).items()) if value is _REAL_DATETIME]
+    for module, name in swapped:
+        setattr(module, name, fake)
+    try:
+        yield
+    finally:
+        for module, name in swapped:
+            setattr(module, name, _REAL_DATETIME)
+
+
 def lambda_environment(
     function: str, *, endpoint_url: str, table: str, topic_arn: str, mode: str = "observe", log_level: str = "INFO"
 ) -> dict[str, str]:
@@ -223,8 +286,10 @@ def lambda_environment(
 class LambdaFunction:
     """One function's execution environment: loaded on first invoke (the cold start), then reused."""
 
-    def __init__(self, name: str, env: Mapping[str, str]) -> None:
+    def __init__(self, name: str, env: Mapping[str, str], account_id: str, clock: Clock | None = None) -> None:
         self.name = name
+        self.account_id = account_id
+        self.clock = clock
         self.env = dict(env)
         self.task_root = FUNCTIONS_DIR / name
         self._module: ModuleType | None = None
@@ -252,8 +317,9 @@ class LambdaFunction:
             try:
                 if self._module is None:
                     self._module = self._load()
-                context = LambdaContext(function_name=self.env["AWS_LAMBDA_FUNCTION_NAME"], aws_request_id=request_id)
-                result = self._module.handler(json.loads(json.dumps(event)), context)
+                context = LambdaContext(self.env["AWS_LAMBDA_FUNCTION_NAME"], request_id, self.account_id)
+                with _clocked(self.clock, self._module):
+                    result = self._module.handler(json.loads(json.dumps(event)), context)
             except Exception as exc:  # the runtime turns any exception into a failed invocation
                 error = exc
         invocation = Invocation(
@@ -273,13 +339,25 @@ class LambdaFunction:
 class LambdaRuntime:
     """Ferry's functions as deployed: one `LambdaFunction` per folder, all sharing the stack's settings."""
 
-    def __init__(self, *, endpoint_url: str, table: str, topic_arn: str, mode: str = "observe") -> None:
+    def __init__(
+        self,
+        *,
+        account_id: str,
+        endpoint_url: str,
+        table: str,
+        topic_arn: str,
+        mode: str = "observe",
+        clock: Clock | None = None,
+    ) -> None:
+        self.account_id = account_id
+        self.clock = clock
         self._settings = {"endpoint_url": endpoint_url, "table": table, "topic_arn": topic_arn, "mode": mode}
         self._functions: dict[str, LambdaFunction] = {}
 
     def function(self, name: str) -> LambdaFunction:
         if name not in self._functions:
-            self._functions[name] = LambdaFunction(name, lambda_environment(name, **self._settings))
+            env = lambda_environment(name, **self._settings)
+            self._functions[name] = LambdaFunction(name, env, self.account_id, self.clock)
         return self._functions[name]
 
     def invoke(self, name: str, event: Mapping[str, Any]) -> Invocation:

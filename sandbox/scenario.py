@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from ferry.detection.transitions import ZoneStatus
+from ferry.detection.transitions import ControlPlaneStatus, ZoneStatus
 from ferry.errors import InputError
 
 SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
@@ -223,8 +223,21 @@ class ZoneState:
     states: tuple[str, ...]
 
 
-Check = ZoneObserved | SignalSources | ZoneQuiet | NodesNotReady | NodesReady | ZoneState
+@dataclass(frozen=True, slots=True)
+class ControlPlaneState:
+    """The detector's verdict on a cluster's control plane (`CLUSTER#<cluster>` / `CONTROL_PLANE`) is one of
+    `states`; never written about counts as up."""
+
+    cluster: str
+    states: tuple[str, ...]
+
+
+Check = ZoneObserved | SignalSources | ZoneQuiet | NodesNotReady | NodesReady | ZoneState | ControlPlaneState
 ZONE_STATES = tuple(status.value for status in ZoneStatus)
+CONTROL_PLANE_STATES = tuple(status.value for status in ControlPlaneStatus)
+# What a subject the detector never wrote about counts as.
+UNWRITTEN_ZONE = ZoneStatus.HEALTHY.value
+UNWRITTEN_CONTROL_PLANE = ControlPlaneStatus.UP.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -649,12 +662,21 @@ def _nodes_ready(r: _Reader, f: Mapping[str, Any], p: str, ctx: _Context) -> Che
     return NodesReady(zone=_zone(r, f, p, ctx), cluster=_optional_cluster(r, f, p, ctx))
 
 
-def _zone_state(r: _Reader, f: Mapping[str, Any], p: str, ctx: _Context) -> Check:
+def _states(r: _Reader, f: Mapping[str, Any], p: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
     states = f.get("in")
-    if not isinstance(states, list) or not states or not all(s in ZONE_STATES for s in states):
-        r.fail(_join(p, "in"), f"a non-empty list of {', '.join(ZONE_STATES)}", states)
-        states = []
-    return ZoneState(zone=_zone(r, f, p, ctx), states=tuple(states))
+    if not isinstance(states, list) or not states or not all(s in allowed for s in states):
+        r.fail(_join(p, "in"), f"a non-empty list of {', '.join(allowed)}", states)
+        return ()
+    return tuple(states)
+
+
+def _zone_state(r: _Reader, f: Mapping[str, Any], p: str, ctx: _Context) -> Check:
+    return ZoneState(zone=_zone(r, f, p, ctx), states=_states(r, f, p, ZONE_STATES))
+
+
+def _control_plane_state(r: _Reader, f: Mapping[str, Any], p: str, ctx: _Context) -> Check:
+    cluster = r.choice(f, "cluster", p, ctx.clusters)
+    return ControlPlaneState(cluster=cluster, states=_states(r, f, p, CONTROL_PLANE_STATES))
 
 
 _CHECK_READERS: dict[str, tuple[Callable[[_Reader, Mapping[str, Any], str, _Context], Check], tuple[str, ...]]] = {
@@ -664,4 +686,5 @@ _CHECK_READERS: dict[str, tuple[Callable[[_Reader, Mapping[str, Any], str, _Cont
     "nodes-not-ready": (_nodes_not_ready, ("zone", "cluster")),
     "nodes-ready": (_nodes_ready, ("zone", "cluster")),
     "zone-state": (_zone_state, ("zone", "in")),
+    "control-plane-state": (_control_plane_state, ("cluster", "in")),
 }

@@ -26,7 +26,7 @@ from ferry.clusters import ClusterKind, ClusterRegistration
 from sandbox.aws import AwsEvents, AwsSandbox, FaultScope, Instance, Inventory
 from sandbox.kube import KubeCluster
 from sandbox.kube.clock import SandboxClock
-from sandbox.lambdas import Delivery, LambdaRuntime, SqsEventSource
+from sandbox.lambdas import Delivery, Invocation, LambdaRuntime, SqsEventSource
 from sandbox.scenario import (
     ApiErrors,
     ApiLatency,
@@ -44,6 +44,8 @@ from sandbox.scenario import (
 ZONE_LABEL = "topology.kubernetes.io/zone"
 STORAGE_CLASS = "ebs-sc"
 INGEST = "ingest"
+PROBE = "probe"
+PROBE_EVERY = 60.0  # the probe's EventBridge schedule: rate(1 minute)
 SETTLE_TIMEOUT = 10.0
 
 
@@ -103,6 +105,7 @@ class World:
         self.snapshots: dict[str, str] = {}  # "<cluster>/<ns>/<claim>" -> snapshot id taken during seeding
         self.sent_events: list[dict[str, Any]] = []
         self.deliveries: list[Delivery] = []
+        self.probes: list[Invocation] = []
         self._agenda: list[tuple[float, int, _Agendum]] = []
         self._sequence = itertools.count()
         self._events: AwsEvents | None = None
@@ -115,9 +118,13 @@ class World:
         """Start moto and the clusters, seed them, and set time zero."""
         self.aws.start()
         try:
-            self._events = AwsEvents(self.aws.zone_ids())
+            self._events = AwsEvents(self.aws.account_id, self.aws.zone_ids())
             self._lambdas = LambdaRuntime(
-                endpoint_url=self.aws.endpoint_url, table=self.aws.names.table, topic_arn=self.aws.topic_arn
+                account_id=self.aws.account_id,
+                endpoint_url=self.aws.endpoint_url,
+                table=self.aws.names.table,
+                topic_arn=self.aws.topic_arn,
+                clock=self.clock.now,
             )
             for spec in self.scenario.clusters:
                 self._start_cluster(spec.name)
@@ -132,6 +139,8 @@ class World:
         self._started_at = self.clock.now()
         for step in self.scenario.steps:
             self.schedule(step.at, _describe(step), lambda step=step: self.stage(step))
+        if self.lambdas.exists(PROBE):
+            self.schedule(PROBE_EVERY, "probe schedule", self._run_probe)
         return self
 
     def stop(self) -> None:
@@ -377,6 +386,21 @@ class World:
         self.deliveries += delivered
         return delivered
 
+    def _run_probe(self) -> list[Happening]:
+        """EventBridge's schedule fires: the probe function runs (and is scheduled for the next minute)."""
+        self.schedule(self.offset() + PROBE_EVERY, "probe schedule", self._run_probe)
+        event = self.events.scheduled(f"ferry-{PROBE}-every-minute", self.clock.now())
+        invocation = self.lambdas.invoke(PROBE, event)
+        self.probes.append(invocation)
+        if not invocation.ok:
+            return [self._note("ferry", f"probe failed: {invocation.error!r}")]
+        result = invocation.result if isinstance(invocation.result, dict) else {}
+        unreachable = result.get("unreachable") or []
+        text = f"probe read {len(result.get('clusters') or [])} cluster(s): {result.get('signals', 0)} signal(s)"
+        if unreachable:
+            text += f"; unreachable: {', '.join(map(str, unreachable))}"
+        return [self._note("ferry", text)]
+
     # --- what exists ---------------------------------------------------------------------------------------
 
     def inventory(self) -> Inventory:
@@ -457,8 +481,14 @@ class World:
 
     def zone_state(self, zone: str) -> dict[str, Any] | None:
         """The detector's record of the zone (`ZONE#<region>#<zone>` / `STATE`), if it wrote one."""
-        items = [i for i in self.table_items(f"ZONE#{self.scenario.region}#{zone}") if i.get("sk") == "STATE"]
-        return items[0] if items else None
+        return self._item(f"ZONE#{self.scenario.region}#{zone}", "STATE")
+
+    def control_plane_state(self, cluster: str) -> dict[str, Any] | None:
+        """The detector's record of a cluster's control plane (`CLUSTER#<cluster>` / `CONTROL_PLANE`)."""
+        return self._item(f"CLUSTER#{cluster}", "CONTROL_PLANE")
+
+    def _item(self, pk: str, sk: str) -> dict[str, Any] | None:
+        return next((i for i in self.table_items(pk) if i.get("sk") == sk), None)
 
     # --- helpers -------------------------------------------------------------------------------------------
 

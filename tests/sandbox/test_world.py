@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from ferry.adapters.ec2 import InstanceDirectory
+from ferry.adapters.aws import translate_error
 from ferry.errors import Unavailable
 from sandbox.aws import AwsSandbox, Ec2Error, FaultScope, zonal_references
 from sandbox.scenario import Scenario, ZoneOutage, load
@@ -189,13 +189,14 @@ def test_the_proxy_can_fail_every_ec2_call_and_send_internal_errors(aws: AwsSand
     assert ec2.describe_instances(InstanceIds=[instances["us-east-1c"]])["Reservations"]
 
 
-def test_ferrys_own_adapter_sees_a_failing_zone_as_unavailable(aws: AwsSandbox, instances: dict[str, str]) -> None:
+def test_ferrys_own_error_mapping_sees_a_failing_zone_as_unavailable(
+    aws: AwsSandbox, instances: dict[str, str]
+) -> None:
     ec2 = aws.client("ec2", through_proxy=True, max_attempts=1)
-    directory = InstanceDirectory(lambda: ec2)
-    assert directory.locate([instances["us-east-1b"]])[instances["us-east-1b"]].zone == "us-east-1b"
     aws.fail_ec2_for_zone("us-east-1b", True)
-    with pytest.raises(Unavailable):
-        directory.locate([instances["us-east-1b"]])
+    with pytest.raises(ClientError) as caught:
+        ec2.describe_instances(InstanceIds=[instances["us-east-1b"]])
+    assert isinstance(translate_error(caught.value), Unavailable)
 
 
 @pytest.mark.parametrize(
