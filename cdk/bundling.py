@@ -10,9 +10,9 @@ a Python 3.12 interpreter (the magic number must match the runtime), in `uncheck
 zip stores every file with the same 1980 timestamp, so timestamp-checked pycs would never match their
 sources and would be ignored.
 
-Why a cache: installing the layers takes tens of seconds; the result depends only on the requirements file
-and the pip flags below, so it is kept under `.build/<layer>-<fingerprint>/` and reused by every synth and
-by the tests until one of them changes.
+Why a cache: installing a layer downloads and unpacks tens of megabytes; the result depends only on the
+requirements file and the pip flags below, so it is kept under `.build/<layer>-<fingerprint>/` and reused
+by every synth and by the tests until one of them changes.
 """
 
 from __future__ import annotations
@@ -23,17 +23,19 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping, Sequence
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import Any
 
 import jsii
-from aws_cdk import BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import BundlingFileAccess, BundlingOptions, BundlingOutput, DockerImage, DockerVolume, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
 from cdk.constants import BUILD_DIR, LayerSpec
 
 # Bump when the layout or the build steps change, so that caches and asset hashes follow.
-BUNDLE_FORMAT = "1"
+BUNDLE_FORMAT = "2"
 PYTHON_VERSION = (3, 12)
 # Lambda's python3.12 runtime is Amazon Linux 2023 (glibc 2.34): manylinux2014 wheels are the baseline,
 # manylinux_2_28 ones run too and are all that some projects still publish.
@@ -139,6 +141,8 @@ def build_pip_layer(requirements: Path, *, name: str, no_deps: bool = False, cac
         if no_deps:
             command.append("--no-deps")
         _run(command)
+        # Console scripts: nothing imports them, and two layers' python/bin would overwrite each other in /opt.
+        shutil.rmtree(staging / "python" / "bin", ignore_errors=True)
         compile_bytecode(staging / "python")
         (staging / COMPLETE_MARKER).write_text(fingerprint + "\n")
         try:
@@ -187,8 +191,38 @@ def _run(command: list[str]) -> None:
         raise BundlingError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
 
 
+class _LocalBundler:
+    """ILocalBundling's full signature once; jsii passes BundlingOptions' fields as keywords, all unused."""
+
+    def try_bundle(
+        self,
+        output_dir: str,
+        *,
+        image: DockerImage,
+        bundling_file_access: BundlingFileAccess | None = None,
+        command: Sequence[str] | None = None,
+        entrypoint: Sequence[str] | None = None,
+        environment: Mapping[str, str] | None = None,
+        local: ILocalBundling | None = None,
+        network: str | None = None,
+        output_type: BundlingOutput | None = None,
+        platform: str | None = None,
+        security_opt: str | None = None,
+        user: str | None = None,
+        volumes: Sequence[DockerVolume | dict[str, Any]] | None = None,
+        volumes_from: Sequence[str] | None = None,
+        working_directory: str | None = None,
+    ) -> bool:
+        # True tells CDK the asset is bundled; an error raised here fails the synth with its message.
+        self.bundle(Path(output_dir))
+        return True
+
+    def bundle(self, output_dir: Path) -> None:
+        raise NotImplementedError
+
+
 @jsii.implements(ILocalBundling)
-class PipLayerBundler:
+class PipLayerBundler(_LocalBundler):
     """Bundles a layer from a requirements file with pip, for Lambda's platform, through the cache."""
 
     def __init__(self, requirements: Path, *, name: str, no_deps: bool = False) -> None:
@@ -196,24 +230,21 @@ class PipLayerBundler:
         self.name = name
         self.no_deps = no_deps
 
-    def try_bundle(self, output_dir: str, *, image: DockerImage) -> bool:
+    def bundle(self, output_dir: Path) -> None:
         layer = build_pip_layer(self.requirements, name=self.name, no_deps=self.no_deps)
-        copy_into(layer, Path(output_dir), from_cache=True)
-        return True
+        copy_into(layer, output_dir, from_cache=True)
 
 
 @jsii.implements(ILocalBundling)
-class SourceBundler:
+class SourceBundler(_LocalBundler):
     """Bundles a folder of Ferry's own code (a function, or the ferry layer) as is, plus its bytecode."""
 
     def __init__(self, source: Path) -> None:
         self.source = source
 
-    def try_bundle(self, output_dir: str, *, image: DockerImage) -> bool:
-        out = Path(output_dir)
-        copy_into(self.source, out)
-        compile_bytecode(out)
-        return True
+    def bundle(self, output_dir: Path) -> None:
+        copy_into(self.source, output_dir)
+        compile_bytecode(output_dir)
 
 
 def layer_code(spec: LayerSpec) -> lambda_.Code:

@@ -74,6 +74,9 @@ class FunctionSpec:
     timeout: Duration
     kubernetes: bool = False  # only functions that talk to clusters get the (large) kubernetes layer
     reserved_concurrency: int | None = None
+    # Read-only calls that AWS cannot scope to a resource (ec2:Describe*), granted on "*" in a policy of their
+    # own, limited to the stack's region, and acknowledged there; only Describe/Get/List actions are accepted.
+    unscoped_reads: tuple[str, ...] = ()
 
     @property
     def function_name(self) -> str:
@@ -85,6 +88,9 @@ INGEST = FunctionSpec(
     description="Translates AWS events from the ingestion queue into Ferry signals",
     memory_mb=256,
     timeout=Duration.seconds(30),
+    # ferry.adapters.ec2.InstanceDirectory: an instance's zone and cluster tags (EC2 events name only the
+    # instance) and the zone-id -> zone-name map (ARC events speak zone ids).
+    unscoped_reads=("ec2:DescribeInstances", "ec2:DescribeAvailabilityZones"),
 )
 # Every function of the stack; tests check each one's limits (e.g. unzipped size) against this list.
 FUNCTIONS = (INGEST,)

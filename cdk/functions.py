@@ -9,7 +9,9 @@ only its own log group, and what the owning constructs grant (the table, the top
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
+import re
+
+from aws_cdk import Acknowledgment, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -31,6 +33,8 @@ from cdk.layers import FerryLayers
 from cdk.notifications import FerryNotifications
 from cdk.settings import Settings
 from cdk.state import FerryState
+
+_READ_ONLY_ACTION = re.compile(r"^[a-z0-9-]+:(Describe|Get|List)[A-Za-z]*$")
 
 
 class FerryFunction(Construct):
@@ -54,6 +58,8 @@ class FerryFunction(Construct):
         self.function = self._build_function(spec, settings, layers, state, notifications)
         state.grant_read_write(self.function)
         notifications.grant_publish(self.function)
+        if spec.unscoped_reads:
+            self._build_unscoped_reads(spec)
         self._acknowledge_tracing()
         self._acknowledge_runtime()
 
@@ -115,6 +121,35 @@ class FerryFunction(Construct):
                 "FERRY_TOPIC_ARN": notifications.topic.topic_arn,
                 "FERRY_MODE": settings.mode,
             },
+        )
+
+    def _build_unscoped_reads(self, spec: FunctionSpec) -> None:
+        writes = [action for action in spec.unscoped_reads if not _READ_ONLY_ACTION.match(action)]
+        if writes:
+            raise ValueError(f"{spec.name}: unscoped_reads accepts only Describe/Get/List actions, got {writes}")
+        policy = iam.Policy(
+            self,
+            "UnscopedReads",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    actions=list(spec.unscoped_reads),
+                    resources=["*"],
+                    conditions={"StringEquals": {"aws:RequestedRegion": Stack.of(self).region}},
+                )
+            ],
+        )
+        # Attached before the function can be invoked, not some time during the same deployment.
+        self.function.node.add_dependency(policy)
+        Validations.of(policy).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason=(
+                    f"{', '.join(spec.unscoped_reads)}: read-only EC2 calls that support no resource-level "
+                    "permissions, so AWS requires Resource '*'; limited to this stack's region and kept in this "
+                    "separate policy so that nothing else of the role can be a wildcard."
+                ),
+            )
         )
 
     def _acknowledge_runtime(self) -> None:

@@ -24,6 +24,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
+from aws_cdk.interfaces import aws_events as events_interfaces
 from constructs import Construct
 
 from cdk.constants import (
@@ -114,7 +115,7 @@ class _QueueTarget:
         self.queue = queue
         self.dead_letter_queue = dead_letter_queue
 
-    def bind(self, rule: events.IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
+    def bind(self, rule: events_interfaces.IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
         return events.RuleTargetConfig(
             arn=self.queue.queue_arn,
             target_resource=self.queue,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cdk.app import build_app, project_context
 from cdk.constants import DEFAULT_OUTDIR
+from cdk.settings import SettingsError
 
 
 def _context_pair(text: str) -> tuple[str, str]:
@@ -39,8 +40,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.monotonic()
     context = {**project_context(), **dict(args.context)}
-    app = build_app(outdir=str(args.output), context=context)
-    assembly = app.synth()
+    try:
+        app = build_app(outdir=str(args.output), context=context)
+        assembly = app.synth()
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except RuntimeError as error:
+        if "ValidationFailed" not in str(error):
+            raise
+        # cdk-nag has printed each finding above; the report is the same in machine-readable form.
+        print(f"error: unacknowledged cdk-nag findings, see {args.output / 'validation-report.json'}", file=sys.stderr)
+        return 1
     elapsed = time.monotonic() - started
     for stack in assembly.stacks:
         print(f"{stack.stack_name}: {Path(assembly.directory) / stack.template_file} ({elapsed:.1f} s)")

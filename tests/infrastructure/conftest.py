@@ -1,0 +1,29 @@
+"""One synthesized Ferry app per test session, shared by every infrastructure test.
+
+Synthesizing costs seconds (a Node.js process, then the whole construct tree and cdk-nag's checks), so it
+happens once; bundling is skipped (`aws:cdk:bundling-stacks`) because these tests are about the template.
+The real bundles are built by test_bundling.py, marked slow. Synthesis runs the AwsSolutions checks: an
+unacknowledged finding fails the fixture, and with it every test here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.infrastructure.synthesis import Synthesized, synthesize
+
+if TYPE_CHECKING:
+    from aws_cdk.assertions import Template
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
+    yield synthesize(tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def template(synthesized: Synthesized) -> Template:
+    return synthesized.template

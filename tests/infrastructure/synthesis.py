@@ -1,0 +1,53 @@
+"""Synthesizing Ferry's app for tests: the template plus the constructs it came from.
+
+Tests look resources up through the constructs (`logical_id(stack.ingestion.queue)`) rather than by
+guessing generated logical ids, so renaming a construct does not silently make a test look at nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+# Only Ferry's modules at the top: the cdk package sets jsii's environment before aws_cdk starts Node.js.
+from cdk.app import build_app, project_context
+from cdk.constants import STACK_ID
+from cdk.stack import FerryStack
+
+if TYPE_CHECKING:
+    from aws_cdk import App
+    from aws_cdk.assertions import Template
+
+SKIP_BUNDLING: dict[str, list[str]] = {"aws:cdk:bundling-stacks": []}
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    app: App
+    stack: FerryStack
+    template: Template
+    outdir: Path
+
+    @cached_property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        return dict(self.template.to_json()["Resources"])
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {key: value for key, value in self.resources.items() if value["Type"] == resource_type}
+
+    def logical_id(self, construct: Any) -> str:
+        return str(self.stack.get_logical_id(construct.node.default_child))
+
+
+def synthesize(outdir: Path, **context: Any) -> Synthesized:
+    from aws_cdk.assertions import Template
+
+    app = build_app(outdir=str(outdir), context={**project_context(), **SKIP_BUNDLING, **context})
+    assembly = app.synth()
+    stack = app.node.find_child(STACK_ID)
+    assert isinstance(stack, FerryStack)
+    template = Template.from_json(json.loads((Path(assembly.directory) / f"{STACK_ID}.template.json").read_text()))
+    return Synthesized(app=app, stack=stack, template=template, outdir=outdir)

@@ -1,0 +1,99 @@
+"""Functions: every Ferry function is built the same way, and gets only the layers it needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cdk.constants import FUNCTIONS, INGEST, FunctionSpec
+from cdk.functions import FerryFunction
+from tests.infrastructure.synthesis import Synthesized
+
+pytestmark = pytest.mark.xdist_group("cdk-synth")
+
+FUNCTION_SPECS = [pytest.param(spec, id=spec.name) for spec in FUNCTIONS]
+
+
+def _function(synthesized: Synthesized, spec: FunctionSpec) -> FerryFunction:
+    (function,) = [f for f in synthesized.stack.functions if f.spec == spec]
+    return function
+
+
+def _properties(synthesized: Synthesized, spec: FunctionSpec) -> dict[str, Any]:
+    function = _function(synthesized, spec)
+    return dict(synthesized.resources[synthesized.logical_id(function.function)]["Properties"])
+
+
+def test_every_declared_function_is_deployed(synthesized: Synthesized) -> None:
+    assert sorted(f.spec.name for f in synthesized.stack.functions) == sorted(spec.name for spec in FUNCTIONS)
+    assert len(synthesized.of_type("AWS::Lambda::Function")) == len(FUNCTIONS)
+
+
+@pytest.mark.parametrize("spec", FUNCTION_SPECS)
+def test_runs_python_312_on_arm64_with_active_tracing(synthesized: Synthesized, spec: FunctionSpec) -> None:
+    properties = _properties(synthesized, spec)
+    assert properties["Runtime"] == "python3.12"
+    assert properties["Architectures"] == ["arm64"]
+    assert properties["TracingConfig"] == {"Mode": "Active"}
+    assert properties["Handler"] == "handler.handler"
+    assert properties["FunctionName"] == f"ferry-{spec.name}"
+    assert properties["MemorySize"] == spec.memory_mb
+    assert properties["Timeout"] == spec.timeout.to_seconds()
+
+
+@pytest.mark.parametrize("spec", FUNCTION_SPECS)
+def test_environment_names_the_table_topic_and_mode(synthesized: Synthesized, spec: FunctionSpec) -> None:
+    variables = _properties(synthesized, spec)["Environment"]["Variables"]
+    stack = synthesized.stack
+    assert variables == {
+        "POWERTOOLS_SERVICE_NAME": "ferry",
+        "POWERTOOLS_METRICS_NAMESPACE": "Ferry",
+        "LOG_LEVEL": "INFO",
+        "FERRY_TABLE": {"Ref": synthesized.logical_id(stack.state.table)},
+        "FERRY_TOPIC_ARN": {"Ref": synthesized.logical_id(stack.notifications.topic)},
+        "FERRY_MODE": "observe",
+    }
+
+
+@pytest.mark.parametrize("spec", FUNCTION_SPECS)
+def test_layers_are_deps_then_ferry_plus_kubernetes_only_when_needed(
+    synthesized: Synthesized, spec: FunctionSpec
+) -> None:
+    layers = synthesized.stack.layers
+    expected = [layers.deps] + ([layers.kubernetes] if spec.kubernetes else []) + [layers.ferry]
+    assert _properties(synthesized, spec)["Layers"] == [{"Ref": synthesized.logical_id(layer)} for layer in expected]
+
+
+def test_ingest_does_not_carry_the_kubernetes_client(synthesized: Synthesized) -> None:
+    layer_descriptions = [
+        layer["Properties"]["Description"] for layer in synthesized.of_type("AWS::Lambda::LayerVersion").values()
+    ]
+    assert not INGEST.kubernetes
+    assert len(_properties(synthesized, INGEST)["Layers"]) == 2
+    if not any(spec.kubernetes for spec in FUNCTIONS):
+        assert not any("Kubernetes" in description for description in layer_descriptions), "unused layer"
+
+
+@pytest.mark.parametrize("spec", FUNCTION_SPECS)
+def test_logs_go_to_an_explicit_log_group_with_retention(synthesized: Synthesized, spec: FunctionSpec) -> None:
+    function = _function(synthesized, spec)
+    log_group_id = synthesized.logical_id(function.log_group)
+    log_group = synthesized.resources[log_group_id]["Properties"]
+    assert log_group["LogGroupName"] == f"/aws/lambda/ferry-{spec.name}"
+    assert log_group["RetentionInDays"] == 30
+    assert _properties(synthesized, spec)["LoggingConfig"] == {"LogGroup": {"Ref": log_group_id}}
+
+
+@pytest.mark.parametrize("spec", FUNCTION_SPECS)
+def test_each_function_has_its_own_role_without_managed_policies(synthesized: Synthesized, spec: FunctionSpec) -> None:
+    function = _function(synthesized, spec)
+    role_id = synthesized.logical_id(function.role)
+    role = synthesized.resources[role_id]["Properties"]
+    assert _properties(synthesized, spec)["Role"] == {"Fn::GetAtt": [role_id, "Arn"]}
+    assert "ManagedPolicyArns" not in role
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
+    ]
+    other_roles = {synthesized.logical_id(f.role) for f in synthesized.stack.functions if f is not function}
+    assert role_id not in other_roles
