@@ -2,7 +2,7 @@
 
 Synthesizing costs seconds (a Node.js process, then the whole construct tree and cdk-nag's checks), so it
 happens once; bundling is skipped (`aws:cdk:bundling-stacks`) because these tests are about the template.
-The real bundles are built by test_bundling.py, marked slow. Synthesis runs the AwsSolutions checks: an
+The real bundles are built by test_cdk_bundling.py, marked slow. Synthesis runs the AwsSolutions checks: an
 unacknowledged finding fails the fixture, and with it every test here.
 """
 
