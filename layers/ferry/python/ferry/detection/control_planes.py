@@ -243,18 +243,26 @@ def _insert(readings: tuple[Reading, ...], reading: Reading, keep: int) -> tuple
 
 def _prune(state: ControlPlaneState, clock: datetime, policy: DetectionPolicy) -> ControlPlaneState:
     def fresh(readings: tuple[Reading, ...]) -> tuple[Reading, ...]:
+        if all(not is_stale(r.ref.observed_at, clock, policy.window) for r in readings):
+            return readings  # the common case: rebuild nothing
         return tuple(r for r in readings if not is_stale(r.ref.observed_at, clock, policy.window))
 
     members = []
     for member in state.members:
-        pruned = dataclasses.replace(member, readyz=fresh(member.readyz))
         if not member.rostered:
             last = member.last_word
             if last is None or is_stale(last, clock, policy.window):
                 continue  # a learned member that fell silent: replaced, or no longer a member
-        members.append(pruned)
-    new = dataclasses.replace(state, api=fresh(state.api), members=tuple(members))
-    return state if new == state else new
+        readyz = fresh(member.readyz)
+        members.append(member if readyz is member.readyz else dataclasses.replace(member, readyz=readyz))
+    api = fresh(state.api)
+    if (
+        api is state.api
+        and all(m is o for m, o in zip(members, state.members, strict=False))
+        and len(members) == len(state.members)
+    ):
+        return state
+    return dataclasses.replace(state, api=api, members=tuple(members))
 
 
 # ---------------------------------------------------------------------------------------------- settling

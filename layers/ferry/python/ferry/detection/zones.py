@@ -376,6 +376,10 @@ def settle_zone(
 ) -> tuple[ZoneState, tuple[Transition, ...]]:
     """Prune aged facts and re-evaluate the status until it holds; stamp `updated_at` only on a change."""
     state = _prune(merged, clock, policy)
+    if state is before and before.status is not ZoneStatus.RECOVERING and not before.held:
+        # No new fact and none aged out: a settled state stays settled (only a hold-down or a held zone
+        # depends on the clock alone). Most zones take this path on most signals.
+        return before, ()
     transitions: list[Transition] = []
     for _ in range(8):  # a handful of steps at most (HEALTHY -> IMPAIRED -> RECOVERING); bounded all the same
         step = _next(state, clock, policy, may_impair)
@@ -390,11 +394,16 @@ def settle_zone(
 
 
 def _prune(state: ZoneState, clock: datetime, policy: DetectionPolicy) -> ZoneState:
+    # The common case, nothing aged out, is checked first without building anything: it runs for every zone
+    # on every signal.
+    if all(not is_stale(o.ref.observed_at, clock, policy.window) for o in state.observations) and all(
+        a.open or not is_stale(a.ref.observed_at, clock, policy.window * AUTHORITY_MEMORY_WINDOWS)
+        for a in state.authorities
+    ):
+        return state
     observations = tuple(o for o in state.observations if not is_stale(o.ref.observed_at, clock, policy.window))
     memory = policy.window * AUTHORITY_MEMORY_WINDOWS
     authorities = tuple(a for a in state.authorities if a.open or not is_stale(a.ref.observed_at, clock, memory))
-    if observations == state.observations and authorities == state.authorities:
-        return state
     return dataclasses.replace(state, observations=observations, authorities=authorities)
 
 
