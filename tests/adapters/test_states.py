@@ -26,7 +26,7 @@ from ferry.detection import (
 )
 from ferry.errors import ConfigError, Conflict, Throttled
 from ferry.signals import Signal, SignalKind, Source
-from tests.unit.test_detection_properties import replay, timeline
+from tests.unit.test_detection_properties import control_plane_timeline, replay, run_control_plane, timeline
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 REGION = "us-east-1"
@@ -285,11 +285,14 @@ def test_throttling_becomes_ferrys_throttled() -> None:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(timeline(size=15))
-def test_states_round_trip_through_dynamodb_items(batches: list[tuple[datetime, list[Signal]]]) -> None:
-    state, _ = replay(RegionState.new(REGION, POLICY.zones), batches, POLICY)
+@given(timeline(size=15), control_plane_timeline(size=15))
+def test_states_round_trip_through_dynamodb_items(
+    batches: list[tuple[datetime, list[Signal]]], steps: list[tuple[datetime, Signal]]
+) -> None:
+    region, _ = replay(RegionState.new(REGION, POLICY.zones), batches, POLICY)
+    plane, _ = run_control_plane(steps)
 
-    for zone in state.zones:
-        item = _to_item({"state": zone.to_dict()})
+    for state in (*region.zones, plane):
+        item = _to_item({"state": state.to_dict()})
         assert json.loads(json.dumps(item))  # plain JSON on the wire: no floats, no datetimes
-        assert type(zone).from_dict(_from_item(item)["state"]) == zone
+        assert type(state).from_dict(_from_item(item)["state"]) == state
