@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -135,6 +136,14 @@ def test_a_zone_outage_stops_the_zones_instances_and_its_nodes_go_not_ready(smal
         assert not any(d.failed_ids for d in deliveries)
         recorded = world.signals("us-east-1a")
         assert {(s["kind"], s["source"], s["cluster"]) for s in recorded} == {("instance-down", "aws.ec2", "east-1")}
+
+        # Ferry's functions run on the world's clock: the detector stamps its verdict with sandbox time, which
+        # is nearly two minutes ahead of the real clock here.
+        verdict = world.zone_state("us-east-1a")
+        assert verdict is not None and verdict["status"] == "suspect"
+        stamped = datetime.fromisoformat(verdict["updated_at"])
+        assert abs((stamped - world.clock.now()).total_seconds()) < 5
+        assert stamped > datetime.now(UTC) + timedelta(seconds=60)
 
 
 # --- the EC2 fault proxy ------------------------------------------------------------------------------------
