@@ -72,9 +72,12 @@ def _qos_class(spec: Obj) -> str:
 
 
 def pod(obj: Obj) -> None:
-    spec = obj.setdefault("spec", {})
-    pod_spec(spec)
-    # ServiceAccount, Priority and DefaultTolerationSeconds admission.
+    pod_spec(obj.setdefault("spec", {}))
+
+
+def admit_pod(obj: Obj) -> None:
+    """ServiceAccount, Priority and DefaultTolerationSeconds admission, and the initial status."""
+    spec = obj["spec"]
     spec.setdefault("serviceAccountName", "default")
     spec.setdefault("serviceAccount", spec["serviceAccountName"])
     spec.setdefault("priority", 0)
@@ -131,31 +134,35 @@ def replica_set(obj: Obj) -> None:
 
 def persistent_volume_claim(obj: Obj) -> None:
     obj.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
-    obj["status"] = {"phase": "Pending"}
-    finalizers = meta(obj).setdefault("finalizers", [])
-    if PVC_PROTECTION not in finalizers:
-        finalizers.append(PVC_PROTECTION)
 
 
 def persistent_volume(obj: Obj) -> None:
     spec = obj.setdefault("spec", {})
     spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
     spec.setdefault("volumeMode", "Filesystem")
-    obj["status"] = {"phase": "Pending"}
-    finalizers = meta(obj).setdefault("finalizers", [])
-    if PV_PROTECTION not in finalizers:
-        finalizers.append(PV_PROTECTION)
-
-
-def namespace(obj: Obj) -> None:
-    meta(obj).setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
-    obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
-    obj["status"] = {"phase": "Active"}
 
 
 def storage_class(obj: Obj) -> None:
     obj.setdefault("reclaimPolicy", "Delete")
     obj.setdefault("volumeBindingMode", "Immediate")
+
+
+def _protect(finalizer: str) -> Callable[[Obj], None]:
+    """StorageObjectInUseProtection admission: claims and volumes in use are not deleted under a pod."""
+
+    def admit(obj: Obj) -> None:
+        obj["status"] = {"phase": "Pending"}
+        finalizers = meta(obj).setdefault("finalizers", [])
+        if finalizer not in finalizers:
+            finalizers.append(finalizer)
+
+    return admit
+
+
+def admit_namespace(obj: Obj) -> None:
+    meta(obj).setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+    obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
+    obj["status"] = {"phase": "Active"}
 
 
 def is_default_class(storage_class: Obj) -> bool:
@@ -177,23 +184,26 @@ def reset_status(obj: Obj) -> None:
     obj["status"] = dict(ZERO_STATUS[obj["kind"]])
 
 
-def _workload(defaulting: Callable[[Obj], None]) -> Callable[[Obj], None]:
-    def on_create(obj: Obj) -> None:
-        defaulting(obj)
-        reset_status(obj)
-
-    return on_create
-
-
-ON_CREATE: dict[str, Callable[[Obj], None]] = {
+# Defaulting happens whenever the server decodes an object, so on updates and patches too.
+DEFAULTING: dict[str, Callable[[Obj], None]] = {
     "Pod": pod,
-    "StatefulSet": _workload(stateful_set),
-    "Deployment": _workload(deployment),
-    "ReplicaSet": _workload(replica_set),
-    "PodDisruptionBudget": reset_status,
+    "StatefulSet": stateful_set,
+    "Deployment": deployment,
+    "ReplicaSet": replica_set,
     "PersistentVolumeClaim": persistent_volume_claim,
     "PersistentVolume": persistent_volume,
-    "Namespace": namespace,
     "StorageClass": storage_class,
+}
+
+# What only happens on create: admission plugins and the strategies' PrepareForCreate.
+ON_CREATE: dict[str, Callable[[Obj], None]] = {
+    "Pod": admit_pod,
+    "StatefulSet": reset_status,
+    "Deployment": reset_status,
+    "ReplicaSet": reset_status,
+    "PodDisruptionBudget": reset_status,
     "VolumeAttachment": reset_status,
+    "PersistentVolumeClaim": _protect(PVC_PROTECTION),
+    "PersistentVolume": _protect(PV_PROTECTION),
+    "Namespace": admit_namespace,
 }

@@ -237,9 +237,9 @@ class Registry:
         with self.store.lock:
             if not metadata.get("name") and metadata.get("generateName"):
                 metadata["name"] = self._generated_name(rt, metadata)
-            on_create = defaults.ON_CREATE.get(rt.kind)
-            if on_create:
-                on_create(obj)
+            for step in (defaults.DEFAULTING.get(rt.kind), defaults.ON_CREATE.get(rt.kind)):
+                if step is not None:
+                    step(obj)
             self._admit_create(rt, obj)
             problems = validation.validate_create(rt.kind, obj)
             if problems:
@@ -389,6 +389,9 @@ class Registry:
                     merged.pop("status", None)
             if rt is NAMESPACES:
                 merged.setdefault("spec", {})["finalizers"] = (old.get("spec") or {}).get("finalizers", [])
+            defaulting = defaults.DEFAULTING.get(rt.kind)
+            if defaulting is not None:
+                defaulting(merged)
             if rt.generation and merged.get("spec") != old.get("spec"):
                 metadata["generation"] = old["metadata"].get("generation", 1) + 1
         merged["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]

@@ -449,12 +449,13 @@ def _handler_class(api: ApiServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             split = urlsplit(self.path)
+            path = split.path.rstrip("/") or "/"
             query = {key: values[0] for key, values in parse_qs(split.query, keep_blank_values=True).items()}
             decision = api.faults.decide()
             if decision.latency and api.stopping.wait(decision.latency):
                 return
             if decision.fault is Fault.TIMEOUT:
-                api.count(self.command.lower(), split.path)
+                api.count(self.command.lower(), path)
                 api.stopping.wait(api.faults.hang_seconds)
                 if api.faults.outage or api.stopping.is_set():
                     self._drop()
@@ -468,11 +469,11 @@ def _handler_class(api: ApiServer) -> type[BaseHTTPRequestHandler]:
                 )
                 return
             if decision.fault is Fault.ERROR:
-                api.count(self.command.lower(), split.path)
+                api.count(self.command.lower(), path)
                 self._send(_error_response(_fault_error(decision.code, api.faults.retry_after)))
                 return
             try:
-                target = route(split.path)
+                target = route(path)
                 if self.command == "GET" and target is not None and query.get("watch", "").lower() in ("1", "true"):
                     if self.headers.get("Authorization", "") != f"Bearer {api.token}":
                         raise errors.unauthorized()
@@ -480,7 +481,7 @@ def _handler_class(api: ApiServer) -> type[BaseHTTPRequestHandler]:
                     self.close_connection = True
                     api.watch(self, target, query)
                     return
-                response = api.dispatch(self.command, split.path, query, body, self.headers)
+                response = api.dispatch(self.command, path, query, body, self.headers)
             except ApiError as problem:
                 response = _error_response(problem)
             except (BrokenPipeError, ConnectionResetError):

@@ -221,7 +221,7 @@ def _pod_update(new: Obj, old: Obj) -> Errors:
 # --- workloads --------------------------------------------------------------------------------------------------
 
 
-def _selector_and_template(obj: Obj, kind_name: str, *, restart_always: bool = True) -> Errors:
+def _selector_and_template(obj: Obj, kind_name: str, *, validate_pod_spec: bool = True) -> Errors:
     errors: Errors = []
     spec = obj.get("spec") or {}
     selector = spec.get("selector")
@@ -256,15 +256,18 @@ def _selector_and_template(obj: Obj, kind_name: str, *, restart_always: bool = T
     if not isinstance(replicas, int) or replicas < 0:
         errors.append(FieldError("spec.replicas", "Invalid", "must be greater than or equal to 0", replicas))
     template_spec = (spec.get("template") or {}).get("spec") or {}
-    errors += pod_spec(template_spec, "spec.template.spec")
+    if validate_pod_spec:
+        errors += pod_spec(template_spec, "spec.template.spec")
     policy = template_spec.get("restartPolicy", "Always")
-    if restart_always and policy != "Always":
+    if policy != "Always":
         errors.append(FieldError("spec.template.spec.restartPolicy", "NotSupported", _supported(("Always",)), policy))
     return errors
 
 
 def _stateful_set(obj: Obj) -> Errors:
-    errors = _selector_and_template(obj, "statefulset")
+    # The real server does not validate a StatefulSet's pod template spec (its volumeMounts may name claim
+    # templates, which are no volumes of the template); a bad template fails later, at pod creation.
+    errors = _selector_and_template(obj, "statefulset", validate_pod_spec=False)
     spec = obj.get("spec") or {}
     policy = spec.get("podManagementPolicy", "OrderedReady")
     if policy not in ("OrderedReady", "Parallel"):

@@ -1,9 +1,10 @@
 """kube-scheduler, reduced to the filters and scores that decide where Ferry's pets can go.
 
 Filters, as the default profile: NodeUnschedulable, TaintToleration (NoSchedule/NoExecute), NodeAffinity
-(nodeSelector and required affinity), a pod count per node (NodeResourcesFit on `pods`), and
+(nodeSelector and required affinity), a pod count per node (NodeResourcesFit on `pods`),
 VolumeBinding/VolumeZone (a bound volume's node affinity; an unbound WaitForFirstConsumer claim is
-provisioned in the chosen node's zone through `volume.kubernetes.io/selected-node`). Like the real one, it
+provisioned in the chosen node's zone through `volume.kubernetes.io/selected-node`) and PodTopologySpread
+(`DoNotSchedule` constraints, with the real node inclusion policies). Like the real one, it
 does not look at the Ready condition: a node that died a second ago still gets pods until the node
 lifecycle controller taints it. Scores spread the pods of one controller across zones, then nodes.
 An unschedulable pod gets `PodScheduled=False` with the real scheduler's message and a FailedScheduling event.
@@ -12,6 +13,7 @@ An unschedulable pod gets `PodScheduled=False` with the real scheduler's message
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 from sandbox.kube import resources
 from sandbox.kube.controllers import Context
@@ -23,16 +25,37 @@ from sandbox.kube.objects import (
     controller_of,
     is_deleting,
     is_pod_terminal,
+    labels_of,
     name_of,
     namespace_of,
     node_zone,
     set_condition,
 )
 from sandbox.kube.scheduling import pod_fits_node_affinity, untolerated, volume_fits_node
+from sandbox.kube.selectors import LabelSelector, Requirement, from_label_selector
 
 SELECTED_NODE = "volume.kubernetes.io/selected-node"
 COMPONENT = "default-scheduler"
 UNSCHEDULABLE_TAINT = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
+
+
+@dataclass(frozen=True)
+class Spread:
+    """One `DoNotSchedule` topology spread constraint, counted over the nodes it considers."""
+
+    key: str
+    max_skew: int
+    counts: Counter[str]
+    minimum: int
+    self_match: int
+
+    def problem(self, node: Obj) -> str | None:
+        domain = labels_of(node).get(self.key)
+        if domain is None:
+            return "node(s) didn't match pod topology spread constraints (missing required label)"
+        if self.counts[domain] + self.self_match - self.minimum > self.max_skew:
+            return "node(s) didn't match pod topology spread constraints"
+        return None
 
 
 class Unschedulable(Exception):
@@ -75,8 +98,11 @@ class Scheduler:
             return
         reasons: Counter[str] = Counter()
         feasible = []
+        spreads = self._spreads(pod, nodes, load)
         for node in nodes:
-            reason = self._filter(pod, node, claims, load)
+            reason = self._filter(pod, node, claims, load) or next(
+                (problem for spread in spreads if (problem := spread.problem(node))), None
+            )
             if reason is None:
                 feasible.append(node)
             else:
@@ -161,6 +187,60 @@ class Scheduler:
                 if not volume_fits_node(volume, node):
                     return "node(s) had volume node affinity conflict"
         return None
+
+    @staticmethod
+    def _spreads(pod: Obj, nodes: list[Obj], load: dict[str, list[Obj]]) -> list[Spread]:
+        """PodTopologySpread's pre-filter: matching pods per domain, over the nodes each constraint counts.
+
+        By default (`nodeTaintsPolicy: Ignore`) a tainted node still counts, so the domains of a dead zone
+        stay in the count, with no pods: that is why a `DoNotSchedule` zone spread blocks moving a pod out.
+        """
+        spreads = []
+        for constraint in pod.get("spec", {}).get("topologySpreadConstraints") or []:
+            if constraint.get("whenUnsatisfiable") != "DoNotSchedule":
+                continue
+            selector = from_label_selector(constraint.get("labelSelector"))
+            pinned = [
+                Requirement(key, "In", (labels_of(pod)[key],))
+                for key in constraint.get("matchLabelKeys") or []
+                if key in labels_of(pod)
+            ]
+            selector = LabelSelector(selector.requirements + tuple(pinned), selector.nothing)
+            key = constraint.get("topologyKey", "")
+            counts: Counter[str] = Counter()
+            domains = set()
+            for node in nodes:
+                domain = labels_of(node).get(key)
+                if domain is None:
+                    continue
+                if constraint.get("nodeAffinityPolicy", "Honor") == "Honor" and not pod_fits_node_affinity(pod, node):
+                    continue
+                taints = node.get("spec", {}).get("taints") or []
+                if constraint.get("nodeTaintsPolicy", "Ignore") == "Honor" and untolerated(
+                    pod, taints, ("NoSchedule", "NoExecute")
+                ):
+                    continue
+                domains.add(domain)
+                counts[domain] += sum(
+                    1
+                    for other in load.get(name_of(node), ())
+                    if namespace_of(other) == namespace_of(pod)
+                    and not is_deleting(other)
+                    and selector.matches(labels_of(other))
+                )
+            minimum = min((counts[domain] for domain in domains), default=0)
+            if len(domains) < constraint.get("minDomains", 1):
+                minimum = 0
+            spreads.append(
+                Spread(
+                    key,
+                    int(constraint.get("maxSkew", 1)),
+                    counts,
+                    minimum,
+                    1 if selector.matches(labels_of(pod)) else 0,
+                )
+            )
+        return spreads
 
     def _choose(self, pod: Obj, feasible: list[Obj], load: dict[str, list[Obj]]) -> Obj:
         assumed = self._assumed.get(pod["metadata"]["uid"])
