@@ -533,9 +533,13 @@ def statefulset(spec: StatefulSetSpec, zones: Iterable[str]) -> dict[str, Any]:
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
-                    # No volumeMounts naming the claim template ("data"): real API servers accept it, the
-                    # sandbox's validation does not yet (reported to sandbox/kube); the claims are made anyway.
-                    "containers": [{"name": spec.name, "image": "postgres:16"}],
+                    "containers": [
+                        {
+                            "name": spec.name,
+                            "image": "postgres:16",
+                            "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql/data"}],
+                        }
+                    ],
                     "topologySpreadConstraints": [
                         {
                             "maxSkew": 1,
