@@ -729,7 +729,10 @@ class Registry:
                 updated = self.mutate(resources.EVENTS, known[0], known[1], lambda event: _repeat(event, fmt_time(now)))
                 if updated is not None:
                     return
-            name = f"{metadata['name']}.{int(now.timestamp() * 1e9):x}"
+            stamp = int(now.timestamp() * 1e9)
+            while self.store.get(resources.EVENTS.key, namespace, f"{metadata['name']}.{stamp:x}") is not None:
+                stamp += 1  # a frozen sandbox clock must not fold distinct events into one name
+            name = f"{metadata['name']}.{stamp:x}"
             event = {
                 "metadata": {"name": name, "namespace": namespace},
                 "involvedObject": {

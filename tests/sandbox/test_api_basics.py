@@ -18,7 +18,9 @@ from tests.sandbox.conftest import api_error, deployment, parked_pod, pod_manife
 OPTIMISTIC_LOCK = "the object has been modified; please apply your changes to the latest version and try again"
 
 
-def raw(cluster: KubeCluster, method: str, path: str, body: bytes | None = None, **headers: str) -> urllib3.BaseHTTPResponse:
+def raw(
+    cluster: KubeCluster, method: str, path: str, body: bytes | None = None, **headers: str
+) -> urllib3.BaseHTTPResponse:
     headers = {"Authorization": f"Bearer {cluster.token}", "Content-Type": "application/json", **headers}
     return urllib3.request(method, cluster.url + path, body=body, headers=headers, retries=False)
 
@@ -36,7 +38,11 @@ class TestDiscovery:
         core = {r.name: r for r in client.CoreV1Api(api).get_api_resources().resources}
         assert core["pods"].namespaced and core["pods"].kind == "Pod" and "watch" in core["pods"].verbs
         assert not core["nodes"].namespaced
-        assert (core["pods/eviction"].group, core["pods/eviction"].kind, core["pods/eviction"].verbs) == ("policy", "Eviction", ["create"])
+        assert (core["pods/eviction"].group, core["pods/eviction"].kind, core["pods/eviction"].verbs) == (
+            "policy",
+            "Eviction",
+            ["create"],
+        )
         scale = {r.name: r for r in client.AppsV1Api(api).get_api_resources().resources}["statefulsets/scale"]
         assert (scale.group, scale.version, scale.kind) == ("autoscaling", "v1", "Scale")
 
@@ -55,13 +61,22 @@ class TestDiscovery:
 
 
 class TestAuthentication:
-    @pytest.mark.parametrize("header", [None, "Bearer wrong-token", "sandbox-token"], ids=["none", "wrong", "no-bearer-prefix"])
-    def test_requests_without_the_bearer_token_are_401_unauthorized(self, cluster: KubeCluster, header: str | None) -> None:
+    @pytest.mark.parametrize(
+        "header", [None, "Bearer wrong-token", "sandbox-token"], ids=["none", "wrong", "no-bearer-prefix"]
+    )
+    def test_requests_without_the_bearer_token_are_401_unauthorized(
+        self, cluster: KubeCluster, header: str | None
+    ) -> None:
         headers = {"Authorization": header} if header else {}
         response = urllib3.request("GET", cluster.url + "/api/v1/pods", headers=headers, retries=False)
         body = json.loads(response.data)
         assert response.status == 401
-        assert (body["kind"], body["status"], body["reason"], body["code"]) == ("Status", "Failure", "Unauthorized", 401)
+        assert (body["kind"], body["status"], body["reason"], body["code"]) == (
+            "Status",
+            "Failure",
+            "Unauthorized",
+            401,
+        )
 
 
 class TestCrudAndErrors:
@@ -72,7 +87,10 @@ class TestCrudAndErrors:
         assert pod.spec.termination_grace_period_seconds == 30 and pod.spec.service_account_name == "default"
         assert pod.spec.containers[0].termination_message_path == "/dev/termination-log"
         defaults = {(t.key, t.effect, t.toleration_seconds) for t in pod.spec.tolerations}
-        assert defaults == {("node.kubernetes.io/not-ready", "NoExecute", 300), ("node.kubernetes.io/unreachable", "NoExecute", 300)}
+        assert defaults == {
+            ("node.kubernetes.io/not-ready", "NoExecute", 300),
+            ("node.kubernetes.io/unreachable", "NoExecute", 300),
+        }
         assert pod.status.phase == "Pending"
 
     def test_second_create_is_409_already_exists(self, core: client.CoreV1Api, namespace: str) -> None:
@@ -81,7 +99,9 @@ class TestCrudAndErrors:
         assert (code, status["reason"], status["message"]) == (409, "AlreadyExists", 'pods "twice" already exists')
         assert status["details"] == {"name": "twice", "kind": "pods"}
 
-    def test_missing_objects_are_404_named_by_group_resource(self, core: client.CoreV1Api, apps: client.AppsV1Api, namespace: str) -> None:
+    def test_missing_objects_are_404_named_by_group_resource(
+        self, core: client.CoreV1Api, apps: client.AppsV1Api, namespace: str
+    ) -> None:
         code, status = api_error(core.read_namespaced_pod, "nope", namespace)
         assert (code, status["reason"], status["message"]) == (404, "NotFound", 'pods "nope" not found')
         code, status = api_error(apps.read_namespaced_stateful_set, "nope", namespace)
@@ -114,7 +134,9 @@ class TestCrudAndErrors:
         manifest["metadata"]["namespace"] = "default"
         code, status = api_error(core.create_namespaced_pod, namespace, manifest)
         assert code == 400
-        assert status["message"] == "the namespace of the provided object does not match the namespace sent on the request"
+        assert (
+            status["message"] == "the namespace of the provided object does not match the namespace sent on the request"
+        )
 
     def test_post_to_an_object_is_405(self, cluster: KubeCluster, namespace: str) -> None:
         response = raw(cluster, "POST", f"/api/v1/namespaces/{namespace}/pods/x", b"{}")
@@ -161,7 +183,9 @@ class TestConcurrency:
         body.metadata.labels = {"set": "blindly"}
         assert core.replace_namespaced_pod("blind", namespace, body).metadata.labels == {"set": "blindly"}
 
-    def test_an_update_that_changes_nothing_keeps_the_resource_version(self, core: client.CoreV1Api, namespace: str) -> None:
+    def test_an_update_that_changes_nothing_keeps_the_resource_version(
+        self, core: client.CoreV1Api, namespace: str
+    ) -> None:
         pod = core.create_namespaced_pod(namespace, parked_pod("same"))
         again = core.replace_namespaced_pod("same", namespace, core.read_namespaced_pod("same", namespace))
         assert again.metadata.resource_version == core.read_namespaced_pod("same", namespace).metadata.resource_version
@@ -177,11 +201,15 @@ class TestGenerationAndSubresources:
         apps.patch_namespaced_stateful_set("gen", namespace, {"spec": {"replicas": 1}})
         assert apps.read_namespaced_stateful_set("gen", namespace).metadata.generation == 2
 
-    def test_main_resource_ignores_status_and_status_subresource_ignores_spec(self, apps: client.AppsV1Api, namespace: str) -> None:
+    def test_main_resource_ignores_status_and_status_subresource_ignores_spec(
+        self, apps: client.AppsV1Api, namespace: str
+    ) -> None:
         apps.create_namespaced_deployment(namespace, deployment("split", 0))
         apps.patch_namespaced_deployment("split", namespace, {"status": {"observedGeneration": 42}})
         assert apps.read_namespaced_deployment("split", namespace).status.observed_generation != 42
-        apps.patch_namespaced_deployment_status("split", namespace, {"spec": {"replicas": 5}, "status": {"collisionCount": 7}})
+        apps.patch_namespaced_deployment_status(
+            "split", namespace, {"spec": {"replicas": 5}, "status": {"collisionCount": 7}}
+        )
         result = apps.read_namespaced_deployment("split", namespace)
         assert (result.spec.replicas, result.status.collision_count) == (0, 7)
 
@@ -193,9 +221,14 @@ class TestGenerationAndSubresources:
         assert apps.read_namespaced_stateful_set("scaled", namespace).spec.replicas == 2
         scale.spec.replicas = 3  # stale resourceVersion
         code, status = api_error(apps.replace_namespaced_stateful_set_scale, "scaled", namespace, scale)
-        assert (code, status["message"]) == (409, f'Operation cannot be fulfilled on statefulsets.apps "scaled": {OPTIMISTIC_LOCK}')
+        assert (code, status["message"]) == (
+            409,
+            f'Operation cannot be fulfilled on statefulsets.apps "scaled": {OPTIMISTIC_LOCK}',
+        )
 
-    def test_delete_answers_with_the_object_or_a_success_status(self, core: client.CoreV1Api, apps: client.AppsV1Api, namespace: str) -> None:
+    def test_delete_answers_with_the_object_or_a_success_status(
+        self, core: client.CoreV1Api, apps: client.AppsV1Api, namespace: str
+    ) -> None:
         core.create_namespaced_pod(namespace, pod_manifest("gone"))
         assert core.delete_namespaced_pod("gone", namespace).metadata.name == "gone"
         apps.create_namespaced_deployment(namespace, deployment("gone", 0))

@@ -16,7 +16,9 @@ MERGE = "application/merge-patch+json"
 
 def test_merge_patch_merges_maps_and_deletes_with_null(core: client.CoreV1Api, namespace: str) -> None:
     core.create_namespaced_pod(namespace, parked_pod("m", labels={"keep": "1", "drop": "1"}))
-    patched = core.patch_namespaced_pod("m", namespace, {"metadata": {"labels": {"drop": None, "add": "2"}}}, _content_type=MERGE)
+    patched = core.patch_namespaced_pod(
+        "m", namespace, {"metadata": {"labels": {"drop": None, "add": "2"}}}, _content_type=MERGE
+    )
     assert patched.metadata.labels == {"keep": "1", "add": "2"}
 
 
@@ -38,13 +40,31 @@ class TestStrategicMergePatch:
         apps.create_namespaced_deployment(namespace, body)
         patch = {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}}}}
         patched = apps.patch_namespaced_deployment("smp", namespace, patch)  # the client's default for a dict
-        assert [(c.name, c.image) for c in patched.spec.template.spec.containers] == [("web", "nginx:1.28"), ("sidecar", "envoy:1.30")]
+        assert [(c.name, c.image) for c in patched.spec.template.spec.containers] == [
+            ("web", "nginx:1.28"),
+            ("sidecar", "envoy:1.30"),
+        ]
 
-    def test_env_merges_by_name_and_patch_delete_removes_one_element(self, apps: client.AppsV1Api, namespace: str) -> None:
+    def test_env_merges_by_name_and_patch_delete_removes_one_element(
+        self, apps: client.AppsV1Api, namespace: str
+    ) -> None:
         body = deployment("env", 0)
-        body["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]
+        body["spec"]["template"]["spec"]["containers"][0]["env"] = [
+            {"name": "A", "value": "1"},
+            {"name": "B", "value": "2"},
+        ]
         apps.create_namespaced_deployment(namespace, body)
-        patch = {"spec": {"template": {"spec": {"containers": [{"name": "web", "env": [{"name": "B", "$patch": "delete"}, {"name": "C", "value": "3"}]}]}}}}
+        patch = {
+            "spec": {
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {"name": "web", "env": [{"name": "B", "$patch": "delete"}, {"name": "C", "value": "3"}]}
+                        ]
+                    }
+                }
+            }
+        }
         env = apps.patch_namespaced_deployment("env", namespace, patch).spec.template.spec.containers[0].env
         assert [(e.name, e.value) for e in env] == [("A", "1"), ("C", "3")]
 
@@ -61,7 +81,9 @@ class TestStrategicMergePatch:
         core.patch_namespaced_pod("fin", namespace, {"metadata": {"finalizers": ["example.com/a"]}})
         patched = core.patch_namespaced_pod("fin", namespace, {"metadata": {"finalizers": ["example.com/b"]}})
         assert patched.metadata.finalizers == ["example.com/a", "example.com/b"]
-        removed = core.patch_namespaced_pod("fin", namespace, {"metadata": {"$deleteFromPrimitiveList/finalizers": ["example.com/a", "example.com/b"]}})
+        removed = core.patch_namespaced_pod(
+            "fin", namespace, {"metadata": {"$deleteFromPrimitiveList/finalizers": ["example.com/a", "example.com/b"]}}
+        )
         assert not removed.metadata.finalizers
 
     def test_status_conditions_merge_by_type(self, core: client.CoreV1Api, namespace: str) -> None:
@@ -75,7 +97,14 @@ class TestStrategicMergePatch:
     def test_tolerations_are_replaced_atomically(self, core: client.CoreV1Api, namespace: str) -> None:
         core.create_namespaced_pod(namespace, parked_pod("tol"))
         before = core.read_namespaced_pod("tol", namespace).spec.tolerations
-        patch = {"spec": {"tolerations": [*core.api_client.sanitize_for_serialization(before), {"key": "extra", "operator": "Exists"}]}}
+        patch = {
+            "spec": {
+                "tolerations": [
+                    *core.api_client.sanitize_for_serialization(before),
+                    {"key": "extra", "operator": "Exists"},
+                ]
+            }
+        }
         after = core.patch_namespaced_pod("tol", namespace, patch).spec.tolerations
         assert len(after) == len(before) + 1
 
@@ -89,7 +118,11 @@ class TestJsonPatch:
             [
                 {"op": "add", "path": "/metadata/labels", "value": {"a/b": "1"}},
                 {"op": "replace", "path": "/spec/replicas", "value": 0},
-                {"op": "add", "path": "/spec/template/spec/containers/-", "value": {"name": "two", "image": "busybox:1.36"}},
+                {
+                    "op": "add",
+                    "path": "/spec/template/spec/containers/-",
+                    "value": {"name": "two", "image": "busybox:1.36"},
+                },
                 {"op": "remove", "path": "/metadata/labels/a~1b"},
             ],
         )
@@ -97,12 +130,18 @@ class TestJsonPatch:
 
     def test_a_passing_test_operation_guards_the_change(self, apps: client.AppsV1Api, namespace: str) -> None:
         apps.create_namespaced_deployment(namespace, deployment("guard", 0))
-        patch = [{"op": "test", "path": "/spec/replicas", "value": 0}, {"op": "replace", "path": "/spec/replicas", "value": 0}]
+        patch = [
+            {"op": "test", "path": "/spec/replicas", "value": 0},
+            {"op": "replace", "path": "/spec/replicas", "value": 0},
+        ]
         assert apps.patch_namespaced_deployment("guard", namespace, patch).spec.replicas == 0
 
     def test_a_failing_test_operation_is_422_and_changes_nothing(self, apps: client.AppsV1Api, namespace: str) -> None:
         apps.create_namespaced_deployment(namespace, deployment("guarded", 0))
-        patch = [{"op": "test", "path": "/spec/replicas", "value": 9}, {"op": "add", "path": "/metadata/labels", "value": {"x": "y"}}]
+        patch = [
+            {"op": "test", "path": "/spec/replicas", "value": 9},
+            {"op": "add", "path": "/metadata/labels", "value": {"x": "y"}},
+        ]
         code, status = api_error(apps.patch_namespaced_deployment, "guarded", namespace, patch)
         assert (code, status["reason"]) == (422, "Invalid")
         assert status["message"] == "the server rejected our request due to an error in our request"
@@ -111,7 +150,12 @@ class TestJsonPatch:
 
     def test_removing_a_missing_path_is_422(self, apps: client.AppsV1Api, namespace: str) -> None:
         apps.create_namespaced_deployment(namespace, deployment("missing", 0))
-        code, _ = api_error(apps.patch_namespaced_deployment, "missing", namespace, [{"op": "remove", "path": "/metadata/annotations/nope"}])
+        code, _ = api_error(
+            apps.patch_namespaced_deployment,
+            "missing",
+            namespace,
+            [{"op": "remove", "path": "/metadata/annotations/nope"}],
+        )
         assert code == 422
 
 

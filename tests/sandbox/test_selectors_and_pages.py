@@ -53,7 +53,9 @@ class TestFieldSelectors:
         pods = core.list_namespaced_pod(labelled, field_selector="metadata.name=db-1").items
         assert [pod.metadata.name for pod in pods] == ["db-1"]
 
-    def test_spec_node_name_across_namespaces(self, cluster: KubeCluster, core: client.CoreV1Api, namespace: str) -> None:
+    def test_spec_node_name_across_namespaces(
+        self, cluster: KubeCluster, core: client.CoreV1Api, namespace: str
+    ) -> None:
         node = "us-east-1b-node-1"
         core.create_namespaced_pod(namespace, pod_manifest("pinned", nodeName=node))
         core.create_namespaced_pod(namespace, pod_manifest("floating", nodeSelector={"no": "such-node"}))
@@ -69,7 +71,9 @@ class TestFieldSelectors:
         core.create_namespaced_pod(namespace, pod_manifest("pending", nodeSelector={"no": "such-node"}))
         cluster.settle()
         running = core.list_namespaced_pod(namespace, field_selector="status.phase=Running").items
-        others = core.list_namespaced_pod(namespace, field_selector="status.phase!=Running,metadata.namespace=" + namespace).items
+        others = core.list_namespaced_pod(
+            namespace, field_selector="status.phase!=Running,metadata.namespace=" + namespace
+        ).items
         assert [pod.metadata.name for pod in running] == ["running"]
         assert [pod.metadata.name for pod in others] == ["pending"]
 
@@ -84,7 +88,11 @@ class TestFieldSelectors:
 
     def test_an_unsupported_field_is_400(self, core: client.CoreV1Api, namespace: str) -> None:
         code, status = api_error(core.list_namespaced_pod, namespace, field_selector="spec.hostname=x")
-        assert (code, status["reason"], status["message"]) == (400, "BadRequest", "field label not supported: spec.hostname")
+        assert (code, status["reason"], status["message"]) == (
+            400,
+            "BadRequest",
+            "field label not supported: spec.hostname",
+        )
 
 
 class TestPagination:
@@ -101,7 +109,9 @@ class TestPagination:
         assert [p.metadata.name for p in last.items] == ["p6"]
         assert not last.metadata._continue and last.metadata.remaining_item_count is None
 
-    def test_later_pages_are_served_from_the_first_pages_resource_version(self, core: client.CoreV1Api, namespace: str) -> None:
+    def test_later_pages_are_served_from_the_first_pages_resource_version(
+        self, core: client.CoreV1Api, namespace: str
+    ) -> None:
         for index in range(4):
             core.create_namespaced_pod(namespace, pod_manifest(f"s{index}"))
         first = core.list_namespaced_pod(namespace, limit=2)

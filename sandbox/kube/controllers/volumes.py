@@ -79,7 +79,11 @@ class PersistentVolumeController:
     def _sync_volume(self, volume: Obj) -> None:
         store, name = self.context.store, name_of(volume)
         spec, phase = volume.get("spec", {}), volume.get("status", {}).get("phase")
-        if is_deleting(volume) and PROVISIONER_FINALIZER in (volume["metadata"].get("finalizers") or []):
+        finalizers = volume["metadata"].get("finalizers") or []
+        if PROVISIONER_FINALIZER in finalizers and spec.get("persistentVolumeReclaimPolicy") != "Delete":
+            self._drop_finalizer(volume, PROVISIONER_FINALIZER)  # Retain now: the provisioner lets go of it
+            return
+        if is_deleting(volume) and PROVISIONER_FINALIZER in finalizers:
             if phase != "Bound" and self._delete_backing_volume(volume):
                 self._drop_finalizer(volume, PROVISIONER_FINALIZER)
             return
