@@ -11,7 +11,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 REQS := requirements.txt requirements-dev.txt layers/deps/requirements.txt layers/kubernetes/requirements.txt
-export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help venv format lint test test-unit synth bench demo clean
@@ -43,7 +43,7 @@ lint: $(STAMP)
 	PYTHONPATH=layers/ferry/python $(BIN)/lint-imports --no-cache
 
 test: lint
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2
 
 test-unit: $(STAMP)
 	$(BIN)/pytest tests/unit

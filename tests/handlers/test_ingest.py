@@ -215,3 +215,31 @@ def test_in_act_mode_two_reports_of_one_failure_start_one_evacuation(ingest, lam
     assert [e["name"].rsplit("-", 1)[0] for e in executions] == ["evacuate-us-east-1b"]
     started = json.loads(sfn.describe_execution(executionArn=executions[0]["executionArn"])["input"])
     assert (started["zone"], started["dryRun"], started["requestedBy"]) == ("us-east-1b", False, "ferry-detector")
+
+
+def test_an_instance_the_probe_placed_needs_no_ec2_call(ingest, lambda_context) -> None:
+    from datetime import UTC, datetime
+
+    from ferry.adapters.placements import Placement, Placements
+
+    Placements(boto3.client("dynamodb"), TABLE_NAME).remember(
+        [Placement(instance_id="i-0f00000000000000a", zone="us-east-1c", cluster="east-2", node="n1")],
+        now=datetime.now(UTC),
+    )
+    event = load_event("ec2-state-change-stopped")
+    event["detail"]["instance-id"] = "i-0f00000000000000a"  # unknown to EC2 (moto): only the placement knows
+
+    assert ingest.handler(sqs_event(event), lambda_context) == {"batchItemFailures": []}
+
+    (item,) = items("SIGNAL#")
+    assert (item["zone"], item["cluster"]) == ("us-east-1c", "east-2")
+
+
+def test_an_instance_nobody_can_place_is_recorded_without_a_zone(ingest, lambda_context) -> None:
+    event = load_event("ec2-state-change-stopped")
+    event["detail"]["instance-id"] = "i-0f00000000000000b"
+
+    assert ingest.handler(sqs_event(event), lambda_context) == {"batchItemFailures": []}
+
+    (item,) = items("SIGNAL#")
+    assert item["pk"] == "SIGNAL#us-east-1" and "zone" not in item

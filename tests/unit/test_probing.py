@@ -102,3 +102,15 @@ def test_a_round_is_replay_stable() -> None:
     observation = observe(node("a1", "us-east-1a", ready=False, instance="i-1"), states={"i-1": "stopped"})
 
     assert signals_from(observation, lease_grace=GRACE) == signals_from(observation, lease_grace=GRACE)
+
+
+def test_nodes_ferry_fenced_are_not_evidence() -> None:
+    fenced = NodeHealth(
+        name="a1", zone="us-east-1a", ready=False, lease_renewed_at=None, instance_id="i-0a", fenced=True
+    )
+    observation = observe(fenced, node("a2", "us-east-1a"), states={"i-0a": "stopped"})
+
+    signals = signals_from(observation, lease_grace=GRACE)
+
+    assert [s.kind for s in signals if s.zone == "us-east-1a"] == [SignalKind.NODES_READY]
+    assert dict(next(s for s in signals if s.zone == "us-east-1a").evidence)["nodes"] == "1"

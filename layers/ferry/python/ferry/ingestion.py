@@ -33,6 +33,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ferry.adapters.aws import LazyClient, client
 from ferry.adapters.ec2 import InstanceDirectory
+from ferry.adapters.placements import Placements
 from ferry.adapters.signal_log import SignalLog
 from ferry.errors import EventParseError, FerryError
 from ferry.observability import emit_counts, logger, metrics
@@ -72,6 +73,7 @@ class Ingestor:
         *,
         log: SignalLog,
         directory: InstanceDirectory,
+        placements: Placements,
         verdicts: Verdicts,
         persistence: DynamoDBPersistenceLayer,
         clock: Clock = _utcnow,
@@ -79,6 +81,7 @@ class Ingestor:
         self._settings = settings
         self._log = log
         self._directory = directory
+        self._placements = placements
         self._verdicts = verdicts
         self._clock = clock
         self._idempotency = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=24 * 3600)
@@ -101,6 +104,7 @@ class Ingestor:
             settings,
             log=SignalLog(dynamodb, settings.table_name),
             directory=InstanceDirectory(LazyClient("ec2")),
+            placements=Placements(dynamodb, settings.table_name),
             verdicts=Verdicts.from_settings(settings.reactions, dynamodb),
             persistence=persistence,
         )
@@ -155,17 +159,28 @@ class Ingestor:
         }
 
     def resolve(self, signals: tuple[Signal, ...]) -> tuple[Signal, ...]:
-        """Fill in what the event left out: zone and cluster of an instance, zone name of a zone id."""
-        unplaced = [s.instance for s in signals if s.instance and (s.zone is None or s.cluster is None)]
-        located = self._directory.locate(i for i in unplaced if i)
+        """Fill in what the event left out: zone and cluster of an instance, zone name of a zone id.
+
+        Placements the probe remembered come first; EC2 is asked only about the rest, and if EC2 cannot
+        answer (the failing zone's API may be down too) the signal is recorded without a zone rather than
+        failing the record: other witnesses still speak for that zone.
+        """
+        wanted = {s.instance for s in signals if s.instance and (s.zone is None or s.cluster is None)}
+        where: dict[str, tuple[str, str | None]] = {}
+        if wanted:
+            where = {i: (p.zone, p.cluster) for i, p in self._placements.lookup(wanted).items()}
+        if missing := wanted - where.keys():
+            try:
+                where |= {i: (loc.zone, loc.cluster) for i, loc in self._directory.locate(missing).items()}
+            except FerryError as error:
+                logger.warning("instances not placed", extra={"instances": sorted(missing), "error": str(error)})
         resolved = []
         for signal in signals:
-            where = located.get(signal.instance or "")
-            zone = signal.zone or (where.zone if where else None)
+            zone, cluster = where.get(signal.instance or "", (None, None))
+            zone = signal.zone or zone
             if zone is None and signal.zone_id is not None:
                 zone = self._directory.zone_name(signal.zone_id)
-            cluster = signal.cluster or (where.cluster if where else None)
-            resolved.append(dataclasses.replace(signal, zone=zone, cluster=cluster))
+            resolved.append(dataclasses.replace(signal, zone=zone, cluster=signal.cluster or cluster))
         return tuple(resolved)
 
     def _reject(self, record: SQSRecord, error: EventParseError) -> None:

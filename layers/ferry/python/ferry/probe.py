@@ -23,6 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from ferry.adapters.aws import LazyClient, client, session
 from ferry.adapters.ec2 import InstanceDirectory
 from ferry.adapters.kube import KubeApi, credentials_for
+from ferry.adapters.placements import Placement, Placements
 from ferry.adapters.registry import Registry
 from ferry.adapters.signal_log import SignalLog
 from ferry.clusters import ClusterRegistration
@@ -34,6 +35,8 @@ from ferry.signals import Signal
 from ferry.verdicts import Verdicts
 
 Connect = Callable[[ClusterRegistration], KubeApi]
+UNKNOWN_ZONE = "unknown"
+OUT_OF_SERVICE_TAINT = "node.kubernetes.io/out-of-service:NoExecute"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +63,12 @@ def read_cluster(
             nodes = tuple(
                 NodeHealth(
                     name=node.name,
-                    zone=node.zone or "unknown",
+                    zone=node.zone or UNKNOWN_ZONE,
                     ready=node.ready,
                     lease_renewed_at=renewals.get(node.name),
                     instance_id=node.instance_id,
                     control_plane=node.control_plane,
+                    fenced=OUT_OF_SERVICE_TAINT in node.taints,
                 )
                 for node in api.nodes()
             )
@@ -137,6 +141,7 @@ class Prober:
         registry: Registry,
         connect: Connect,
         directory: InstanceDirectory,
+        placements: Placements,
         log: SignalLog,
         verdicts: Verdicts,
         clock: Callable[[], datetime],
@@ -145,6 +150,7 @@ class Prober:
         self._registry = registry
         self._connect = connect
         self._directory = directory
+        self._placements = placements
         self._log = log
         self._verdicts = verdicts
         self._clock = clock
@@ -164,6 +170,7 @@ class Prober:
             registry=Registry(dynamodb, table),
             connect=connect,
             directory=InstanceDirectory(client("ec2")),
+            placements=Placements(dynamodb, table),
             log=SignalLog(dynamodb, table),
             verdicts=Verdicts.from_settings(settings.reactions, dynamodb),
             clock=lambda: datetime.now(UTC),
@@ -182,6 +189,15 @@ class Prober:
             parallelism=self._settings.parallelism,
         )
         publish_metrics(result, self._settings.lease_grace)
+        self._placements.remember(
+            (
+                Placement(instance_id=n.instance_id, zone=n.zone, cluster=o.cluster, node=n.name)
+                for o in result.observations
+                for n in o.nodes
+                if n.instance_id and n.zone != UNKNOWN_ZONE
+            ),
+            now=now,
+        )
         self._log.record_signals(result.signals, ttl=timedelta(days=self._settings.signal_ttl_days))
         done = self._verdicts.decide(result.signals) + self._verdicts.redo_pending()
         unreachable = sorted(o.cluster for o in result.observations if o.api_error)

@@ -28,6 +28,7 @@ class NodeHealth:
     lease_renewed_at: datetime | None
     instance_id: str | None = None
     control_plane: bool = False
+    fenced: bool = False  # Ferry fenced it (out-of-service taint): out of service on purpose, not evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,7 @@ def summarize_zones(observation: ClusterObservation, lease_grace: timedelta) -> 
     grace = lease_grace.total_seconds()
     summaries = []
     for zone in sorted(set(observation.zones) | {n.zone for n in observation.nodes}):
-        nodes = [n for n in observation.nodes if n.zone == zone]
+        nodes = [n for n in observation.nodes if n.zone == zone and not n.fenced]
         ages = [_lease_age(n, observation.observed_at) for n in nodes]
         summaries.append(
             ZoneNodeSummary(
@@ -88,6 +89,9 @@ def signals_from(
     - Per zone: `NODES_NOT_READY` when more than `unhealthy_fraction` of its nodes are NotReady or have a
       lease older than `lease_grace`, else `NODES_READY`; a zone with no nodes says nothing.
     - Per node whose instance EC2 reports down: `INSTANCE_DOWN` from the EC2 source (an independent voice).
+
+    Nodes Ferry fenced are left out of both: their instances were stopped on purpose and stay stopped until
+    failback, and counting them would keep their zone from ever looking quiet enough to recover.
     """
     if observation.api_error is not None:
         return (_signal(observation, SignalKind.API_UNREACHABLE, evidence={"error": observation.api_error[:300]}),)
@@ -111,7 +115,7 @@ def signals_from(
         )
     for node in sorted(observation.nodes, key=lambda n: n.name):
         state = observation.instance_states.get(node.instance_id or "")
-        if node.instance_id and state in DOWN_STATES:
+        if node.instance_id and state in DOWN_STATES and not node.fenced:
             signals.append(
                 _signal(
                     observation,

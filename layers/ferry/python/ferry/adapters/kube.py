@@ -132,8 +132,10 @@ class KubeApi:
     def __init__(self, registration: ClusterRegistration, credentials: Credentials, *, timeout: float = 5.0):
         configuration = k8s.Configuration()
         configuration.host = registration.endpoint
-        configuration.api_key = {"authorization": credentials.token}
-        configuration.api_key_prefix = {"authorization": "Bearer"}
+        # kubernetes 36 reads the token and its prefix under "BearerToken" (the old "authorization" key
+        # still finds the token, but not the prefix, and the server answers 401).
+        configuration.api_key = {"BearerToken": credentials.token}
+        configuration.api_key_prefix = {"BearerToken": "Bearer"}
         configuration.retries = False  # Ferry decides about retries, by error type
         if credentials.ca_pem:
             with tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False) as ca:
