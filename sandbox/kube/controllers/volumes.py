@@ -441,6 +441,7 @@ class AttachDetachController:
         self.context = context
         self.registry = context.registry
         self._unwanted_since: dict[str, datetime] = {}  # attachment name -> when no pod needed it any more
+        self._reported: set[tuple[str, str]] = set()  # (pod uid, volume) already told about a Multi-Attach
 
     def sync(self) -> None:
         store = self.context.store
@@ -457,6 +458,7 @@ class AttachDetachController:
                     volume = store.get(resources.PERSISTENT_VOLUMES.key, "", volume_name) if volume_name else None
                     if volume is not None and (volume["spec"].get("csi") or {}).get("driver") == EBS_DRIVER:
                         wanted.setdefault((volume_name, node_name), pod)
+        self._reported &= {(uid_of(pod), volume) for (volume, _), pod in wanted.items()}
         attachments = store.list(resources.VOLUME_ATTACHMENTS.key)
         attached = {
             (va["spec"]["source"].get("persistentVolumeName"), va["spec"]["nodeName"]): va for va in attachments
@@ -474,6 +476,9 @@ class AttachDetachController:
     def _attach(self, volume_name: str, node_name: str, pod: Obj, attached: dict[tuple[str, str], Obj]) -> None:
         elsewhere = [node for (volume, node) in attached if volume == volume_name and node != node_name]
         if elsewhere:
+            if (uid_of(pod), volume_name) in self._reported:
+                return  # retried quietly: one warning per pod and volume, as the correlator folds them
+            self._reported.add((uid_of(pod), volume_name))
             self.registry.record_event(
                 pod,
                 "FailedAttachVolume",
