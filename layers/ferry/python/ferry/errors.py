@@ -68,3 +68,14 @@ class Throttled(TransientError):
 
 class Unavailable(TransientError):
     """The service did not answer or answered 5xx: timeouts, connection refused, 500/503."""
+
+
+class StepPending(TransientError):
+    """Not yet: the step is waiting on the world (a volume still creating, a pod not Running yet, another
+    executor holding the pet). Step Functions retries it (error name `StepPending`, more attempts than other
+    transient errors); nothing is wrong."""
+
+
+class Refused(FerryError):
+    """Acting now would break a safety invariant (a PV not yet Retain, a fence EC2 no longer confirms, a claim
+    bound to a volume Ferry did not expect): the action is not taken, and its subject stops there."""

@@ -1,26 +1,36 @@
-"""The one place Ferry acts: carries out reactions (and, later, plans), checks the mode, leaves a trace.
+"""The one place Ferry acts: carries out reactions and plans, checks the mode, leaves a trace.
 
 Everything else decides; this module does. It is the only place that reads the mode (observe or act) or a
 dry-run flag, so "observe mode changes nothing" is true by construction and tested here once. Every action
 leaves an audit record (what, why, on which signals, with what result) and a notification, in that order:
 an action whose audit write fails is not reported as done.
+
+`PlanExecutor` carries out a re-homing plan's actions (`ferry.rehoming.plans`) in order: a step the journal
+says is done is skipped; a step gated on a fence runs only if that fence was confirmed; the rest are
+performed through an `Effects` (`ferry.rehoming.effects` in production), with bounded retries and backoff on
+409/429/5xx, then journaled and audited. One executor works on a pet at a time (a lock with a lease), so two
+executors of the same plan take turns instead of racing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools import single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
+from ferry.adapters.journal import Journal
 from ferry.adapters.reporting import AuditLog, Notifier
 from ferry.adapters.stepfunctions import RunbookStarter
+from ferry.errors import Conflict, StepPending, Throttled, TransientError
 from ferry.observability import NAMESPACE, logger
 from ferry.reactions import Reaction
+from ferry.rehoming.plans import Action, Condition
 from ferry.settings import Mode
 
 
@@ -104,3 +114,168 @@ def _outcome_line(reaction: Reaction, outcome: Outcome) -> str:
         Outcome.ALREADY_RUNNING: f"action: {run} was already running; nothing new started",
         Outcome.OBSERVED: f"action: observe mode, would have started {run} (switch to act mode to let Ferry act)",
     }[outcome]
+
+
+# --- plans ----------------------------------------------------------------------------------------------------
+
+Results = Mapping[str, Mapping[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Performed:
+    """What an effect did. Only `done` steps are journaled: an unconfirmed fence is tried again next time."""
+
+    done: bool
+    result: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Effects(Protocol):
+    def perform(self, action: Action, results: Results) -> Performed: ...
+
+
+class StepStatus(StrEnum):
+    DONE = "done"
+    ALREADY_DONE = "already-done"  # found in the journal: not performed again
+    NOT_CONFIRMED = "not-confirmed"  # performed, but not done (a fence EC2 did not confirm)
+    GATED = "gated"  # its fence condition did not hold
+    PLANNED = "planned"  # dry run or observe mode
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    step_id: str
+    kind: str
+    status: StepStatus
+    result: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    dry_run: bool
+    steps: tuple[StepOutcome, ...]
+
+    def result(self, step_id: str) -> Mapping[str, Any]:
+        return next((s.result for s in self.steps if s.step_id == step_id), {})
+
+    def status(self, step_id: str) -> StepStatus | None:
+        return next((s.status for s in self.steps if s.step_id == step_id), None)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """In-step retries of 409/429/5xx and EC2 throttling: bounded, with exponential backoff (capped);
+    beyond them the error leaves the step (Step Functions retries transient ones again, later)."""
+
+    attempts: int = 4
+    base_delay: float = 0.2
+    max_delay: float = 2.0
+
+    def delay(self, attempt: int, error: Exception) -> float:
+        if isinstance(error, Throttled) and error.retry_after:
+            return min(float(error.retry_after), self.max_delay * 4)
+        return float(min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+
+
+class PlanExecutor:
+    def __init__(
+        self,
+        mode: Mode,
+        *,
+        journal: Journal,
+        audit: AuditLog,
+        owner: str,
+        lock_lease: timedelta = timedelta(minutes=3),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        retry: RetryPolicy = RetryPolicy(),
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._mode = mode
+        self._journal = journal
+        self._audit = audit
+        self._owner = owner
+        self._lease = lock_lease
+        self._clock = clock
+        self._retry = retry
+        self._sleep = sleep
+
+    def dry_run(self, requested: bool) -> bool:
+        """A dry run was asked for, or Ferry is in observe mode: either way nothing changes."""
+        return requested or self._mode is Mode.OBSERVE
+
+    def execute(
+        self,
+        run_id: str,
+        actions: Sequence[Action],
+        effects: Effects,
+        *,
+        dry_run: bool,
+        why: str,
+        lock: str | None = None,
+    ) -> Execution:
+        """Carry out `actions` in order. Raises StepPending (not yet: ask again later; what is done stays
+        journaled), a transient error once in-step retries are spent, or Refused/FerryError (stop here)."""
+        if self.dry_run(dry_run):
+            return Execution(True, tuple(StepOutcome(a.step_id, a.kind.value, StepStatus.PLANNED) for a in actions))
+        if lock and not self._journal.acquire(lock, self._owner, self._clock(), self._lease):
+            raise StepPending(f"another executor is working on {lock}")
+        try:
+            return Execution(False, tuple(self._run(run_id, actions, effects, why)))
+        finally:
+            if lock:
+                self._journal.release(lock, self._owner)
+
+    def _run(self, run_id: str, actions: Sequence[Action], effects: Effects, why: str) -> list[StepOutcome]:
+        journaled = self._journal.steps(run_id, [a.step_id for a in actions])
+        results: dict[str, Mapping[str, Any]] = {k: r.result for k, r in journaled.items()}
+        outcomes: list[StepOutcome] = []
+        for action in actions:
+            if action.step_id in journaled:
+                outcomes.append(
+                    StepOutcome(action.step_id, action.kind.value, StepStatus.ALREADY_DONE, results[action.step_id])
+                )
+                continue
+            if not _gate_open(action, results):
+                outcomes.append(StepOutcome(action.step_id, action.kind.value, StepStatus.GATED))
+                continue
+            performed = self._perform(effects, action, results)
+            results[action.step_id] = performed.result
+            at = self._clock()
+            if performed.done:
+                self._journal.complete(run_id, action.step_id, action.kind.value, performed.result, at)
+            status = StepStatus.DONE if performed.done else StepStatus.NOT_CONFIRMED
+            self._audit.record(
+                f"{run_id}/{action.step_id}",
+                at,
+                {
+                    "what": action.describe(),
+                    "who": "ferry-rehoming",
+                    "why": why,
+                    "run": run_id,
+                    "step": action.step_id,
+                    "outcome": status.value,
+                    "result": dict(performed.result),
+                },
+            )
+            logger.info("step carried out", extra={"run": run_id, "step": action.step_id, "outcome": status.value})
+            outcomes.append(StepOutcome(action.step_id, action.kind.value, status, performed.result))
+        return outcomes
+
+    def _perform(self, effects: Effects, action: Action, results: Results) -> Performed:
+        for attempt in range(1, self._retry.attempts + 1):
+            try:
+                return effects.perform(action, results)
+            except StepPending:
+                raise
+            except (Conflict, TransientError) as error:
+                if attempt == self._retry.attempts:
+                    raise
+                logger.info("step retried", extra={"step": action.step_id, "attempt": attempt, "error": str(error)})
+                self._sleep(self._retry.delay(attempt, error))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _gate_open(action: Action, results: Results) -> bool:
+    if action.when is Condition.ALWAYS:
+        return True
+    fenced = bool((results.get(action.gate or "") or {}).get("fenced"))
+    return fenced if action.when is Condition.FENCED else not fenced

@@ -1,0 +1,196 @@
+"""Kubernetes reads and writes for re-homing, through the official client, as JSON, with typed errors.
+
+Extends `KubeApi` (connection, timeouts, error translation) with what fencing and re-homing touch: nodes
+(cordon, taints), pods (force delete, eviction), VolumeAttachments, PersistentVolumes and claims, and the
+reads the planner's inventory needs. Responses stay JSON (`_preload_content=False`): deserializing into
+client models costs more than the request on large listings, and `ferry.rehoming.manifests` parses what
+matters. Every write is one the real API server accepts as sent: merge patches with an explicit content
+type, node taints replaced as a whole list with the resourceVersion read (a concurrent writer gets 409 and
+the caller re-reads), deletes with a uid precondition so a newer object of the same name is never touched.
+The verbs and resources used here are exactly those of deploy/kubernetes/ferry-rbac.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from kubernetes import client as k8s
+
+from ferry.adapters.kube import PAGE_SIZE, Credentials, KubeApi
+from ferry.clusters import ClusterRegistration
+from ferry.errors import Conflict, NotFound
+from ferry.rehoming.inventory import Taint
+
+MERGE_PATCH = "application/merge-patch+json"
+PET_LABEL = "statefulset.kubernetes.io/pod-name"  # set by the StatefulSet controller on every pet
+
+Obj = dict[str, Any]
+
+
+class KubeWriter(KubeApi):
+    """One cluster's API for re-homing. Built per cluster per invocation, like `KubeApi`."""
+
+    def __init__(self, registration: ClusterRegistration, credentials: Credentials, *, timeout: float = 5.0):
+        super().__init__(registration, credentials, timeout=timeout)
+        self.apps = k8s.AppsV1Api(self._client)
+        self.storage = k8s.StorageV1Api(self._client)
+
+    # --- plumbing ----------------------------------------------------------------------------------------------
+
+    def _json(self, method: Any, *args: Any, **kwargs: Any) -> Obj:
+        response = self._call(method, *args, _preload_content=False, **kwargs)
+        data = response.data
+        return json.loads(data) if data else {}
+
+    def _get(self, method: Any, *args: Any) -> Obj | None:
+        try:
+            return self._json(method, *args)
+        except NotFound:
+            return None
+
+    def _list(self, method: Any, **kwargs: Any) -> Iterator[Obj]:
+        token = None
+        while True:
+            page = self._json(method, limit=PAGE_SIZE, _continue=token, **kwargs)
+            yield from page.get("items") or []
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return
+
+    def _patch(self, method: Any, *args: Any, body: Obj) -> Obj:
+        return self._json(method, *args, body, _content_type=MERGE_PATCH)
+
+    # --- reads -------------------------------------------------------------------------------------------------
+
+    def node_object(self, name: str) -> Obj | None:
+        return self._get(self.core.read_node, name)
+
+    def node_objects(self) -> list[Obj]:
+        return list(self._list(self.core.list_node))
+
+    def pod_object(self, namespace: str, name: str) -> Obj | None:
+        return self._get(self.core.read_namespaced_pod, name, namespace)
+
+    def pet_pods(self) -> list[Obj]:
+        """Every StatefulSet pod of the cluster (one paginated listing, by the controller's label)."""
+        return list(self._list(self.core.list_pod_for_all_namespaces, label_selector=PET_LABEL))
+
+    def pods_on_node(self, node: str) -> list[Obj]:
+        return list(self._list(self.core.list_pod_for_all_namespaces, field_selector=f"spec.nodeName={node}"))
+
+    def statefulset_object(self, namespace: str, name: str) -> Obj | None:
+        return self._get(self.apps.read_namespaced_stateful_set, name, namespace)
+
+    def statefulset_objects(self) -> list[Obj]:
+        return list(self._list(self.apps.list_stateful_set_for_all_namespaces))
+
+    def claim_object(self, namespace: str, name: str) -> Obj | None:
+        return self._get(self.core.read_namespaced_persistent_volume_claim, name, namespace)
+
+    def claim_objects(self) -> list[Obj]:
+        return list(self._list(self.core.list_persistent_volume_claim_for_all_namespaces))
+
+    def volume_object(self, name: str) -> Obj | None:
+        return self._get(self.core.read_persistent_volume, name)
+
+    def volume_objects(self) -> list[Obj]:
+        return list(self._list(self.core.list_persistent_volume))
+
+    def attachments_on_node(self, node: str) -> list[Obj]:
+        """VolumeAttachments have no field selector on the node: one listing, filtered here."""
+        return [
+            va for va in self._list(self.storage.list_volume_attachment) if va.get("spec", {}).get("nodeName") == node
+        ]
+
+    # --- nodes -------------------------------------------------------------------------------------------------
+
+    def cordon(self, node: str) -> bool:
+        """Mark the node unschedulable; False if it already was."""
+        current = self._get(self.core.read_node, node)
+        if current is None:
+            raise NotFound(f"node {node} not found")
+        if (current.get("spec") or {}).get("unschedulable"):
+            return False
+        self._patch(self.core.patch_node, node, body={"spec": {"unschedulable": True}})
+        return True
+
+    def add_taint(self, node: str, taint: Taint) -> bool:
+        """Add a taint unless one with its key and effect is there; False if it was.
+
+        A merge patch replaces the whole list, so the list is read, extended and written back conditioned on
+        the resourceVersion read: a concurrent change (the node lifecycle controller's own taints) fails
+        with Conflict, and the caller re-reads rather than dropping someone else's taint.
+        """
+        current = self._get(self.core.read_node, node)
+        if current is None:
+            raise NotFound(f"node {node} not found")
+        taints = list((current.get("spec") or {}).get("taints") or [])
+        if any(t.get("key") == taint.key and t.get("effect") == taint.effect for t in taints):
+            return False
+        version = (current.get("metadata") or {}).get("resourceVersion")
+        body = {"metadata": {"resourceVersion": version}, "spec": {"taints": [*taints, taint.to_dict()]}}
+        self._patch(self.core.patch_node, node, body=body)
+        return True
+
+    # --- pods --------------------------------------------------------------------------------------------------
+
+    def force_delete_pod(self, namespace: str, name: str, uid: str) -> bool:
+        """Delete that pod (that uid) with grace period 0; False if it is gone or replaced."""
+        body = {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0, "preconditions": {"uid": uid}}
+        try:
+            self._json(self.core.delete_namespaced_pod, name, namespace, body=body, grace_period_seconds=0)
+        except (NotFound, Conflict):
+            return False
+        return True
+
+    def evict(self, namespace: str, name: str, uid: str) -> bool:
+        """Ask the Eviction API; 429 (a PodDisruptionBudget says no) is raised as Throttled. False if gone."""
+        body = {
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": name, "namespace": namespace},
+            "deleteOptions": {"preconditions": {"uid": uid}},
+        }
+        try:
+            self._json(self.core.create_namespaced_pod_eviction, name, namespace, body)
+        except (NotFound, Conflict):
+            return False
+        return True
+
+    def delete_volume_attachment(self, name: str) -> bool:
+        try:
+            self._json(self.storage.delete_volume_attachment, name)
+        except NotFound:
+            return False
+        return True
+
+    # --- volumes and claims ------------------------------------------------------------------------------------
+
+    def retain(self, volume: str) -> bool:
+        """Set a PV's reclaim policy to Retain; False if it already was."""
+        current = self._get(self.core.read_persistent_volume, volume)
+        if current is None:
+            raise NotFound(f"PersistentVolume {volume} not found")
+        if (current.get("spec") or {}).get("persistentVolumeReclaimPolicy") == "Retain":
+            return False
+        self._patch(
+            self.core.patch_persistent_volume, volume, body={"spec": {"persistentVolumeReclaimPolicy": "Retain"}}
+        )
+        return True
+
+    def create_volume_object(self, body: Obj) -> Obj:
+        return self._json(self.core.create_persistent_volume, body)
+
+    def create_claim(self, namespace: str, body: Obj) -> Obj:
+        return self._json(self.core.create_namespaced_persistent_volume_claim, namespace, body)
+
+    def delete_claim(self, namespace: str, name: str, uid: str) -> bool:
+        """Delete that claim (that uid): a claim recreated under the same name is never touched."""
+        body = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": uid}}
+        try:
+            self._json(self.core.delete_namespaced_persistent_volume_claim, name, namespace, body=body)
+        except NotFound:
+            return False
+        return True
