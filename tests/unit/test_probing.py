@@ -114,3 +114,37 @@ def test_nodes_ferry_fenced_are_not_evidence() -> None:
 
     assert [s.kind for s in signals if s.zone == "us-east-1a"] == [SignalKind.NODES_READY]
     assert dict(next(s for s in signals if s.zone == "us-east-1a").evidence)["nodes"] == "1"
+
+
+def test_members_report_their_own_readyz_even_when_the_shared_endpoint_fails() -> None:
+    observation = ClusterObservation(
+        cluster="east-1",
+        region="us-east-1",
+        observed_at=NOW,
+        round_id="probe-1/east-1",
+        api_error="Unavailable: connection refused",
+        members={"i-0cp1": None, "i-0cp2": "Unavailable: timed out"},
+    )
+
+    signals = signals_from(observation, lease_grace=GRACE)
+
+    assert [(s.kind, s.instance) for s in signals] == [
+        (SignalKind.API_UNREACHABLE, None),
+        (SignalKind.CONTROL_PLANE_MEMBER_HEALTHY, "i-0cp1"),
+        (SignalKind.CONTROL_PLANE_MEMBER_UNHEALTHY, "i-0cp2"),
+    ]
+    assert signals[2].evidence["error"] == "Unavailable: timed out"
+
+
+def test_a_stopped_control_plane_instance_says_so() -> None:
+    member = NodeHealth(
+        name="cp1", zone="us-east-1a", ready=False, lease_renewed_at=None, instance_id="i-0cp1", control_plane=True
+    )
+
+    (down,) = [
+        s
+        for s in signals_from(observe(member, states={"i-0cp1": "stopped"}), lease_grace=GRACE)
+        if s.kind is SignalKind.INSTANCE_DOWN
+    ]
+
+    assert down.evidence["role"] == "control-plane"

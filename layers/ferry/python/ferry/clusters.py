@@ -30,6 +30,9 @@ class ClusterRegistration:
     credentials_secret: str | None = None  # Secrets Manager id: {"token": ..., "certificate-authority-data": ...}
     eks_cluster_name: str | None = None
     control_plane_instances: tuple[str, ...] = ()
+    # Each control-plane member's own API endpoint (instance id -> https://<address>:6443), probed with
+    # /readyz so that one failing member is seen while the load-balanced endpoint still answers.
+    member_endpoints: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         problems = []
@@ -43,6 +46,9 @@ class ClusterRegistration:
             problems.append("eks_cluster_name: required for an EKS cluster")
         if self.kind is ClusterKind.SELF_MANAGED and not self.credentials_secret:
             problems.append("credentials_secret: required for a self-managed cluster")
+        for instance, url in self.member_endpoints:
+            if not url.startswith(("https://", "http://")):
+                problems.append(f"member_endpoints.{instance}: expected an http(s) URL, got {url!r}")
         if problems:
             raise InputError(problems)
 
@@ -56,6 +62,7 @@ class ClusterRegistration:
             "credentials_secret": self.credentials_secret,
             "eks_cluster_name": self.eks_cluster_name,
             "control_plane_instances": list(self.control_plane_instances),
+            "member_endpoints": dict(self.member_endpoints),
         }
 
     @classmethod
@@ -74,4 +81,5 @@ class ClusterRegistration:
             credentials_secret=data.get("credentials_secret"),
             eks_cluster_name=data.get("eks_cluster_name"),
             control_plane_instances=tuple(data.get("control_plane_instances") or ()),
+            member_endpoints=tuple(sorted((data.get("member_endpoints") or {}).items())),
         )

@@ -74,8 +74,23 @@ def read_cluster(
             )
     except (FerryError, ValueError, OSError) as error:
         logger.warning("cluster unreachable", extra={"cluster": registration.name, "error": str(error)})
-        return _with(observation, api_error=f"{type(error).__name__}: {error}")
-    return _with(observation, nodes=nodes)
+        observation = _with(observation, api_error=f"{type(error).__name__}: {error}")
+    else:
+        observation = _with(observation, nodes=nodes)
+    return _with(observation, members=read_members(registration, connect))
+
+
+def read_members(registration: ClusterRegistration, connect: Connect) -> dict[str, str | None]:
+    """`/readyz` of each control-plane member's own endpoint: None when it answered, else the error."""
+    members: dict[str, str | None] = {}
+    for instance, url in registration.member_endpoints:
+        try:
+            with connect(dataclasses.replace(registration, endpoint=url)) as api:
+                api.readyz()
+            members[instance] = None
+        except (FerryError, ValueError, OSError) as error:
+            members[instance] = f"{type(error).__name__}: {error}"
+    return members
 
 
 def _with(observation: ClusterObservation, **changes: object) -> ClusterObservation:

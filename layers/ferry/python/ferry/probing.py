@@ -41,6 +41,7 @@ class ClusterObservation:
     nodes: tuple[NodeHealth, ...] = ()
     instance_states: Mapping[str, str] = field(default_factory=dict)  # instance id -> EC2 state name
     zones: tuple[str, ...] = ()  # the cluster's registered zones: a zone with no node left is still watched
+    members: Mapping[str, str | None] = field(default_factory=dict)  # member instance -> /readyz error or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,14 +89,27 @@ def signals_from(
       zones (the nodes cannot be read), so no zone signal comes with it.
     - Per zone: `NODES_NOT_READY` when more than `unhealthy_fraction` of its nodes are NotReady or have a
       lease older than `lease_grace`, else `NODES_READY`; a zone with no nodes says nothing.
-    - Per node whose instance EC2 reports down: `INSTANCE_DOWN` from the EC2 source (an independent voice).
+    - Per node whose instance EC2 reports down: `INSTANCE_DOWN` from the EC2 source (an independent voice),
+      marked `role=control-plane` for control-plane nodes.
+    - Per registered control-plane member: `CONTROL_PLANE_MEMBER_HEALTHY` or `..._UNHEALTHY` from its own
+      `/readyz`, reported even when the shared endpoint fails (they tell a dead member from a dead cluster).
 
     Nodes Ferry fenced are left out of both: their instances were stopped on purpose and stay stopped until
     failback, and counting them would keep their zone from ever looking quiet enough to recover.
     """
+    members = [
+        _signal(
+            observation,
+            SignalKind.CONTROL_PLANE_MEMBER_UNHEALTHY if error else SignalKind.CONTROL_PLANE_MEMBER_HEALTHY,
+            instance=instance,
+            evidence={"error": error[:300]} if error else {},
+        )
+        for instance, error in sorted(observation.members.items())
+    ]
     if observation.api_error is not None:
-        return (_signal(observation, SignalKind.API_UNREACHABLE, evidence={"error": observation.api_error[:300]}),)
-    signals = [_signal(observation, SignalKind.API_HEALTHY)]
+        api = _signal(observation, SignalKind.API_UNREACHABLE, evidence={"error": observation.api_error[:300]})
+        return (api, *members)
+    signals = [_signal(observation, SignalKind.API_HEALTHY), *members]
     for summary in summarize_zones(observation, lease_grace):
         if summary.total == 0:
             continue
@@ -123,7 +137,8 @@ def signals_from(
                     source=Source.EC2,
                     zone=node.zone,
                     instance=node.instance_id,
-                    evidence={"state": state, "node": node.name},
+                    evidence={"state": state, "node": node.name}
+                    | ({"role": "control-plane"} if node.control_plane else {}),
                 )
             )
     return tuple(signals)
