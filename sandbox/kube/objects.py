@@ -7,6 +7,7 @@ than `copy.deepcopy`).
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,6 +28,15 @@ def clone(value: Any) -> Any:
         return {k: clone(v) if isinstance(v, dict | list) else v for k, v in value.items()}
     if isinstance(value, list):
         return [clone(v) if isinstance(v, dict | list) else v for v in value]
+    return value
+
+
+def without_nulls(value: Any) -> Any:
+    """A decoded body as the server sees it: a JSON null is the field's zero value, which is left out."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
     return value
 
 
@@ -203,6 +213,4 @@ def parse_quantity(text: str | int | float) -> Decimal:
 
 def gib_ceil(quantity: str) -> int:
     """Bytes rounded up to whole GiB, as the EBS driver sizes volumes (at least 1)."""
-    size = parse_quantity(quantity)
-    whole = int(-(-size // Decimal(2**30)))
-    return max(whole, 1)
+    return max(math.ceil(parse_quantity(quantity) / Decimal(2**30)), 1)

@@ -35,6 +35,7 @@ from sandbox.kube.objects import (
     meta,
     parse_time,
     uid_of,
+    without_nulls,
 )
 from sandbox.kube.resources import NAMESPACES, PODS, ResourceType
 from sandbox.kube.selectors import (
@@ -222,7 +223,7 @@ class Registry:
     # --- create ---------------------------------------------------------------------------------------------
 
     def create(self, rt: ResourceType, namespace: str, body: Any, *, dry_run: bool = False) -> Obj:
-        obj = clone(self._check_kind(rt, body))
+        obj = without_nulls(self._check_kind(rt, body))
         self._namespace_of_request(rt, obj, namespace)
         metadata = meta(obj)
         if metadata.get("resourceVersion"):
@@ -294,7 +295,7 @@ class Registry:
     ) -> Obj:
         if subresource == "scale":
             return self._update_scale(rt, namespace, name, body, dry_run=dry_run)
-        new = clone(self._check_kind(rt, body))
+        new = without_nulls(self._check_kind(rt, body))
         if meta(new).get("name", "") != name:
             raise errors.bad_request(
                 f"the name of the object ({new['metadata'].get('name', '')}) "

@@ -161,7 +161,7 @@ class Store:
         for ref in metadata.get("ownerReferences") or ():
             self._owned.setdefault(ref.get("uid", ""), set()).add(key)
         if resource == PODS:
-            node = obj.get("spec", {}).get("nodeName", "")
+            node = obj.get("spec", {}).get("nodeName") or ""
             self._pods_by_node.setdefault(node, {})[key[1:]] = obj
 
     def _unindex(self, resource: str, obj: Obj) -> None:
@@ -175,7 +175,7 @@ class Store:
                 if not owned:
                     del self._owned[ref.get("uid", "")]
         if resource == PODS:
-            node = obj.get("spec", {}).get("nodeName", "")
+            node = obj.get("spec", {}).get("nodeName") or ""
             self._pods_by_node.get(node, {}).pop(key[1:], None)
 
     def _record(self, change: Change) -> None:

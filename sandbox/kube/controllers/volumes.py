@@ -182,6 +182,10 @@ class PersistentVolumeController:
             if not ref or (mine and ref.get("uid") in (None, "", uid_of(claim))):
                 self._bind(claim, volume)
             return
+        prebound = self._prebound_volume(claim)
+        if prebound is not None:
+            self._bind(claim, prebound)  # a PV whose claimRef names this claim binds at once, even before a node
+            return
         selected = annotations_of(claim).get(SELECTED_NODE)
         storage_class = self._storage_class(claim)
         wait = (storage_class or {}).get("volumeBindingMode") == "WaitForFirstConsumer"
@@ -197,6 +201,19 @@ class PersistentVolumeController:
     def _storage_class(self, claim: Obj) -> Obj | None:
         class_name = claim.get("spec", {}).get("storageClassName")
         return self.context.store.get(resources.STORAGE_CLASSES.key, "", class_name) if class_name else None
+
+    def _prebound_volume(self, claim: Obj) -> Obj | None:
+        for volume in self.context.store.list(resources.PERSISTENT_VOLUMES.key):
+            ref = volume.get("spec", {}).get("claimRef") or {}
+            if (
+                ref.get("name") == name_of(claim)
+                and ref.get("namespace") == namespace_of(claim)
+                and ref.get("uid") in (None, "", uid_of(claim))
+                and not is_deleting(volume)
+                and volume.get("status", {}).get("phase") in (None, "Pending", "Available")
+            ):
+                return volume
+        return None
 
     def _matching_volume(self, claim: Obj, node: Obj | None) -> Obj | None:
         spec = claim.get("spec", {})
