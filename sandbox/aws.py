@@ -60,7 +60,8 @@ class AwsNames:
     events_queue: str = "ferry-events"
     events_dlq: str = "ferry-events-dlq"
     readback_queue: str = "ferry-notifications-readback"  # subscribed to the topic, so the demo can show them
-    max_receive_count: int = 3
+    max_receive_count: int = 3  # as cdk/constants.py MAX_RECEIVE_COUNT
+    visibility_timeout: int = 30
 
 
 # --- what exists --------------------------------------------------------------------------------------------
@@ -498,7 +499,8 @@ class AwsSandbox:
         dlq_arn = self.queue_arn(names.events_dlq)
         redrive = f'{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{names.max_receive_count}"}}'
         self.queue_urls[names.events_queue] = sqs.create_queue(
-            QueueName=names.events_queue, Attributes={"RedrivePolicy": redrive, "VisibilityTimeout": "30"}
+            QueueName=names.events_queue,
+            Attributes={"RedrivePolicy": redrive, "VisibilityTimeout": str(names.visibility_timeout)},
         )["QueueUrl"]
         sns = self.client("sns")
         self.topic_arn = sns.create_topic(Name=names.topic)["TopicArn"]

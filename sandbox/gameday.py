@@ -25,7 +25,9 @@ from typing import Any, TextIO
 
 from sandbox import lambdas  # noqa: F401  (first: puts Ferry's layer on sys.path, as Lambda's /opt/python)
 from sandbox.aws import Inventory
+from sandbox.lambdas import Delivery
 from sandbox.scenario import (
+    TROUBLE_KINDS,
     UNWRITTEN_CONTROL_PLANE,
     UNWRITTEN_ZONE,
     Check,
@@ -169,18 +171,26 @@ class NodeReadiness(Observer):
 
 
 class RecordedSignals(Observer):
-    """Ferry's table: the signals its ingest recorded, per subject (zone, cluster, region)."""
+    """Ferry's table: the signals its functions recorded, per subject (zone, cluster, region).
+
+    Signals of trouble are shown as they come; the probe's routine healthy reports only for a subject that
+    had trouble in this drill (they are then evidence of recovery), or every minute would repeat them.
+    """
 
     def __init__(self) -> None:
         self._seen: set[tuple[str, str]] = set()
+        self._troubled: set[str] = set()
 
     def observe(self, world: World) -> list[Happening]:
         happened = []
         for subject in subjects(world):
             fresh = [s for s in world.signals(subject) if (s["pk"], s["sk"]) not in self._seen]
             self._seen |= {(s["pk"], s["sk"]) for s in fresh}
-            if fresh:
-                kinds = Counter(f"{s['kind']} ({s['source']})" for s in fresh)
+            if any(s["kind"] in TROUBLE_KINDS for s in fresh):
+                self._troubled.add(subject)
+            shown = [s for s in fresh if s["kind"] in TROUBLE_KINDS or subject in self._troubled]
+            if shown:
+                kinds = Counter(f"{s['kind']} ({s['source']})" for s in shown)
                 listed = ", ".join(f"{n} x {k}" if n > 1 else k for k, n in sorted(kinds.items()))
                 happened.append(Happening(world.offset(), "ferry", f"recorded for {subject}: {listed}"))
         return happened
@@ -298,7 +308,8 @@ def subjects(world: World) -> list[str]:
     return [*world.scenario.zones, *world.clusters, world.scenario.region]
 
 
-def describe_delivery(world: World, delivery: Any) -> Happening:
+def describe_delivery(world: World, delivery: Delivery) -> Happening:
+    """One line per batch: what the handler made of it, from its EMF metrics, and why records failed."""
     metrics = delivery.invocation.metrics()
     skipped = sum(v for (name, _), v in metrics.items() if name == "EventsSkipped")
     signals = sum(v for (name, _), v in metrics.items() if name == "SignalsTranslated")
@@ -307,8 +318,14 @@ def describe_delivery(world: World, delivery: Any) -> Happening:
         f"ingest took a batch of {len(delivery.message_ids)} from the queue: "
         f"{int(signals)} signal(s), {int(skipped)} skipped, {failed} failed"
     )
-    if delivery.invocation.error is not None:
-        text += f" (handler raised {delivery.invocation.error!r})"
+    if failed:
+        reasons = Counter(
+            str(r.get("error") or r.get("message"))
+            for r in delivery.invocation.log_records()
+            if r.get("level") in {"WARNING", "ERROR"} and r.get("error")
+        )
+        shown = "; ".join(f"{n} x {reason}" if n > 1 else reason for reason, n in reasons.most_common(2))
+        text += f" ({shown or repr(delivery.invocation.error)}; SQS will redeliver them, then dead-letter)"
     return Happening(world.offset(), "ferry", text)
 
 
@@ -340,6 +357,8 @@ def check_events_processed(run: Run) -> Outcome:
     sent = len(run.world.sent_events)
     passed = not failed and len(delivered) >= sent
     detail = f"{sent} sent, {len(delivered)} delivered, {len(failed)} failed"
+    if dead := run.world.dead_letters():
+        detail += f", {dead} in the dead-letter queue"
     if len(delivered) < sent:
         detail += f", {sent - len(delivered)} never delivered"
     return Outcome("every delivered event was processed or skipped, none failed", passed, detail)
@@ -368,7 +387,8 @@ SAFETY_CHECKS: tuple[Callable[[Run], Outcome], ...] = (
 
 
 def _sources(run: Run, zone: str) -> tuple[list[dict[str, Any]], list[str]]:
-    signals = run.world.signals(zone)
+    """The signals of trouble recorded about a zone, and their distinct sources."""
+    signals = [s for s in run.world.signals(zone) if s["kind"] in TROUBLE_KINDS]
     return signals, sorted({str(s["source"]) for s in signals})
 
 
@@ -376,7 +396,7 @@ def check_zone_observed(run: Run, check: ZoneObserved) -> Outcome:
     signals, sources = _sources(run, check.zone)
     missing = sorted(set(check.kinds) - {str(s["kind"]) for s in signals})
     passed = len(sources) >= check.min_sources and not missing
-    detail = f"{len(signals)} signal(s) from {len(sources)} source(s) ({', '.join(sources) or 'none'})"
+    detail = f"{len(signals)} signal(s) of trouble from {len(sources)} source(s) ({', '.join(sources) or 'none'})"
     if missing:
         detail += f"; no {', '.join(missing)}"
     return Outcome(f"Ferry observed {check.zone} (>= {check.min_sources} source(s))", passed, detail)
@@ -392,8 +412,8 @@ def check_signal_sources(run: Run, check: SignalSources) -> Outcome:
 
 def check_zone_quiet(run: Run, check: ZoneQuiet) -> Outcome:
     signals, sources = _sources(run, check.zone)
-    detail = f"{len(signals)} signal(s)" + (f" from {', '.join(sources)}" if sources else "")
-    return Outcome(f"nothing recorded about {check.zone}", not signals, detail)
+    detail = f"{len(signals)} signal(s) of trouble" + (f" from {', '.join(sources)}" if sources else "")
+    return Outcome(f"no trouble recorded about {check.zone}", not signals, detail)
 
 
 def _zone_nodes(run: Run, zone: str, cluster: str | None) -> list[NodeState]:

@@ -375,6 +375,7 @@ class Delivery:
     message_ids: tuple[str, ...]
     failed_ids: tuple[str, ...]  # reported in batchItemFailures, or the whole batch if the handler raised
     bodies: Mapping[str, str] = field(hash=False)
+    receipts: Mapping[str, str] = field(hash=False, default_factory=dict)  # message id -> receipt handle
 
     @property
     def succeeded_ids(self) -> tuple[str, ...]:
@@ -426,7 +427,13 @@ class SqsEventSource:
                 QueueUrl=self._queue_url,
                 Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done)],
             )
-        return Delivery(invocation, ids, failed, {m["MessageId"]: m["Body"] for m in messages})
+        return Delivery(
+            invocation,
+            ids,
+            failed,
+            {m["MessageId"]: m["Body"] for m in messages},
+            {m["MessageId"]: m["ReceiptHandle"] for m in messages},
+        )
 
     def _record(self, message: Mapping[str, Any]) -> dict[str, Any]:
         """The record shape Lambda gives the handler (camelCase, attributes as strings)."""

@@ -24,6 +24,7 @@ import yaml
 
 from ferry.detection.transitions import ControlPlaneStatus, ZoneStatus
 from ferry.errors import InputError
+from ferry.signals import SignalKind
 
 SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
 DEFAULT_ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
@@ -176,7 +177,7 @@ Step = ZoneOutage | ZoneRecovery | InstanceStop | ControlPlaneOutage | ApiErrors
 
 @dataclass(frozen=True, slots=True)
 class ZoneObserved:
-    """Ferry recorded signals for the zone, from at least `min_sources` distinct sources."""
+    """Ferry recorded signals of trouble for the zone, from at least `min_sources` distinct sources."""
 
     zone: str
     min_sources: int = 1
@@ -185,7 +186,7 @@ class ZoneObserved:
 
 @dataclass(frozen=True, slots=True)
 class SignalSources:
-    """At most `max_sources` distinct sources spoke about the zone (a noisy signal stays one voice)."""
+    """At most `max_sources` distinct sources spoke of trouble in the zone (a noisy signal stays one voice)."""
 
     zone: str
     max_sources: int
@@ -193,7 +194,7 @@ class SignalSources:
 
 @dataclass(frozen=True, slots=True)
 class ZoneQuiet:
-    """Nothing was recorded about the zone."""
+    """No signal of trouble was recorded about the zone (routine healthy reports are fine)."""
 
     zone: str
 
@@ -235,6 +236,26 @@ class ControlPlaneState:
 Check = ZoneObserved | SignalSources | ZoneQuiet | NodesNotReady | NodesReady | ZoneState | ControlPlaneState
 ZONE_STATES = tuple(status.value for status in ZoneStatus)
 CONTROL_PLANE_STATES = tuple(status.value for status in ControlPlaneStatus)
+# The signals that speak of trouble, as the checks count voices: the probe's routine "all is well" reports
+# (nodes-ready, api-healthy) are not a voice about a failure. The checks' own oracle, kept apart from the
+# detector's tables on purpose.
+TROUBLE_KINDS = frozenset(
+    kind.value
+    for kind in (
+        SignalKind.HEALTH_ISSUE,
+        SignalKind.HEALTH_SCHEDULED_CHANGE,
+        SignalKind.INSTANCE_DOWN,
+        SignalKind.SPOT_INTERRUPTION,
+        SignalKind.REBALANCE_RECOMMENDATION,
+        SignalKind.ASG_TERMINATING,
+        SignalKind.ALARM_FIRING,
+        SignalKind.ZONAL_SHIFT_STARTED,
+        SignalKind.NODES_NOT_READY,
+        SignalKind.API_UNREACHABLE,
+        SignalKind.CONTROL_PLANE_MEMBER_UNHEALTHY,
+        SignalKind.EVACUATION_REQUESTED,
+    )
+)
 # What a subject the detector never wrote about counts as.
 UNWRITTEN_ZONE = ZoneStatus.HEALTHY.value
 UNWRITTEN_CONTROL_PLANE = ControlPlaneStatus.UP.value

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from ferry.adapters.registry import Registry
@@ -385,7 +386,34 @@ class World:
         )
         delivered = source.drain()
         self.deliveries += delivered
+        for delivery in delivered:
+            if delivery.failed_ids:
+                handles = [delivery.receipts[m] for m in delivery.failed_ids]
+                self.schedule(
+                    self.offset() + self.aws.names.visibility_timeout,
+                    "SQS redelivery",
+                    partial(self._redeliver, handles),
+                )
         return delivered
+
+    def _redeliver(self, receipt_handles: list[str]) -> list[Happening]:
+        """SQS's visibility timeout runs on sandbox time: failed messages come back for another try.
+
+        moto keeps real time, so the world makes them visible when the sandbox clock says so; after
+        maxReceiveCount receives, SQS's redrive policy moves them to the dead-letter queue on the next receive.
+        """
+        sqs = self.aws.client("sqs")
+        url = self.aws.queue_urls[self.aws.names.events_queue]
+        for handle in receipt_handles:
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
+        return [self._note("aws", f"SQS: {len(receipt_handles)} failed message(s) visible again for a retry")]
+
+    def dead_letters(self) -> int:
+        """How many messages wait in the ingestion dead-letter queue."""
+        attributes = self.aws.client("sqs").get_queue_attributes(
+            QueueUrl=self.aws.queue_urls[self.aws.names.events_dlq], AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
     def _run_probe(self) -> list[Happening]:
         """EventBridge's schedule fires: the probe function runs (and is scheduled for the next minute)."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import gameday
+from sandbox import gameday, scenario
 from sandbox.scenario import load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,24 +53,8 @@ def test_the_game_day_fails_and_names_the_check_when_an_expectation_cannot_hold(
     assert "FAILED" in out
 
 
-# Until ferry.adapters.kube sends "Bearer <token>" with kubernetes 36 (it sets the prefix under the old
-# "authorization" key, which 36 no longer reads for the prefix), the probe finds every cluster unreachable and
-# marks both control planes down, so "east-1 stays up" cannot hold yet.
-PROBE_AUTH_BUG = pytest.mark.xfail(reason="probe gets 401: ferry.adapters.kube bearer prefix (kubernetes 36)")
-# Ingest asks EC2 where a stopped instance is; with the zone's EC2 API down every such record fails and is
-# retried toward the DLQ, so the zone is seen by AWS Health alone (still impaired: Health is authoritative).
-INGEST_NEEDS_ZONE_EC2 = pytest.mark.xfail(reason="ingest places EC2 events through the failing zone's EC2 API")
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "noisy-signal",
-        pytest.param("control-plane-outage", marks=PROBE_AUTH_BUG),
-        pytest.param("az-outage-ec2-api-down", marks=INGEST_NEEDS_ZONE_EC2),
-    ],
-)
-def test_the_other_shipped_scenarios_hold(name: str) -> None:
+@pytest.mark.parametrize("name", [n for n in scenario.available() if n != gameday.DEFAULT_SCENARIO])
+def test_every_other_shipped_scenario_holds(name: str) -> None:
     out = io.StringIO()
     outcomes = gameday.run_gameday(load(name), out, tick=30)
     assert all(o.passed for o in outcomes), out.getvalue()

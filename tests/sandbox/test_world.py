@@ -15,7 +15,7 @@ from sandbox.aws import AwsSandbox, Ec2Error, FaultScope, zonal_references
 from sandbox.scenario import Scenario, ZoneOutage, load
 from sandbox.world import World
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")]
 
 SMALL = """
 name: small
