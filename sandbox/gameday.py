@@ -477,65 +477,77 @@ def moments(world: World, duration: float, tick: float) -> Iterator[float]:
         yield at
 
 
+class Report:
+    """Writes the game day for a person at a terminal: sections, tables, the timeline, the checks."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.style = Style(out)
+
+    def say(self, line: str = "") -> None:
+        print(line, file=self.out, flush=True)
+
+    def section(self, title: str, lines: Iterable[str] = (), note: str = "") -> None:
+        self.say()
+        self.say(self.style(title, "bold") + (self.style(f"  ({note})", "dim") if note else ""))
+        for line in lines:
+            self.say(line)
+
+    def header(self, scenario: Scenario) -> None:
+        self.say(self.style(f"Ferry game day: {scenario.name}", "bold"))
+        for line in textwrap.wrap(scenario.description, width=100, initial_indent="  ", subsequent_indent="  "):
+            self.say(line)
+
+    def happening(self, happening: Happening) -> None:
+        actor = self.style(f"{happening.actor:<10}", ACTOR_STYLE.get(happening.actor, ""))
+        self.say(f"  {clock(happening.at):>7}  {actor}  {happening.text}")
+
+    def outcomes(self, outcomes: Sequence[Outcome], elapsed: float) -> None:
+        self.section("CHECKS")
+        for outcome in outcomes:
+            mark = self.style("PASS", "green") if outcome.passed else self.style("FAIL", "red", "bold")
+            self.say(f"  {mark}  {outcome.name}: {outcome.detail}")
+        failed = [o for o in outcomes if not o.passed]
+        verdict = self.style("FAILED", "red", "bold") if failed else self.style("PASSED", "green", "bold")
+        self.say()
+        self.say(f"{verdict}: {len(outcomes) - len(failed)} of {len(outcomes)} checks hold ({elapsed:.1f} s)")
+
+
+def drill(world: World, observers: Sequence[Observer], report: Report, tick: float) -> list[Happening]:
+    """Run the scenario on sandbox time, reporting what happens at each stop."""
+    for observer in observers:
+        observer.prime(world)
+    timeline: list[Happening] = []
+    for at in moments(world, world.scenario.duration, tick):
+        world.advance_to(at)
+        happened = world.run_due()
+        happened += [describe_delivery(world, d) for d in world.deliver_events()]
+        for observer in observers:
+            happened += observer.observe(world)
+        for happening in happened:
+            report.happening(happening)
+        timeline += happened
+    report.happening(Happening(world.offset(), "sandbox", "end of the drill"))
+    return timeline
+
+
 def run_gameday(scenario: Scenario, out: TextIO | None = None, *, tick: float = TICK_SECONDS) -> list[Outcome]:
     """Set up, drill, report (to `out`, stdout by default); returns every check's outcome."""
-    out = out or sys.stdout
-    style = Style(out)
-
-    def say(line: str = "") -> None:
-        print(line, file=out, flush=True)
-
-    say(style(f"Ferry game day: {scenario.name}", "bold"))
-    for line in textwrap.wrap(scenario.description, width=100, initial_indent="  ", subsequent_indent="  "):
-        say(line)
+    report = Report(out or sys.stdout)
+    report.header(scenario)
     started = time.perf_counter()
     with World(scenario) as world:
-        say(f"  world ready in {time.perf_counter() - started:.1f} s: {_world_summary(world)}")
+        report.say(f"  world ready in {time.perf_counter() - started:.1f} s: {_world_summary(world)}")
         before = Picture.take(world)
-        say()
-        say(style("BEFORE", "bold"))
-        for line in before.lines(scenario.zones):
-            say(line)
+        report.section("BEFORE", before.lines(scenario.zones))
         pet_moves = PetMoves()
-        observers: list[Observer] = [
-            NodeReadiness(),
-            pet_moves,
-            RecordedSignals(),
-            Verdicts(),
-            AuditedActions(),
-            Notifications(),
-        ]
-        for observer in observers:
-            observer.prime(world)
-        say()
-        say(style("TIMELINE", "bold") + style("  (sandbox time; the clock is fast-forwarded)", "dim"))
-        timeline: list[Happening] = []
-        for at in moments(world, scenario.duration, tick):
-            world.advance_to(at)
-            happened = world.run_due()
-            happened += [describe_delivery(world, d) for d in world.deliver_events()]
-            for observer in observers:
-                happened += observer.observe(world)
-            for happening in happened:
-                say(_timeline_line(happening, style))
-            timeline += happened
-        say(_timeline_line(Happening(world.offset(), "sandbox", "end of the drill"), style))
+        observers = [NodeReadiness(), pet_moves, RecordedSignals(), Verdicts(), AuditedActions(), Notifications()]
+        report.section("TIMELINE", note="sandbox time; the clock is fast-forwarded")
+        timeline = drill(world, observers, report, tick)
         after = Picture.take(world)
-        say()
-        say(style("AFTER", "bold"))
-        for line in after.lines(scenario.zones):
-            say(line)
+        report.section("AFTER", after.lines(scenario.zones))
         outcomes = evaluate(Run(world, before, after, pet_moves, timeline), scenario.expect)
-    say()
-    say(style("CHECKS", "bold"))
-    for outcome in outcomes:
-        mark = style("PASS", "green") if outcome.passed else style("FAIL", "red", "bold")
-        say(f"  {mark}  {outcome.name}: {outcome.detail}")
-    failed = [o for o in outcomes if not o.passed]
-    verdict = style("FAILED", "red", "bold") if failed else style("PASSED", "green", "bold")
-    say()
-    elapsed = time.perf_counter() - started
-    say(f"{verdict}: {len(outcomes) - len(failed)} of {len(outcomes)} checks hold ({elapsed:.1f} s)")
+    report.outcomes(outcomes, time.perf_counter() - started)
     return outcomes
 
 
@@ -549,11 +561,6 @@ def _world_summary(world: World) -> str:
 
 
 ACTOR_STYLE = {"sandbox": "yellow", "aws": "cyan", "kubernetes": "dim", "ferry": "green"}
-
-
-def _timeline_line(happening: Happening, style: Style) -> str:
-    actor = style(f"{happening.actor:<10}", ACTOR_STYLE.get(happening.actor, ""))
-    return f"  {clock(happening.at):>7}  {actor}  {happening.text}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
