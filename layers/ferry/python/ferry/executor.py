@@ -14,6 +14,7 @@ executors of the same plan take turns instead of racing.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -216,13 +217,14 @@ class PlanExecutor:
         journaled), a transient error once in-step retries are spent, or Refused/FerryError (stop here)."""
         if self.dry_run(dry_run):
             return Execution(True, tuple(StepOutcome(a.step_id, a.kind.value, StepStatus.PLANNED) for a in actions))
-        if lock and not self._journal.acquire(lock, self._owner, self._clock(), self._lease):
+        owner = f"{self._owner}/{threading.get_ident()}"  # each thread of a local run is its own executor
+        if lock and not self._journal.acquire(lock, owner, self._clock(), self._lease):
             raise StepPending(f"another executor is working on {lock}")
         try:
             return Execution(False, tuple(self._run(run_id, actions, effects, why)))
         finally:
             if lock:
-                self._journal.release(lock, self._owner)
+                self._journal.release(lock, owner)
 
     def _run(self, run_id: str, actions: Sequence[Action], effects: Effects, why: str) -> list[StepOutcome]:
         journaled = self._journal.steps(run_id, [a.step_id for a in actions])

@@ -1,4 +1,4 @@
-"""The state machines Ferry starts and the input each takes: one schema per runbook, one validator.
+"""The state machines Ferry starts and the input each takes (pure): one schema per runbook.
 
 Automatic reactions and people take the same path: the detector's hand-off starts these with a
 deterministic execution name (Step Functions refuses a second start of a name, and Ferry treats that as
@@ -12,10 +12,7 @@ import re
 from enum import StrEnum
 from typing import Any
 
-from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
-
 from ferry.detection.transitions import Handoff
-from ferry.errors import InputError
 
 
 class Runbook(StrEnum):
@@ -72,39 +69,6 @@ INPUT_SCHEMAS: dict[str, dict[str, Any]] = {
     ),
     Runbook.FENCE_NODE: _schema("FenceNode", {"cluster": _NAME, "node": _NAME}, ["cluster", "node"]),
 }
-
-
-def validate_input(runbook: str, event: Any) -> None:
-    """Check a state machine input against its schema; raise InputError naming every wrong field.
-
-    The JSON-schema validator stops at the first problem; a person fixing an input by hand wants them all,
-    so on failure each required field, unknown field and property is checked on its own.
-    """
-    schema = INPUT_SCHEMAS.get(runbook)
-    if schema is None:
-        raise InputError([f"runbook: expected one of {', '.join(r.value for r in Runbook)}, got {runbook!r}"])
-    try:
-        validate(event=event, schema=schema)
-    except SchemaValidationError:
-        raise InputError(_problems(schema, event) or ["input: does not match the schema"]) from None
-
-
-def _problems(schema: dict[str, Any], event: Any) -> list[str]:
-    if not isinstance(event, dict):
-        return [f"input: expected a JSON object, got {type(event).__name__}"]
-    properties: dict[str, Any] = schema["properties"]
-    problems = [f"{name}: required" for name in schema["required"] if name not in event]
-    problems += [
-        f"{name}: not a field of {schema['title']} (expected {', '.join(sorted(properties))})"
-        for name in sorted(event)
-        if name not in properties
-    ]
-    for name in sorted(event.keys() & properties.keys()):
-        try:
-            validate(event=event[name], schema=properties[name])
-        except SchemaValidationError as error:
-            problems.append(f"{name}: {str(error.validation_message).removeprefix('data ')}, got {event[name]!r}")
-    return problems
 
 
 def arn_setting(handoff: Handoff) -> str:

@@ -37,6 +37,9 @@ class KubeWriter(KubeApi):
         self.apps = k8s.AppsV1Api(self._client)
         self.storage = k8s.StorageV1Api(self._client)
 
+    def __enter__(self) -> KubeWriter:
+        return self
+
     # --- plumbing ----------------------------------------------------------------------------------------------
 
     def _json(self, method: Any, *args: Any, **kwargs: Any) -> Obj:
@@ -76,6 +79,9 @@ class KubeWriter(KubeApi):
     def pet_pods(self) -> list[Obj]:
         """Every StatefulSet pod of the cluster (one paginated listing, by the controller's label)."""
         return list(self._list(self.core.list_pod_for_all_namespaces, label_selector=PET_LABEL))
+
+    def pods_in_namespace(self, namespace: str, label_selector: str) -> list[Obj]:
+        return list(self._list(self.core.list_namespaced_pod, namespace=namespace, label_selector=label_selector))
 
     def pods_on_node(self, node: str) -> list[Obj]:
         return list(self._list(self.core.list_pod_for_all_namespaces, field_selector=f"spec.nodeName={node}"))

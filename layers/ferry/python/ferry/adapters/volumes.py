@@ -18,8 +18,7 @@ from ferry.adapters.aws import translate_error
 from ferry.adapters.batching import describe_in_batches
 from ferry.errors import NotFound
 from ferry.rehoming.inventory import EbsSnapshot, EbsVolume
-
-SCHEDULE_TAG = "ferry:schedule"  # only snapshots carrying it may ever be deleted, and only by the schedule
+from ferry.rehoming.schedules import SCHEDULE_TAG  # only snapshots carrying it are ever deleted
 
 
 def _tags(raw: Iterable[Mapping[str, str]] | None) -> dict[str, str]:

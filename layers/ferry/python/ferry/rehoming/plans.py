@@ -49,6 +49,9 @@ FREEING_KINDS = frozenset(
 )
 
 
+_NODE_KINDS = FREEING_KINDS | {ActionKind.FENCE, ActionKind.CORDON, ActionKind.QUARANTINE}
+
+
 class Condition(StrEnum):
     ALWAYS = "always"
     FENCED = "fenced"  # only if the gate's Fence step confirmed the instance stopped or terminated
@@ -613,17 +616,23 @@ class Plan:
             "skipped": [s.to_dict() for s in self.skipped],
         }
 
-    def readable(self) -> dict[str, Any]:
-        """The plan as a person reads it in the console: one line per step."""
+    def readable(self, *, detailed: bool = True) -> dict[str, Any]:
+        """The plan as a person reads it in the console: one line per step (`detailed`), or, for a plan
+        too big for a Step Functions state, one line per node and pet (the steps are in the journal)."""
+        if detailed:
+            nodes: dict[str, Any] = {f"{n.cluster}/{n.node}": [_line(a) for a in n.actions] for n in self.nodes}
+        else:
+            nodes = {f"{n.cluster}/{n.node}": f"fence {n.instance_id}, cordon, free identities" for n in self.nodes}
         return {
             "zone": self.zone,
-            "nodes": {f"{n.cluster}/{n.node}": [_line(a) for a in n.actions] for n in self.nodes},
+            "nodes": nodes,
             "pets": {
                 p.subject: {
                     "policy": p.policy.value,
                     "from": p.from_zone,
                     "to": p.target_zone,
-                    "steps": [_line(a) for a in p.actions],
+                    "snapshots": [m.snapshot_id for m in p.moves if m.snapshot_id],
+                    **({"steps": [_line(a) for a in p.actions if a.kind not in _NODE_KINDS]} if detailed else {}),
                     **({"warnings": list(p.warnings)} if p.warnings else {}),
                 }
                 for p in self.pets

@@ -1,0 +1,29 @@
+"""Lambda entry point of `runbook-fence`, one iteration of the fence Map: confirm or make the node's EC2
+instance stopped, cordon it, and free its pets' identities only once the fence is confirmed; otherwise
+quarantine it (NoSchedule) and notify (see ferry.rehoming.steps). NodeJob in, NodeReport out."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ferry.observability import logger, metrics, tracer
+from ferry.rehoming.models import NodeJob
+from ferry.rehoming.steps import RehomingSteps
+from ferry.settings import RehomeSettings
+
+
+@cache
+def steps() -> RehomingSteps:
+    """Built on the first invocation (cold start), not on import: settings are validated there."""
+    return RehomingSteps.from_settings(RehomeSettings.from_env(os.environ))
+
+
+@logger.inject_lambda_context(correlation_id_path="runId", clear_state=True)
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return steps().fence(NodeJob.from_dict(event)).to_dict()

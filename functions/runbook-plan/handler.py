@@ -1,0 +1,28 @@
+"""Lambda entry point of `runbook-plan`, the first Task of EvacuateZone, RehomePet and FenceNode: validate the
+input against the runbook's schema (an InputError names every wrong field), read the clusters, plan, and
+journal the plan unless it is a dry run (see ferry.rehoming.steps). Returns a PlanOutput."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ferry.observability import logger, metrics, tracer
+from ferry.rehoming.steps import RehomingSteps
+from ferry.settings import RehomeSettings
+
+
+@cache
+def steps() -> RehomingSteps:
+    """Built on the first invocation (cold start), not on import: settings are validated there."""
+    return RehomingSteps.from_settings(RehomeSettings.from_env(os.environ))
+
+
+@logger.inject_lambda_context(correlation_id_path="runId", clear_state=True)
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return steps().plan(event).to_dict()
