@@ -45,6 +45,7 @@ class Store:
         self._pods_by_node: dict[str, dict[tuple[str, str], Obj]] = {}
         self._owned: dict[str, set[tuple[str, str, str]]] = {}
         self._uids: dict[str, tuple[str, str, str]] = {}
+        self._deleting: set[tuple[str, str, str]] = set()
         self._encoded: dict[tuple[str, str, str], tuple[str, bytes]] = {}
         self._snapshots: OrderedDict[tuple[str, str, int], list[Obj]] = OrderedDict()
         self._log: deque[Change] = deque(maxlen=_CHANGE_LOG)
@@ -91,6 +92,14 @@ class Store:
                 if obj is not None:
                     found.append((resource, obj))
             return found
+
+    def deleting(self) -> list[tuple[str, Obj]]:
+        """(resource, object) for every object marked for deletion (deletionTimestamp set)."""
+        with self.lock:
+            found = [
+                (resource, self.get(resource, namespace, name)) for resource, namespace, name in sorted(self._deleting)
+            ]
+            return [(resource, obj) for resource, obj in found if obj is not None]
 
     def dangling_owners(self) -> list[str]:
         """Owner uids that some object references but no stored object has (the owner was deleted)."""
@@ -158,6 +167,8 @@ class Store:
         key = (resource, metadata.get("namespace", ""), metadata["name"])
         if metadata.get("uid"):
             self._uids[metadata["uid"]] = key
+        if metadata.get("deletionTimestamp"):
+            self._deleting.add(key)
         for ref in metadata.get("ownerReferences") or ():
             self._owned.setdefault(ref.get("uid", ""), set()).add(key)
         if resource == PODS:
@@ -168,6 +179,7 @@ class Store:
         metadata = obj["metadata"]
         key = (resource, metadata.get("namespace", ""), metadata["name"])
         self._uids.pop(metadata.get("uid", ""), None)
+        self._deleting.discard(key)
         for ref in metadata.get("ownerReferences") or ():
             owned = self._owned.get(ref.get("uid", ""))
             if owned is not None:

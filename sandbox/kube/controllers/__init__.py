@@ -40,10 +40,15 @@ class Context:
     node_monitor_grace_period: float = 40.0
     kubelet_start_delay: float = 0.0
     alive: dict[str, bool] = field(default_factory=dict)  # node name -> its kubelet is running
+    wake_at: float = float("inf")  # time.monotonic() of the earliest retry a controller asked for
 
     @property
     def store(self) -> Store:
         return self.registry.store
+
+    def retry_in(self, seconds: float) -> None:
+        """Ask for a pass after `seconds` of real time even if nothing changes (a backoff retry)."""
+        self.wake_at = min(self.wake_at, time.monotonic() + seconds)
 
 
 class Controller(Protocol):
@@ -91,12 +96,14 @@ class ControllerManager:
                 return
 
     def _loop(self) -> None:
-        store, clock = self.context.store, self.context.clock
-        seen: tuple[int, object] | None = None
-        last = 0.0
+        """A pass after any write, after the clock moved a second or more, or when a retry is due."""
+        context, store, clock = self.context, self.context.store, self.context.clock
+        version, moment = -1, clock.now()
         while not self._stop.wait(self.interval):
-            state = (store.resource_version, clock.now())
-            if state == seen and time.monotonic() - last < 1.0:
+            due = time.monotonic() >= context.wake_at
+            if store.resource_version == version and (clock.now() - moment).total_seconds() < 1.0 and not due:
                 continue
+            if due:
+                context.wake_at = float("inf")
+            version, moment = store.resource_version, clock.now()
             self.run_pass()
-            seen, last = (store.resource_version, clock.now()), time.monotonic()

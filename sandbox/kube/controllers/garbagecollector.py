@@ -10,7 +10,7 @@ Namespace controller: a namespace being deleted has its content deleted, and goe
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sandbox.kube import resources
 from sandbox.kube.controllers import Context
@@ -20,6 +20,7 @@ from sandbox.kube.registry import FOREGROUND, ORPHAN, DeleteOptions
 from sandbox.kube.resources import RESOURCES, ResourceType
 
 EVENT_TTL = timedelta(hours=1)
+EVENT_SWEEP = timedelta(minutes=1)
 _BY_KEY = {rt.key: rt for rt in RESOURCES}
 
 
@@ -27,20 +28,23 @@ class GarbageCollector:
     def __init__(self, context: Context) -> None:
         self.context = context
         self.registry = context.registry
+        self._expired: datetime | None = None
 
     def sync(self) -> None:
         store = self.context.store
         for owner_uid in store.dangling_owners():
             for resource, dependent in store.owned_by(owner_uid):
                 self._collect(_BY_KEY[resource], dependent)
-        for rt in RESOURCES:
-            for obj in store.list(rt.key):
-                finalizers = obj["metadata"].get("finalizers") or []
-                if is_deleting(obj) and FOREGROUND in finalizers:
-                    self._foreground(rt, obj)
-                if is_deleting(obj) and ORPHAN in finalizers:
-                    self._orphan(rt, obj)
-        self.registry.expire_events(EVENT_TTL)
+        for resource, obj in store.deleting():
+            finalizers = obj["metadata"].get("finalizers") or []
+            if FOREGROUND in finalizers:
+                self._foreground(_BY_KEY[resource], obj)
+            if ORPHAN in finalizers:
+                self._orphan(_BY_KEY[resource], obj)
+        now = self.context.clock.now()
+        if self._expired is None or now - self._expired >= EVENT_SWEEP:
+            self._expired = now
+            self.registry.expire_events(EVENT_TTL)
 
     def _collect(self, rt: ResourceType, dependent: Obj) -> None:
         store = self.context.store

@@ -58,6 +58,33 @@ class Spread:
         return None
 
 
+@dataclass
+class Placement:
+    """Where pods are, kept current as the scheduler binds during one pass (its scheduling cache)."""
+
+    nodes: list[Obj]
+    load: dict[str, list[Obj]]  # node -> pods bound to it, not finished
+    owned: dict[str, Counter[str]]  # controller uid -> pods of it (not being deleted) per node
+    zone_of: dict[str, str]
+
+    @classmethod
+    def build(cls, nodes: list[Obj], pods_by_node: dict[str, list[Obj]]) -> Placement:
+        load = {name: [pod for pod in pods if not is_pod_terminal(pod)] for name, pods in pods_by_node.items() if name}
+        owned: dict[str, Counter[str]] = {}
+        for name, pods in load.items():
+            for pod in pods:
+                owner = (controller_of(pod) or {}).get("uid")
+                if owner and not is_deleting(pod):
+                    owned.setdefault(owner, Counter())[name] += 1
+        return cls(nodes, load, owned, {name_of(node): node_zone(node) for node in nodes})
+
+    def place(self, pod: Obj, node: str) -> None:
+        self.load.setdefault(node, []).append(pod)
+        owner = (controller_of(pod) or {}).get("uid")
+        if owner:
+            self.owned.setdefault(owner, Counter())[node] += 1
+
+
 class Unschedulable(Exception):
     """A pod-level reason no node can take the pod (a missing claim), reported instead of per-node reasons."""
 
@@ -78,19 +105,15 @@ class Scheduler:
         ]
         if not pending:
             return
-        nodes = self.context.store.list(resources.NODES.key)
-        load = {
-            name: [pod for pod in pods if not is_pod_terminal(pod)]
-            for name, pods in self.context.store.pods_by_node().items()
-            if name
-        }
+        placement = Placement.build(self.context.store.list(resources.NODES.key), self.context.store.pods_by_node())
         for pod in sorted(
             pending,
             key=lambda pod: (-pod["spec"].get("priority", 0), pod["metadata"]["creationTimestamp"], name_of(pod)),
         ):
-            self._schedule(pod, nodes, load)
+            self._schedule(pod, placement)
 
-    def _schedule(self, pod: Obj, nodes: list[Obj], load: dict[str, list[Obj]]) -> None:
+    def _schedule(self, pod: Obj, placement: Placement) -> None:
+        nodes, load = placement.nodes, placement.load
         try:
             claims = self._claims(pod)
         except Unschedulable as problem:
@@ -115,7 +138,7 @@ class Scheduler:
                 f"{len(nodes)} Preemption is not helpful for scheduling.",
             )
             return
-        node = self._choose(pod, feasible, load)
+        node = self._choose(pod, feasible, placement)
         unbound = [claim for claim in claims if not claim.get("spec", {}).get("volumeName")]
         if unbound:
             chosen = name_of(node)
@@ -135,7 +158,7 @@ class Scheduler:
             self.registry.bind(namespace_of(pod), name_of(pod), {"target": {"kind": "Node", "name": name_of(node)}})
         except ApiError:
             return
-        load.setdefault(name_of(node), []).append(pod)
+        placement.place(pod, name_of(node))
         self.registry.record_event(
             pod,
             "Scheduled",
@@ -242,27 +265,22 @@ class Scheduler:
             )
         return spreads
 
-    def _choose(self, pod: Obj, feasible: list[Obj], load: dict[str, list[Obj]]) -> Obj:
+    def _choose(self, pod: Obj, feasible: list[Obj], placement: Placement) -> Obj:
+        """The node the pod was assumed on (volumes being provisioned), else spread its controller's pods."""
         assumed = self._assumed.get(pod["metadata"]["uid"])
         for node in feasible:
             if name_of(node) == assumed:
                 return node
-        owner = (controller_of(pod) or {}).get("uid")
-        zone_of = {name_of(node): node_zone(node) for node in self.context.store.list(resources.NODES.key)}
+        per_node = placement.owned.get((controller_of(pod) or {}).get("uid", ""), Counter())
         per_zone: Counter[str] = Counter()
-        per_node: Counter[str] = Counter()
-        if owner:
-            for node_name, pods in load.items():
-                for other in pods:
-                    if (controller_of(other) or {}).get("uid") == owner and not is_deleting(other):
-                        per_zone[zone_of.get(node_name, "")] += 1
-                        per_node[node_name] += 1
+        for node_name, count in per_node.items():
+            per_zone[placement.zone_of.get(node_name, "")] += count
         return min(
             feasible,
             key=lambda node: (
                 per_zone[node_zone(node)],
                 per_node[name_of(node)],
-                len(load.get(name_of(node), ())),
+                len(placement.load.get(name_of(node), ())),
                 name_of(node),
             ),
         )

@@ -266,7 +266,9 @@ class PersistentVolumeController:
         except Exception as problem:
             failures = self._failures.get(uid, 0) + 1
             self._failures[uid] = failures
-            self._retry_at[uid] = time.monotonic() + min(2 ** (failures - 1), 60)
+            backoff = min(2 ** (failures - 1), 60)
+            self._retry_at[uid] = time.monotonic() + backoff
+            self.context.retry_in(backoff)
             self.registry.record_event(
                 claim,
                 "ProvisioningFailed",
