@@ -8,6 +8,7 @@ faults, and counting API calls.
 
 from __future__ import annotations
 
+import builtins
 import ipaddress
 import itertools
 import secrets
@@ -269,14 +270,15 @@ class KubeCluster:
                 stored = self.registry.update(
                     rt, namespace, name, {**clone(stored), "status": clone(manifest["status"])}, subresource="status"
                 )
-        return clone(stored)
+        copied: dict[str, Any] = clone(stored)
+        return copied
 
     def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         rt = resources.by_kind(kind)
         obj = self.store.get(rt.key, (namespace or "default") if rt.namespaced else "", name)
         return clone(obj) if obj is not None else None
 
-    def list(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
+    def list(self, kind: str, namespace: str | None = None) -> builtins.list[dict[str, Any]]:
         rt = resources.by_kind(kind)
         return [clone(obj) for obj in self.store.list(rt.key, namespace if rt.namespaced else None)]
 

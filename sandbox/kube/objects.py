@@ -55,7 +55,8 @@ def parse_time(text: str) -> datetime:
 
 
 def meta(obj: Obj) -> Obj:
-    return obj.setdefault("metadata", {})
+    metadata: Obj = obj.setdefault("metadata", {})
+    return metadata
 
 
 def name_of(obj: Obj) -> str:
@@ -178,7 +179,7 @@ def has_taint(node: Obj, key: str, effect: str | None = None) -> bool:
 # --- quantities -------------------------------------------------------------------------------------------------
 
 _QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eE][+-]?[0-9]+|[KMGTPE]i?|[mkMGTPE]|n|u)?$")
-_SUFFIXES = {
+_SUFFIXES: dict[str, int | Decimal] = {
     "": 1,
     "n": Decimal("1e-9"),
     "u": Decimal("1e-6"),

@@ -112,7 +112,7 @@ def merge_patch(original: Any, patch: Any) -> Any:
 
 def strategic_merge_patch(kind: str, original: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     merged = _merge_map(kind, original, patch, ())
-    if isinstance(merged, _Delete):
+    if not isinstance(merged, dict):
         raise errors.bad_request("the patch deletes the whole object")
     return merged
 
@@ -292,7 +292,7 @@ def json_patch(document: dict[str, Any], operations: Any) -> Any:
     for operation in operations:
         if not isinstance(operation, dict):
             raise errors.bad_request("json: cannot unmarshal into Go value of type jsonpatch.Operation")
-        op, path = operation.get("op"), operation.get("path")
+        op, path = operation.get("op"), str(operation.get("path"))
         if op == "add":
             doc = _add(doc, path, clone(_value(operation)))
         elif op == "remove":
@@ -302,7 +302,7 @@ def json_patch(document: dict[str, Any], operations: Any) -> Any:
             doc = _remove(doc, path, "replace")
             doc = _add(doc, path, clone(_value(operation)), "replace")
         elif op in ("move", "copy"):
-            source = operation.get("from")
+            source = str(operation.get("from"))
             value = clone(_get(doc, source, op))
             if op == "move":
                 doc = _remove(doc, source, "move")

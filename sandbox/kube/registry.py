@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import builtins
 import json
 import random
 import threading
@@ -205,7 +206,9 @@ class Registry:
         remaining = len(rest) if labels is None and not fields else None
         return ListPage(page, version, token, remaining)
 
-    def _candidates(self, rt: ResourceType, namespace: str | None, fields: tuple[FieldRequirement, ...]) -> list[Obj]:
+    def _candidates(
+        self, rt: ResourceType, namespace: str | None, fields: tuple[FieldRequirement, ...]
+    ) -> builtins.list[Obj]:
         """Use an index when the field selector pins the node or the name; otherwise the whole range."""
         for requirement in fields:
             if requirement.equal and requirement.field == "metadata.name":
@@ -223,7 +226,7 @@ class Registry:
     # --- create ---------------------------------------------------------------------------------------------
 
     def create(self, rt: ResourceType, namespace: str, body: Any, *, dry_run: bool = False) -> Obj:
-        obj = without_nulls(self._check_kind(rt, body))
+        obj: Obj = without_nulls(self._check_kind(rt, body))
         self._namespace_of_request(rt, obj, namespace)
         metadata = meta(obj)
         if metadata.get("resourceVersion"):
@@ -247,9 +250,7 @@ class Registry:
                 raise errors.invalid_object(rt, metadata.get("name", ""), problems)
             if self.store.get(rt.key, metadata.get("namespace", ""), metadata["name"]) is not None:
                 raise errors.already_exists(rt, metadata["name"])
-            if dry_run:
-                return obj
-            return self.store.put(rt.key, obj)
+            return obj if dry_run else self.store.put(rt.key, obj)
 
     def _generated_name(self, rt: ResourceType, metadata: Obj) -> str:
         while True:
@@ -734,7 +735,7 @@ class Registry:
             while self.store.get(resources.EVENTS.key, namespace, f"{metadata['name']}.{stamp:x}") is not None:
                 stamp += 1  # a frozen sandbox clock must not fold distinct events into one name
             name = f"{metadata['name']}.{stamp:x}"
-            event = {
+            event: Obj = {
                 "metadata": {"name": name, "namespace": namespace},
                 "involvedObject": {
                     "kind": involved.get("kind"),
@@ -756,7 +757,7 @@ class Registry:
                 "reportingInstance": host,
             }
             if not involved["metadata"].get("namespace"):
-                event["involvedObject"].pop("namespace")
+                del event["involvedObject"]["namespace"]
             try:
                 self.create(resources.EVENTS, namespace, event)
             except ApiError:

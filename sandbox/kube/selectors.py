@@ -94,12 +94,7 @@ class LabelSelector:
     def empty(self) -> bool:
         return not self.nothing and not self.requirements
 
-    def as_matching_labels(self) -> dict[str, str]:
-        """The `key=value` pairs a selector pins (the labels an object it creates must at least carry)."""
-        return {req.key: req.values[0] for req in self.requirements if req.operator == "In" and len(req.values) == 1}
 
-
-EVERYTHING = LabelSelector()
 NOTHING = LabelSelector(nothing=True)
 
 

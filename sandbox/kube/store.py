@@ -9,6 +9,7 @@ and a bounded change log that watches read from.
 
 from __future__ import annotations
 
+import builtins
 import json
 import threading
 from collections import OrderedDict, deque
@@ -40,14 +41,14 @@ class Store:
         self.changed = threading.Condition(self.lock)
         self._rv = 0
         self._tables: dict[str, dict[str, dict[str, Obj]]] = {}
-        self._sorted_names: dict[tuple[str, str], list[str]] = {}
-        self._sorted_namespaces: dict[str, list[str]] = {}
+        self._sorted_names: dict[tuple[str, str], builtins.list[str]] = {}
+        self._sorted_namespaces: dict[str, builtins.list[str]] = {}
         self._pods_by_node: dict[str, dict[tuple[str, str], Obj]] = {}
         self._owned: dict[str, set[tuple[str, str, str]]] = {}
         self._uids: dict[str, tuple[str, str, str]] = {}
         self._deleting: set[tuple[str, str, str]] = set()
         self._encoded: dict[tuple[str, str, str], tuple[str, bytes]] = {}
-        self._snapshots: OrderedDict[tuple[str, str, int], list[Obj]] = OrderedDict()
+        self._snapshots: OrderedDict[tuple[str, str, int], builtins.list[Obj]] = OrderedDict()
         self._log: deque[Change] = deque(maxlen=_CHANGE_LOG)
 
     @property
@@ -59,12 +60,12 @@ class Store:
     def get(self, resource: str, namespace: str, name: str) -> Obj | None:
         return self._tables.get(resource, {}).get(namespace, {}).get(name)
 
-    def list(self, resource: str, namespace: str | None = None) -> list[Obj]:
+    def list(self, resource: str, namespace: str | None = None) -> builtins.list[Obj]:
         """Objects in key order (namespace, then name), as etcd returns a range."""
         with self.lock:
             table = self._tables.get(resource, {})
             namespaces = [namespace] if namespace is not None else self._namespaces(resource)
-            items: list[Obj] = []
+            items: builtins.list[Obj] = []
             for ns in namespaces:
                 objects = table.get(ns)
                 if objects:
@@ -74,16 +75,16 @@ class Store:
     def count(self, resource: str) -> int:
         return sum(len(objects) for objects in self._tables.get(resource, {}).values())
 
-    def pods_on(self, node: str) -> list[Obj]:
+    def pods_on(self, node: str) -> builtins.list[Obj]:
         """Pods whose spec.nodeName is `node` ("" for unscheduled pods)."""
         with self.lock:
             return list(self._pods_by_node.get(node, {}).values())
 
-    def pods_by_node(self) -> dict[str, list[Obj]]:
+    def pods_by_node(self) -> dict[str, builtins.list[Obj]]:
         with self.lock:
             return {node: list(pods.values()) for node, pods in self._pods_by_node.items() if pods}
 
-    def owned_by(self, uid: str) -> list[tuple[str, Obj]]:
+    def owned_by(self, uid: str) -> builtins.list[tuple[str, Obj]]:
         """(resource, object) for every object with an ownerReference to `uid`."""
         with self.lock:
             found = []
@@ -93,7 +94,7 @@ class Store:
                     found.append((resource, obj))
             return found
 
-    def deleting(self) -> list[tuple[str, Obj]]:
+    def deleting(self) -> builtins.list[tuple[str, Obj]]:
         """(resource, object) for every object marked for deletion (deletionTimestamp set)."""
         with self.lock:
             found = [
@@ -101,7 +102,7 @@ class Store:
             ]
             return [(resource, obj) for resource, obj in found if obj is not None]
 
-    def dangling_owners(self) -> list[str]:
+    def dangling_owners(self) -> builtins.list[str]:
         """Owner uids that some object references but no stored object has (the owner was deleted)."""
         with self.lock:
             return [uid for uid in self._owned if uid not in self._uids]
@@ -109,13 +110,13 @@ class Store:
     def has_uid(self, uid: str) -> bool:
         return uid in self._uids
 
-    def _namespaces(self, resource: str) -> list[str]:
+    def _namespaces(self, resource: str) -> builtins.list[str]:
         cached = self._sorted_namespaces.get(resource)
         if cached is None:
             cached = self._sorted_namespaces[resource] = sorted(self._tables.get(resource, {}))
         return cached
 
-    def _names(self, resource: str, namespace: str) -> list[str]:
+    def _names(self, resource: str, namespace: str) -> builtins.list[str]:
         cached = self._sorted_names.get((resource, namespace))
         if cached is None:
             cached = self._sorted_names[(resource, namespace)] = sorted(self._tables[resource][namespace])
@@ -209,7 +210,7 @@ class Store:
             self._encoded[key] = (version, data)
         return data
 
-    def save_snapshot(self, resource: str, namespace: str, items: list[Obj]) -> int:
+    def save_snapshot(self, resource: str, namespace: str, items: builtins.list[Obj]) -> int:
         """Keep a list result so that later pages of it are served from the same resourceVersion."""
         with self.lock:
             key = (resource, namespace, self._rv)
@@ -219,7 +220,7 @@ class Store:
                 self._snapshots.popitem(last=False)
             return self._rv
 
-    def snapshot(self, resource: str, namespace: str, resource_version: int) -> list[Obj] | None:
+    def snapshot(self, resource: str, namespace: str, resource_version: int) -> builtins.list[Obj] | None:
         with self.lock:
             return self._snapshots.get((resource, namespace, resource_version))
 

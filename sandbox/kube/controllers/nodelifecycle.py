@@ -246,13 +246,11 @@ class NodeLifecycleController:
             ready = condition(pod, "Ready")
             if ready is None or ready.get("status") == "False":
                 continue
-            status = clone(pod["status"])
-            set_condition(status, {"type": "Ready", "status": "False"}, stamp)
             self.registry.mutate(
                 resources.PODS,
                 namespace_of(pod),
                 name_of(pod),
-                lambda obj, s=status: obj.update(status=s),
+                lambda obj: _not_ready(obj, stamp),
                 subresource="status",
             )
             self.registry.record_event(
@@ -314,6 +312,10 @@ class NodeLifecycleController:
                     self._swap(node, NOT_READY, UNREACHABLE)
                 else:
                     self._swap(node, UNREACHABLE, NOT_READY)
+
+
+def _not_ready(pod: Obj, stamp: str) -> None:
+    set_condition(pod.setdefault("status", {}), {"type": "Ready", "status": "False"}, stamp)
 
 
 def _zone_state(statuses: list[str]) -> str:

@@ -124,7 +124,7 @@ class Scheduler:
         spreads = self._spreads(pod, nodes, load)
         for node in nodes:
             reason = self._filter(pod, node, claims, load) or next(
-                (problem for spread in spreads if (problem := spread.problem(node))), None
+                (found for spread in spreads if (found := spread.problem(node))), None
             )
             if reason is None:
                 feasible.append(node)
