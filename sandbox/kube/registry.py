@@ -15,7 +15,6 @@ import bisect
 import builtins
 import json
 import random
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -114,7 +113,6 @@ class Registry:
         self.clock = clock
         self._random = random.Random()
         self._event_keys: dict[tuple[str, ...], tuple[str, str]] = {}
-        self._lock = threading.RLock()
 
     # --- helpers --------------------------------------------------------------------------------------------
 
@@ -229,7 +227,7 @@ class Registry:
         obj: Obj = without_nulls(self._check_kind(rt, body))
         self._namespace_of_request(rt, obj, namespace)
         metadata = meta(obj)
-        if metadata.get("resourceVersion"):
+        if _nonzero_version(metadata.get("resourceVersion")):
             raise ApiError(500, "", "resourceVersion should not be set on objects to be created")
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
         for field in (*_SYSTEM_FIELDS, "managedFields", "selfLink"):
@@ -725,7 +723,7 @@ class Registry:
         namespace = metadata.get("namespace") or "default"
         key = (uid_of(involved), reason, message, component, event_type)
         now = self.clock.now()
-        with self._lock, self.store.lock:
+        with self.store.lock:
             known = self._event_keys.get(key)
             if known is not None:
                 updated = self.mutate(resources.EVENTS, known[0], known[1], lambda event: _repeat(event, fmt_time(now)))
@@ -770,6 +768,14 @@ class Registry:
         for event in self.store.list(resources.EVENTS.key):
             if parse_time(event.get("lastTimestamp") or event["metadata"]["creationTimestamp"]) < cutoff:
                 self.store.remove(resources.EVENTS.key, event["metadata"]["namespace"], event["metadata"]["name"])
+
+
+def _nonzero_version(version: Any) -> bool:
+    """What etcd3's Create refuses: a resourceVersion that parses as a non-zero number (anything else is ignored)."""
+    try:
+        return int(str(version or 0)) > 0
+    except ValueError:
+        return False
 
 
 def _repeat(event: Obj, now: str) -> None:

@@ -484,7 +484,7 @@ def _handler_class(api: ApiServer) -> type[BaseHTTPRequestHandler]:
                 response = api.dispatch(self.command, path, query, body, self.headers)
             except ApiError as problem:
                 response = _error_response(problem)
-            except (BrokenPipeError, ConnectionResetError):
+            except OSError:  # the client went away, or an outage shut the connection under a watch
                 self.close_connection = True
                 return
             except Exception as problem:

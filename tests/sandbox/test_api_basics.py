@@ -234,3 +234,38 @@ class TestGenerationAndSubresources:
         apps.create_namespaced_deployment(namespace, deployment("gone", 0))
         status = apps.delete_namespaced_deployment("gone", namespace)
         assert status.status == "Success" and status.details.name == "gone" and status.details.kind == "deployments"
+
+
+class TestLessCommonVerbs:
+    def test_create_refuses_a_resource_version_as_etcd_does(self, core: client.CoreV1Api, namespace: str) -> None:
+        body = parked_pod("copied")
+        body["metadata"]["resourceVersion"] = "12345"
+        code, status = api_error(core.create_namespaced_pod, namespace, body)
+        assert (code, status["message"]) == (500, "resourceVersion should not be set on objects to be created")
+
+    def test_delete_collection_honours_the_label_selector(self, core: client.CoreV1Api, namespace: str) -> None:
+        for name, tier in (("a", "x"), ("b", "x"), ("c", "y")):
+            core.create_namespaced_pod(namespace, parked_pod(name, labels={"tier": tier}))
+        core.delete_collection_namespaced_pod(namespace, label_selector="tier=x")
+        assert [pod.metadata.name for pod in core.list_namespaced_pod(namespace).items] == ["c"]
+
+    def test_server_side_apply_creates_then_merges(self, cluster: KubeCluster, namespace: str) -> None:
+        path = f"/apis/apps/v1/namespaces/{namespace}/deployments/applied?fieldManager=ferry"
+        body = deployment("applied", 0) | {"apiVersion": "apps/v1", "kind": "Deployment"}
+        first = raw(
+            cluster, "PATCH", path, json.dumps(body).encode(), **{"Content-Type": "application/apply-patch+yaml"}
+        )
+        assert first.status == 201
+        body["metadata"]["labels"] = {"owner": "ferry"}
+        second = raw(
+            cluster, "PATCH", path, json.dumps(body).encode(), **{"Content-Type": "application/apply-patch+yaml"}
+        )
+        assert second.status == 200 and json.loads(second.data)["metadata"]["labels"] == {"owner": "ferry"}
+        missing = raw(
+            cluster,
+            "PATCH",
+            path.split("?")[0],
+            json.dumps(body).encode(),
+            **{"Content-Type": "application/apply-patch+yaml"},
+        )
+        assert missing.status == 422 and "fieldManager: Required value" in json.loads(missing.data)["message"]
