@@ -264,7 +264,7 @@ class TestLessCommonVerbs:
         missing = raw(
             cluster,
             "PATCH",
-            path.split("?")[0],
+            path.split("?", maxsplit=1)[0],
             json.dumps(body).encode(),
             **{"Content-Type": "application/apply-patch+yaml"},
         )
