@@ -281,7 +281,9 @@ class FaultProxy:
                 return FaultHit(zone, fault, action)
         return None
 
-    def _forward(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> tuple[int, list, bytes]:
+    def _forward(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
         local = _upstream_connections
         conn: http.client.HTTPConnection | None = getattr(local, "conn", None)
         for attempt in range(2):  # moto may close an idle keep-alive connection: reconnect once
@@ -458,7 +460,7 @@ class AwsSandbox:
         key = (service, through_proxy, max_attempts)
         if key not in self._clients:
             retries = {"total_max_attempts": max_attempts, "mode": "standard"}
-            config = Config(retries=retries) if max_attempts else None  # type: ignore[arg-type]
+            config = Config(retries=retries) if max_attempts else None
             url = self.endpoint_url if through_proxy else self.moto_url
             client = self._session.client(service, endpoint_url=url, config=config)
             client.meta.events.register("before-send", self._add_account_header)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TextIO
+from typing import Any, Self, TextIO
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = ROOT / "functions"
@@ -217,16 +217,15 @@ def clocked_datetime(clock: Clock) -> type[datetime]:
 
     class ClockedDatetime(_REAL_DATETIME, metaclass=_DatetimeType):
         @classmethod
-        def now(cls, tz: tzinfo | None = None) -> datetime:
-            current = clock().astimezone(UTC)
-            return current.astimezone(tz) if tz is not None else current.astimezone().replace(tzinfo=None)
+        def now(cls, tz: tzinfo | None = None) -> Self:
+            return cls.fromtimestamp(clock().timestamp(), tz)  # naive local time when tz is None, as datetime does
 
         @classmethod
-        def utcnow(cls) -> datetime:
-            return clock().astimezone(UTC).replace(tzinfo=None)
+        def utcnow(cls) -> Self:
+            return cls.fromtimestamp(clock().timestamp(), UTC).replace(tzinfo=None)
 
         @classmethod
-        def today(cls) -> datetime:
+        def today(cls) -> Self:
             return cls.now()
 
     return ClockedDatetime

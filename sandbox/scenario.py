@@ -466,10 +466,12 @@ class _Reader:
             clusters=tuple(dict.fromkeys(c.name for c in clusters)),
             nodes={c.name: {n.name for n in c.nodes(zones)} for c in clusters},
         )
-        statefulsets = tuple(s for p, d in self.items(top, "statefulsets", "") if (s := self.statefulset(d, p, ctx)))
-        federated = tuple(f for p, d in self.items(top, "federated", "") if (f := self.federated(d, p, ctx)))
-        steps = tuple(s for p, d in self.items(top, "steps", "", required=True) if (s := self.step(d, p, ctx)))
-        last = max((s.at for s in steps), default=0.0)
+        statefulsets = tuple(
+            sts for p, d in self.items(top, "statefulsets", "") if (sts := self.statefulset(d, p, ctx))
+        )
+        federated = tuple(app for p, d in self.items(top, "federated", "") if (app := self.federated(d, p, ctx)))
+        steps = tuple(step for p, d in self.items(top, "steps", "", required=True) if (step := self.step(d, p, ctx)))
+        last = max((step.at for step in steps), default=0.0)
         duration = self.duration(top, "duration", "", last + 120.0)
         if steps and duration < last:
             self.fail("duration", f"at least the last step's time ({last:g}s)", top.get("duration"))
@@ -482,8 +484,8 @@ class _Reader:
             clusters=clusters,
             statefulsets=statefulsets,
             federated=federated,
-            steps=tuple(sorted(steps, key=lambda s: s.at)),
-            expect=tuple(c for p, d in self.items(top, "expect", "") if (c := self.check(d, p, ctx))),
+            steps=tuple(sorted(steps, key=lambda step: step.at)),
+            expect=tuple(check for p, d in self.items(top, "expect", "") if (check := self.check(d, p, ctx))),
             duration=duration,
         )
 

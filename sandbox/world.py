@@ -139,7 +139,7 @@ class World:
             raise
         self._started_at = self.clock.now()
         for step in self.scenario.steps:
-            self.schedule(step.at, _describe(step), lambda step=step: self.stage(step))
+            self.schedule(step.at, _describe(step), partial(self.stage, step))
         if self.lambdas.exists(PROBE):
             self.schedule(PROBE_EVERY, "probe schedule", self._run_probe)
         return self
