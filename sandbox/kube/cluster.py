@@ -288,7 +288,12 @@ class KubeCluster:
     # --- faults ---------------------------------------------------------------------------------------------
 
     def set_outage(self, down: bool) -> None:
-        """Down: the listening socket closes and open connections drop; up: it listens again on the same port."""
+        """Down: the listening socket closes and open connections drop; up: it listens again on the same port.
+
+        Everything that talks to the API server stops with it, so the controllers and kubelets pause: the
+        cluster's state is frozen for the outage, as etcd's is.
+        """
+        self.controllers.paused = down
         self.server.set_outage(down)
 
     def set_error_rate(

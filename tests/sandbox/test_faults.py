@@ -120,3 +120,15 @@ def test_request_count_counts_calls_by_verb_and_resource(own: KubeCluster) -> No
         return after.get(key, 0) - before.get(key, 0)
 
     assert (delta("list pods"), delta("patch nodes"), delta("get nodes/status"), delta("get /readyz")) == (2, 1, 1, 1)
+
+
+def test_the_cluster_is_frozen_during_an_outage_and_no_node_is_lost_for_it(own: KubeCluster) -> None:
+    own.set_outage(True)
+    own.clock.advance(120)  # three grace periods without an API server: no heartbeat could be written
+    own.settle()
+    own.set_outage(False)
+    own.settle()
+    nodes = client.CoreV1Api(own.api_client()).list_node().items
+    assert all(
+        next(c.status for c in n.status.conditions if c.type == "Ready") == "True" and not n.spec.taints for n in nodes
+    )

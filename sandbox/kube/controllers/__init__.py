@@ -62,6 +62,7 @@ class ControllerManager:
         self.interval = interval
         self._pass_lock = threading.Lock()
         self._stop = threading.Event()
+        self.paused = False  # the API server is down: no controller (nor kubelet) can read or write
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -76,6 +77,8 @@ class ControllerManager:
             self._thread = None
 
     def run_pass(self) -> None:
+        if self.paused:
+            return
         with self._pass_lock:
             for controller in self.controllers:
                 try:
@@ -89,7 +92,7 @@ class ControllerManager:
         """Run passes until one writes nothing (or `timeout` seconds of real time have gone)."""
         deadline = time.monotonic() + timeout
         store = self.context.store
-        while True:
+        while not self.paused:
             before = store.resource_version
             self.run_pass()
             if store.resource_version == before or time.monotonic() >= deadline:
