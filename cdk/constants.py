@@ -7,6 +7,7 @@ absolute (derived from the repository root) so the app synthesizes the same from
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,12 +42,17 @@ class ContextKey:
     MODE = "mode"
     NOTIFY_EMAIL = "notifyEmail"
     LOG_LEVEL = "logLevel"
+    PROBE_INTERVAL_MINUTES = "probeIntervalMinutes"
 
 
 MODES = ("observe", "act")
 DEFAULT_MODE = "observe"  # DESIGN.md invariant 6: a fresh deployment only observes.
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_LOG_LEVEL = "INFO"
+# The probe is the fast voice of detection (issue 4: IMPAIRED within three probe periods); an hour is the
+# longest period at which it still says anything useful.
+DEFAULT_PROBE_INTERVAL_MINUTES = 1
+PROBE_INTERVAL_RANGE = (1, 60)
 
 # --- Lambda ------------------------------------------------------------------------------------------
 # 3.12, not the newest runtime: the pinned dependencies and the precompiled bytecode are built for it
@@ -77,6 +83,10 @@ class FunctionSpec:
     # Read-only calls that AWS cannot scope to a resource (ec2:Describe*), granted on "*" in a policy of their
     # own, limited to the stack's region, and acknowledged there; only Describe/Get/List actions are accepted.
     unscoped_reads: tuple[str, ...] = ()
+    # False for Step Functions steps: they raise errors on purpose (StepPending, Throttled...) for the state
+    # machine to retry, so their Errors metric counts retries, not failures. The state machines' failed runs
+    # are alarmed on instead (cdk/monitoring.py); throttles are alarmed on for every function.
+    alarm_on_errors: bool = True
 
     @property
     def function_name(self) -> str:
@@ -92,8 +102,66 @@ INGEST = FunctionSpec(
     # instance) and the zone-id -> zone-name map (ARC events speak zone ids).
     unscoped_reads=("ec2:DescribeInstances", "ec2:DescribeAvailabilityZones"),
 )
+# The EC2 reads that map instances to zones and clusters, and EBS volumes to their snapshots.
+_INSTANCE_READS = ("ec2:DescribeInstances", "ec2:DescribeAvailabilityZones")
+_EBS_READS = ("ec2:DescribeVolumes", "ec2:DescribeSnapshots")
+PROBE = FunctionSpec(
+    name="probe",
+    description="Every minute: node readiness, leases and /readyz of every registered cluster, as signals",
+    memory_mb=512,
+    timeout=Duration.seconds(60),
+    kubernetes=True,
+    # ferry.probe: the nodes' instance states per zone (one batched call), and zone names.
+    unscoped_reads=_INSTANCE_READS,
+)
+# The re-homing steps (docs/REHOMING.md). Their timeouts stay under the step lock's lease (the Ferry
+# package's FERRY_STEP_LOCK_SECONDS, default 180 s): a pet's lock held by an invocation that died is taken
+# over only after the lease, so a lease shorter than the timeout would let two invocations work on one pet.
+RUNBOOK_PLAN = FunctionSpec(
+    name="runbook-plan",
+    description="Runbooks, first step: validate the input, read the clusters, plan and journal the plan",
+    memory_mb=1024,  # a zone of 300 nodes and 200 pets, read from every cluster at once
+    timeout=Duration.seconds(120),
+    kubernetes=True,
+    unscoped_reads=(*_INSTANCE_READS, *_EBS_READS),
+    alarm_on_errors=False,
+)
+RUNBOOK_FENCE = FunctionSpec(
+    name="runbook-fence",
+    description="Runbooks, per node: confirm or force the instance stopped, cordon, free the pets' identities",
+    memory_mb=512,
+    timeout=Duration.seconds(120),  # the fence waits up to FERRY_FENCE_WAIT_SECONDS (default 60 s) for EC2
+    kubernetes=True,
+    unscoped_reads=(*_INSTANCE_READS, *_EBS_READS),
+    alarm_on_errors=False,
+)
+RUNBOOK_REHOME = FunctionSpec(
+    name="runbook-rehome",
+    description="Runbooks, per pet: restore or re-provision its volume in a healthy zone and bring it back",
+    memory_mb=512,
+    timeout=Duration.seconds(120),
+    kubernetes=True,
+    unscoped_reads=(*_INSTANCE_READS, *_EBS_READS),
+    alarm_on_errors=False,
+)
+RUNBOOK_REPORT = FunctionSpec(
+    name="runbook-report",
+    description="Runbooks, last step and catch-all: the run's report, audited and sent to operators",
+    memory_mb=256,
+    timeout=Duration.seconds(30),
+    alarm_on_errors=False,
+)
+SNAPSHOT_SCHEDULE = FunctionSpec(
+    name="snapshot-schedule",
+    description="Every 5 minutes: snapshot pets' EBS volumes within their RPO, prune the schedule's own",
+    memory_mb=512,
+    # Under the schedule's period, so that two runs never overlap (both would snapshot the same volume).
+    timeout=Duration.seconds(240),
+    kubernetes=True,
+    unscoped_reads=_EBS_READS,
+)
 # Every function of the stack; tests check each one's limits (e.g. unzipped size) against this list.
-FUNCTIONS = (INGEST,)
+FUNCTIONS = (INGEST, PROBE)
 
 
 @dataclass(frozen=True)
@@ -159,3 +227,92 @@ ALARM_PERIOD = Duration.minutes(1)
 DASHBOARD_PERIOD = Duration.minutes(5)
 METRIC_SIGNALS_TRANSLATED = "SignalsTranslated"  # EMF, dimension "kind"
 METRIC_EVENTS_SKIPPED = "EventsSkipped"  # EMF, dimension "reason"
+
+# --- probing -----------------------------------------------------------------------------------------
+# Cluster credentials (self-managed clusters: token and CA) live in Secrets Manager under this prefix; every
+# function that talks to clusters may read them, and no other secret (cdk/grants.py).
+CLUSTER_SECRET_PREFIX = "ferry/"
+METRIC_API_HEALTHY = "ApiHealthy"  # EMF, dimension "cluster"; 1 or 0 per probe round
+METRIC_NODES_NOT_READY = "NodesNotReady"  # EMF, dimensions "cluster" and "zone"
+METRIC_LEASE_AGE_MAX = "LeaseAgeMax"  # EMF, seconds, dimensions "cluster" and "zone"
+# EMF, dimension "subject" (open-ended): emitted by ferry.executor when the detector refuses to act because
+# too many zones look broken at once (DESIGN.md, static stability).
+METRIC_STATIC_STABILITY_HOLD = "StaticStabilityHold"
+STATIC_STABILITY_ALARM = "static-stability"
+
+# --- runbooks (Step Functions) -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunbookSpec:
+    """One runbook state machine (docs/REHOMING.md): Plan, fence the nodes, maybe re-home pets, Report."""
+
+    name: str  # the runbook's name in ferry.runbooks.Runbook, and the state machine is ferry-<name>
+    description: str
+    rehomes_pets: bool  # EvacuateZone and RehomePet move pets; FenceNode only fences and frees
+    # Started by the detector (a ferry.detection Handoff): ingest and probe get its ARN and may start it.
+    handoff: bool = False
+
+    @property
+    def state_machine_name(self) -> str:
+        return f"{NAME_PREFIX}-{self.name}"
+
+    @property
+    def arn_setting(self) -> str:
+        """The variable holding its ARN, as ferry.runbooks.arn_setting names it: FERRY_SM_EVACUATE_ZONE."""
+        return "FERRY_SM_" + re.sub(r"(?<!^)(?=[A-Z])", "_", self.name).upper()
+
+
+EVACUATE_ZONE = RunbookSpec(
+    name="EvacuateZone",
+    description="Fence an impaired zone's nodes and re-home its pets to healthy zones",
+    rehomes_pets=True,
+    handoff=True,
+)
+REHOME_PET = RunbookSpec(
+    name="RehomePet",
+    description="Move one StatefulSet pod, with its data, to a healthy zone",
+    rehomes_pets=True,
+)
+FENCE_NODE = RunbookSpec(
+    name="FenceNode",
+    description="Fence one lost node and free its pets' identities",
+    rehomes_pets=False,
+)
+RUNBOOKS = (EVACUATE_ZONE, REHOME_PET, FENCE_NODE)
+
+# Standard, not Express: an evacuation outlives Express's 5 minutes, and only Standard refuses a second
+# execution of the same name, which is what makes two starts of one evacuation start one run.
+RUNBOOK_TIMEOUT = Duration.hours(12)  # 200 pets at 10 at a time, each waiting minutes for its volume
+FENCE_CONCURRENCY = 5  # instances stopped at once: bounded blast radius (DESIGN.md invariant 3)
+DEFAULT_REHOME_CONCURRENCY = 10  # pets re-homed at once unless the input's maxConcurrency says otherwise
+# Error names the steps raise (ferry.errors class names, as Lambda reports them) and what Lambda raises.
+INPUT_ERROR = "InputError"
+TRANSIENT_ERRORS = ("Throttled", "Unavailable", "TransientError")
+STEP_PENDING_ERROR = "StepPending"
+LAMBDA_SERVICE_ERRORS = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+)
+RETRY_INTERVAL = Duration.seconds(2)
+RETRY_BACKOFF_RATE = 2
+TRANSIENT_MAX_ATTEMPTS = 6  # 2+4+...+64 s at most: about two minutes of a failing dependency
+STEP_PENDING_MAX_ATTEMPTS = 20
+# "Not yet" (a volume still creating) is waited for, not backed off from forever: 20 attempts capped at a
+# minute each wait up to about a quarter of an hour before the pet is reported failed.
+STEP_PENDING_MAX_DELAY = Duration.seconds(60)
+RUNBOOK_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+
+# --- what Ferry may touch in EC2 (docs/CONVENTIONS.md, docs/REHOMING.md) -------------------------------
+# Tags are how IAM tells a cluster's instances and volumes, and Ferry's own snapshots, from the rest of
+# the account: every write permission below is conditioned on one of them.
+MANAGED_TAG = ("ferry:managed", "true")  # on everything Ferry creates
+CLUSTER_TAG = "ferry:cluster"  # on every instance of a cluster Ferry protects
+# Volumes the EBS CSI driver provisions carry its own tag whatever the cluster's tagging; pets' old volumes
+# are those, and Ferry tags them with where their pet went.
+CSI_VOLUME_TAG = ("ebs.csi.aws.com/cluster", "true")
+REHOMED_TO_TAG = "ferry:rehomed-to"
+SCHEDULE_TAG = "ferry:schedule"  # only snapshots carrying it are ever deleted, by the schedule alone
+SNAPSHOT_PERIOD = Duration.minutes(5)  # the snapshot schedule's rate (the package's FERRY_SNAPSHOT_PERIOD_SECONDS)

@@ -4,14 +4,15 @@ Every function Ferry adds later (probe, detector, executor steps...) differs onl
 (cdk/constants.py); the rest is decided once here: Python 3.12 on arm64, the shared layers, Powertools
 settings, X-Ray, an explicit log group with retention, and a role of its own that starts empty. The role
 gets no managed policy (AWSLambdaBasicExecutionRole would allow writing to every log group of the account):
-only its own log group, and what the owning constructs grant (the table, the topic, a queue...).
+only its own log group, and what the owning constructs grant (the table, the topic, a queue...). A function
+that talks to clusters (the kubernetes layer) may read the clusters' credentials, and no other secret.
 """
 
 from __future__ import annotations
 
 import re
 
-from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -20,6 +21,7 @@ from constructs import Construct
 from cdk.bundling import function_code
 from cdk.constants import (
     ARCHITECTURE,
+    CLUSTER_SECRET_PREFIX,
     FUNCTIONS_DIR,
     HANDLER,
     LOG_REMOVAL_POLICY,
@@ -29,6 +31,7 @@ from cdk.constants import (
     SERVICE_NAME,
     FunctionSpec,
 )
+from cdk.grants import arn_pattern, scoped_policy
 from cdk.layers import FerryLayers
 from cdk.notifications import FerryNotifications
 from cdk.settings import Settings
@@ -60,6 +63,8 @@ class FerryFunction(Construct):
         notifications.grant_publish(self.function)
         if spec.unscoped_reads:
             self._build_unscoped_reads(spec)
+        if spec.kubernetes:
+            self._build_cluster_credentials()
         self._acknowledge_tracing()
         self._acknowledge_runtime()
 
@@ -150,6 +155,24 @@ class FerryFunction(Construct):
                     "separate policy so that nothing else of the role can be a wildcard."
                 ),
             )
+        )
+
+    def _build_cluster_credentials(self) -> None:
+        # Self-managed clusters' tokens (ferry.adapters.kube.credentials_for); EKS clusters need no secret.
+        secrets = arn_pattern(
+            self, "secretsmanager", "secret", f"{CLUSTER_SECRET_PREFIX}*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+        )
+        scoped_policy(
+            self,
+            "ClusterCredentials",
+            role=self.role,
+            statements=[iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[secrets])],
+            reason=(
+                f"Cluster credentials are secrets named {CLUSTER_SECRET_PREFIX}<cluster> in this account and region, "
+                "created when a cluster is registered, after this stack is deployed, and their ARNs end in a random "
+                "suffix; the prefix is the narrowest name that covers them, and only GetSecretValue is allowed."
+            ),
+            dependent=self.function,
         )
 
     def _acknowledge_runtime(self) -> None:

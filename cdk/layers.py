@@ -32,7 +32,8 @@ class FerryLayers(Construct):
         return self._kubernetes
 
     def for_function(self, spec: FunctionSpec) -> list[lambda_.ILayerVersion]:
-        """Third-party layers first, Ferry's own package last (layers are unpacked in this order)."""
+        """The layers a function needs. Their order in the template is CDK's (the recognizeLayerVersion flag
+        of cdk.json sorts them), not this list's: harmless, as no two layers ship the same path (tested)."""
         if spec.kubernetes:
             return [self.deps, self.kubernetes, self.ferry]
         return [self.deps, self.ferry]

@@ -4,8 +4,15 @@ Ferry is the thing that is supposed to work while everything else fails, so its 
 a message in the dead-letter queue is an event Ferry could not understand, a function error or throttle is
 a signal that may have been lost or delayed. The dashboard shows whether events flow (invocations, queue
 age), what they became (`SignalsTranslated` by kind) and what was deliberately ignored (`EventsSkipped` by
-reason). Kinds and reasons are open-ended enums, so those graphs use SEARCH expressions instead of one
-metric per known value.
+reason), and what the probe sees (`ApiHealthy` per cluster, `NodesNotReady` and `LeaseAgeMax` per cluster
+and zone). Kinds, reasons, clusters and zones are open-ended, so those graphs use SEARCH expressions instead
+of one metric per known value.
+
+The static-stability alarm is the one alarm on such an open-ended metric: `StaticStabilityHold` is emitted
+with a `subject` dimension (the zone or region Ferry refused to act on) that no deployment can list in
+advance, and an alarm cannot use SEARCH. It uses a CloudWatch Metrics Insights query instead, which an alarm
+may evaluate: `SELECT SUM(StaticStabilityHold) FROM "Ferry"` adds up every series of the metric whatever
+its dimensions (`subject`, and the `service` Powertools adds), so one hold anywhere raises it.
 """
 
 from __future__ import annotations
@@ -23,9 +30,14 @@ from cdk.constants import (
     ALARM_PERIOD,
     DASHBOARD_NAME,
     DASHBOARD_PERIOD,
+    METRIC_API_HEALTHY,
     METRIC_EVENTS_SKIPPED,
+    METRIC_LEASE_AGE_MAX,
+    METRIC_NODES_NOT_READY,
     METRIC_SIGNALS_TRANSLATED,
+    METRIC_STATIC_STABILITY_HOLD,
     METRICS_NAMESPACE,
+    STATIC_STABILITY_ALARM,
 )
 from cdk.functions import FerryFunction
 from cdk.ingestion import FerryIngestion
@@ -45,13 +57,17 @@ class FerryMonitoring(Construct):
         topic: sns.ITopic,
         functions: Sequence[FerryFunction],
         ingestion: FerryIngestion,
+        probe: FerryFunction,
     ) -> None:
         super().__init__(scope, construct_id)
         self._action = actions.SnsAction(topic)
-        self.alarms: list[cloudwatch.Alarm] = [self._build_dead_letter_alarm(ingestion)]
+        self.alarms: list[cloudwatch.Alarm] = [
+            self._build_dead_letter_alarm(ingestion),
+            self._build_static_stability_alarm(),
+        ]
         for function in functions:
             self.alarms.extend(self._build_function_alarms(function))
-        self.dashboard = self._build_dashboard(ingestion.consumer, ingestion)
+        self.dashboard = self._build_dashboard(ingestion.consumer, ingestion, probe)
 
     def _alarm(self, construct_id: str, *, name: str, description: str, metric: cloudwatch.IMetric) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
@@ -79,13 +95,30 @@ class FerryMonitoring(Construct):
             ),
         )
 
+    def _build_static_stability_alarm(self) -> cloudwatch.Alarm:
+        return self._alarm(
+            "StaticStability",
+            name=STATIC_STABILITY_ALARM,
+            description=(
+                "Ferry holds still: more zones look impaired at once than it may evacuate, so it acts on none. "
+                "Check Ferry's own view (probe, events) before the region's; see the audit log for the subjects"
+            ),
+            metric=cloudwatch.MathExpression(
+                expression=f'SELECT SUM({METRIC_STATIC_STABILITY_HOLD}) FROM "{METRICS_NAMESPACE}"',
+                using_metrics={},
+                label="Static-stability holds",
+                period=ALARM_PERIOD,
+            ),
+        )
+
     def _build_function_alarms(self, function: FerryFunction) -> list[cloudwatch.Alarm]:
         name = function.spec.name
         fn = function.function
-        checks = (
-            ("Errors", "errors", fn.metric_errors(period=ALARM_PERIOD, statistic="Sum"), "failed"),
-            ("Throttles", "throttles", fn.metric_throttles(period=ALARM_PERIOD, statistic="Sum"), "was throttled"),
-        )
+        checks = [
+            ("Throttles", "throttles", fn.metric_throttles(period=ALARM_PERIOD, statistic="Sum"), "was throttled")
+        ]
+        if function.spec.alarm_on_errors:
+            checks.insert(0, ("Errors", "errors", fn.metric_errors(period=ALARM_PERIOD, statistic="Sum"), "failed"))
         return [
             self._alarm(
                 f"{name.capitalize()}{suffix}",
@@ -96,7 +129,9 @@ class FerryMonitoring(Construct):
             for suffix, kind, metric, what in checks
         ]
 
-    def _build_dashboard(self, ingest: FerryFunction, ingestion: FerryIngestion) -> cloudwatch.Dashboard:
+    def _build_dashboard(
+        self, ingest: FerryFunction, ingestion: FerryIngestion, probe: FerryFunction
+    ) -> cloudwatch.Dashboard:
         fn = ingest.function
         period = DASHBOARD_PERIOD
 
@@ -107,12 +142,12 @@ class FerryMonitoring(Construct):
                 title=title, left=list(left), right=list(right), width=WIDGET_WIDTH, height=WIDGET_HEIGHT
             )
 
-        def search(metric_name: str, label: str) -> cloudwatch.MathExpression:
+        def search(metric_name: str, label: str, statistic: str = "Sum") -> cloudwatch.MathExpression:
             # Every dimension set of the metric (Powertools adds `service` to `kind`/`reason`): one line each.
             return cloudwatch.MathExpression(
                 expression=(
                     f'SEARCH(\'Namespace="{METRICS_NAMESPACE}" MetricName="{metric_name}"\', '
-                    f"'Sum', {int(period.to_seconds())})"
+                    f"'{statistic}', {int(period.to_seconds())})"
                 ),
                 using_metrics={},
                 label=label,
@@ -154,6 +189,34 @@ class FerryMonitoring(Construct):
                 [
                     graph("signals translated, by kind", [search(METRIC_SIGNALS_TRANSLATED, "")]),
                     graph("events skipped, by reason", [search(METRIC_EVENTS_SKIPPED, "")]),
+                    graph("static-stability holds, by subject", [search(METRIC_STATIC_STABILITY_HOLD, "")]),
+                ],
+                [
+                    # Minimum: one failed probe in the period shows as 0 (unhealthy).
+                    graph("probe: API healthy (1) per cluster", [search(METRIC_API_HEALTHY, "", "Minimum")]),
+                    graph(
+                        "probe: nodes not ready, per cluster and zone", [search(METRIC_NODES_NOT_READY, "", "Maximum")]
+                    ),
+                    graph(
+                        "probe: oldest lease (s), per cluster and zone", [search(METRIC_LEASE_AGE_MAX, "", "Maximum")]
+                    ),
+                ],
+                [
+                    graph(
+                        "probe: invocations and errors",
+                        [
+                            probe.function.metric_invocations(period=period, statistic="Sum"),
+                            probe.function.metric_errors(period=period, statistic="Sum"),
+                            probe.function.metric_throttles(period=period, statistic="Sum"),
+                        ],
+                    ),
+                    graph(
+                        "probe: duration",
+                        [
+                            probe.function.metric_duration(period=period, statistic=stat)
+                            for stat in ("p50", "p99", "Maximum")
+                        ],
+                    ),
                 ],
             ],
         )

@@ -15,9 +15,11 @@ from cdk.constants import (
     DEFAULT_ACCOUNT,
     DEFAULT_LOG_LEVEL,
     DEFAULT_MODE,
+    DEFAULT_PROBE_INTERVAL_MINUTES,
     DEFAULT_REGION,
     LOG_LEVELS,
     MODES,
+    PROBE_INTERVAL_RANGE,
     ContextKey,
 )
 
@@ -37,6 +39,7 @@ class Settings:
     mode: str = DEFAULT_MODE
     log_level: str = DEFAULT_LOG_LEVEL
     notify_email: str | None = None
+    probe_interval_minutes: int = DEFAULT_PROBE_INTERVAL_MINUTES
 
     @classmethod
     def from_context(cls, node: Node) -> Settings:
@@ -50,6 +53,11 @@ class Settings:
             mode=(get(ContextKey.MODE, DEFAULT_MODE) or DEFAULT_MODE).lower(),
             log_level=(get(ContextKey.LOG_LEVEL, DEFAULT_LOG_LEVEL) or DEFAULT_LOG_LEVEL).upper(),
             notify_email=get(ContextKey.NOTIFY_EMAIL, None),
+            probe_interval_minutes=_whole_number(
+                ContextKey.PROBE_INTERVAL_MINUTES,
+                get(ContextKey.PROBE_INTERVAL_MINUTES, None),
+                DEFAULT_PROBE_INTERVAL_MINUTES,
+            ),
         )
         settings.validate()
         return settings
@@ -71,3 +79,19 @@ class Settings:
             raise SettingsError(
                 f"context '{ContextKey.NOTIFY_EMAIL}' must be an e-mail address, got {self.notify_email!r}"
             )
+        low, high = PROBE_INTERVAL_RANGE
+        if not low <= self.probe_interval_minutes <= high:
+            raise SettingsError(
+                f"context '{ContextKey.PROBE_INTERVAL_MINUTES}' must be a whole number of minutes from {low} to "
+                f"{high}, got {self.probe_interval_minutes!r}"
+            )
+
+
+def _whole_number(key: str, raw: str | None, default: int) -> int:
+    """A context value given as a number (cdk.json) or a string (-c key=5); the range is checked by validate."""
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"context '{key}' must be a whole number, got {raw!r}") from None

@@ -2,8 +2,8 @@
 
 Reading this file should tell a newcomer what Ferry deploys and how the parts connect: state and
 notifications first (every function needs both), then the layers and functions, then what feeds them
-(ingestion) and what watches them (monitoring). Adding a function is a FunctionSpec in cdk/constants.py, a
-folder under functions/ and one `_build_function` line here.
+(ingestion, the probe's schedule) and what watches them (monitoring). Adding a function is a FunctionSpec
+in cdk/constants.py, a folder under functions/ and one `_build_function` line here.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from __future__ import annotations
 from aws_cdk import Environment, Stack, Tags
 from constructs import Construct
 
-from cdk.constants import INGEST, STACK_DESCRIPTION, TAGS, FunctionSpec
+from cdk.constants import INGEST, PROBE, STACK_DESCRIPTION, TAGS, FunctionSpec
 from cdk.functions import FerryFunction
 from cdk.ingestion import FerryIngestion
 from cdk.layers import FerryLayers
 from cdk.monitoring import FerryMonitoring
 from cdk.notifications import FerryNotifications
+from cdk.probing import FerryProbing
 from cdk.settings import Settings
 from cdk.state import FerryState
 
@@ -40,6 +41,8 @@ class FerryStack(Stack):
 
         self.ingest = self._build_function("Ingest", INGEST)
         self.ingestion = FerryIngestion(self, "Ingestion", consumer=self.ingest)
+        self.probe = self._build_function("Probe", PROBE)
+        self.probing = FerryProbing(self, "Probing", probe=self.probe, interval_minutes=settings.probe_interval_minutes)
 
         self.monitoring = FerryMonitoring(
             self,
@@ -47,6 +50,7 @@ class FerryStack(Stack):
             topic=self.notifications.topic,
             functions=self.functions,
             ingestion=self.ingestion,
+            probe=self.probe,
         )
 
     def _build_function(self, construct_id: str, spec: FunctionSpec) -> FerryFunction:

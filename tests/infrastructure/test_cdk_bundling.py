@@ -171,11 +171,14 @@ def test_native_extensions_are_built_for_graviton(bundles: Bundles, layer: str) 
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("cdk-bundling")
-def test_kubernetes_layer_brings_no_second_copy_of_the_deps_layer(bundles: Bundles) -> None:
+def test_no_two_layers_ship_the_same_package(bundles: Bundles) -> None:
+    """CDK sorts a function's layers, so their order on /opt is not ours: no path may come from two of them."""
     shipped_by_deps = {path.name for path in (bundles.deps / "python").iterdir()}
     shipped_by_kubernetes = {path.name for path in (bundles.kubernetes / "python").iterdir()}
+    shipped_by_ferry = {path.name for path in (bundles.ferry / "python").iterdir()} - {"__pycache__"}
     assert {"urllib3", "dateutil", "six.py", "boto3", "botocore"} <= shipped_by_deps
     assert shipped_by_deps & shipped_by_kubernetes == set(), "--no-deps: one copy of each package on /opt"
+    assert shipped_by_ferry == {"ferry"}
 
 
 @pytest.mark.slow

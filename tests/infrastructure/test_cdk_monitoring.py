@@ -76,4 +76,9 @@ def test_dashboard_shows_ingest_queues_and_ferry_metrics(synthesized: Synthesize
     assert searches == {
         """SEARCH('Namespace="Ferry" MetricName="SignalsTranslated"', 'Sum', 300)""",
         """SEARCH('Namespace="Ferry" MetricName="EventsSkipped"', 'Sum', 300)""",
+        """SEARCH('Namespace="Ferry" MetricName="StaticStabilityHold"', 'Sum', 300)""",
+        # What the probe sees: a failed probe in the period shows as 0, the worst zone as its maximum.
+        """SEARCH('Namespace="Ferry" MetricName="ApiHealthy"', 'Minimum', 300)""",
+        """SEARCH('Namespace="Ferry" MetricName="NodesNotReady"', 'Maximum', 300)""",
+        """SEARCH('Namespace="Ferry" MetricName="LeaseAgeMax"', 'Maximum', 300)""",
     }
