@@ -18,22 +18,19 @@ from typing import TYPE_CHECKING, Any
 from sandbox.kube import resources
 from sandbox.kube.clock import SandboxClock
 from sandbox.kube.controllers import Context, ControllerManager, VolumeProvisioner
+from sandbox.kube.controllers.deployment import DeploymentController, ReplicaSetController
+from sandbox.kube.controllers.disruption import DisruptionController
 from sandbox.kube.controllers.garbagecollector import GarbageCollector, NamespaceController
 from sandbox.kube.controllers.kubelet import Kubelet
 from sandbox.kube.controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
 from sandbox.kube.controllers.podgc import PodGarbageCollector
 from sandbox.kube.controllers.scheduler import Scheduler
+from sandbox.kube.controllers.statefulset import StatefulSetController
 from sandbox.kube.controllers.volumes import (
     AttachDetachController,
     PersistentVolumeController,
     PvcProtectionController,
     PvProtectionController,
-)
-from sandbox.kube.controllers.workloads import (
-    DeploymentController,
-    DisruptionController,
-    ReplicaSetController,
-    StatefulSetController,
 )
 from sandbox.kube.faults import Faults
 from sandbox.kube.objects import (
