@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from sandbox.kube.clock import SandboxClock
 from sandbox.kube.registry import Registry
@@ -25,9 +25,13 @@ log = logging.getLogger(__name__)
 class VolumeProvisioner(Protocol):
     """The cloud side of the EBS CSI driver: makes and removes volumes (the sandbox's AWS, or a fake)."""
 
-    def create_volume(self, zone: str, size_gib: int, claim: dict) -> str: ...  # type: ignore[type-arg]
+    def create_volume(self, zone: str, size_gib: int, claim: dict[str, Any]) -> str:
+        """Make a volume of `size_gib` GiB in `zone` for `claim` (the PVC object); return its EBS volume id."""
+        ...
 
-    def delete_volume(self, volume_id: str) -> None: ...
+    def delete_volume(self, volume_id: str) -> None:
+        """Delete the volume (the PV's reclaim policy was Delete and its claim is gone)."""
+        ...
 
 
 @dataclass
