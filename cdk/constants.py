@@ -161,7 +161,7 @@ SNAPSHOT_SCHEDULE = FunctionSpec(
     unscoped_reads=_EBS_READS,
 )
 # Every function of the stack; tests check each one's limits (e.g. unzipped size) against this list.
-FUNCTIONS = (INGEST, PROBE)
+FUNCTIONS = (INGEST, PROBE, RUNBOOK_PLAN, RUNBOOK_FENCE, RUNBOOK_REHOME, RUNBOOK_REPORT, SNAPSHOT_SCHEDULE)
 
 
 @dataclass(frozen=True)

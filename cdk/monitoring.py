@@ -13,6 +13,10 @@ with a `subject` dimension (the zone or region Ferry refused to act on) that no 
 advance, and an alarm cannot use SEARCH. It uses a CloudWatch Metrics Insights query instead, which an alarm
 may evaluate: `SELECT SUM(StaticStabilityHold) FROM "Ferry"` adds up every series of the metric whatever
 its dimensions (`subject`, and the `service` Powertools adds), so one hold anywhere raises it.
+
+The runbooks' steps raise errors on purpose (Step Functions retries them), so their Errors metric is not
+alarmed on; a runbook execution that fails or times out is: that is a rejected input, or a run whose report
+could not even be written.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cdk.constants import (
@@ -41,6 +46,7 @@ from cdk.constants import (
 )
 from cdk.functions import FerryFunction
 from cdk.ingestion import FerryIngestion
+from cdk.runbooks import FerryRunbooks
 
 WIDGET_WIDTH = 8  # three graphs per row on the 24-column grid
 WIDGET_HEIGHT = 6
@@ -58,6 +64,7 @@ class FerryMonitoring(Construct):
         functions: Sequence[FerryFunction],
         ingestion: FerryIngestion,
         probe: FerryFunction,
+        runbooks: FerryRunbooks,
     ) -> None:
         super().__init__(scope, construct_id)
         self._action = actions.SnsAction(topic)
@@ -67,7 +74,9 @@ class FerryMonitoring(Construct):
         ]
         for function in functions:
             self.alarms.extend(self._build_function_alarms(function))
-        self.dashboard = self._build_dashboard(ingestion.consumer, ingestion, probe)
+        for name, machine in runbooks.state_machines.items():
+            self.alarms.append(self._build_runbook_alarm(name, machine))
+        self.dashboard = self._build_dashboard(ingestion.consumer, ingestion, probe, runbooks)
 
     def _alarm(self, construct_id: str, *, name: str, description: str, metric: cloudwatch.IMetric) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
@@ -129,8 +138,27 @@ class FerryMonitoring(Construct):
             for suffix, kind, metric, what in checks
         ]
 
+    def _build_runbook_alarm(self, name: str, machine: sfn.StateMachine) -> cloudwatch.Alarm:
+        return self._alarm(
+            f"{name}Failed",
+            name=f"{name}-failed",
+            description=(
+                f"A {name} run failed or timed out: its input was "
+                "rejected, or it could not report; see the execution in the Step Functions console"
+            ),
+            metric=cloudwatch.MathExpression(
+                expression="FILL(failed, 0) + FILL(timedOut, 0)",
+                using_metrics={
+                    "failed": machine.metric_failed(period=ALARM_PERIOD, statistic="Sum"),
+                    "timedOut": machine.metric_timed_out(period=ALARM_PERIOD, statistic="Sum"),
+                },
+                label="Failed or timed-out runs",
+                period=ALARM_PERIOD,
+            ),
+        )
+
     def _build_dashboard(
-        self, ingest: FerryFunction, ingestion: FerryIngestion, probe: FerryFunction
+        self, ingest: FerryFunction, ingestion: FerryIngestion, probe: FerryFunction, runbooks: FerryRunbooks
     ) -> cloudwatch.Dashboard:
         fn = ingest.function
         period = DASHBOARD_PERIOD
@@ -217,6 +245,17 @@ class FerryMonitoring(Construct):
                             for stat in ("p50", "p99", "Maximum")
                         ],
                     ),
+                ],
+                [
+                    graph(
+                        f"runbook {name}: started, succeeded, failed",
+                        [
+                            machine.metric_started(period=period, statistic="Sum"),
+                            machine.metric_succeeded(period=period, statistic="Sum"),
+                            machine.metric_failed(period=period, statistic="Sum"),
+                        ],
+                    )
+                    for name, machine in runbooks.state_machines.items()
                 ],
             ],
         )

@@ -11,14 +11,27 @@ from __future__ import annotations
 from aws_cdk import Environment, Stack, Tags
 from constructs import Construct
 
-from cdk.constants import INGEST, PROBE, STACK_DESCRIPTION, TAGS, FunctionSpec
+from cdk.constants import (
+    INGEST,
+    PROBE,
+    RUNBOOK_FENCE,
+    RUNBOOK_PLAN,
+    RUNBOOK_REHOME,
+    RUNBOOK_REPORT,
+    SNAPSHOT_SCHEDULE,
+    STACK_DESCRIPTION,
+    TAGS,
+    FunctionSpec,
+)
 from cdk.functions import FerryFunction
 from cdk.ingestion import FerryIngestion
 from cdk.layers import FerryLayers
 from cdk.monitoring import FerryMonitoring
 from cdk.notifications import FerryNotifications
 from cdk.probing import FerryProbing
+from cdk.runbooks import FerryRunbooks, RunbookSteps
 from cdk.settings import Settings
+from cdk.snapshots import FerrySnapshots
 from cdk.state import FerryState
 
 
@@ -44,6 +57,23 @@ class FerryStack(Stack):
         self.probe = self._build_function("Probe", PROBE)
         self.probing = FerryProbing(self, "Probing", probe=self.probe, interval_minutes=settings.probe_interval_minutes)
 
+        # Re-homing (docs/REHOMING.md): the runbooks' steps and state machines; the detector (ingest and the
+        # probe) hands off to them; the snapshot schedule keeps pets' data within their RPO beforehand.
+        self.runbooks = FerryRunbooks(
+            self,
+            "Runbooks",
+            steps=RunbookSteps(
+                plan=self._build_function("RunbookPlan", RUNBOOK_PLAN),
+                fence=self._build_function("RunbookFence", RUNBOOK_FENCE),
+                rehome=self._build_function("RunbookRehome", RUNBOOK_REHOME),
+                report=self._build_function("RunbookReport", RUNBOOK_REPORT),
+            ),
+        )
+        for detector in (self.ingest, self.probe):
+            self.runbooks.allow_to_start(detector)
+        self.snapshot_schedule = self._build_function("SnapshotSchedule", SNAPSHOT_SCHEDULE)
+        self.snapshots = FerrySnapshots(self, "Snapshots", function=self.snapshot_schedule)
+
         self.monitoring = FerryMonitoring(
             self,
             "Monitoring",
@@ -51,6 +81,7 @@ class FerryStack(Stack):
             functions=self.functions,
             ingestion=self.ingestion,
             probe=self.probe,
+            runbooks=self.runbooks,
         )
 
     def _build_function(self, construct_id: str, spec: FunctionSpec) -> FerryFunction:

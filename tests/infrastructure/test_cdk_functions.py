@@ -42,6 +42,18 @@ def test_runs_python_312_on_arm64_with_active_tracing(synthesized: Synthesized, 
     assert properties["Timeout"] == spec.timeout.to_seconds()
 
 
+def _own_environment(synthesized: Synthesized, spec: FunctionSpec) -> dict[str, Any]:
+    """What a function gets beyond the common settings: the detector's hand-off, the schedule's period."""
+    stack = synthesized.stack
+    if spec.name in ("ingest", "probe"):
+        return {
+            "FERRY_SM_EVACUATE_ZONE": {"Ref": synthesized.logical_id(stack.runbooks.state_machines["EvacuateZone"])}
+        }
+    if spec.name == "snapshot-schedule":
+        return {"FERRY_SNAPSHOT_PERIOD_SECONDS": "300"}
+    return {}
+
+
 @pytest.mark.parametrize("spec", FUNCTION_SPECS)
 def test_environment_names_the_table_topic_and_mode(synthesized: Synthesized, spec: FunctionSpec) -> None:
     variables = _properties(synthesized, spec)["Environment"]["Variables"]
@@ -53,6 +65,7 @@ def test_environment_names_the_table_topic_and_mode(synthesized: Synthesized, sp
         "FERRY_TABLE": {"Ref": synthesized.logical_id(stack.state.table)},
         "FERRY_TOPIC_ARN": {"Ref": synthesized.logical_id(stack.notifications.topic)},
         "FERRY_MODE": "observe",
+        **_own_environment(synthesized, spec),
     }
 
 

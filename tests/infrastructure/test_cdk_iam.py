@@ -17,6 +17,20 @@ from tests.infrastructure.synthesis import Synthesized
 pytestmark = pytest.mark.xdist_group("cdk-synth")
 
 XRAY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+# Step Functions' own needs for execution logging (log deliveries) and X-Ray; none has resource-level scope.
+STATE_MACHINE_UNSCOPED = {
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+    *XRAY,
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+}
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -71,11 +85,15 @@ def test_identity_policies_use_no_wildcard_actions(synthesized: Synthesized) -> 
 
 def test_resource_star_only_where_aws_offers_nothing_narrower(synthesized: Synthesized) -> None:
     unscoped_reads = {action for spec in FUNCTIONS for action in spec.unscoped_reads}
-    for _, statement in _identity_statements(synthesized):
+    state_machine_roles = {synthesized.logical_id(role) for role in synthesized.stack.runbooks.roles.values()}
+    for logical_id, statement in _identity_statements(synthesized):
         if "*" not in _as_list(statement["Resource"]):
             continue
         actions = set(_as_list(statement["Action"]))
         if actions <= XRAY:
+            continue
+        roles = {r["Ref"] for r in synthesized.resources[logical_id]["Properties"].get("Roles", [])}
+        if roles and roles <= state_machine_roles and actions <= STATE_MACHINE_UNSCOPED:
             continue
         assert actions <= unscoped_reads, f"unjustified Resource '*': {statement}"
         assert statement["Condition"] == {"StringEquals": {"aws:RequestedRegion": "us-east-1"}}
@@ -144,5 +162,6 @@ def test_ingest_gets_table_topic_queue_and_key_access_and_nothing_else(synthesiz
     }
     assert granted[synthesized.logical_id(stack.notifications.key)] == {"kms:Decrypt", "kms:GenerateDataKey"}
     assert granted[synthesized.logical_id(stack.ingest.log_group)] == {"logs:CreateLogStream", "logs:PutLogEvents"}
+    assert granted[synthesized.logical_id(stack.runbooks.state_machines["EvacuateZone"])] == {"states:StartExecution"}
     assert granted["*"] == XRAY | set(stack.ingest.spec.unscoped_reads)
-    assert len(granted) == 8, sorted(granted)
+    assert len(granted) == 9, sorted(granted)

@@ -42,8 +42,15 @@ def test_a_dead_letter_pages_at_once(synthesized: Synthesized) -> None:
     assert _notifies_topic(synthesized, alarm)
 
 
-@pytest.mark.parametrize("spec", [pytest.param(spec, id=spec.name) for spec in FUNCTIONS])
-@pytest.mark.parametrize("metric", ["Errors", "Throttles"])
+FUNCTION_ALARMS = [
+    pytest.param(spec, metric, id=f"{spec.name}-{metric.lower()}")
+    for spec in FUNCTIONS
+    for metric in ("Errors", "Throttles")
+    if metric == "Throttles" or spec.alarm_on_errors
+]
+
+
+@pytest.mark.parametrize(("spec", "metric"), FUNCTION_ALARMS)
 def test_each_function_alarms_on_errors_and_throttles(synthesized: Synthesized, spec: Any, metric: str) -> None:
     alarm = _alarms(synthesized)[f"ferry-{spec.name}-{metric.lower()}"]
     (function,) = [f for f in synthesized.stack.functions if f.spec == spec]
@@ -82,3 +89,21 @@ def test_dashboard_shows_ingest_queues_and_ferry_metrics(synthesized: Synthesize
         """SEARCH('Namespace="Ferry" MetricName="NodesNotReady"', 'Maximum', 300)""",
         """SEARCH('Namespace="Ferry" MetricName="LeaseAgeMax"', 'Maximum', 300)""",
     }
+
+
+def test_runbook_steps_do_not_page_on_the_errors_the_state_machine_retries(synthesized: Synthesized) -> None:
+    """StepPending and Throttled are raised on purpose; the runbook's failed runs page instead."""
+    alarms = _alarms(synthesized)
+    for spec in FUNCTIONS:
+        if spec.name.startswith("runbook-"):
+            assert not spec.alarm_on_errors
+            assert f"ferry-{spec.name}-errors" not in alarms
+    for name in ("EvacuateZone", "RehomePet", "FenceNode"):
+        alarm = alarms[f"ferry-{name}-failed"]
+        metrics = {m["Id"]: m for m in alarm["Metrics"]}
+        assert metrics["expr_1"]["Expression"] == "FILL(failed, 0) + FILL(timedOut, 0)"
+        assert {metrics[i]["MetricStat"]["Metric"]["MetricName"] for i in ("failed", "timedOut")} == {
+            "ExecutionsFailed",
+            "ExecutionsTimedOut",
+        }
+        assert _notifies_topic(synthesized, alarm)

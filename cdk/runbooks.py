@@ -1,0 +1,508 @@
+"""Runbooks: the EvacuateZone, RehomePet and FenceNode state machines, and what their steps may do in EC2.
+
+Automatic reactions and people take the same path (issue 5): the detector starts EvacuateZone with a
+deterministic execution name, a person starts any of the three from the console or the CLI with the same
+input, and every run can be a dry run. docs/REHOMING.md fixes the contract; each machine is
+
+    NameRun -> Prepare -> Plan -> DryRun? -> FenceNodes (Map, 5 at once: Fence) -> [RehomePets (Map: Rehome)]
+        -> Report -> Done
+
+- NameRun and Prepare (Pass states) keep the input as the person or the detector gave it (`input`), add
+  `runId` (the execution name) and `runbook`, build Plan's payload (the input plus those two, flat, as the
+  contract says) and, where pets move, `options`: the input over the defaults, from which the re-home Map
+  reads `maxConcurrency` (default 10; the plan step validates the value the person gave).
+- Every Task retries `StepPending` (up to 20 times, each wait capped at a minute), Ferry's transient errors and
+  Lambda's own service errors with backoff and full jitter. Plan's `InputError` is not retried: the run
+  ends in the InputRejected Fail state whose cause is the error's message (it names each wrong field).
+  Anything else is caught into Report (under `$.error`), so a failed run still says what it did.
+- Inside the Maps, a node or pet whose step keeps failing becomes a failed report for that item, and the
+  other items go on (issue 5: "a step that keeps failing stops that pet, not the others"); the Maps
+  themselves catch into Report too.
+
+Standard workflows, not Express: an evacuation outlives Express's five minutes, and only Standard refuses a
+second execution of the same name, which makes two starts of one evacuation start one run.
+
+Each state machine has its own role, which may invoke its own steps and nothing else (plus log delivery and
+X-Ray, which AWS cannot scope); its logs (level ALL, with execution data: the plan and the reports are what
+an operator reads afterwards) go to a KMS-encrypted log group with retention. The step functions get
+exactly the EC2 writes their step performs, each conditioned on a tag: fence stops only instances of a
+cluster, re-home creates only volumes tagged `ferry:managed` and tags old volumes only with where their pet
+went. Nothing here, or anywhere in Ferry, may delete a volume (tests/infrastructure scan every policy).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from cdk.constants import (
+    CLUSTER_TAG,
+    CSI_VOLUME_TAG,
+    DEFAULT_REHOME_CONCURRENCY,
+    FENCE_CONCURRENCY,
+    INPUT_ERROR,
+    LAMBDA_SERVICE_ERRORS,
+    LOG_REMOVAL_POLICY,
+    MANAGED_TAG,
+    NAME_PREFIX,
+    REHOMED_TO_TAG,
+    RETRY_BACKOFF_RATE,
+    RETRY_INTERVAL,
+    RUNBOOK_LOG_RETENTION,
+    RUNBOOK_TIMEOUT,
+    RUNBOOKS,
+    STEP_PENDING_ERROR,
+    STEP_PENDING_MAX_ATTEMPTS,
+    STEP_PENDING_MAX_DELAY,
+    TRANSIENT_ERRORS,
+    TRANSIENT_MAX_ATTEMPTS,
+    RunbookSpec,
+)
+from cdk.functions import FerryFunction
+from cdk.grants import arn_pattern, scoped_policy
+
+J = sfn.JsonPath
+ALL_ERRORS = "States.ALL"
+# Vended-logs prefix: Step Functions writes through CloudWatch Logs' log delivery, whose resource policy
+# covers /aws/vendedlogs/* once instead of growing by one statement per log group.
+LOG_GROUP_PREFIX = f"/aws/vendedlogs/states/{NAME_PREFIX}-"
+# What Step Functions needs to set up log delivery (documented; none of these has resource-level permissions).
+LOG_DELIVERY_ACTIONS = (
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+)
+TRACING_ACTIONS = (
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+)
+# What CloudWatch Logs does with the log groups' key (its documented key policy, without wildcard actions).
+LOGS_KEY_ACTIONS = (
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:DescribeKey",
+)
+# What EC2 does with a customer managed key when it restores an encrypted snapshot into a new volume.
+EBS_KEY_ACTIONS = (
+    "kms:Decrypt",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:DescribeKey",
+)
+
+
+@dataclass(frozen=True)
+class RunbookSteps:
+    """The four Lambda steps every runbook is made of (functions/runbook-*)."""
+
+    plan: FerryFunction
+    fence: FerryFunction
+    rehome: FerryFunction
+    report: FerryFunction
+
+    def used_by(self, spec: RunbookSpec) -> list[FerryFunction]:
+        return [self.plan, self.fence, *([self.rehome] if spec.rehomes_pets else []), self.report]
+
+
+class FerryRunbooks(Construct):
+    """One Standard state machine per runbook, their logs and roles, and the steps' EC2 permissions."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, steps: RunbookSteps) -> None:
+        super().__init__(scope, construct_id)
+        self.steps = steps
+        self.key = self._build_log_key()
+        self.log_groups: dict[str, logs.LogGroup] = {}
+        self.roles: dict[str, iam.Role] = {}
+        self.state_machines: dict[str, sfn.StateMachine] = {spec.name: self._build_runbook(spec) for spec in RUNBOOKS}
+        self._grant_fencing(steps.fence)
+        self._grant_rehoming(steps.rehome)
+
+    def allow_to_start(self, function: FerryFunction) -> None:
+        """The detector's hand-off: the runbooks it starts, by ARN in the environment, and leave to start them.
+
+        Only the runbooks that are a hand-off (EvacuateZone); the others are started by people.
+        """
+        for spec in RUNBOOKS:
+            if not spec.handoff:
+                continue
+            machine = self.state_machines[spec.name]
+            function.function.add_environment(spec.arn_setting, machine.state_machine_arn)
+            function.role.add_to_policy(
+                iam.PolicyStatement(actions=["states:StartExecution"], resources=[machine.state_machine_arn])
+            )
+
+    # --- the state machines ----------------------------------------------------------------------------------
+
+    def _build_log_key(self) -> kms.Key:
+        key = kms.Key(
+            self,
+            "LogKey",
+            description="Ferry runbook execution logs encryption",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        stack = Stack.of(self)
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchLogsEncryptRunbookLogs",
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                actions=list(LOGS_KEY_ACTIONS),
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name=f"{LOG_GROUP_PREFIX}*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    }
+                },
+            )
+        )
+        return key
+
+    def _build_runbook(self, spec: RunbookSpec) -> sfn.StateMachine:
+        scope = Construct(self, spec.name)
+        log_group = logs.LogGroup(
+            scope,
+            "LogGroup",
+            log_group_name=f"{LOG_GROUP_PREFIX}{spec.name}",
+            retention=RUNBOOK_LOG_RETENTION,
+            encryption_key=self.key,
+            removal_policy=LOG_REMOVAL_POLICY,
+        )
+        role = iam.Role(
+            scope,
+            "Role",
+            assumed_by=iam.ServicePrincipal(
+                "states.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}
+            ),
+            description=f"Runs {spec.state_machine_name}: invokes its own steps, nothing else",
+        )
+        machine = sfn.StateMachine(
+            scope,
+            "StateMachine",
+            state_machine_name=spec.state_machine_name,
+            comment=spec.description,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_chainable(_Definition(scope, spec, self.steps).start),
+            # CDK would add what it guesses the role needs (with wildcards); the grants below are written out.
+            role=role.without_policy_updates(),
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            tracing_enabled=True,
+            timeout=RUNBOOK_TIMEOUT,
+        )
+        self._grant_state_machine(scope, spec, role, machine)
+        self.log_groups[spec.name] = log_group
+        self.roles[spec.name] = role
+        return machine
+
+    def _grant_state_machine(
+        self, scope: Construct, spec: RunbookSpec, role: iam.Role, machine: sfn.StateMachine
+    ) -> None:
+        # Tasks call the unqualified function ARN (their Resource), so nothing else (no versions, no aliases).
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"],
+                resources=[step.function.function_arn for step in self.steps.used_by(spec)],
+            )
+        )
+        machine.node.add_dependency(role)
+        scoped_policy(
+            scope,
+            "LogDeliveryAndTracing",
+            role=role,
+            statements=[
+                iam.PolicyStatement(actions=list(LOG_DELIVERY_ACTIONS), resources=["*"]),
+                iam.PolicyStatement(actions=list(TRACING_ACTIONS), resources=["*"]),
+            ],
+            reason=(
+                "Step Functions sets up its execution logging through CloudWatch Logs log deliveries and writes "
+                "X-Ray segments; AWS documents these actions as requiring Resource '*' (none supports resource-level "
+                "permissions), and they are kept in this policy apart from the role's invoke permission."
+            ),
+            dependent=machine,
+        )
+
+    # --- what the steps may do in EC2 ----------------------------------------------------------------------
+
+    def _grant_fencing(self, fence: FerryFunction) -> None:
+        instances = arn_pattern(self, "ec2", "instance", "*")
+        of_a_cluster = {"Null": {f"aws:ResourceTag/{CLUSTER_TAG}": "false"}}
+        scoped_policy(
+            self,
+            "FencePermissions",
+            role=fence.role,
+            statements=[
+                iam.PolicyStatement(actions=["ec2:StopInstances"], resources=[instances], conditions=of_a_cluster),
+                iam.PolicyStatement(
+                    actions=["ec2:CreateTags"],
+                    resources=[instances],
+                    conditions={**of_a_cluster, "ForAllValues:StringLike": {"aws:TagKeys": [f"{NAME_PREFIX}:*"]}},
+                ),
+            ],
+            reason=(
+                "Fencing stops the instance of a lost node, and the nodes of clusters registered after deployment are "
+                f"not known in advance: the instance pattern is limited by the condition that the instance carries "
+                f"{CLUSTER_TAG} (every node of a protected cluster does), and tags written are only Ferry's own keys."
+            ),
+            dependent=fence.function,
+        )
+
+    def _grant_rehoming(self, rehome: FerryFunction) -> None:
+        region = Stack.of(self).region
+        volumes = arn_pattern(self, "ec2", "volume", "*")
+        snapshots = arn_pattern(self, "ec2", "snapshot", "*", account=False)  # snapshot ARNs carry no account
+        keys = arn_pattern(self, "kms", "key", "*")
+        managed_key, managed_value = MANAGED_TAG
+        csi_key, csi_value = CSI_VOLUME_TAG
+        only_rehomed_to = {"ForAllValues:StringEquals": {"aws:TagKeys": [REHOMED_TO_TAG]}}
+        via_ec2 = {"kms:ViaService": f"ec2.{region}.amazonaws.com"}
+        scoped_policy(
+            self,
+            "RehomePermissions",
+            role=rehome.role,
+            statements=[
+                # A new volume only with Ferry's tag on it, restored from a snapshot of this region.
+                iam.PolicyStatement(
+                    actions=["ec2:CreateVolume"],
+                    resources=[volumes],
+                    conditions={"StringEquals": {f"aws:RequestTag/{managed_key}": managed_value}},
+                ),
+                iam.PolicyStatement(actions=["ec2:CreateVolume"], resources=[snapshots]),
+                # Its tags, written in the same call.
+                iam.PolicyStatement(
+                    actions=["ec2:CreateTags"],
+                    resources=[volumes],
+                    conditions={"StringEquals": {"ec2:CreateAction": "CreateVolume"}},
+                ),
+                # The old volume: only the tag saying where its pet went, and only on a cluster's volume.
+                iam.PolicyStatement(
+                    actions=["ec2:CreateTags"],
+                    resources=[volumes],
+                    conditions={**only_rehomed_to, "Null": {f"aws:ResourceTag/{CLUSTER_TAG}": "false"}},
+                ),
+                iam.PolicyStatement(
+                    actions=["ec2:CreateTags"],
+                    resources=[volumes],
+                    conditions={**only_rehomed_to, "StringEquals": {f"aws:ResourceTag/{csi_key}": csi_value}},
+                ),
+                # Encrypted volumes keep their customer managed key, which EC2 uses on the function's behalf.
+                iam.PolicyStatement(
+                    actions=list(EBS_KEY_ACTIONS), resources=[keys], conditions={"StringEquals": via_ec2}
+                ),
+                iam.PolicyStatement(
+                    actions=["kms:CreateGrant"],
+                    resources=[keys],
+                    conditions={"StringEquals": via_ec2, "Bool": {"kms:GrantIsForAWSResource": "true"}},
+                ),
+            ],
+            reason=(
+                "Re-homing creates volumes and reads snapshots whose ids exist only at run time: new volumes must "
+                f"carry {managed_key}={managed_value}, old ones may only get {REHOMED_TO_TAG} and only if they belong "
+                "to a cluster, and the pets' own KMS keys are usable only through EC2 (kms:ViaService) for the "
+                "grants EBS needs; no permission here deletes anything."
+            ),
+            dependent=rehome.function,
+        )
+
+
+class _Definition:
+    """The states of one runbook, built in `scope` (so that each state machine has its own)."""
+
+    def __init__(self, scope: Construct, spec: RunbookSpec, steps: RunbookSteps) -> None:
+        self.scope = scope
+        self.spec = spec
+        report = self._task("Report", steps.report, comment="The run's report, audited and sent to operators")
+        report.next(sfn.Succeed(scope, "Done"))
+        after_fencing: sfn.IChainable = report
+        if spec.rehomes_pets:
+            rehome_pets = self._rehome_pets(steps.rehome, report)
+            rehome_pets.next(report)
+            after_fencing = rehome_pets
+        fence_nodes = self._fence_nodes(steps.fence, report)
+        fence_nodes.next(after_fencing)
+        plan = self._plan(steps.plan, report)
+        dry_run = (
+            sfn.Choice(scope, "DryRun?", comment="A dry run reports the plan and changes nothing")
+            .when(sfn.Condition.boolean_equals("$.plan.dryRun", True), report)
+            .otherwise(fence_nodes)
+        )
+        self._prepare().next(plan).next(dry_run)
+        self.start: sfn.IChainable = self.first
+
+    def _prepare(self) -> sfn.Pass:
+        """Two Pass states: intrinsic functions have no object literals, so the objects to merge are made first.
+
+        (Writing them as text for States.StringToJson would need escaped braces, which not every interpreter
+        of the language handles alike; paths and States.JsonMerge need nothing of the kind.)
+        """
+        run = {"runId": J.execution_name, "runbook": self.spec.name}
+        start = sfn.Pass(
+            self.scope,
+            "NameRun",
+            comment="Keep the input as given, name the run",
+            parameters={
+                "input": J.object_at("$"),
+                "run": run,
+                **({"defaults": {"maxConcurrency": DEFAULT_REHOME_CONCURRENCY}} if self.spec.rehomes_pets else {}),
+            },
+        )
+        parameters = {
+            "runId": J.string_at("$.run.runId"),
+            "runbook": J.string_at("$.run.runbook"),
+            "input": J.object_at("$.input"),
+            # Plan's payload: the input plus runId and runbook, flat (docs/REHOMING.md).
+            "request": J.json_merge(J.object_at("$.input"), J.object_at("$.run")),
+        }
+        if self.spec.rehomes_pets:
+            parameters["options"] = J.json_merge(J.object_at("$.defaults"), J.object_at("$.input"))
+        prepare = sfn.Pass(
+            self.scope,
+            "Prepare",
+            comment="Plan's request (input, runId, runbook) and the options (input over defaults)",
+            parameters=parameters,
+        )
+        self.first = start
+        start.next(prepare)
+        return prepare
+
+    def _plan(self, function: FerryFunction, report: sfn.IChainable) -> tasks.LambdaInvoke:
+        plan = self._task(
+            "Plan",
+            function,
+            comment="Validate the input, read the clusters, plan (and journal the plan unless dry run)",
+            input_path="$.request",
+            result_path="$.plan",
+        )
+        rejected = sfn.Pass(
+            self.scope,
+            "ReadRejection",
+            comment="The step's error message names each wrong field",
+            parameters={"rejection": J.string_to_json(J.string_at("$.error.Cause"))},
+        ).next(sfn.Fail(self.scope, "InputRejected", error=INPUT_ERROR, cause_path="$.rejection.errorMessage"))
+        # Order matters: the first matching catcher wins, and InputError must not reach the report.
+        plan.add_catch(rejected, errors=[INPUT_ERROR], result_path="$.error")
+        plan.add_catch(report, errors=[ALL_ERRORS], result_path="$.error")
+        return plan
+
+    def _fence_nodes(self, function: FerryFunction, report: sfn.IChainable) -> sfn.Map:
+        nodes = sfn.Map(
+            self.scope,
+            "FenceNodes",
+            comment="Fence each planned node and free its pets' identities, a few at a time",
+            items_path="$.plan.nodes",
+            max_concurrency=FENCE_CONCURRENCY,
+            result_path="$.nodes",
+        )
+        fence = self._task("Fence", function, comment="Confirm or force the instance stopped, cordon, free")
+        not_fenced = sfn.Pass(
+            self.scope,
+            "NodeNotFenced",
+            comment="The node stays unfenced (so its pets are not forced) and the report says why",
+            parameters={
+                "cluster": J.string_at("$.cluster"),
+                "node": J.string_at("$.node"),
+                "instanceId": J.string_at("$.instanceId"),
+                "fenced": False,
+                "cordoned": False,
+                "reason": J.format(
+                    "the fence step failed: {} ({})", J.string_at("$.error.Error"), J.string_at("$.error.Cause")
+                ),
+            },
+        )
+        fence.add_catch(not_fenced, errors=[ALL_ERRORS], result_path="$.error")
+        nodes.item_processor(fence)
+        nodes.add_catch(report, errors=[ALL_ERRORS], result_path="$.error")
+        return nodes
+
+    def _rehome_pets(self, function: FerryFunction, report: sfn.IChainable) -> sfn.Map:
+        pets = sfn.Map(
+            self.scope,
+            "RehomePets",
+            comment="Re-home each planned pet, maxConcurrency at a time",
+            items_path="$.plan.pets",
+            max_concurrency_path="$.options.maxConcurrency",
+            result_path="$.pets",
+        )
+        rehome = self._task("Rehome", function, comment="Move the pet, with its data, to its target zone")
+        failed = sfn.Pass(
+            self.scope,
+            "PetFailed",
+            comment="This pet stops here; the others go on",
+            parameters={
+                "cluster": J.string_at("$.cluster"),
+                "namespace": J.string_at("$.namespace"),
+                "pod": J.string_at("$.pod"),
+                "policy": J.string_at("$.policy"),
+                "status": "failed",
+                "fromZone": J.string_at("$.fromZone"),
+                "reason": J.format(
+                    "the re-home step failed: {} ({})", J.string_at("$.error.Error"), J.string_at("$.error.Cause")
+                ),
+            },
+        )
+        rehome.add_catch(failed, errors=[ALL_ERRORS], result_path="$.error")
+        pets.item_processor(rehome)
+        pets.add_catch(report, errors=[ALL_ERRORS], result_path="$.error")
+        return pets
+
+    def _task(
+        self,
+        name: str,
+        function: FerryFunction,
+        *,
+        comment: str,
+        input_path: str | None = None,
+        result_path: str | None = None,
+    ) -> tasks.LambdaInvoke:
+        # payload_response_only: the Task's Resource is the function's ARN and its result is the step's output
+        # itself (no Payload envelope); without Parameters, the state's input is the payload.
+        task = tasks.LambdaInvoke(
+            self.scope,
+            name,
+            lambda_function=function.function,
+            payload_response_only=True,
+            retry_on_service_exceptions=False,
+            comment=comment,
+            input_path=input_path,
+            result_path=result_path,
+        )
+        jitter = sfn.JitterType.FULL
+        task.add_retry(
+            errors=[STEP_PENDING_ERROR],
+            interval=RETRY_INTERVAL,
+            backoff_rate=RETRY_BACKOFF_RATE,
+            max_attempts=STEP_PENDING_MAX_ATTEMPTS,
+            max_delay=STEP_PENDING_MAX_DELAY,
+            jitter_strategy=jitter,
+        )
+        for errors in (TRANSIENT_ERRORS, LAMBDA_SERVICE_ERRORS):
+            task.add_retry(
+                errors=list(errors),
+                interval=RETRY_INTERVAL,
+                backoff_rate=RETRY_BACKOFF_RATE,
+                max_attempts=TRANSIENT_MAX_ATTEMPTS,
+                jitter_strategy=jitter,
+            )
+        return task
