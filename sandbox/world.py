@@ -573,6 +573,9 @@ def statefulset(spec: StatefulSetSpec, zones: Iterable[str]) -> dict[str, Any]:
                             "maxSkew": 1,
                             "topologyKey": ZONE_LABEL,
                             "whenUnsatisfiable": "DoNotSchedule",
+                            # Honor: a dead zone's tainted nodes do not count, or no other zone could take
+                            # a pet out of it (with the default, Ignore, a real scheduler would refuse too).
+                            "nodeTaintsPolicy": "Honor",
                             "labelSelector": {"matchLabels": labels},
                         }
                     ],
