@@ -19,6 +19,7 @@ from ferry.rehoming.inventory import (
     PersistentVolume,
     Pod,
     StatefulSet,
+    ZoneSpread,
     key,
 )
 from ferry.rehoming.planner import Request
@@ -85,6 +86,7 @@ class ClusterBuilder:
         max_rpo: str | None = "15m",
         deleting: bool = False,
         zones: frozenset[str] | None = None,
+        spread: ZoneSpread | None = None,
     ) -> ClusterBuilder:
         annotations = {}
         if rehome is not None:
@@ -99,6 +101,7 @@ class ClusterBuilder:
             claim_templates=(ClaimTemplate("data", "ebs-sc", "10Gi"),),
             selector={"app": name},
             zones=zones,
+            spread=spread,
         )
         return self
 

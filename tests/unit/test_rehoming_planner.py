@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from ferry.detection.transitions import ZoneStatus
-from ferry.rehoming.inventory import InstanceState
+from ferry.rehoming.inventory import InstanceState, ZoneSpread
 from ferry.rehoming.planner import plan_evacuation, plan_node, plan_rehome
 from ferry.rehoming.plans import (
     ActionKind,
@@ -173,6 +173,26 @@ def test_no_healthy_zone_with_capacity_means_skip() -> None:
 def test_targets_honour_the_pod_templates_zone_affinity() -> None:
     builder = ClusterBuilder().standard().statefulset(zones=frozenset({A, C})).pet(0, "a-w0").impaired(A).down(A)
     assert only_pet(plan_evacuation(A, [builder.build()], request())).target_zone == C
+
+
+@pytest.mark.parametrize(
+    ("spread", "moves"),
+    [
+        pytest.param(ZoneSpread(1, honor_taints=False), False, id="ignore-taints-counts-the-dead-zone"),
+        pytest.param(ZoneSpread(1, honor_taints=True), True, id="honor-taints"),
+        pytest.param(ZoneSpread(2, honor_taints=False), True, id="skew-2-leaves-room"),
+    ],
+)
+def test_a_zone_spread_that_would_keep_the_pod_pending_is_a_skip(spread: ZoneSpread, moves: bool) -> None:
+    builder = ClusterBuilder().standard().statefulset(spread=spread)
+    for ordinal, zone in enumerate(ZONES):
+        builder.pet(ordinal, f"{zone[-1]}-w0")
+    plan = plan_evacuation(A, [builder.impaired(A).down(A).build()], request())
+
+    assert bool(plan.pets) is moves
+    if not moves:
+        (skip,) = plan.skipped
+        assert skip.reason is SkipReason.SPREAD_BLOCKS and "nodeTaintsPolicy" in skip.detail
 
 
 def test_the_fence_budget_bounds_the_blast_radius() -> None:

@@ -183,6 +183,15 @@ class ClaimTemplate:
 
 
 @dataclass(frozen=True, slots=True)
+class ZoneSpread:
+    """A `DoNotSchedule` topology spread over zones in the pod template. With `nodeTaintsPolicy: Ignore` (the
+    default) a dead zone's tainted nodes still count as a domain with no pods, which can forbid every move."""
+
+    max_skew: int
+    honor_taints: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class StatefulSet:
     namespace: str
     name: str
@@ -191,7 +200,7 @@ class StatefulSet:
     claim_templates: tuple[ClaimTemplate, ...] = ()
     selector: Mapping[str, str] = field(default_factory=dict, hash=False)
     zones: frozenset[str] | None = None  # zones its pod template's required node affinity allows; None: any
-    spread_blocks_moves: bool = False  # a DoNotSchedule zone spread that counts tainted nodes' zones
+    spread: ZoneSpread | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "annotations", MappingProxyType(dict(self.annotations)))

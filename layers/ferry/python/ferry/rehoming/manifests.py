@@ -23,6 +23,7 @@ from ferry.rehoming.inventory import (
     Pod,
     StatefulSet,
     Taint,
+    ZoneSpread,
 )
 
 Obj = Mapping[str, Any]
@@ -116,17 +117,14 @@ def _zones_allowed(template_spec: Obj) -> frozenset[str] | None:
     return frozenset(allowed) if allowed else None
 
 
-def _spread_blocks_moves(template_spec: Obj) -> bool:
-    """A DoNotSchedule zone spread that also counts tainted (dead, cordoned) zones' nodes: with the
-    default nodeTaintsPolicy (Ignore) the empty zone pins the skew and the moved pod may stay Pending."""
-    for constraint in template_spec.get("topologySpreadConstraints") or []:
-        if (
-            constraint.get("topologyKey") == ZONE_LABEL
-            and constraint.get("whenUnsatisfiable", "DoNotSchedule") == "DoNotSchedule"
-            and constraint.get("nodeTaintsPolicy", "Ignore") != "Honor"
-        ):
-            return True
-    return False
+def _zone_spread(template_spec: Obj) -> ZoneSpread | None:
+    """The pod template's DoNotSchedule spread over zones, if any (the tightest, when several)."""
+    found = [
+        ZoneSpread(int(c.get("maxSkew", 1)), c.get("nodeTaintsPolicy", "Ignore") == "Honor")
+        for c in template_spec.get("topologySpreadConstraints") or []
+        if c.get("topologyKey") == ZONE_LABEL and c.get("whenUnsatisfiable", "DoNotSchedule") == "DoNotSchedule"
+    ]
+    return min(found, key=lambda s: (s.max_skew, s.honor_taints)) if found else None
 
 
 def parse_statefulset(obj: Obj) -> StatefulSet:
@@ -148,7 +146,7 @@ def parse_statefulset(obj: Obj) -> StatefulSet:
         ),
         selector=(spec.get("selector") or {}).get("matchLabels") or {},
         zones=_zones_allowed(template_spec),
-        spread_blocks_moves=_spread_blocks_moves(template_spec),
+        spread=_zone_spread(template_spec),
     )
 
 

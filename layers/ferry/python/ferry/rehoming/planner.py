@@ -505,12 +505,31 @@ def _warnings(
             )
     if MAX_RPO_ANNOTATION in statefulset.annotations and limit is None:
         found.append(f"{MAX_RPO_ANNOTATION}={statefulset.annotations[MAX_RPO_ANNOTATION]!r} is not a duration like 15m")
-    if statefulset.spread_blocks_moves:
-        found.append(
-            "the pod template's zone spread is DoNotSchedule and counts tainted zones: on a real API server the "
-            "pod may stay Pending; set nodeTaintsPolicy: Honor"
-        )
     return tuple(found)
+
+
+def spread_blocks(
+    statefulset: StatefulSet, inventory: ClusterInventory, placed: Counter[str], target: str
+) -> str | None:
+    """Why the pod template's DoNotSchedule zone spread would keep the moved pod Pending in `target`, if it
+    would: the scheduler's skew (pods in the target, plus this one, minus the emptiest counted zone) must not
+    exceed maxSkew. With `nodeTaintsPolicy: Ignore` the dead zone's tainted nodes still count, with no pods."""
+    spread = statefulset.spread
+    if spread is None:
+        return None
+    capacity = schedulable_nodes(inventory)
+    zones = [
+        zone
+        for zone in inventory.known_zones()
+        if (statefulset.zones is None or zone in statefulset.zones) and (not spread.honor_taints or capacity[zone])
+    ]
+    after = placed.copy()
+    after[target] += 1
+    skew = after[target] - min((after[zone] for zone in zones), default=0)
+    if skew <= spread.max_skew:
+        return None
+    policy = "" if spread.honor_taints else " (nodeTaintsPolicy Ignore counts the dead zone; Honor would not)"
+    return f"its zone spread allows a skew of {spread.max_skew}, a move to {target} makes it {skew}{policy}"
 
 
 # --- requests -------------------------------------------------------------------------------------------------
@@ -589,10 +608,15 @@ def _evacuate_pets(
                 pets_per_zone(inventory, statefulset, (p.name for p in leaving if p.namespace == pod.namespace)),
             )
             target = choose_target_zone(statefulset, inventory, (zone,), counts)
-            if target is None and rehome_policy(statefulset.annotations) in (RehomePolicy.SNAPSHOT, RehomePolicy.FRESH):
+            moving = rehome_policy(statefulset.annotations) in (RehomePolicy.SNAPSHOT, RehomePolicy.FRESH)
+            if target is None and moving:
                 skipped.append(
                     Skipped(subject, SkipReason.NO_TARGET_ZONE, f"every zone but {zone} is impaired or full")
                 )
+                continue
+            blocked = spread_blocks(statefulset, inventory, counts, target) if target and moving else None
+            if blocked:
+                skipped.append(Skipped(subject, SkipReason.SPREAD_BLOCKS, blocked))
                 continue
         where = _Where(node_plan=node_plans.get(pod.node or ""), evict=False, target_zone=target)
         result = plan_pet(pod, inventory, request, where)
@@ -641,6 +665,11 @@ def plan_rehome(
     if impaired and wanted is None and rehome_policy(sts.annotations) is not RehomePolicy.STAY:
         skip = Skipped(subject, SkipReason.NO_TARGET_ZONE, f"every zone but {from_zone} is impaired or full")
         return Plan(zone=from_zone, skipped=(skip,))
+    blocked = None
+    if wanted is not None and wanted != from_zone and rehome_policy(sts.annotations) is not RehomePolicy.STAY:
+        blocked = spread_blocks(sts, inventory, pets_per_zone(inventory, sts, (pod.name,)), wanted)
+    if blocked:
+        return Plan(zone=from_zone, skipped=(Skipped(subject, SkipReason.SPREAD_BLOCKS, blocked),))
     if evict and wanted and wanted != from_zone and request.limits.max_evictions_per_run < 1:
         skip = Skipped(subject, SkipReason.EVICTION_LIMIT, "evictions are disabled (FERRY_MAX_EVICTIONS_PER_RUN=0)")
         return Plan(zone=from_zone, skipped=(skip,))

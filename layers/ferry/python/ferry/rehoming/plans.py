@@ -452,6 +452,7 @@ class SkipReason(StrEnum):
     POD_DELETING = "pod-deleting"
     NOTHING_TO_DO = "nothing-to-do"
     NODE_NOT_FENCED = "node-not-fenced"
+    SPREAD_BLOCKS = "topology-spread-blocks"  # the moved pod would stay Pending: its zone spread forbids the move
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,7 +143,9 @@ def outcome(request: ReportInput, dry_run: bool) -> RunOutcome:
     if request.pets and statuses[PetStatus.FAILED] == len(request.pets):
         return RunOutcome.FAILED
     unfenced = any(not n.fenced for n in request.nodes)
-    left = statuses[PetStatus.FAILED] + statuses[PetStatus.SKIPPED] + len(request.plan.skipped if request.plan else ())
+    # Nodes left alone matter through their pets (skipped with the node's reason); control-plane nodes do not.
+    pets_left = [s for s in (request.plan.skipped if request.plan else ()) if "/node/" not in s.subject]
+    left = statuses[PetStatus.FAILED] + statuses[PetStatus.SKIPPED] + len(pets_left)
     return RunOutcome.PARTIAL if unfenced or left else RunOutcome.SUCCEEDED
 
 

@@ -1,0 +1,205 @@
+"""The sandbox set up for re-homing drills, and a stand-in for Step Functions that runs the real handlers.
+
+`drill_world` starts the game day's world (two clusters over zones a, b, c; StatefulSets of pets with EBS
+volumes and fresh snapshots) without its scripted steps. The pets' StatefulSets get `nodeTaintsPolicy:
+Honor` on their zone spread first, as their owner would set it: with the default (Ignore) the dead zone's
+tainted nodes still count, and Kubernetes itself would keep a moved pet Pending (Ferry's planner skips such
+pets with that reason; tests/unit/test_rehoming_planner.py shows it).
+
+`StateMachine` runs a runbook's Tasks in order through the Lambda handlers (`functions/runbook-*`), feeding
+each output to the next through the step models, with the state machines' retry and catch rules; its
+"waiting" moves sandbox time, so a drill of minutes takes seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ferry.adapters.journal import Journal
+from ferry.adapters.kube import Credentials
+from ferry.adapters.kube_writes import KubeWriter
+from ferry.adapters.registry import Registry
+from ferry.adapters.reporting import AuditLog, Notifier
+from ferry.adapters.states import StateTable
+from ferry.clusters import ClusterRegistration
+from ferry.rehoming.models import NodeReport, PetReport, PlanOutput, ReportInput, RunReport, StepError
+from ferry.rehoming.policies import RehomeLimits
+from ferry.rehoming.steps import RehomingSteps
+from ferry.settings import Mode, RehomeSettings
+from sandbox.lambdas import Invocation, LambdaRuntime
+from sandbox.scenario import StatefulSetSpec, ZoneOutage, load
+from sandbox.world import World
+
+ZONE_A = "us-east-1a"
+TRANSIENT = ("Throttled", "Unavailable", "TransientError", "Conflict")
+
+
+def drill_world(statefulsets: tuple[StatefulSetSpec, ...] | None = None, *, honor: bool = True) -> World:
+    scenario = load("az-outage")
+    scenario = dataclasses.replace(scenario, steps=(), federated=(), statefulsets=statefulsets or scenario.statefulsets)
+    world = World(scenario).start()
+    if honor:
+        for spec in scenario.statefulsets:
+            honour_taints(world, spec)
+    return world
+
+
+def honour_taints(world: World, spec: StatefulSetSpec) -> None:
+    cluster = world.clusters[spec.cluster]
+    sts = cluster.get("StatefulSet", spec.name, spec.namespace)
+    assert sts is not None
+    for constraint in sts["spec"]["template"]["spec"].get("topologySpreadConstraints") or []:
+        constraint["nodeTaintsPolicy"] = "Honor"
+    cluster.apply(sts)
+    for _ in range(200):
+        world.advance_to(world.offset() + 2)
+        status = (cluster.get("StatefulSet", spec.name, spec.namespace) or {}).get("status", {})
+        if status.get("updatedReplicas") == spec.replicas == status.get("readyReplicas"):
+            return
+    raise AssertionError(f"{spec.name} did not roll out nodeTaintsPolicy: Honor")
+
+
+def zone_outage(world: World, zone: str = ZONE_A, *, ec2_failing: bool = False) -> None:
+    """The zone goes dark; a minute later Kubernetes has marked its nodes NotReady."""
+    world.stage(ZoneOutage(at=0, zone=zone, ec2_api_failing=ec2_failing, send_events=False, health_event_after=None))
+    world.advance_to(world.offset() + 60)
+
+
+def runtime(world: World, mode: str = "act") -> LambdaRuntime:
+    return LambdaRuntime(
+        account_id=world.aws.account_id,
+        endpoint_url=world.aws.endpoint_url,
+        table=world.aws.names.table,
+        topic_arn=world.aws.topic_arn,
+        mode=mode,
+        clock=world.clock.now,
+    )
+
+
+def steps_in_process(world: World, *, owner: str | None = None, limits: RehomeLimits | None = None) -> RehomingSteps:
+    """The step services wired to the sandbox as `from_settings` wires them in Lambda (the EC2 client goes
+    through the fault proxy), for runs outside the handlers: the parallel local runner, two executors at once."""
+    dynamodb = world.aws.client("dynamodb")
+    table = world.aws.names.table
+    settings = RehomeSettings(table, world.aws.topic_arn, Mode.ACT, limits or RehomeLimits())
+
+    def connect(registration: ClusterRegistration) -> KubeWriter:
+        return KubeWriter(registration, Credentials(token=world.clusters[registration.name].token), timeout=5)
+
+    return RehomingSteps(
+        settings,
+        registry=Registry(dynamodb, table),
+        connect=connect,
+        ec2=world.aws.client("ec2", through_proxy=True, max_attempts=2),
+        states=StateTable(dynamodb, table),
+        journal=Journal(dynamodb, table),
+        audit=AuditLog(dynamodb, table),
+        notifier=Notifier(world.aws.client("sns"), world.aws.topic_arn),
+        clock=world.clock.now,
+        sleep=lambda seconds: world.advance_to(world.offset() + seconds),
+        owner=owner,
+    )
+
+
+@dataclass
+class StateMachine:
+    """Step Functions, reduced to what the re-homing runbooks use: Tasks in order, two Maps, Retry, Catch."""
+
+    world: World
+    lambdas: LambdaRuntime
+    wait_seconds: float = 5.0  # sandbox time per retry; the real state machine backs off from 2 s
+    invocations: list[Invocation] = field(default_factory=list)
+
+    def _task(self, function: str, payload: dict[str, Any]) -> Any:
+        pending = transient = 0
+        while True:
+            invocation = self.lambdas.invoke(function, json.loads(json.dumps(payload)))
+            self.invocations.append(invocation)
+            if invocation.ok:
+                return invocation.result
+            name = type(invocation.error).__name__
+            if name == "StepPending" and pending < 19:
+                pending += 1
+            elif name in TRANSIENT and transient < 5:
+                transient += 1
+            else:
+                raise TaskFailed(name, str(invocation.error))
+            self.world.advance_to(self.world.offset() + self.wait_seconds)
+
+    def run(self, runbook: str, payload: dict[str, Any], run_id: str) -> tuple[RunReport, PlanOutput | None]:
+        report_input: dict[str, Any] = {"runId": run_id, "runbook": runbook, "input": payload}
+        plan: PlanOutput | None = None
+        try:
+            plan = PlanOutput.from_dict(self._task("runbook-plan", {**payload, "runId": run_id, "runbook": runbook}))
+            report_input["plan"] = plan.to_dict()
+            nodes = [NodeReport.from_dict(self._task("runbook-fence", job.to_dict())) for job in plan.nodes]
+            report_input["nodes"] = [n.to_dict() for n in nodes]
+            pets = [PetReport.from_dict(self._task("runbook-rehome", job.to_dict())) for job in plan.pets]
+            report_input["pets"] = [p.to_dict() for p in pets]
+        except TaskFailed as failed:  # the state machines' Catch: straight to the report, with the error
+            report_input["error"] = StepError(failed.error, failed.cause).to_dict()
+        request = ReportInput.from_dict(report_input)
+        return RunReport.from_dict(self._task("runbook-report", request.to_dict())), plan
+
+
+class TaskFailed(Exception):
+    def __init__(self, error: str, cause: str) -> None:
+        super().__init__(f"{error}: {cause}")
+        self.error, self.cause = error, cause
+
+
+# --- what the world holds --------------------------------------------------------------------------------------
+
+
+def state(world: World) -> dict[str, Any]:
+    """What re-homing may change, to compare before and after: Kubernetes objects by identity and spec, EC2
+    instances, volumes and snapshots with their tags. Heartbeats and statuses the controllers refresh anyway
+    are left out."""
+    kube: dict[str, Any] = {}
+    for name, cluster in sorted(world.clusters.items()):
+        kube[name] = {
+            "nodes": {
+                n["metadata"]["name"]: (n["spec"].get("unschedulable"), _taints(n)) for n in cluster.list("Node")
+            },
+            "pods": sorted(
+                (p["metadata"]["namespace"], p["metadata"]["name"], p["metadata"]["uid"]) for p in cluster.list("Pod")
+            ),
+            "claims": {
+                (c["metadata"]["namespace"], c["metadata"]["name"]): (c["metadata"]["uid"], c["spec"].get("volumeName"))
+                for c in cluster.list("PersistentVolumeClaim")
+            },
+            "volumes": {
+                v["metadata"]["name"]: (
+                    v["spec"].get("persistentVolumeReclaimPolicy"),
+                    (v["spec"].get("csi") or {}).get("volumeHandle"),
+                )
+                for v in cluster.list("PersistentVolume")
+            },
+        }
+    inventory = world.inventory()
+    return {
+        "kube": kube,
+        "instances": {i.id: i.state for i in inventory.instances},
+        "volumes": {v.id: (v.zone, v.snapshot_id, dict(v.tags)) for v in inventory.volumes},
+        "snapshots": {s.id: (s.volume_id, dict(s.tags)) for s in inventory.snapshots},
+    }
+
+
+def _taints(node: dict[str, Any]) -> list[str]:
+    return sorted(f"{t['key']}:{t['effect']}" for t in node["spec"].get("taints") or [])
+
+
+def pods_per_identity(world: World) -> dict[str, int]:
+    return {f"{p.cluster}/{p.namespace}/{p.name}": p.pods for p in world.pets()}
+
+
+def wait_until(world: World, done: Callable[[], bool], *, seconds: float = 300, step: float = 5) -> None:
+    waited = 0.0
+    while not done():
+        assert waited < seconds, "the sandbox did not get there in time"
+        world.advance_to(world.offset() + step)
+        waited += step

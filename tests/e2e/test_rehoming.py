@@ -1,0 +1,220 @@
+"""Re-homing end to end on the sandbox, through the real Lambda handlers in the order the state machines run
+them (plan -> fence Map -> re-home Map -> report): a dry run that changes nothing, zone a's pet back Running
+in zone b on a volume restored from its snapshot, a replay that does nothing twice, a fence EC2 cannot
+confirm (nothing forced until it can), a step that keeps failing, RehomePet through the Eviction API, and
+FenceNode."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from ferry.rehoming.models import FencedBy, IdentityFreed, PetStatus, RunOutcome, RunReport
+from ferry.rehoming.runs import Retries, run_runbook
+from ferry.rehoming.steps import RehomingSteps
+from ferry.runbooks import Runbook
+from sandbox.aws import FaultScope
+from sandbox.world import World
+from tests.e2e.rehoming_world import (
+    ZONE_A,
+    StateMachine,
+    drill_world,
+    pods_per_identity,
+    runtime,
+    state,
+    steps_in_process,
+    wait_until,
+    zone_outage,
+)
+
+EVACUATE = {"zone": ZONE_A, "reason": "AWS Health: EC2 operational issue in us-east-1a", "dryRun": False}
+
+
+@pytest.fixture(scope="module")
+def evacuated() -> Iterator[tuple[World, dict, dict]]:
+    """Zone a goes dark; a dry run, then the real EvacuateZone. Yields the world and the state before/after."""
+    world = drill_world()
+    try:
+        zone_outage(world)
+        machine = StateMachine(world, runtime(world))
+        before = state(world)
+        dry = machine.run("EvacuateZone", {**EVACUATE, "dryRun": True}, "evacuate-us-east-1a-dry")
+        after_dry = state(world)
+        real = machine.run("EvacuateZone", EVACUATE, "evacuate-us-east-1a-1")
+        yield world, {"before": before, "after_dry": after_dry}, {"dry": dry, "real": real, "machine": machine}
+    finally:
+        world.stop()
+
+
+def test_dry_run_returns_the_full_plan_and_changes_nothing(evacuated) -> None:
+    _, states, runs = evacuated
+    report, plan = runs["dry"]
+
+    assert states["after_dry"] == states["before"]
+    assert report.outcome is RunOutcome.DRY_RUN and plan is not None and plan.dry_run
+    assert [p.pod for p in plan.pets] == ["db-0"] and plan.pets[0].target_zone == "us-east-1b"
+    steps = plan.plan["pets"]["east-1/shop/db-0"]["steps"]
+    assert any("create a 10 GiB gp3 volume in us-east-1b from snap-" in s for s in steps)
+    assert len(plan.nodes) == 4 and all(p.status is PetStatus.PLANNED for p in report.pets)
+
+
+def test_zone_a_pet_runs_in_zone_b_on_a_volume_restored_from_its_snapshot(evacuated) -> None:
+    world, _, runs = evacuated
+    report, _ = runs["real"]
+    (pet,) = report.pets
+    moved = next(p for p in world.pets() if p.name == "db-0")
+    new_volume = world.inventory().volume(moved.volume_id or "")
+    old_volume = world.inventory().volume(pet.old_volume or "")
+
+    assert report.outcome is RunOutcome.SUCCEEDED, report.summary
+    assert (moved.zone, moved.phase, moved.pods) == ("us-east-1b", "Running", 1)
+    assert pet.status is PetStatus.MOVED and (pet.from_zone, pet.to_zone) == (ZONE_A, "us-east-1b")
+    assert new_volume is not None and new_volume.id == pet.new_volume and new_volume.zone == "us-east-1b"
+    assert new_volume.snapshot_id == pet.snapshot == world.snapshots["east-1/shop/data-db-0"]  # its data
+    assert old_volume is not None and old_volume.tags["ferry:rehomed-to"] == new_volume.id  # kept, says where
+    assert pet.rpo_seconds is not None and not pet.rpo_breached and pet.time_to_running_seconds is not None
+    assert all(n.fenced and n.fenced_by is FencedBy.ALREADY_STOPPED for n in report.nodes)
+    assert all(n.identity_freed is IdentityFreed.OUT_OF_SERVICE_TAINT and n.cordoned for n in report.nodes)
+    assert "db-0: moved (snapshot) us-east-1a -> us-east-1b" in report.summary
+
+
+def test_no_volume_is_deleted_and_every_pet_has_one_pod(evacuated) -> None:
+    world, states, _ = evacuated
+    volumes_before = set(states["before"]["volumes"])
+
+    assert volumes_before <= {v.id for v in world.inventory().volumes}
+    assert set(pods_per_identity(world).values()) == {1}
+    claim = world.clusters["east-1"].get("PersistentVolumeClaim", "data-db-0", "shop") or {}
+    old_pv = next(
+        v
+        for v in world.clusters["east-1"].list("PersistentVolume")
+        if (v["spec"].get("csi") or {}).get("volumeHandle")
+        in {k for k, t in states["before"]["volumes"].items() if t[0] == ZONE_A}
+        and (v["spec"].get("claimRef") or {}).get("name") == "data-db-0"
+    )
+    assert old_pv["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
+    assert claim["spec"]["volumeName"].startswith("ferry-")
+
+
+def test_a_replay_of_the_same_run_does_nothing_twice(evacuated) -> None:
+    world, _, runs = evacuated
+    before = state(world)
+    report, _ = runs["machine"].run("EvacuateZone", EVACUATE, "evacuate-us-east-1a-1")
+
+    assert report.outcome is RunOutcome.SUCCEEDED
+    assert (
+        state(world)["volumes"] == before["volumes"]
+        and state(world)["kube"]["east-1"]["volumes"] == before["kube"]["east-1"]["volumes"]
+    )
+
+
+def test_the_audit_log_has_a_record_per_step(evacuated) -> None:
+    world, _, _ = evacuated
+    day = world.clock.now().date().isoformat()
+    records = [
+        r["action_id"]
+        for r in world.table_items(f"AUDIT#{day}")
+        if str(r["action_id"]).startswith("evacuate-us-east-1a-1/")
+    ]
+
+    assert any(r.endswith("/create-volume/shop/data-db-0") for r in records)
+    assert any(r.endswith("/delete-pvc/shop/data-db-0") for r in records)
+    assert "evacuate-us-east-1a-1/report" in records
+
+
+def test_an_unconfirmed_fence_forces_nothing_until_ec2_confirms_then_a_failing_step_stops_the_pet() -> None:
+    """In-process (the local runner: same steps, same models, parallel Maps), with EC2 clients that give up
+    fast, so that EC2 failing for a zone costs seconds of this test, not minutes of botocore back-off."""
+    world = drill_world()
+    try:
+        zone_outage(world, ec2_failing=True)  # EC2 answers nothing about zone a
+        steps = steps_in_process(world)
+        before = state(world)
+        report = run(steps, world, "EvacuateZone", EVACUATE, "evacuate-us-east-1a-2")
+
+        assert report.outcome is RunOutcome.PARTIAL
+        assert len(report.nodes) == 4 and all(not n.fenced and n.identity_freed is None for n in report.nodes)
+        assert all("nothing forced" in (n.reason or "") for n in report.nodes)
+        # Its volume cannot even be described: the pet is left whole, with the reason, not half-moved.
+        assert report.pets == () and "east-1/shop/db-0: volume-unknown: EC2 could not describe" in report.summary
+        after = state(world)["kube"]["east-1"]
+        assert (
+            after["pods"] == before["kube"]["east-1"]["pods"] and after["claims"] == before["kube"]["east-1"]["claims"]
+        )
+        assert all(
+            "ferry.io/fence-unconfirmed:NoSchedule" in after["nodes"][n.node][1]
+            for n in report.nodes
+            if n.cluster == "east-1"
+        )
+        assert not any("out-of-service" in t for _, taints in after["nodes"].values() for t in taints)
+
+        # EC2 answers for zone a again, but fails for the target zone: the restore keeps failing, the pet
+        # stops there (its node is fenced and freed now; its claim is untouched), the run says so.
+        world.aws.fail_ec2_for_zone(ZONE_A, False)
+        world.aws.fail_ec2_for_zone("us-east-1b", True, scope=FaultScope.ZONE)
+        rehome = {"cluster": "east-1", "namespace": "shop", "statefulSet": "db", "ordinal": 0}
+        rehome |= {"targetZone": "us-east-1b", "reason": "retry", "dryRun": False}
+        failed = run(steps, world, "RehomePet", rehome, "rehome-db-0-1")
+        (pet,) = failed.pets
+        assert (
+            failed.outcome is RunOutcome.FAILED
+            and pet.status is PetStatus.FAILED
+            and "Unavailable" in (pet.reason or "")
+        )
+        claim = world.clusters["east-1"].get("PersistentVolumeClaim", "data-db-0", "shop") or {}
+        assert claim["metadata"]["uid"] == before["kube"]["east-1"]["claims"][("shop", "data-db-0")][0]
+        assert set(pods_per_identity(world).values()) == {1}
+
+        # Both zones answer: the same run, resumed, finishes the move from where it stopped.
+        world.aws.fail_ec2_for_zone("us-east-1b", False)
+        done = run(steps, world, "RehomePet", rehome, "rehome-db-0-1")
+        assert done.outcome is RunOutcome.SUCCEEDED, done.summary
+        assert next(p for p in world.pets() if p.name == "db-0").zone == "us-east-1b"
+    finally:
+        world.stop()
+
+
+def run(steps: RehomingSteps, world: World, runbook: str, payload: dict, run_id: str) -> RunReport:
+    return run_runbook(
+        steps,
+        Runbook(runbook),
+        payload,
+        run_id=run_id,
+        retries=Retries(interval=2, rate=1.5, max_interval=10, transient_attempts=3),
+        sleep=lambda seconds: world.advance_to(world.offset() + seconds),
+    ).report
+
+
+def test_rehome_pet_moves_a_live_pet_through_the_eviction_api_and_fence_node_frees_a_node(evacuated) -> None:
+    world, _, runs = evacuated
+    machine: StateMachine = runs["machine"]
+    before = world.clusters["east-1"].request_count().get("create pods/eviction", 0)
+
+    pet = {"cluster": "east-1", "namespace": "shop", "statefulSet": "db", "ordinal": 1, "targetZone": "us-east-1c"}
+    moved, _ = machine.run("RehomePet", {**pet, "reason": "rebalance", "dryRun": False}, "rehome-db-1-1")
+
+    assert moved.outcome is RunOutcome.SUCCEEDED, moved.summary
+    assert world.clusters["east-1"].request_count().get("create pods/eviction", 0) > before
+    db1 = next(p for p in world.pets() if p.name == "db-1")
+    assert (db1.zone, db1.phase, db1.pods) == ("us-east-1c", "Running", 1)
+
+    fenced, _ = machine.run(
+        "FenceNode", {"cluster": "east-2", "node": "east-2-c-w1", "reason": "drill", "dryRun": False}, "fence-1"
+    )
+    (node,) = fenced.nodes
+    assert (node.fenced, node.fenced_by, node.identity_freed) == (
+        True,
+        FencedBy.STOPPED_BY_FERRY,
+        IdentityFreed.OUT_OF_SERVICE_TAINT,
+    )
+    wait_until(world, lambda: world.inventory().instance_states("us-east-1c")["stopped"] >= 1)
+
+
+def test_bad_input_is_rejected_naming_every_wrong_field(evacuated) -> None:
+    _, _, runs = evacuated
+    report, plan = runs["machine"].run("EvacuateZone", {"zone": "mars-1a", "dryRun": "yes"}, "evacuate-bad")
+
+    assert plan is None and report.outcome is RunOutcome.REJECTED and report.error is not None
+    assert report.error.error == "InputError"
+    assert all(field in report.error.cause for field in ("reason: required", "zone:", "dryRun:"))
