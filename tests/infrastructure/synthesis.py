@@ -7,6 +7,7 @@ guessing generated logical ids, so renaming a construct does not silently make a
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -40,6 +41,15 @@ class Synthesized:
 
     def logical_id(self, construct: Any) -> str:
         return str(self.stack.get_logical_id(construct.node.default_child))
+
+    def definition(
+        self, state_machine: Any, arn: Callable[[str], str] = lambda logical_id: logical_id
+    ) -> dict[str, Any]:
+        """A state machine's definition as JSON; each ARN token inside it becomes `arn(<logical id>)`."""
+        properties = self.resources[self.logical_id(state_machine)]["Properties"]
+        parts = properties["DefinitionString"]["Fn::Join"][1]
+        text = "".join(part if isinstance(part, str) else arn(part["Fn::GetAtt"][0]) for part in parts)
+        return dict(json.loads(text))
 
 
 def synthesize(outdir: Path, **context: Any) -> Synthesized:
