@@ -80,7 +80,9 @@ def runtime(world: World, mode: str = "act") -> LambdaRuntime:
     )
 
 
-def steps_in_process(world: World, *, owner: str | None = None, limits: RehomeLimits | None = None) -> RehomingSteps:
+def steps_in_process(
+    world: World, *, owner: str | None = None, limits: RehomeLimits | None = None, ec2: Any = None
+) -> RehomingSteps:
     """The step services wired to the sandbox as `from_settings` wires them in Lambda (the EC2 client goes
     through the fault proxy), for runs outside the handlers: the parallel local runner, two executors at once."""
     dynamodb = world.aws.client("dynamodb")
@@ -94,13 +96,14 @@ def steps_in_process(world: World, *, owner: str | None = None, limits: RehomeLi
         settings,
         registry=Registry(dynamodb, table),
         connect=connect,
-        ec2=world.aws.client("ec2", through_proxy=True, max_attempts=2),
+        ec2=ec2 or world.aws.client("ec2", through_proxy=True, max_attempts=2),
         states=StateTable(dynamodb, table),
         journal=Journal(dynamodb, table),
         audit=AuditLog(dynamodb, table),
         notifier=Notifier(world.aws.client("sns"), world.aws.topic_arn),
         clock=world.clock.now,
         sleep=lambda seconds: world.advance_to(world.offset() + seconds),
+        monotonic=lambda: world.clock.now().timestamp(),
         owner=owner,
     )
 

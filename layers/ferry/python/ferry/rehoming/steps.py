@@ -85,6 +85,7 @@ class RehomingSteps:
         notifier: Notifier,
         clock: Callable[[], datetime] = _utcnow,
         sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
         owner: str | None = None,
     ) -> None:
         self._settings = settings
@@ -95,7 +96,7 @@ class RehomingSteps:
         self._audit = audit
         self._notifier = notifier
         self._clock = clock
-        self._fencer = Fencer(ec2, sleep=sleep)
+        self._fencer = Fencer(ec2, sleep=sleep, monotonic=monotonic)  # `sleep` and `monotonic` share one time
         self._volumes = Volumes(ec2)
         self.executor = PlanExecutor(
             settings.mode,

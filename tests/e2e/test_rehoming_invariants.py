@@ -1,0 +1,246 @@
+"""The re-homing invariants on the sandbox, each with a drill that breaks it if the code does:
+
+1. At most one pod per pet identity, and nothing forced before a confirmed fence: also while EC2 lies about
+   an instance's state for a while, and while two executors run the same plan at once.
+3. Killing the executor after any step and running it again ends as an uninterrupted run does: every pet
+   Running in a healthy zone, on exactly one new volume and one new PV, its claim bound to that PV.
+(2, no data loss, is asserted in each drill: no volume deleted, old volumes kept and tagged; 4, dry run, in
+tests/e2e/test_rehoming.py.)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+import ferry.rehoming.steps as steps_module
+from ferry.errors import StepPending, TransientError
+from ferry.rehoming.effects import ClusterEffects
+from ferry.rehoming.models import PetStatus, RunOutcome
+from ferry.rehoming.policies import RehomeLimits
+from ferry.rehoming.runs import Retries, run_runbook
+from ferry.runbooks import Runbook
+from sandbox.scenario import StatefulSetSpec
+from sandbox.world import World
+from tests.e2e.rehoming_world import ZONE_A, drill_world, pods_per_identity, state, steps_in_process, zone_outage
+
+EVACUATE = {"zone": ZONE_A, "reason": "drill", "dryRun": False}
+FAST = Retries(interval=2, rate=1.5, max_interval=10, transient_attempts=3, pending_attempts=40)
+
+
+class Crash(BaseException):
+    """The executor dies (a Lambda timing out, a container killed) between two steps."""
+
+
+def sleeper(world: World) -> Any:
+    lock = threading.Lock()
+
+    def sleep(seconds: float) -> None:
+        with lock:
+            world.advance_to(world.offset() + seconds)
+
+    return sleep
+
+
+def finish(step: Any, world: World) -> Any:
+    sleep = sleeper(world)
+    for _ in range(60):
+        try:
+            return step()
+        except (StepPending, TransientError):
+            sleep(5)
+    raise AssertionError("the step never finished")
+
+
+def moved_pets(world: World, run_id: str, statefulset: str) -> dict[str, tuple[Any, ...]]:
+    """Per pet of the zone: (zone, phase, pods, new volumes made by the run, Ferry PVs for its claim, bound)."""
+    inventory = world.inventory()
+    cluster = world.clusters["east-1"]
+    shape = {}
+    for pet in world.pets():
+        if not pet.name.startswith(f"{statefulset}-"):
+            continue
+        made = [
+            v
+            for v in inventory.volumes
+            if v.tags.get("ferry:run") == run_id and v.tags.get("ferry:pet") == f"shop/{pet.claim}"
+        ]
+        if not made:
+            continue
+        pvs = [
+            v["metadata"]["name"]
+            for v in cluster.list("PersistentVolume")
+            if v["metadata"]["name"].startswith("ferry-") and (v["spec"].get("claimRef") or {}).get("name") == pet.claim
+        ]
+        claim = cluster.get("PersistentVolumeClaim", pet.claim, "shop") or {}
+        bound = claim.get("spec", {}).get("volumeName") in pvs and pet.volume_id == made[0].id
+        shape[pet.name] = (pet.zone != ZONE_A, pet.phase, pet.pods, len(made), len(pvs), bound)
+    return shape
+
+
+# --- 3. killed after any step ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def crowded() -> Iterator[World]:
+    """24 pets of `db` and 3 of `kv`, one in three of each in zone a; zone a down."""
+    world = drill_world(
+        (StatefulSetSpec("east-1", "shop", "db", replicas=24), StatefulSetSpec("east-1", "shop", "kv", replicas=3))
+    )
+    try:
+        zone_outage(world)
+        yield world
+    finally:
+        world.stop()
+
+
+def test_killing_the_executor_after_any_step_then_running_again_ends_as_an_uninterrupted_run(
+    crowded, monkeypatch
+) -> None:
+    world = crowded
+    volumes_before = {v.id for v in world.inventory().volumes}
+    budget = threading.local()
+
+    class Dying(ClusterEffects):
+        def perform(self, action: Any, results: Any) -> Any:
+            left = getattr(budget, "left", None)
+            if left == 0:
+                raise Crash(action.step_id)
+            performed = super().perform(action, results)  # a step that is not done yet (pending) is not counted
+            if left is not None:
+                budget.left = left - 1
+            return performed
+
+    monkeypatch.setattr(steps_module, "ClusterEffects", Dying)
+    steps = steps_in_process(world)
+    plan = steps.plan({**EVACUATE, "runId": "evacuate-crash", "runbook": "EvacuateZone"})
+    db = [job for job in plan.pets if job.statefulset == "db"]
+    assert len(db) == 8 and len(plan.nodes) == 4
+
+    crashed = Counter()
+    for index, job in enumerate(plan.nodes):  # the fence step dies before its 1st, 2nd, 3rd step
+        budget.left = index % 3
+        with pytest.raises(Crash) as died:
+            steps.fence(job)
+        crashed[str(died.value).split("/")[1]] += 1
+        budget.left = None
+        assert finish(lambda job=job: steps.fence(job), world).fenced
+    for index, job in enumerate(db):  # each db pet dies after a different one of its own 8 steps
+        budget.left = index
+        with pytest.raises(Crash) as died:
+            finish(lambda job=job: steps.rehome(job), world)
+        crashed[str(died.value).split("/")[1]] += 1
+        budget.left = None
+        assert finish(lambda job=job: steps.rehome(job), world).status is PetStatus.MOVED
+    for job in plan.pets:  # kv: never interrupted, the control
+        if job.statefulset == "kv":
+            assert finish(lambda job=job: steps.rehome(job), world).status is PetStatus.MOVED
+
+    assert set(crashed) == {
+        "fence", "cordon", "out-of-service", "create-volume", "tag-old-volume", "create-pv", "retain-pv",
+        "await-pod-released", "delete-pvc", "bind-pvc", "verify-running",
+    }  # fmt: skip
+    interrupted, control = moved_pets(world, "evacuate-crash", "db"), moved_pets(world, "evacuate-crash", "kv")
+    assert len(interrupted) == 8 and len(control) == 1
+    assert set(interrupted.values()) == set(control.values()) == {(True, "Running", 1, 1, 1, True)}
+    assert volumes_before <= {v.id for v in world.inventory().volumes}  # nothing deleted, ever
+
+
+# --- 1. one pod per identity ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def one_pet() -> Iterator[World]:
+    world = drill_world()
+    try:
+        yield world
+    finally:
+        world.stop()
+
+
+def test_two_executors_running_the_same_plan_at_once_make_one_of_everything(one_pet) -> None:
+    world = one_pet
+    zone_outage(world)
+    sleep = sleeper(world)
+    reports: list[Any] = []
+    seen: list[dict[str, int]] = []
+
+    def execute(owner: str) -> None:
+        steps = steps_in_process(world, owner=owner)
+        run = run_runbook(steps, Runbook.EVACUATE_ZONE, EVACUATE, run_id="evacuate-twice", retries=FAST, sleep=sleep)
+        reports.append(run.report)
+        seen.append(pods_per_identity(world))
+
+    threads = [threading.Thread(target=execute, args=(owner,)) for owner in ("first", "second")]
+    for thread in threads:
+        thread.start()
+    while any(t.is_alive() for t in threads):
+        seen.append(pods_per_identity(world))
+        threads[0].join(0.05)
+    for thread in threads:
+        thread.join()
+
+    assert [r.outcome for r in reports] == [RunOutcome.SUCCEEDED, RunOutcome.SUCCEEDED], [r.summary for r in reports]
+    assert {count for sample in seen for count in sample.values()} <= {0, 1}
+    assert moved_pets(world, "evacuate-twice", "db") == {"db-0": (True, "Running", 1, 1, 1, True)}
+
+
+class LyingEc2:
+    """EC2 through the fault proxy, except that for a while it says `running` for instances that are not."""
+
+    def __init__(self, real: Any, lies: int) -> None:
+        self.real, self.lies = real, lies
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def get_paginator(self, name: str) -> Any:
+        paginator = self.real.get_paginator(name)
+        if name != "describe_instances" or self.lies <= 0:
+            return paginator
+        self.lies -= 1
+
+        class Lying:
+            def paginate(self, **kwargs: Any) -> Any:
+                for page in paginator.paginate(**kwargs):
+                    for reservation in page["Reservations"]:
+                        for instance in reservation["Instances"]:
+                            instance["State"] = {"Code": 16, "Name": "running"}
+                    yield page
+
+        return Lying()
+
+    def stop_instances(self, **kwargs: Any) -> Any:
+        return {"StoppingInstances": []}  # an API that accepts and does nothing: the instance "keeps running"
+
+
+def test_ec2_lying_about_state_for_a_while_forces_nothing_until_it_tells_the_truth(one_pet) -> None:
+    world = one_pet
+    zone_outage(world)
+    lying = LyingEc2(world.aws.client("ec2", through_proxy=True, max_attempts=2), lies=10**6)
+    steps = steps_in_process(world, limits=RehomeLimits(fence_wait=timedelta(seconds=6)), ec2=lying)
+    before = state(world)["kube"]["east-1"]
+
+    report = run_runbook(
+        steps, Runbook.EVACUATE_ZONE, EVACUATE, run_id="evacuate-lies", retries=FAST, sleep=sleeper(world)
+    ).report
+
+    assert report.outcome is RunOutcome.PARTIAL and all(not n.fenced for n in report.nodes)
+    (pet,) = report.pets
+    assert pet.status is PetStatus.SKIPPED and "not fenced" in (pet.reason or "")
+    after = state(world)["kube"]["east-1"]
+    assert (after["pods"], after["claims"]) == (before["pods"], before["claims"])  # nothing forced, nothing moved
+    assert not any("out-of-service" in t for _, taints in after["nodes"].values() for t in taints)
+
+    lying.lies = 0  # EC2 tells the truth now: the same run, re-run, fences, frees and moves the pet
+    again = run_runbook(
+        steps, Runbook.EVACUATE_ZONE, EVACUATE, run_id="evacuate-lies", retries=FAST, sleep=sleeper(world)
+    ).report
+    assert again.outcome is RunOutcome.SUCCEEDED, again.summary
+    assert moved_pets(world, "evacuate-lies", "db") == {"db-0": (True, "Running", 1, 1, 1, True)}
+    assert set(pods_per_identity(world).values()) == {1}
