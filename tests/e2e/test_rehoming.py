@@ -28,6 +28,8 @@ from tests.e2e.rehoming_world import (
     zone_outage,
 )
 
+pytestmark = pytest.mark.xdist_group("rehoming-drill")  # the tests share one world, in this order
+
 EVACUATE = {"zone": ZONE_A, "reason": "AWS Health: EC2 operational issue in us-east-1a", "dryRun": False}
 
 

@@ -27,7 +27,16 @@ from ferry.rehoming.runs import Retries, run_runbook
 from ferry.runbooks import Runbook
 from sandbox.scenario import StatefulSetSpec
 from sandbox.world import World
-from tests.e2e.rehoming_world import ZONE_A, drill_world, pods_per_identity, state, steps_in_process, zone_outage
+from tests.conftest import load_event
+from tests.e2e.rehoming_world import (
+    ZONE_A,
+    drill_world,
+    pods_per_identity,
+    runtime,
+    state,
+    steps_in_process,
+    zone_outage,
+)
 
 EVACUATE = {"zone": ZONE_A, "reason": "drill", "dryRun": False}
 FAST = Retries(interval=2, rate=1.5, max_interval=10, transient_attempts=3, pending_attempts=40)
@@ -188,6 +197,42 @@ def test_two_executors_running_the_same_plan_at_once_make_one_of_everything(one_
     assert [r.outcome for r in reports] == [RunOutcome.SUCCEEDED, RunOutcome.SUCCEEDED], [r.summary for r in reports]
     assert {count for sample in seen for count in sample.values()} <= {0, 1}
     assert moved_pets(world, "evacuate-twice", "db") == {"db-0": (True, "Running", 1, 1, 1, True)}
+
+
+# --- 2. no snapshot deleted but the schedule's own beyond retention ---------------------------------------------
+
+
+def test_the_snapshot_schedule_keeps_rpos_and_prunes_only_its_own_beyond_retention(one_pet) -> None:
+    world = one_pet
+    lambdas = runtime(world)
+    seeded = set(world.snapshots.values())  # tagged ferry:managed, but not the schedule's: never pruned
+
+    fresh = lambdas.invoke("snapshot-schedule", load_event("scheduled-event"))
+    assert fresh.ok and fresh.result["taken"] == [] and fresh.result["atRisk"] == []  # seeded a moment ago
+    assert fresh.result["volumes"] == 3
+
+    taken: list[str] = []
+    for _ in range(9):  # every 11 minutes, with a 15-minute RPO and a 5-minute period: one snapshot per pet
+        world.advance_to(world.offset() + 660)
+        ran = lambdas.invoke("snapshot-schedule", load_event("scheduled-event"))
+        assert ran.ok, ran.error
+        # (moto stamps snapshots with wall-clock time, not the world's fast-forwarded clock: ages read high.)
+        assert len(ran.result["taken"]) == 3
+        taken += ran.result["taken"]
+
+    left = {s.id: s for s in world.inventory().snapshots}
+    assert seeded <= set(left)
+    assert len(set(taken) & set(left)) == 3 * 7  # retention 7 per volume: the two oldest of each pruned
+    assert all(
+        left[t].tags["ferry:schedule"] and left[t].tags["ferry:pet"].startswith("shop/data-db-")
+        for t in set(taken) & set(left)
+    )
+
+    observing = runtime(world, mode="observe")
+    world.advance_to(world.offset() + 660)
+    watched = observing.invoke("snapshot-schedule", load_event("scheduled-event"))
+    assert watched.result["observeMode"] and len(watched.result["wouldTake"]) == 3
+    assert {s.id for s in world.inventory().snapshots} == set(left)
 
 
 class LyingEc2:

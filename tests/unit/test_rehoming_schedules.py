@@ -58,3 +58,11 @@ def test_only_the_schedules_own_completed_snapshots_beyond_retention_are_pruned(
     decision = decide([pet(*own, *others)], NOW, PERIOD, retention=3)
 
     assert [p.snapshot_id for p in decision.prune] == ["own-3", "own-4"]
+
+
+def test_the_snapshot_taken_now_counts_towards_retention() -> None:
+    own = [snap(f"own-{n}", 12 + 15 * n) for n in range(7)]
+
+    decision = decide([pet(*own)], NOW, PERIOD, retention=7)
+
+    assert len(decision.take) == 1 and [p.snapshot_id for p in decision.prune] == ["own-6"]

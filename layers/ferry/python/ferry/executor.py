@@ -119,6 +119,12 @@ def _outcome_line(reaction: Reaction, outcome: Outcome) -> str:
 
 # --- plans ----------------------------------------------------------------------------------------------------
 
+
+def may_act(mode: Mode, *, dry_run: bool = False) -> bool:
+    """Whether anything may change: act mode and no dry run. Every caller that changes the world asks here."""
+    return mode is Mode.ACT and not dry_run
+
+
 Results = Mapping[str, Mapping[str, Any]]
 
 
@@ -201,7 +207,7 @@ class PlanExecutor:
 
     def dry_run(self, requested: bool) -> bool:
         """A dry run was asked for, or Ferry is in observe mode: either way nothing changes."""
-        return requested or self._mode is Mode.OBSERVE
+        return not may_act(self._mode, dry_run=requested)
 
     def execute(
         self,

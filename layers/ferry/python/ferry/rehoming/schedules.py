@@ -4,7 +4,7 @@ A pet's RPO is set before anything fails: `ferry.io/max-rpo` says how old its ne
 schedule runs every `period`; a volume gets a new snapshot when its newest completed one would be older
 than the RPO before the next run (newer than `max_rpo - period` is fresh enough), unless one is already in
 progress. Pruning touches only snapshots carrying `ferry:schedule` (the schedule's own), keeping the newest
-`retention` completed ones of each volume: a user's snapshot, a pending one, or Ferry's re-homing snapshots
+`retention` of each volume (counting the one taken in the same run): a user's snapshot, a pending one, or Ferry's re-homing snapshots
 are never pruned.
 """
 
@@ -77,7 +77,8 @@ def decide(volumes: Iterable[ScheduledVolume], now: datetime, period: timedelta,
         newest = newest_completed(volume.snapshots)
         age = now - newest.started_at if newest else None
         in_progress = any(s.state == "pending" for s in volume.snapshots)
-        if (age is None or age >= volume.max_rpo - period) and not in_progress:
+        taking = (age is None or age >= volume.max_rpo - period) and not in_progress
+        if taking:
             take.append(Take(volume, age))
         if age is None or age > volume.max_rpo:
             at_risk.append(AtRisk(volume, age))
@@ -86,5 +87,6 @@ def decide(volumes: Iterable[ScheduledVolume], now: datetime, period: timedelta,
             key=lambda s: (s.started_at, s.snapshot_id),
             reverse=True,
         )
-        prune += [Prune(s.snapshot_id, volume.volume_id) for s in own[max(1, retention) :]]
+        keep = max(1, retention - 1 if taking else retention)  # the one taken now counts towards retention
+        prune += [Prune(s.snapshot_id, volume.volume_id) for s in own[keep:]]
     return ScheduleDecision(tuple(take), tuple(prune), tuple(at_risk))

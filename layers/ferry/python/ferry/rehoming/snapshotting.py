@@ -4,7 +4,8 @@ Every 5 minutes, for each registered cluster, each StatefulSet annotated `ferry.
 pets' EBS volumes: take the snapshots the decision asks for, tagged as the schedule's own, and prune the
 schedule's own beyond retention (the volumes adapter re-checks the tag before any delete). A cluster that
 cannot be reached, or a zone whose EC2 API fails, costs those pets this round, not the others'; pets whose
-newest snapshot is already older than their RPO are counted and reported (`PetsAtRisk`).
+newest snapshot is already older than their RPO are counted and reported (`PetsAtRisk`). In observe mode
+the run says what it would take and prune, and changes nothing.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from ferry.adapters.registry import Registry
 from ferry.adapters.volumes import Volumes
 from ferry.clusters import ClusterRegistration
 from ferry.errors import FerryError
+from ferry.executor import may_act
 from ferry.observability import NAMESPACE, logger
 from ferry.rehoming import manifests
 from ferry.rehoming.inventory import key
 from ferry.rehoming.policies import max_rpo
-from ferry.rehoming.schedules import ScheduledVolume, decide
+from ferry.rehoming.schedules import ScheduleDecision, ScheduledVolume, decide
 from ferry.settings import RehomeSettings
 
 Connect = Callable[[ClusterRegistration], KubeWriter]
@@ -55,6 +57,13 @@ def scheduled_volumes(kube: KubeWriter) -> list[ScheduledVolume]:
             if pv and pv.volume_id and limit:
                 found.append(ScheduledVolume(kube.cluster, pod.namespace, name, pv.volume_id, limit))
     return found
+
+
+def _at_risk(decision: ScheduleDecision) -> list[dict[str, Any]]:
+    return [
+        {"cluster": r.volume.cluster, "pet": r.volume.pet, "ageSeconds": r.age.total_seconds() if r.age else None}
+        for r in decision.at_risk
+    ]
 
 
 class SnapshotSchedule:
@@ -109,6 +118,16 @@ class SnapshotSchedule:
             for v in volumes
         ]
         decision = decide(with_snapshots, now, self._settings.snapshot_period, self._settings.limits.snapshot_retention)
+        if not may_act(self._settings.mode):  # observe mode: say what would be done, do nothing
+            return {
+                "clusters": [c.name for c in clusters],
+                "unreachable": unreachable,
+                "volumes": len(volumes),
+                "observeMode": True,
+                "wouldTake": [t.volume.volume_id for t in decision.take],
+                "wouldPrune": [p.snapshot_id for p in decision.prune],
+                "atRisk": _at_risk(decision),
+            }
         taken, failed = [], []
         for take in decision.take:
             try:
