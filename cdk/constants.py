@@ -123,7 +123,8 @@ RUNBOOK_PLAN = FunctionSpec(
     memory_mb=1024,  # a zone of 300 nodes and 200 pets, read from every cluster at once
     timeout=Duration.seconds(120),
     kubernetes=True,
-    unscoped_reads=(*_INSTANCE_READS, *_EBS_READS),
+    # ferry.rehoming.reading: the nodes' instances, the pets' volumes and their snapshots.
+    unscoped_reads=("ec2:DescribeInstances", *_EBS_READS),
     alarm_on_errors=False,
 )
 RUNBOOK_FENCE = FunctionSpec(
@@ -132,7 +133,7 @@ RUNBOOK_FENCE = FunctionSpec(
     memory_mb=512,
     timeout=Duration.seconds(120),  # the fence waits up to FERRY_FENCE_WAIT_SECONDS (default 60 s) for EC2
     kubernetes=True,
-    unscoped_reads=(*_INSTANCE_READS, *_EBS_READS),
+    unscoped_reads=("ec2:DescribeInstances",),  # a node's steps only ask EC2 about its instance
     alarm_on_errors=False,
 )
 RUNBOOK_REHOME = FunctionSpec(
@@ -141,7 +142,8 @@ RUNBOOK_REHOME = FunctionSpec(
     memory_mb=512,
     timeout=Duration.seconds(120),
     kubernetes=True,
-    unscoped_reads=(*_INSTANCE_READS, *_EBS_READS),
+    # It re-checks (or retries) its node's fence before forcing anything, then works on volumes and snapshots.
+    unscoped_reads=("ec2:DescribeInstances", *_EBS_READS),
     alarm_on_errors=False,
 )
 RUNBOOK_REPORT = FunctionSpec(

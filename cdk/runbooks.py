@@ -25,9 +25,10 @@ second execution of the same name, which makes two starts of one evacuation star
 Each state machine has its own role, which may invoke its own steps and nothing else (plus log delivery and
 X-Ray, which AWS cannot scope); its logs (level ALL, with execution data: the plan and the reports are what
 an operator reads afterwards) go to a KMS-encrypted log group with retention. The step functions get
-exactly the EC2 writes their step performs, each conditioned on a tag: fence stops only instances of a
-cluster, re-home creates only volumes tagged `ferry:managed` and tags old volumes only with where their pet
-went. Nothing here, or anywhere in Ferry, may delete a volume (tests/infrastructure scan every policy).
+exactly the EC2 writes their step performs, each conditioned on a tag: fence (and re-home, which retries an
+unconfirmed fence) stops only instances of a cluster, re-home creates only volumes tagged `ferry:managed` and
+tags old volumes only with where their pet went. Nothing here, or anywhere in Ferry, may delete a volume
+(tests/infrastructure scan every policy).
 """
 
 from __future__ import annotations
@@ -133,7 +134,10 @@ class FerryRunbooks(Construct):
         self.log_groups: dict[str, logs.LogGroup] = {}
         self.roles: dict[str, iam.Role] = {}
         self.state_machines: dict[str, sfn.StateMachine] = {spec.name: self._build_runbook(spec) for spec in RUNBOOKS}
-        self._grant_fencing(steps.fence)
+        # The re-home step retries its pet's node fence when the fence step could not confirm it (runbook-fence's
+        # README), so both may stop a cluster's instance; only the re-home step touches volumes.
+        for step in (steps.fence, steps.rehome):
+            self._grant_fencing(step)
         self._grant_rehoming(steps.rehome)
 
     def allow_to_start(self, function: FerryFunction) -> None:
@@ -251,7 +255,7 @@ class FerryRunbooks(Construct):
         of_a_cluster = {"Null": {f"aws:ResourceTag/{CLUSTER_TAG}": "false"}}
         scoped_policy(
             self,
-            "FencePermissions",
+            f"{fence.node.id}Fencing",
             role=fence.role,
             statements=[
                 iam.PolicyStatement(actions=["ec2:StopInstances"], resources=[instances], conditions=of_a_cluster),
@@ -280,7 +284,7 @@ class FerryRunbooks(Construct):
         via_ec2 = {"kms:ViaService": f"ec2.{region}.amazonaws.com"}
         scoped_policy(
             self,
-            "RehomePermissions",
+            f"{rehome.node.id}Volumes",
             role=rehome.role,
             statements=[
                 # A new volume only with Ferry's tag on it, restored from a snapshot of this region.

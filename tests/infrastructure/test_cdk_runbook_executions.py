@@ -281,11 +281,6 @@ def test_the_pets_map_reads_its_default_concurrency_from_the_prepared_options(ru
     assert report_payload["options"]["maxConcurrency"] == 10
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="docs/REHOMING.md: maxConcurrency comes from the input, but ferry.runbooks' EvacuateZone schema does not "
-    "accept the field yet, so runbook-plan rejects it; remove this mark once the schema has it",
-)
 def test_max_concurrency_from_the_input_reaches_the_pets_map(runner: Runner) -> None:
     _output(runner.run("EvacuateZone", {**EVACUATE, "maxConcurrency": 3}, "concurrency-3"))
     assert runner.steps.called("report")[0]["options"]["maxConcurrency"] == 3

@@ -429,17 +429,23 @@ def test_snapshots_are_created_only_with_the_schedules_tags(synthesized: Synthes
     assert [s["Condition"] for s in tagging] == [{"StringEquals": {"ec2:CreateAction": "CreateSnapshot"}}]
 
 
-def test_fence_stops_only_instances_of_a_cluster(synthesized: Synthesized) -> None:
+def test_only_the_fencing_steps_stop_instances_and_only_a_clusters(synthesized: Synthesized) -> None:
+    """runbook-fence fences; runbook-rehome retries the fence of its pet's node when it was not confirmed."""
     stopping = _allowing(synthesized, "ec2:StopInstances")
-    assert [_roles_of(synthesized, logical_id) for logical_id, _ in stopping] == [{_role(synthesized, "runbook-fence")}]
-    ((_, statement),) = stopping
-    assert statement["Resource"] == "arn:aws:ec2:us-east-1:123456789012:instance/*"
-    assert statement["Condition"] == {"Null": {"aws:ResourceTag/ferry:cluster": "false"}}
-    (tagging,) = [s for _, s in _allowing(synthesized, "ec2:CreateTags") if "instance" in str(s["Resource"])]
-    assert tagging["Condition"] == {
-        "Null": {"aws:ResourceTag/ferry:cluster": "false"},
-        "ForAllValues:StringLike": {"aws:TagKeys": ["ferry:*"]},
+    assert {r for logical_id, _ in stopping for r in _roles_of(synthesized, logical_id)} == {
+        _role(synthesized, "runbook-fence"),
+        _role(synthesized, "runbook-rehome"),
     }
+    for _, statement in stopping:
+        assert statement["Resource"] == "arn:aws:ec2:us-east-1:123456789012:instance/*"
+        assert statement["Condition"] == {"Null": {"aws:ResourceTag/ferry:cluster": "false"}}
+    tagging = [s for _, s in _allowing(synthesized, "ec2:CreateTags") if "instance" in str(s["Resource"])]
+    assert len(tagging) == 2
+    for statement in tagging:
+        assert statement["Condition"] == {
+            "Null": {"aws:ResourceTag/ferry:cluster": "false"},
+            "ForAllValues:StringLike": {"aws:TagKeys": ["ferry:*"]},
+        }
 
 
 def test_rehome_creates_only_ferry_tagged_volumes(synthesized: Synthesized) -> None:
@@ -462,7 +468,7 @@ def test_rehome_tags_old_volumes_only_with_where_their_pet_went(synthesized: Syn
     ]
     conditions = [s["Condition"] for s in tagging]
     assert {"StringEquals": {"ec2:CreateAction": "CreateVolume"}} in conditions
-    existing = [c for c in conditions if "ec2:CreateAction" not in str(c)]
+    existing = [c for c in conditions if "ec2:CreateAction" not in str(c) and "ferry:*" not in str(c)]
     assert existing == [
         {
             "ForAllValues:StringEquals": {"aws:TagKeys": ["ferry:rehomed-to"]},
