@@ -1,10 +1,10 @@
 """The sandbox set up for re-homing drills, and a stand-in for Step Functions that runs the real handlers.
 
 `drill_world` starts the game day's world (two clusters over zones a, b, c; StatefulSets of pets with EBS
-volumes and fresh snapshots) without its scripted steps. The pets' StatefulSets get `nodeTaintsPolicy:
-Honor` on their zone spread first, as their owner would set it: with the default (Ignore) the dead zone's
-tainted nodes still count, and Kubernetes itself would keep a moved pet Pending (Ferry's planner skips such
-pets with that reason; tests/unit/test_rehoming_planner.py shows it).
+volumes and fresh snapshots) without its scripted steps. The pets' StatefulSets are seeded with
+`nodeTaintsPolicy: Honor` on their zone spread, as their owner would set it: with the default (Ignore) the
+dead zone's tainted nodes still count, and Kubernetes itself would keep a moved pet Pending (Ferry's planner
+skips such pets with that reason; tests/unit/test_rehoming_planner.py shows it).
 
 `StateMachine` runs a runbook's Tasks in order through the Lambda handlers (`functions/runbook-*`), feeding
 each output to the next through the step models, with the state machines' retry and catch rules; its

@@ -180,3 +180,14 @@ def test_run_outcomes(error: StepError | None, pets: tuple[PetStatus, ...], expe
     request_ = ReportInput("run", Runbook.EVACUATE_ZONE, {"zone": ZONES[0], "reason": "x"}, pets=reports, error=error)
     assert outcome(request_, dry_run=False) is expected
     assert run_report(request_).summary.startswith(f"EvacuateZone run (us-east-1a): {expected.value}")
+
+
+@pytest.mark.parametrize(("value", "valid"), [(10, True), (1, True), (40, True), (0, False), (41, False), ("5", False)])
+def test_the_rehome_maps_concurrency_is_part_of_the_input(value: object, valid: bool) -> None:
+    for runbook in (Runbook.EVACUATE_ZONE, Runbook.REHOME_PET):
+        payload = {**load_event(f"stepfunctions/{SAMPLES[runbook]}"), "maxConcurrency": value}
+        if valid:
+            validate_input(runbook, payload)
+        else:
+            with pytest.raises(InputError, match="maxConcurrency"):
+                validate_input(runbook, payload)

@@ -33,6 +33,8 @@ _ZONE = {"type": "string", "pattern": "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$"}
 _INSTANCE = {"type": "string", "pattern": "^i-[0-9a-f]{8,17}$"}
 _LABEL = {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63}
 _ORDINAL = {"type": "integer", "minimum": 0, "maximum": 99999}
+# Pets re-homed at once by the re-home Map (docs/REHOMING.md; an inline Map runs at most 40 at once).
+_CONCURRENCY = {"type": "integer", "minimum": 1, "maximum": 40}
 
 
 def _schema(title: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
@@ -50,7 +52,11 @@ def _schema(title: str, properties: dict[str, Any], required: list[str]) -> dict
 INPUT_SCHEMAS: dict[str, dict[str, Any]] = {
     Handoff.EVACUATE_ZONE: _schema(
         "EvacuateZone",
-        {"zone": _ZONE, "clusters": {"type": "array", "items": _NAME, "uniqueItems": True}},
+        {
+            "zone": _ZONE,
+            "clusters": {"type": "array", "items": _NAME, "uniqueItems": True},
+            "maxConcurrency": _CONCURRENCY,
+        },
         ["zone"],
     ),
     Handoff.FAILBACK_ZONE: _schema(
@@ -64,7 +70,14 @@ INPUT_SCHEMAS: dict[str, dict[str, Any]] = {
     ),
     Runbook.REHOME_PET: _schema(
         "RehomePet",
-        {"cluster": _NAME, "namespace": _LABEL, "statefulSet": _NAME, "ordinal": _ORDINAL, "targetZone": _ZONE},
+        {
+            "cluster": _NAME,
+            "namespace": _LABEL,
+            "statefulSet": _NAME,
+            "ordinal": _ORDINAL,
+            "targetZone": _ZONE,
+            "maxConcurrency": _CONCURRENCY,
+        },
         ["cluster", "namespace", "statefulSet", "ordinal"],
     ),
     Runbook.FENCE_NODE: _schema("FenceNode", {"cluster": _NAME, "node": _NAME}, ["cluster", "node"]),

@@ -131,7 +131,8 @@ def run_runbook(
 
     with ThreadPoolExecutor(max_workers=FENCE_CONCURRENCY) as pool:
         nodes = tuple(pool.map(fence, plan.nodes))
-    with ThreadPoolExecutor(max_workers=max(1, max_concurrency)) as pool:
+    concurrency = int(payload.get("maxConcurrency") or max_concurrency)  # the input's, as the re-home Map reads it
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         pets = tuple(pool.map(rehome, plan.pets))
     request = _through_json(ReportInput(run_id, runbook, payload, plan, nodes, pets), ReportInput.from_dict)
     report = _through_json(steps.report(request), RunReport.from_dict)
