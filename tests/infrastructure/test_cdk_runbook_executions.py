@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import load_event
 from tests.infrastructure.synthesis import Synthesized
 
 pytestmark = pytest.mark.xdist_group("cdk-synth")
@@ -230,9 +231,10 @@ def runner(engine: tuple[Any, dict[str, str]], monkeypatch: pytest.MonkeyPatch) 
     return Runner(client, machines, steps, waits)
 
 
-EVACUATE = {"zone": "us-east-1a", "reason": "AWS Health: EC2 issue in us-east-1a", "dryRun": False}
-REHOME = {"cluster": "east-1", "namespace": "shop", "statefulSet": "db", "ordinal": 0, "reason": "node lost"}
-FENCE = {"cluster": "east-1", "node": "node-a-7", "reason": "node lost", "requestedBy": "oncall@example.com"}
+# The samples a person starts from (dry runs, as the README says to start), made real runs.
+EVACUATE = {**load_event("stepfunctions/evacuate-zone"), "dryRun": False}
+REHOME = {**load_event("stepfunctions/rehome-pet"), "dryRun": False}
+FENCE = {**load_event("stepfunctions/fence-node"), "dryRun": False}
 
 
 def _output(execution: dict[str, Any]) -> dict[str, Any]:
@@ -268,8 +270,18 @@ def test_a_run_plans_fences_rehomes_and_reports(
     assert [p["status"] for p in report["pets"]] == ["moved"] * moved
 
 
-def test_a_dry_run_plans_and_reports_and_touches_nothing(runner: Runner) -> None:
-    report = _output(runner.run("EvacuateZone", {**EVACUATE, "dryRun": True}, "dry-run"))
+@pytest.mark.parametrize(
+    ("runbook", "sample"),
+    [
+        pytest.param("EvacuateZone", "evacuate-zone", id="evacuate-zone"),
+        pytest.param("RehomePet", "rehome-pet", id="rehome-pet"),
+        pytest.param("FenceNode", "fence-node", id="fence-node"),
+    ],
+)
+def test_the_samples_are_dry_runs_that_plan_and_report_and_touch_nothing(
+    runner: Runner, runbook: str, sample: str
+) -> None:
+    report = _output(runner.run(runbook, load_event(f"stepfunctions/{sample}"), f"{sample}-dry-run"))
     assert [step for step, _ in runner.steps.calls] == ["plan", "report"]
     assert report["outcome"] == "dry-run"
     assert report["dryRun"] is True
