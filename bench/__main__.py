@@ -6,7 +6,15 @@ import importlib
 import sys
 import time
 
-MODULES = ["bench.ingest", "bench.synth", "bench.detection", "bench.sandbox", "sandbox.kube.bench"]
+MODULES = [
+    "bench.ingest",
+    "bench.synth",
+    "bench.detection",
+    "bench.probe",
+    "bench.sandbox",
+    "sandbox.kube.bench",
+    "bench.rehoming",
+]
 
 
 def main() -> int:

@@ -17,6 +17,7 @@ from ferry.adapters.aws import translate_error
 from ferry.errors import NotFound
 
 CLUSTER_TAG = "ferry:cluster"
+FILTER_VALUES_LIMIT = 200  # EC2 accepts at most 200 values in one filter
 _K8S_CLUSTER_TAG_PREFIX = "kubernetes.io/cluster/"
 
 
@@ -53,8 +54,12 @@ class InstanceDirectory:
         if not ids:
             return found
         try:
-            pages = self._ec2.get_paginator("describe_instances").paginate(
-                Filters=[{"Name": "instance-id", "Values": ids}]
+            pages = (
+                page
+                for start in range(0, len(ids), FILTER_VALUES_LIMIT)
+                for page in self._ec2.get_paginator("describe_instances").paginate(
+                    Filters=[{"Name": "instance-id", "Values": ids[start : start + FILTER_VALUES_LIMIT]}]
+                )
             )
             for page in pages:
                 for reservation in page["Reservations"]:

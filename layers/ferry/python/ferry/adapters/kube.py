@@ -171,32 +171,52 @@ class KubeApi:
         info = self._call(k8s.VersionApi(self._client).get_code)
         return int(info.major), int(str(info.minor).rstrip("+"))
 
-    def _paginate(self, method: Any, **kwargs: Any) -> Iterator[Any]:
+    def _paginate(self, method: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """Every item of a list, page by page (`limit`/`continue`), as plain JSON.
+
+        Raw JSON rather than the client's typed models: deserializing a model costs ~0.5 ms per object
+        (mostly timestamps), which is most of a probe round on a thousand-node cluster.
+        """
         token = None
         while True:
-            page = self._call(method, limit=PAGE_SIZE, _continue=token, **kwargs)
-            yield from page.items
-            token = page.metadata._continue
+            response = self._call(method, limit=PAGE_SIZE, _continue=token, _preload_content=False, **kwargs)
+            try:
+                page = json.loads(response.data)
+            except ValueError as error:
+                raise Unavailable(f"unreadable response: {error}") from error
+            yield from page.get("items") or []
+            token = (page.get("metadata") or {}).get("continue")
             if not token:
                 return
 
     def nodes(self) -> Iterator[NodeView]:
         for node in self._paginate(self.core.list_node):
-            labels = node.metadata.labels or {}
-            conditions = {c.type: c.status for c in (node.status.conditions or [])}
+            metadata, spec, status = node.get("metadata", {}), node.get("spec", {}), node.get("status", {})
+            labels = metadata.get("labels") or {}
+            conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
             yield NodeView(
-                name=node.metadata.name,
+                name=metadata["name"],
                 zone=labels.get(ZONE_LABEL),
                 ready=conditions.get("Ready") == "True",
-                unschedulable=bool(node.spec.unschedulable),
+                unschedulable=bool(spec.get("unschedulable")),
                 control_plane=CONTROL_PLANE_LABEL in labels,
-                instance_id=_instance_id(node.spec.provider_id),
-                taints=tuple(f"{t.key}:{t.effect}" for t in (node.spec.taints or [])),
+                instance_id=_instance_id(spec.get("providerID")),
+                taints=tuple(f"{t.get('key')}:{t.get('effect')}" for t in spec.get("taints") or []),
             )
 
     def lease_renewals(self) -> dict[str, datetime | None]:
         """Node name -> the last renewal of its Lease in kube-node-lease (the kubelet's heartbeat)."""
         return {
-            lease.metadata.name: lease.spec.renew_time
+            lease["metadata"]["name"]: _parse_time((lease.get("spec") or {}).get("renewTime"))
             for lease in self._paginate(self.coordination.list_namespaced_lease, namespace="kube-node-lease")
         }
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    """Kubernetes MicroTime/Time (RFC 3339, `Z` or an offset); None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
