@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -162,7 +162,8 @@ class FerryRunbooks(Construct):
             "LogKey",
             description="Ferry runbook execution logs encryption",
             enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
+            # It protects only the log groups, which go with the stack (the audit trail is in the table).
+            removal_policy=LOG_REMOVAL_POLICY,
         )
         stack = Stack.of(self)
         key.add_to_resource_policy(
@@ -352,10 +353,9 @@ class _Definition:
             .when(sfn.Condition.boolean_equals("$.plan.dryRun", True), report)
             .otherwise(fence_nodes)
         )
-        self._prepare().next(plan).next(dry_run)
-        self.start: sfn.IChainable = self.first
+        self.start: sfn.IChainable = self._prepare().next(plan).next(dry_run)
 
-    def _prepare(self) -> sfn.Pass:
+    def _prepare(self) -> sfn.Chain:
         """Two Pass states: intrinsic functions have no object literals, so the objects to merge are made first.
 
         (Writing them as text for States.StringToJson would need escaped braces, which not every interpreter
@@ -387,9 +387,7 @@ class _Definition:
             comment="Plan's request (input, runId, runbook) and the options (input over defaults)",
             parameters=parameters,
         )
-        self.first = start
-        start.next(prepare)
-        return prepare
+        return sfn.Chain.start(start).next(prepare)
 
     def _plan(self, function: FerryFunction, report: sfn.IChainable) -> tasks.LambdaInvoke:
         plan = self._task(
