@@ -168,10 +168,17 @@ class ApiServer:
     # --- dispatch -------------------------------------------------------------------------------------------
 
     def dispatch(self, method: str, path: str, query: dict[str, str], body: bytes, headers: Any) -> Response:
+        # Authentication comes before authorization, as on a real server: anonymous requests may read the
+        # public health paths (system:public-info-viewer), but a request carrying a wrong token is 401
+        # everywhere, health paths included.
+        credentials = headers.get("Authorization", "")
+        if credentials and credentials != f"Bearer {self.token}":
+            self.count(method.lower(), path)
+            raise errors.unauthorized()
         if path in PUBLIC_PATHS or path.startswith(("/readyz/", "/livez/", "/healthz/")):
             self.count(method.lower(), path)
             return self._public(path, query)
-        if headers.get("Authorization", "") != f"Bearer {self.token}":
+        if not credentials:
             self.count(method.lower(), path)
             raise errors.unauthorized()
         target = route(path)

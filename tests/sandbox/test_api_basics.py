@@ -78,6 +78,18 @@ class TestAuthentication:
             401,
         )
 
+    @pytest.mark.parametrize(
+        ("header", "status"), [(None, 200), ("Bearer wrong-token", 401)], ids=["anonymous", "wrong"]
+    )
+    def test_health_paths_are_public_but_a_wrong_token_is_still_401(
+        self, cluster: KubeCluster, header: str | None, status: int
+    ) -> None:
+        # Authentication runs before authorization: system:public-info-viewer lets anonymous requests read
+        # /readyz, but a request that presents a token the server cannot authenticate is rejected first.
+        headers = {"Authorization": header} if header else {}
+        response = urllib3.request("GET", cluster.url + "/readyz", headers=headers, retries=False)
+        assert response.status == status
+
 
 class TestCrudAndErrors:
     def test_create_fills_system_fields_and_server_defaults(self, core: client.CoreV1Api, namespace: str) -> None:
