@@ -13,12 +13,14 @@ each output to the next through the step models, with the state machines' retry 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import sandbox.world
 from ferry.adapters.journal import Journal
 from ferry.adapters.kube import Credentials
 from ferry.adapters.kube_writes import KubeWriter
@@ -31,36 +33,54 @@ from ferry.rehoming.policies import RehomeLimits
 from ferry.rehoming.steps import RehomingSteps
 from ferry.settings import Mode, RehomeSettings
 from sandbox.lambdas import Invocation, LambdaRuntime
-from sandbox.scenario import StatefulSetSpec, ZoneOutage, load
+from sandbox.scenario import ClusterSpec, StatefulSetSpec, ZoneOutage, load
 from sandbox.world import World
 
 ZONE_A = "us-east-1a"
 TRANSIENT = ("Throttled", "Unavailable", "TransientError", "Conflict")
 
 
-def drill_world(statefulsets: tuple[StatefulSetSpec, ...] | None = None, *, honor: bool = True) -> World:
+def drill_world(
+    statefulsets: tuple[StatefulSetSpec, ...] | None = None,
+    *,
+    honor: bool = True,
+    clusters: tuple[ClusterSpec, ...] | None = None,
+    parallel: bool = False,
+) -> World:
     scenario = load("az-outage")
-    scenario = dataclasses.replace(scenario, steps=(), federated=(), statefulsets=statefulsets or scenario.statefulsets)
-    world = World(scenario).start()
-    if honor:
-        for spec in scenario.statefulsets:
-            honour_taints(world, spec)
-    return world
+    scenario = dataclasses.replace(
+        scenario,
+        steps=(),
+        federated=(),
+        statefulsets=statefulsets or scenario.statefulsets,
+        clusters=clusters or scenario.clusters,
+    )
+    world = World(scenario)
+    if not honor:
+        return world.start()
+    with honouring_taints(parallel=parallel):
+        return world.start()
 
 
-def honour_taints(world: World, spec: StatefulSetSpec) -> None:
-    cluster = world.clusters[spec.cluster]
-    sts = cluster.get("StatefulSet", spec.name, spec.namespace)
-    assert sts is not None
-    for constraint in sts["spec"]["template"]["spec"].get("topologySpreadConstraints") or []:
-        constraint["nodeTaintsPolicy"] = "Honor"
-    cluster.apply(sts)
-    for _ in range(200):
-        world.advance_to(world.offset() + 2)
-        status = (cluster.get("StatefulSet", spec.name, spec.namespace) or {}).get("status", {})
-        if status.get("updatedReplicas") == spec.replicas == status.get("readyReplicas"):
-            return
-    raise AssertionError(f"{spec.name} did not roll out nodeTaintsPolicy: Honor")
+@contextlib.contextmanager
+def honouring_taints(*, parallel: bool = False) -> Iterator[None]:
+    """While a world seeds, its StatefulSets' zone spread says `nodeTaintsPolicy: Honor` (and, for big
+    worlds, their pods start in parallel rather than one by one)."""
+    original = sandbox.world.statefulset
+
+    def statefulset(spec: StatefulSetSpec, zones: Iterable[str]) -> dict[str, Any]:
+        manifest = original(spec, zones)
+        for constraint in manifest["spec"]["template"]["spec"].get("topologySpreadConstraints") or []:
+            constraint["nodeTaintsPolicy"] = "Honor"
+        if parallel:
+            manifest["spec"]["podManagementPolicy"] = "Parallel"
+        return manifest
+
+    sandbox.world.statefulset = statefulset  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sandbox.world.statefulset = original  # type: ignore[assignment]
 
 
 def zone_outage(world: World, zone: str = ZONE_A, *, ec2_failing: bool = False) -> None:
