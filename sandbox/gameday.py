@@ -2,10 +2,11 @@
 
 It sets up the world of a scenario (sandbox/scenarios/<name>.yaml), prints where every pet and node stands,
 runs the scenario's steps on sandbox time, and prints what happened and what Ferry observed: the batches its
-`ingest` handler took from the queue, the signals it recorded, and (as those parts of Ferry land) the
-detector's zone transitions, its audited actions and its notifications. It ends with the same tables after
-the drill and the checks: the safety invariants every drill must keep, plus the scenario's own `expect:`.
-The exit status is 0 only if every check passed.
+`ingest` handler took from the queue, the signals it recorded, the detector's zone transitions, its audited
+actions and its notifications, and in act mode the runbooks it started: each execution, the plan, each node
+fenced, each pet re-homed, the report. It ends with the same tables after the drill, how long the failed
+zone's pets took to run elsewhere, and the checks: the safety invariants every drill must keep, plus the
+scenario's own `expect:`. The exit status is 0 only if every check passed.
 
 Adding what the timeline shows: an `Observer` (compares a view of the world between ticks). Adding a check:
 a dataclass in sandbox/scenario.py and a function in `SCENARIO_CHECKS`.
@@ -34,6 +35,9 @@ from sandbox.scenario import (
     ControlPlaneState,
     NodesNotReady,
     NodesReady,
+    PetsRehomed,
+    PetsUnmoved,
+    RunbookRuns,
     Scenario,
     ScenarioError,
     SignalSources,
@@ -43,6 +47,7 @@ from sandbox.scenario import (
     ZoneState,
     load,
 )
+from sandbox.stepfunctions import ExecutionView, TaskRun
 from sandbox.world import Happening, NodeState, Pet, World
 
 DEFAULT_SCENARIO = "az-outage"
@@ -102,8 +107,9 @@ class Picture:
 
     def lines(self, zones: Iterable[str]) -> list[str]:
         snapshots = {s.volume_id: s.id for s in self.inventory.snapshots}
-        pet_rows = [("pet", "cluster", "zone", "node", "phase", "volume", "snapshot")]
+        pet_rows = [("pet", "cluster", "zone", "node", "phase", "volume", "restored from", "snapshot")]
         for p in self.pets:
+            volume = self.inventory.volume(p.volume_id or "")
             pet_rows.append(
                 (
                     f"{p.namespace}/{p.name}",
@@ -112,6 +118,7 @@ class Picture:
                     p.node or "-",
                     p.phase or "(no pod)",
                     p.volume_id or "-",
+                    (volume.snapshot_id if volume else None) or "-",
                     snapshots.get(p.volume_id or "", "-"),
                 )
             )
@@ -147,6 +154,9 @@ class Observer:
 
     def prime(self, world: World) -> None:
         self.observe(world)
+
+    def moment_began(self, wall: float) -> None:
+        """Told when each stop of the drill began on the real clock (`time.perf_counter()`), for timings."""
 
     def observe(self, world: World) -> list[Happening]:
         raise NotImplementedError
@@ -202,6 +212,10 @@ class Verdicts(Observer):
     def __init__(self) -> None:
         self._seen: dict[str, str] = {}
 
+    def status(self, subject: str) -> str:
+        """The status last seen of a zone (`us-east-1a`) or control plane (`control plane of east-1`)."""
+        return self._seen.get(subject, UNWRITTEN_ZONE)
+
     def observe(self, world: World) -> list[Happening]:
         now = {f"{zone}": zone_status(world, zone) for zone in world.scenario.zones}
         now |= {f"control plane of {c}": control_plane_status(world, c) for c in world.clusters}
@@ -215,7 +229,11 @@ class Verdicts(Observer):
 
 
 class AuditedActions(Observer):
-    """Ferry's audit log (`AUDIT#<day>`): every action its executor took or planned."""
+    """Ferry's audit log (`AUDIT#<day>`): every reaction its detector carried out, one line each.
+
+    The runbooks' steps are audited too, one record per action (cordon, taint, create a volume, ...); those are
+    counted per run instead, as `RunbookActivity` tells what each step did.
+    """
 
     def __init__(self) -> None:
         self._seen: set[str] = set()
@@ -223,11 +241,211 @@ class AuditedActions(Observer):
     def observe(self, world: World) -> list[Happening]:
         day = world.clock.now().date().isoformat()
         happened = []
+        steps: Counter[str] = Counter()
         for item in world.table_items(f"AUDIT#{day}"):
-            if item["sk"] not in self._seen:
-                self._seen.add(item["sk"])
+            if item["sk"] in self._seen:
+                continue
+            self._seen.add(item["sk"])
+            run, separator, _ = str(item.get("action_id", "")).partition("/")
+            if separator:  # a runbook's record: `<run id>/<step id>` (docs/REHOMING.md)
+                steps[run] += 1
+            else:
                 happened.append(Happening(world.offset(), "ferry", f"audit: {_audit_line(item)}"))
+        happened += [
+            Happening(world.offset(), "ferry", f"audit: {n} step(s) of run {run} recorded") for run, n in steps.items()
+        ]
         return happened
+
+
+class RunbookActivity(Observer):
+    """Ferry's runbooks at work (act mode): executions as Step Functions starts and ends them, and what each
+    Task did (the plan, each node fenced, each pet re-homed, the report), from the handlers' own answers."""
+
+    def __init__(self) -> None:
+        self._status: dict[tuple[str, str], str] = {}
+        self._tasks = 0
+        self._pending: dict[str, tuple[int, str]] = {}  # subject -> "not yet" answers so far, the last one
+
+    def prime(self, world: World) -> None:
+        """Nothing runs before time zero."""
+
+    def observe(self, world: World) -> list[Happening]:
+        executions = world.executions()
+        started = [e for e in executions if (e.runbook, e.name) not in self._status]
+        ended = [e for e in executions if e.ended and self._status.get((e.runbook, e.name)) != e.status]
+        lines = [("aws", _execution_started(e)) for e in started]
+        runs = world.runbooks.task_runs[self._tasks :] if world.runbooks else []
+        self._tasks += len(runs)
+        lines += [("ferry", describe_task(run, self._pending)) for run in runs]
+        lines += [("aws", _execution_ended(e)) for e in ended]
+        self._status |= {(e.runbook, e.name): e.status for e in executions}
+        return [Happening(world.offset(), actor, text) for actor, text in lines]
+
+
+def _execution_started(execution: ExecutionView) -> str:
+    given = execution.input
+    target = given.get("zone") or "/".join(str(given[k]) for k in ("cluster", "node") if k in given) or "?"
+    by = f", requested by {given['requestedBy']}" if given.get("requestedBy") else ""
+    dry = " (dry run)" if given.get("dryRun", True) else ""
+    return f"Step Functions: ferry-{execution.runbook} started {execution.name} for {target}{dry}{by}"
+
+
+def _execution_ended(execution: ExecutionView) -> str:
+    text = f"Step Functions: {execution.name} {execution.status}"
+    if execution.error:
+        text += f" ({execution.error}: {(execution.cause or '')[:160]})"
+    return text
+
+
+TASK_STEPS = {"runbook-plan": "plan", "runbook-fence": "fence", "runbook-rehome": "re-home", "runbook-report": "report"}
+
+
+def describe_task(run: TaskRun, pending: dict[str, tuple[int, str]]) -> str:
+    """One line per Task: what the step answered (docs/REHOMING.md shapes), or why it did not.
+
+    A step that answers "not yet" (StepPending) again for the same reason is told in a few words.
+    """
+    step = TASK_STEPS.get(run.function, run.function)
+    event, error, result = run.invocation.event, run.invocation.error, run.invocation.result
+    if error is not None:
+        subject = _task_subject(event)
+        if type(error).__name__ != "StepPending":
+            return f"{step}: {subject} failed: {type(error).__name__}: {error}"
+        count, last = pending.get(subject, (0, ""))
+        pending[subject] = (count + 1, str(error))
+        if str(error) == last:
+            return f"{step}: {subject} still not yet (Step Functions asks again, retry {count + 1})"
+        return f"{step}: {subject} not yet: {error} (Step Functions asks again, retry {count + 1})"
+    if not isinstance(result, dict):
+        return f"{step}: answered {result!r}"
+    describe = {"plan": _plan_line, "fence": _node_line, "re-home": _pet_line, "report": _report_line}.get(step)
+    return describe(result) if describe else f"{step}: done"
+
+
+def _task_subject(event: Any) -> str:
+    """Whom a Task was about: a pet (`east-1/shop/db-0`), a node (`east-1/east-1-a-w0`), or the run."""
+    keys = ("cluster", "namespace", "pod") if "pod" in event else ("cluster", "node") if "node" in event else ()
+    return "/".join(str(event[k]) for k in keys if event.get(k)) or str(event.get("runId", "the run"))
+
+
+def _plan_line(out: dict[str, Any]) -> str:
+    nodes, pets, skipped = out.get("nodes") or [], out.get("pets") or [], out.get("skipped") or []
+    clusters = ", ".join(sorted({str(n.get("cluster")) for n in nodes}))
+    text = f"plan {out.get('runId')}: {len(nodes)} node(s) to fence" + (f" ({clusters})" if clusters else "")
+    moves = [f"{p['cluster']}/{p['namespace']}/{p['pod']} {p['fromZone']} -> {p['targetZone']}" for p in pets]
+    text += f", {len(pets)} pet(s) to move" + (f": {', '.join(moves)}" if moves else "")
+    if skipped:
+        text += f"; {len(skipped)} skipped ({skipped[0].get('subject')}: {skipped[0].get('reason')})"
+    return text + (" [dry run]" if out.get("dryRun") else "")
+
+
+def _node_line(report: dict[str, Any]) -> str:
+    who = f"{report.get('cluster')}/{report.get('node')} ({report.get('instanceId')})"
+    if not report.get("fenced"):
+        return f"fence: {who} NOT fenced: {report.get('reason')}"
+    freed = report.get("identityFreed")
+    text = f"fence: {who} fenced ({report.get('fencedBy')})"
+    text += f", pets' identities freed by {freed}" if freed else ", identities not freed"
+    return text + (", cordoned" if report.get("cordoned") else "")
+
+
+def _pet_line(report: dict[str, Any]) -> str:
+    who = f"{report.get('cluster')}/{report.get('namespace')}/{report.get('pod')}"
+    status = report.get("status")
+    if status != "moved":
+        return f"re-home: {who} {status}" + (f": {report['reason']}" if report.get("reason") else "")
+    text = (
+        f"re-home: {who} moved {report.get('fromZone')} -> {report.get('toZone')}: "
+        f"{report.get('oldVolume')} -> {report.get('snapshot') or '(no snapshot)'} -> {report.get('newVolume')}"
+    )
+    if report.get("rpoSeconds") is not None:
+        text += f", RPO {report['rpoSeconds']:.0f} s" + (" (over the bound)" if report.get("rpoBreached") else "")
+    if report.get("timeToRunningSeconds") is not None:
+        text += f", Running {report['timeToRunningSeconds']:.0f} s after it began"
+    return text
+
+
+def _report_line(report: dict[str, Any]) -> str:
+    nodes, pets = report.get("nodes") or [], report.get("pets") or []
+    fenced = sum(1 for n in nodes if n.get("fenced"))
+    statuses = Counter(str(p.get("status")) for p in pets)
+    moved = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())) or "none"
+    return (
+        f"report: {report.get('runbook')} {report.get('runId')} {report.get('outcome')}: "
+        f"{fenced}/{len(nodes)} node(s) fenced, pets: {moved}"
+    )
+
+
+class Recovery(Observer):
+    """Times issue 5's promise: from a zone's IMPAIRED to every pet that ran there Running in another zone.
+
+    Sandbox time is read at the drill's stops. Wall time runs from the start of the stop at which the zone
+    became IMPAIRED (so the runbook's first steps, run at that stop, count) to the stop that saw the last
+    pet Running elsewhere.
+    """
+
+    def __init__(self, verdicts: Verdicts) -> None:
+        self._verdicts = verdicts
+        self._wall = time.perf_counter()
+        self.homes: dict[str, str | None] = {}  # pet -> the zone it ran in at time zero
+        self.impaired: dict[str, tuple[float, float]] = {}  # zone -> (sandbox offset, wall) of IMPAIRED
+        self.rehomed: dict[str, tuple[float, float]] = {}  # zone -> when its last pet ran elsewhere
+
+    def prime(self, world: World) -> None:
+        self.homes = {_pet_key(p): p.zone for p in world.pets()}
+
+    def moment_began(self, wall: float) -> None:
+        self._wall = wall
+
+    def observe(self, world: World) -> list[Happening]:
+        for zone in world.scenario.zones:
+            if zone not in self.impaired and self._verdicts.status(zone) == "impaired":
+                self.impaired[zone] = (world.offset(), self._wall)
+        waiting = [zone for zone in self.impaired if zone not in self.rehomed]
+        if not waiting:
+            return []
+        pets = world.pets()
+        happened = []
+        for zone in waiting:
+            its = self.pets_of(zone, pets)
+            if its and all(p.phase == "Running" and p.zone not in (None, zone) for p in its):
+                self.rehomed[zone] = (world.offset(), time.perf_counter())
+                elapsed = world.offset() - self.impaired[zone][0]
+                text = f"all {len(its)} pet(s) of {zone} Running elsewhere, {elapsed:.0f} s after IMPAIRED"
+                happened.append(Happening(world.offset(), "sandbox", text))
+        return happened
+
+    def pets_of(self, zone: str, pets: Iterable[Pet]) -> list[Pet]:
+        return [p for p in pets if self.homes.get(_pet_key(p)) == zone]
+
+    def elapsed(self, zone: str) -> tuple[float, float] | None:
+        """(sandbox seconds, wall seconds) from the zone's IMPAIRED to all its pets Running elsewhere."""
+        if zone not in self.impaired or zone not in self.rehomed:
+            return None
+        (impaired, impaired_wall), (rehomed, rehomed_wall) = self.impaired[zone], self.rehomed[zone]
+        return rehomed - impaired, rehomed_wall - impaired_wall
+
+    def lines(self, pets: Iterable[Pet]) -> list[str]:
+        lines = []
+        for zone, (at, _) in sorted(self.impaired.items()):
+            its = self.pets_of(zone, pets)
+            names = ", ".join(f"{p.cluster} {p.namespace}/{p.name}" for p in its) or "none"
+            text = f"  {zone}: IMPAIRED at {clock(at)}; {len(its)} pet(s) ran there ({names})"
+            timing = self.elapsed(zone)
+            if timing is None:
+                lines.append(text + "; not all Running elsewhere by the end of the drill" if its else text)
+                continue
+            lines.append(text + f"; all Running elsewhere at {clock(self.rehomed[zone][0])}")
+            sandbox_s, wall_s = timing
+            lines.append(
+                f"  time from IMPAIRED to all pets Running elsewhere: {sandbox_s:.0f} s (sandbox time), "
+                f"{wall_s:.1f} s (wall)"
+            )
+        return lines
+
+
+def _pet_key(pet: Pet) -> str:
+    return f"{pet.cluster}/{pet.namespace}/{pet.name}"
 
 
 def _audit_line(item: dict[str, Any]) -> str:
@@ -347,6 +565,7 @@ class Run:
     before: Picture
     after: Picture
     pet_moves: PetMoves
+    recovery: Recovery
     timeline: list[Happening] = field(default_factory=list)
 
 
@@ -447,6 +666,83 @@ def check_control_plane_state(run: Run, check: ControlPlaneState) -> Outcome:
     return Outcome(f"control plane of {check.cluster} is {' or '.join(check.states)}", status in check.states, detail)
 
 
+def _pets_by_key(picture: Picture) -> dict[str, Pet]:
+    return {_pet_key(p): p for p in picture.pets}
+
+
+def check_pets_rehomed(run: Run, check: PetsRehomed) -> Outcome:
+    name = f"every pet of {check.zone} Running in a healthy zone on its snapshot's data within {check.within:g} s"
+    before = [p for p in run.before.pets if p.zone == check.zone]
+    if not before:
+        return Outcome(name, False, f"no pet ran in {check.zone} before the drill: nothing to re-home")
+    after = _pets_by_key(run.after)
+    problems, moves = [], []
+    for old in before:
+        new = after[_pet_key(old)]
+        where = f"{old.namespace}/{old.name}"
+        problem = _rehome_problem(run, check.zone, old, new)
+        if problem:
+            problems.append(f"{where} {problem}")
+            continue
+        volume = run.after.inventory.volume(new.volume_id or "")
+        restored_from = volume.snapshot_id if volume else None
+        moves.append(f"{where} {check.zone} -> {new.zone} on {new.volume_id} from {restored_from} of {old.volume_id}")
+    timing = run.recovery.elapsed(check.zone)
+    if timing is None:
+        problems.append("not all Running elsewhere at once during the drill")
+    elif timing[0] > check.within:
+        problems.append(f"all Running elsewhere only {timing[0]:.0f} s after IMPAIRED")
+    else:
+        moves.append(f"all Running {timing[0]:.0f} s after IMPAIRED")
+    return Outcome(name, not problems, "; ".join(problems or moves))
+
+
+def _rehome_problem(run: Run, failed_zone: str, old: Pet, new: Pet) -> str | None:
+    """Why a pet of the failed zone is not back with its data, or None if it is."""
+    if new.phase != "Running" or new.zone in (None, failed_zone):
+        return f"is {new.phase or 'without a pod'} in {new.zone or 'no zone'}"
+    if zone_status(run.world, new.zone or "") != UNWRITTEN_ZONE:
+        return f"runs in {new.zone}, which the detector calls {zone_status(run.world, new.zone or '')}"
+    volume = run.after.inventory.volume(new.volume_id or "")
+    ours = {s.id for s in run.after.inventory.snapshots if s.volume_id == old.volume_id}
+    if volume is None or new.volume_id == old.volume_id or volume.snapshot_id not in ours:
+        made = volume.snapshot_id if volume else None
+        return f"runs on {new.volume_id}, not a volume restored from a snapshot of {old.volume_id} (from {made})"
+    return None
+
+
+def check_pets_unmoved(run: Run, check: PetsUnmoved) -> Outcome:
+    after = _pets_by_key(run.after)
+    moved = [
+        f"{p.namespace}/{p.name}: {p.node} {p.volume_id} -> {after[_pet_key(p)].node} {after[_pet_key(p)].volume_id}"
+        for p in run.before.pets
+        if (p.node, p.volume_id) != (after[_pet_key(p)].node, after[_pet_key(p)].volume_id)
+    ]
+    detail = "; ".join(moved) or f"all {len(run.before.pets)} pets on the node and volume they started on"
+    return Outcome("no pet moved", not moved, detail)
+
+
+def _run_outcome(execution: ExecutionView) -> str:
+    """The report's outcome (`succeeded`, `partial`, ...), or the execution's status when it has no report."""
+    if not execution.ended:
+        return "still running"
+    return str((execution.output or {}).get("outcome", execution.status.lower()))
+
+
+def check_runbook_runs(run: Run, check: RunbookRuns) -> Outcome:
+    executions = run.world.executions(check.runbook)
+    outcomes = [_run_outcome(e) for e in executions]
+    listed = ", ".join(f"{e.name} ({o})" for e, o in zip(executions, outcomes, strict=True)) or "none"
+    wrong = [o for o in outcomes if check.outcomes and o not in check.outcomes]
+    passed = len(executions) == check.count and not wrong
+    name = f"{check.runbook} started {check.count} time(s)"
+    if check.outcomes:
+        name += f", each ending {' or '.join(check.outcomes)}"
+    if run.world.runbooks is None:
+        listed += " (observe mode: no state machines in the sandbox)"
+    return Outcome(name, passed, f"{len(executions)} run(s): {listed}")
+
+
 SCENARIO_CHECKS: dict[type, Callable[[Run, Any], Outcome]] = {
     ControlPlaneState: check_control_plane_state,
     ZoneObserved: check_zone_observed,
@@ -455,6 +751,9 @@ SCENARIO_CHECKS: dict[type, Callable[[Run, Any], Outcome]] = {
     NodesNotReady: check_nodes_not_ready,
     NodesReady: check_nodes_ready,
     ZoneState: check_zone_state,
+    PetsRehomed: check_pets_rehomed,
+    PetsUnmoved: check_pets_unmoved,
+    RunbookRuns: check_runbook_runs,
 }
 
 
@@ -519,9 +818,13 @@ def drill(world: World, observers: Sequence[Observer], report: Report, tick: flo
         observer.prime(world)
     timeline: list[Happening] = []
     for at in moments(world, world.scenario.duration, tick):
+        began = time.perf_counter()
+        for observer in observers:
+            observer.moment_began(began)
         world.advance_to(at)
         happened = world.run_due()
         happened += [describe_delivery(world, d) for d in world.deliver_events()]
+        world.run_runbooks()  # act mode: the Tasks the detector's hand-off set off, until they wait on time
         for observer in observers:
             happened += observer.observe(world)
         for happening in happened:
@@ -540,13 +843,25 @@ def run_gameday(scenario: Scenario, out: TextIO | None = None, *, tick: float = 
         report.say(f"  world ready in {time.perf_counter() - started:.1f} s: {_world_summary(world)}")
         before = Picture.take(world)
         report.section("BEFORE", before.lines(scenario.zones))
-        pet_moves = PetMoves()
-        observers = [NodeReadiness(), pet_moves, RecordedSignals(), Verdicts(), AuditedActions(), Notifications()]
+        pet_moves, verdicts = PetMoves(), Verdicts()
+        recovery = Recovery(verdicts)
+        observers = [
+            NodeReadiness(),
+            RecordedSignals(),
+            verdicts,
+            AuditedActions(),
+            RunbookActivity(),
+            pet_moves,
+            recovery,
+            Notifications(),
+        ]
         report.section("TIMELINE", note="sandbox time; the clock is fast-forwarded")
         timeline = drill(world, observers, report, tick)
         after = Picture.take(world)
         report.section("AFTER", after.lines(scenario.zones))
-        outcomes = evaluate(Run(world, before, after, pet_moves, timeline), scenario.expect)
+        if recovery.impaired:
+            report.section("RECOVERY", recovery.lines(after.pets), note=f"Ferry in {scenario.mode.value} mode")
+        outcomes = evaluate(Run(world, before, after, pet_moves, recovery, timeline), scenario.expect)
     report.outcomes(outcomes, time.perf_counter() - started)
     return outcomes
 

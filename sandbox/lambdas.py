@@ -347,15 +347,18 @@ class LambdaRuntime:
         topic_arn: str,
         mode: str = "observe",
         clock: Clock | None = None,
+        stack_variables: Callable[[str], Mapping[str, str]] | None = None,
     ) -> None:
         self.account_id = account_id
         self.clock = clock
         self._settings = {"endpoint_url": endpoint_url, "table": table, "topic_arn": topic_arn, "mode": mode}
+        # What else the stack gives a function, by folder: the FERRY_SM_* ARNs of the runbooks it may start.
+        self._stack_variables = stack_variables or (lambda _: {})
         self._functions: dict[str, LambdaFunction] = {}
 
     def function(self, name: str) -> LambdaFunction:
         if name not in self._functions:
-            env = lambda_environment(name, **self._settings)
+            env = {**lambda_environment(name, **self._settings), **self._stack_variables(name)}
             self._functions[name] = LambdaFunction(name, env, self.account_id, self.clock)
         return self._functions[name]
 

@@ -24,6 +24,9 @@ import yaml
 
 from ferry.detection.transitions import ControlPlaneStatus, ZoneStatus
 from ferry.errors import InputError
+from ferry.rehoming.models import RunOutcome
+from ferry.runbooks import Runbook
+from ferry.settings import Mode
 from ferry.signals import SignalKind
 
 SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
@@ -233,7 +236,43 @@ class ControlPlaneState:
     states: tuple[str, ...]
 
 
-Check = ZoneObserved | SignalSources | ZoneQuiet | NodesNotReady | NodesReady | ZoneState | ControlPlaneState
+@dataclass(frozen=True, slots=True)
+class PetsRehomed:
+    """Every pet that ran in `zone` before the drill runs at the end in another zone the detector calls
+    healthy, on a new volume restored from a snapshot of its old one, and all of them were Running there
+    within `within` seconds (sandbox time) of the zone's IMPAIRED: issue 5's promise, "back with their data"."""
+
+    zone: str
+    within: float
+
+
+@dataclass(frozen=True, slots=True)
+class PetsUnmoved:
+    """Every pet is at the end on the node and the volume it started on (observe mode moves nothing)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunbookRuns:
+    """The runbook's state machine was started exactly `count` times (two reports of one failure start one
+    run); if `outcomes` is given, every run that ended reported one of them."""
+
+    runbook: str
+    count: int
+    outcomes: tuple[str, ...] = ()
+
+
+Check = (
+    ZoneObserved
+    | SignalSources
+    | ZoneQuiet
+    | NodesNotReady
+    | NodesReady
+    | ZoneState
+    | ControlPlaneState
+    | PetsRehomed
+    | PetsUnmoved
+    | RunbookRuns
+)
 ZONE_STATES = tuple(status.value for status in ZoneStatus)
 CONTROL_PLANE_STATES = tuple(status.value for status in ControlPlaneStatus)
 # The signals that speak of trouble, as the checks count voices: the probe's routine "all is well" reports
@@ -267,6 +306,7 @@ class Scenario:
     description: str
     file: Path
     region: str
+    mode: Mode  # Ferry's mode for the drill: observe (a fresh deployment's) changes nothing; act runs runbooks
     zones: tuple[str, ...]
     clusters: tuple[ClusterSpec, ...]
     statefulsets: tuple[StatefulSetSpec, ...]
@@ -452,12 +492,24 @@ class _Reader:
         top = self.mapping(
             raw,
             "",
-            ("name", "description", "zones", "clusters", "statefulsets", "federated", "steps", "duration", "expect"),
+            (
+                "name",
+                "description",
+                "mode",
+                "zones",
+                "clusters",
+                "statefulsets",
+                "federated",
+                "steps",
+                "duration",
+                "expect",
+            ),
         )
         if top is None:
             return None
         name = self.name(top, "name", "")
         description = " ".join(self.text(top, "description", "", "").split())
+        mode = Mode(self.choice(top, "mode", "", [m.value for m in Mode], Mode.OBSERVE.value) or Mode.OBSERVE.value)
         zones = self.zones(top)
         clusters = tuple(c for p, d in self.items(top, "clusters", "", required=True) if (c := self.cluster(d, p)))
         self.unique([c.name for c in clusters], "clusters", "cluster names")
@@ -480,6 +532,7 @@ class _Reader:
             description=description,
             file=file,
             region=REGION,
+            mode=mode,
             zones=zones,
             clusters=clusters,
             statefulsets=statefulsets,
@@ -702,6 +755,27 @@ def _control_plane_state(r: _Reader, f: Mapping[str, Any], p: str, ctx: _Context
     return ControlPlaneState(cluster=cluster, states=_states(r, f, p, CONTROL_PLANE_STATES))
 
 
+def _pets_rehomed(r: _Reader, f: Mapping[str, Any], p: str, ctx: _Context) -> Check:
+    return PetsRehomed(zone=_zone(r, f, p, ctx), within=r.duration(f, "within", p))
+
+
+def _pets_unmoved(r: _Reader, f: Mapping[str, Any], p: str, ctx: _Context) -> Check:
+    return PetsUnmoved()
+
+
+def _runbook_runs(r: _Reader, f: Mapping[str, Any], p: str, ctx: _Context) -> Check:
+    outcomes = f.get("outcomes", [])
+    allowed = [o.value for o in RunOutcome]
+    if not isinstance(outcomes, list) or not all(o in allowed for o in outcomes):
+        r.fail(_join(p, "outcomes"), f"a list of {', '.join(allowed)}", outcomes)
+        outcomes = []
+    return RunbookRuns(
+        runbook=r.choice(f, "runbook", p, [b.value for b in Runbook]),
+        count=r.integer(f, "count", p),
+        outcomes=tuple(outcomes),
+    )
+
+
 _CHECK_READERS: dict[str, tuple[Callable[[_Reader, Mapping[str, Any], str, _Context], Check], tuple[str, ...]]] = {
     "zone-observed": (_zone_observed, ("zone", "min_sources", "kinds")),
     "signal-sources": (_signal_sources, ("zone", "max_sources")),
@@ -710,4 +784,7 @@ _CHECK_READERS: dict[str, tuple[Callable[[_Reader, Mapping[str, Any], str, _Cont
     "nodes-ready": (_nodes_ready, ("zone", "cluster")),
     "zone-state": (_zone_state, ("zone", "in")),
     "control-plane-state": (_control_plane_state, ("cluster", "in")),
+    "pets-rehomed": (_pets_rehomed, ("zone", "within")),
+    "pets-unmoved": (_pets_unmoved, ()),
+    "runbook-runs": (_runbook_runs, ("runbook", "count", "outcomes")),
 }

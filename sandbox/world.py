@@ -8,6 +8,12 @@ the events AWS would send, through the queue to Ferry's real `ingest` handler.
 
 Everything runs on one `SandboxClock`: the world advances it and lets the clusters' controllers catch up,
 so a five-minute drill takes seconds.
+
+In act mode (`mode: act` in the scenario) the world also holds Ferry's runbooks: the state machines of the
+synthesized stack, executed by moto (`sandbox/stepfunctions.py`). The functions get `FERRY_MODE=act` and the
+`FERRY_SM_*` ARNs the stack gives them, so the detector's hand-off starts EvacuateZone for real; the world
+runs the runbooks' Tasks through Ferry's handlers at every stop (`run_runbooks`) and holds their retries to
+sandbox time. In observe mode there are no state machines: the detector starts nothing there anyway.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Any
 
 from ferry.adapters.registry import Registry
 from ferry.clusters import ClusterKind, ClusterRegistration
+from ferry.settings import Mode
 from sandbox.aws import AwsEvents, AwsSandbox, FaultScope, Instance, Inventory
 from sandbox.kube import KubeCluster
 from sandbox.kube.clock import SandboxClock
@@ -41,6 +48,7 @@ from sandbox.scenario import (
     ZoneOutage,
     ZoneRecovery,
 )
+from sandbox.stepfunctions import ExecutionView, StepFunctionsSandbox, TaskRun, synthesized_template
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 STORAGE_CLASS = "ebs-sc"
@@ -111,6 +119,7 @@ class World:
         self._sequence = itertools.count()
         self._events: AwsEvents | None = None
         self._lambdas: LambdaRuntime | None = None
+        self.runbooks: StepFunctionsSandbox | None = None  # act mode only
         self._started_at: datetime | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------------------
@@ -120,12 +129,16 @@ class World:
         self.aws.start()
         try:
             self._events = AwsEvents(self.aws.account_id, self.aws.zone_ids())
+            if self.scenario.mode is Mode.ACT:
+                self.runbooks = StepFunctionsSandbox(self.aws, synthesized_template()).start()
             self._lambdas = LambdaRuntime(
                 account_id=self.aws.account_id,
                 endpoint_url=self.aws.endpoint_url,
                 table=self.aws.names.table,
                 topic_arn=self.aws.topic_arn,
+                mode=self.scenario.mode.value,
                 clock=self.clock.now,
+                stack_variables=self.runbooks.environment if self.runbooks else None,
             )
             for spec in self.scenario.clusters:
                 self._start_cluster(spec.name)
@@ -134,6 +147,8 @@ class World:
             self._seed_workloads()
             self._snapshot_pets()
             self._register_clusters()
+            if self.runbooks:
+                self.runbooks.attach(self)
         except BaseException:
             self.stop()
             raise
@@ -145,6 +160,8 @@ class World:
         return self
 
     def stop(self) -> None:
+        if self.runbooks:
+            self.runbooks.stop()  # first: executions still waiting on the world are let go
         for cluster in self.clusters.values():
             cluster.stop()
         self.aws.stop()
@@ -414,6 +431,20 @@ class World:
             QueueUrl=self.aws.queue_urls[self.aws.names.events_dlq], AttributeNames=["ApproximateNumberOfMessages"]
         )
         return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+    # --- runbooks (act mode) -------------------------------------------------------------------------------
+
+    def invoke(self, function: str, event: Mapping[str, Any]) -> Invocation:
+        """Run one of Ferry's functions now, as Lambda would (the runbooks' Tasks come through here)."""
+        return self.lambdas.invoke(function, event)
+
+    def run_runbooks(self) -> list[TaskRun]:
+        """Run the Tasks the runbooks' executions wait for, until each waits on sandbox time or has ended."""
+        return self.runbooks.run_tasks() if self.runbooks else []
+
+    def executions(self, runbook: str | None = None) -> list[ExecutionView]:
+        """The runbooks' executions (of one runbook, or all), oldest first; none in observe mode."""
+        return self.runbooks.executions(runbook) if self.runbooks else []
 
     def _run_probe(self) -> list[Happening]:
         """EventBridge's schedule fires: the probe function runs (and is scheduled for the next minute)."""

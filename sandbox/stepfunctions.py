@@ -1,0 +1,535 @@
+"""Step Functions in the sandbox: Ferry's synthesized runbooks, executed by moto, their Tasks run by Ferry's handlers.
+
+A game day in act mode must run what ships: the state machines exactly as `cdk/runbooks.py` synthesizes
+them, started by the detector's real hand-off, calling the real `functions/runbook-*` handlers. Three parts:
+
+- **The template.** The CDK app is synthesized offline in a subprocess (bundling skipped: only the template
+  is needed) and cached under `.build/sandbox/`, keyed by a hash of `cdk/`, `cdk.json` and the names of the
+  function folders, so only a change to the infrastructure pays the synth again (~15 s).
+- **The machines.** Every `AWS::StepFunctions::StateMachine` of the template is created in the world's moto
+  account with its definition as synthesized, except that each Task's Lambda ARN (a `Fn::GetAtt` token in
+  the template) becomes a sandbox ARN of the same function name. Each function gets the `FERRY_SM_*`
+  variables the template gives it (the detector's hand-off), pointing at those machines.
+- **The engine.** moto's Step Functions interpreter (switched on through moto's `/moto-api/config`, the
+  server-mode way to set `stepfunctions.execute_state_machine`), hooked in the two places the
+  infrastructure tests hook it (tests/infrastructure/test_cdk_runbook_executions.py): a Task's Lambda call
+  (`lambda_eval_utils.execute_lambda_function_integration`) and a retrier's wait (`retrier_decl.time`).
+  Neither runs anything on the interpreter's threads: a Task waits until the world's thread runs the
+  function's handler through `sandbox.lambdas` (the function's environment, the sandbox clock, one
+  invocation at a time like every other one), and a retry's wait lasts until *sandbox* time has moved past
+  its end. The world's thread calls `run_tasks()` at every stop of the drill; between stops it moves time.
+  So StepPending retries let the Kubernetes controllers catch up, and a run of minutes takes a second.
+
+Ferry's code cannot tell: its starter calls `StartExecution` on the endpoint it is given, and its handlers
+receive the payloads the state machine builds. Only one sandbox per process can drive moto's interpreter at a
+time (the hooks are module globals of moto's); a second one is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Protocol
+
+from sandbox.aws import REGION, AwsSandbox
+from sandbox.lambdas import FUNCTIONS_DIR, NAME_PREFIX, ROOT, Invocation
+
+BUILD_DIR = ROOT / ".build" / "sandbox"
+CDK_DIR = ROOT / "cdk"
+CDK_JSON = ROOT / "cdk.json"
+STACK_ID = "Ferry"  # cdk/constants.py STACK_ID: the template is <STACK_ID>.template.json
+SYNTH_TIMEOUT = 300.0
+QUIET_SECONDS = 0.05  # how long the interpreter's threads must stay still before the world moves time on
+MAX_COLLECT_SECONDS = 5.0  # a busy interpreter cannot hold the world's thread longer than this per round
+STATE_MACHINE = "AWS::StepFunctions::StateMachine"
+FUNCTION = "AWS::Lambda::Function"
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+
+
+# --- the synthesized template -------------------------------------------------------------------------------
+
+
+def template_key() -> str:
+    """What the runbooks' template depends on: every file of `cdk/`, `cdk.json`, the function folders' names."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in CDK_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(CDK_JSON.read_bytes())
+    digest.update("\0".join(sorted(p.name for p in FUNCTIONS_DIR.iterdir() if p.is_dir())).encode())
+    return digest.hexdigest()[:16]
+
+
+def synthesized_template(build_dir: Path = BUILD_DIR) -> dict[str, Any]:
+    """The stack's CloudFormation template, from the cache or synthesized now (once, even across processes)."""
+    path = build_dir / f"template-{template_key()}.json"
+    if not path.exists():
+        build_dir.mkdir(parents=True, exist_ok=True)
+        with _exclusive(build_dir / "synth.lock"):  # two test workers starting at once synthesize once
+            if not path.exists():
+                _synthesize_into(path)
+    return dict(json.loads(path.read_text()))
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _synthesize_into(path: Path) -> None:
+    """Run the synth in a child process: jsii's Node.js and the construct tree stay out of the drill's process."""
+    with tempfile.TemporaryDirectory(prefix="ferry-synth-") as outdir:
+        done = subprocess.run(
+            [sys.executable, "-m", "sandbox.stepfunctions", "synth", outdir],
+            cwd=ROOT,
+            env={**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"},
+            capture_output=True,
+            text=True,
+            timeout=SYNTH_TIMEOUT,
+            check=False,
+        )
+        template = Path(outdir) / f"{STACK_ID}.template.json"
+        if done.returncode != 0 or not template.exists():
+            tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-20:])
+            raise RuntimeError(f"synthesizing the CDK app for the sandbox failed (exit {done.returncode}):\n{tail}")
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(template.read_text())
+        partial.replace(path)  # atomic: a reader never sees half a template
+
+
+def synth(outdir: str) -> None:
+    """In the child process: the app with cdk.json's context, bundling skipped (the template is all we need)."""
+    from cdk.app import build_app, project_context
+
+    build_app(outdir=outdir, context={**project_context(), "aws:cdk:bundling-stacks": []}).synth()
+
+
+# --- what the template says about the runbooks --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StackRunbooks:
+    """The runbooks as the template defines them: each state machine's definition, in parts (text, and
+    `Fn::GetAtt` tokens naming a function), the functions' names, and which `FERRY_SM_*` variables each
+    function gets (a `Ref` to a state machine)."""
+
+    definitions: Mapping[str, tuple[str | Mapping[str, Any], ...]]  # state machine name -> Fn::Join parts
+    functions: Mapping[str, str]  # logical id -> function name (ferry-<folder>)
+    handoffs: Mapping[str, Mapping[str, str]]  # function name -> {variable: state machine name}
+
+    @classmethod
+    def from_template(cls, template: Mapping[str, Any]) -> StackRunbooks:
+        resources: Mapping[str, Any] = template["Resources"]
+        machines = {key: r["Properties"] for key, r in resources.items() if r["Type"] == STATE_MACHINE}
+        functions = {key: r["Properties"] for key, r in resources.items() if r["Type"] == FUNCTION}
+        names = {key: str(p["StateMachineName"]) for key, p in machines.items()}
+        handoffs = {
+            str(p["FunctionName"]): {
+                variable: names[value["Ref"]]
+                for variable, value in (p.get("Environment") or {}).get("Variables", {}).items()
+                if isinstance(value, dict) and value.get("Ref") in names
+            }
+            for p in functions.values()
+        }
+        definitions = {names[key]: _definition_parts(names[key], p["DefinitionString"]) for key, p in machines.items()}
+        return cls(
+            definitions=definitions,
+            functions={key: str(p["FunctionName"]) for key, p in functions.items()},
+            handoffs={name: variables for name, variables in handoffs.items() if variables},
+        )
+
+    def definition(self, machine: str, function_arn: Callable[[str], str]) -> str:
+        """The definition's text, each Lambda reference replaced by `function_arn(<function name>)`."""
+        text = []
+        for part in self.definitions[machine]:
+            if isinstance(part, str):
+                text.append(part)
+                continue
+            logical_id, attribute = part["Fn::GetAtt"]
+            if attribute != "Arn" or logical_id not in self.functions:
+                raise ValueError(f"{machine}: a token the sandbox cannot resolve: {part!r}")
+            text.append(function_arn(self.functions[logical_id]))
+        return "".join(text)
+
+
+def _task_order(request: _TaskRequest) -> tuple[str, ...]:
+    payload = request.payload
+    subject = payload.get("node") or payload.get("pod") or ""
+    return (request.function, str(payload.get("runId", "")), str(payload.get("cluster", "")), str(subject))
+
+
+def _definition_parts(machine: str, definition: object) -> tuple[str | Mapping[str, Any], ...]:
+    if isinstance(definition, str):
+        return (definition,)
+    if isinstance(definition, dict) and "Fn::Join" in definition and definition["Fn::Join"][0] == "":
+        parts = tuple(definition["Fn::Join"][1])
+        for part in parts:
+            if not isinstance(part, str) and set(part) != {"Fn::GetAtt"}:
+                raise ValueError(f"{machine}: a token the sandbox cannot resolve: {part!r}")
+        return parts
+    raise ValueError(f"{machine}: DefinitionString is neither text nor a plain Fn::Join: {definition!r}")
+
+
+def runbook_name(machine: str) -> str:
+    """`ferry-EvacuateZone` -> `EvacuateZone` (cdk/constants.py names machines `ferry-<runbook>`)."""
+    return machine.removeprefix(f"{NAME_PREFIX}-")
+
+
+def function_folder(function_arn: str) -> str:
+    """`arn:...:function:ferry-runbook-plan` -> `runbook-plan` (functions are named `ferry-<folder>`)."""
+    return function_arn.rsplit(":", 1)[-1].removeprefix(f"{NAME_PREFIX}-")
+
+
+# --- the world's side ----------------------------------------------------------------------------------------
+
+
+class Host(Protocol):
+    """What the engine needs from the world: run a function, let controllers catch up, tell and plan time."""
+
+    def invoke(self, function: str, event: Mapping[str, Any]) -> Invocation: ...
+
+    def settle(self) -> None: ...
+
+    def offset(self) -> float: ...
+
+    def schedule(self, at: float, label: str, action: Callable[[], list[Any]]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRun:
+    """One Task of a runbook, run by the world: when (sandbox offset), which function, and what came of it."""
+
+    at: float
+    function: str
+    invocation: Invocation
+
+    @property
+    def run_id(self) -> str:
+        return str(self.invocation.event.get("runId", "?"))
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionView:
+    """One execution as `DescribeExecution` tells it; `output` is the run's report once it has ended."""
+
+    runbook: str
+    name: str
+    status: str
+    input: Mapping[str, Any] = field(default_factory=dict)
+    output: Mapping[str, Any] | None = None
+    error: str | None = None
+    cause: str | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.status in TERMINAL
+
+
+@dataclass
+class _TaskRequest:
+    """A Task waiting on an interpreter thread for the world's thread to run its function."""
+
+    function: str
+    payload: dict[str, Any]
+    done: threading.Event = field(default_factory=threading.Event)
+    invocation: Invocation | None = None
+
+
+@dataclass
+class _Sleeper:
+    """A retrier's wait: its thread blocks until the world's clock reaches `wake_at` (a sandbox offset)."""
+
+    wake_at: float
+    woken: threading.Event = field(default_factory=threading.Event)
+
+    def wake(self) -> list[Any]:
+        self.woken.set()
+        return []
+
+
+class StepFunctionsSandbox:
+    """The runbooks of one world: created from the template, executed by moto, their Tasks run by the world."""
+
+    def __init__(self, aws: AwsSandbox, template: Mapping[str, Any]) -> None:
+        self.aws = aws
+        self.stack = StackRunbooks.from_template(template)
+        self.arns: dict[str, str] = {}  # state machine name (ferry-EvacuateZone) -> ARN
+        self.task_runs: list[TaskRun] = []
+        self._host: Host | None = None
+        self._cond = threading.Condition()
+        self._requests: deque[_TaskRequest] = deque()
+        self._new_sleepers: list[_Sleeper] = []
+        self._waiting: list[_Sleeper] = []
+        self._activity = 0  # moves whenever an interpreter thread enters or leaves a hook
+        self._stopped = False
+        self._config_before: dict[str, Any] | None = None
+        self._described: dict[str, ExecutionView] = {}  # by ARN; described again only when it has ended
+
+    # --- lifecycle ---------------------------------------------------------------------------------------------
+
+    def start(self) -> StepFunctionsSandbox:
+        """Switch moto's interpreter on and create every state machine of the template."""
+        self._config_before = self._moto_config()
+        self._moto_config({"stepfunctions": {"execute_state_machine": True}})
+        sfn = self.aws.client("stepfunctions")
+        for machine in sorted(self.stack.definitions):
+            created = sfn.create_state_machine(
+                name=machine,
+                definition=self.stack.definition(machine, self.function_arn),
+                roleArn=f"arn:aws:iam::{self.aws.account_id}:role/{machine}",
+                type="STANDARD",
+            )
+            self.arns[machine] = created["stateMachineArn"]
+        return self
+
+    def attach(self, host: Host) -> None:
+        """From now on the world runs the Tasks and owns time: install the hooks into moto's interpreter."""
+        self._host = host
+        _hooks.install(self)
+
+    def stop(self) -> None:
+        """Release every waiting thread (their executions fail), unhook moto, restore its configuration."""
+        with self._cond:
+            self._stopped = True
+            sleepers, self._new_sleepers, self._waiting = self._new_sleepers + self._waiting, [], []
+            requests, self._requests = list(self._requests), deque()
+        for sleeper in sleepers:
+            sleeper.wake()
+        for request in requests:
+            request.done.set()
+        _hooks.uninstall(self)
+        if self._config_before is not None:
+            with contextlib.suppress(OSError):  # moto may be gone already; its config dies with the process
+                self._moto_config({"stepfunctions": self._config_before.get("stepfunctions", {})})
+
+    def _moto_config(self, change: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """GET (or POST a change to) moto's `/moto-api/config`, the server-mode switch of its behaviours."""
+        url = f"{self.aws.moto_url}/moto-api/config"
+        data = json.dumps(change).encode() if change is not None else None
+        request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
+        request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return dict(json.loads(response.read() or b"{}"))
+
+    # --- what functions and people see --------------------------------------------------------------------------
+
+    def function_arn(self, function_name: str) -> str:
+        return f"arn:aws:lambda:{REGION}:{self.aws.account_id}:function:{function_name}"
+
+    def environment(self, folder: str) -> dict[str, str]:
+        """The `FERRY_SM_*` variables the template gives function `folder`, with this sandbox's ARNs."""
+        variables = self.stack.handoffs.get(f"{NAME_PREFIX}-{folder}", {})
+        return {variable: self.arns[machine] for variable, machine in variables.items()}
+
+    def arn(self, runbook: str) -> str:
+        return self.arns[f"{NAME_PREFIX}-{runbook}"]
+
+    def executions(self, runbook: str | None = None) -> list[ExecutionView]:
+        """Every execution of the runbooks (or of one), oldest first, with its report once it has ended."""
+        sfn = self.aws.client("stepfunctions")
+        found = []
+        for machine, arn in sorted(self.arns.items()):
+            if runbook not in (None, runbook_name(machine)):
+                continue
+            listed = sfn.list_executions(stateMachineArn=arn)["executions"]
+            for item in sorted(listed, key=lambda e: e["startDate"]):
+                found.append(self._view(sfn, runbook_name(machine), item))
+        return found
+
+    def _view(self, sfn: Any, runbook: str, item: Mapping[str, Any]) -> ExecutionView:
+        arn = item["executionArn"]
+        known = self._described.get(arn)
+        if known is not None and (known.ended or item["status"] == known.status):
+            return known
+        described = sfn.describe_execution(executionArn=arn)
+        view = ExecutionView(
+            runbook,
+            item["name"],
+            described["status"],
+            json.loads(described.get("input") or "{}"),
+            json.loads(described["output"]) if described.get("output") else None,
+            described.get("error"),
+            described.get("cause"),
+        )
+        self._described[arn] = view
+        return view
+
+    def running(self) -> bool:
+        sfn = self.aws.client("stepfunctions")
+        return any(
+            sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"] for arn in self.arns.values()
+        )
+
+    # --- the world's thread: run what the executions wait for ---------------------------------------------------
+
+    def run_tasks(self) -> list[TaskRun]:
+        """Run every Task the executions ask for now, until they are all waiting on sandbox time or done.
+
+        Requests that arrive together (a Map's items) run in a stable order, so a drill reads the same twice.
+        """
+        ran: list[TaskRun] = []
+        while True:
+            batch = self._collect()
+            for request in sorted(batch, key=_task_order):
+                ran.append(self._serve(request))
+            released = self._plan_wakeups()
+            if not batch and not released:
+                return ran
+
+    def _collect(self) -> list[_TaskRequest]:
+        """Wait until the interpreter's threads have been still for QUIET_SECONDS; take what they asked for."""
+        with self._cond:
+            idle = not self._requests and not self._new_sleepers
+        if idle and not self.running():
+            return []
+        give_up = time.monotonic() + MAX_COLLECT_SECONDS
+        with self._cond:
+            seen, still_until = self._activity, time.monotonic() + QUIET_SECONDS
+            while (now := time.monotonic()) < still_until and now < give_up:
+                self._cond.wait(still_until - now)
+                if self._activity != seen:
+                    seen, still_until = self._activity, time.monotonic() + QUIET_SECONDS
+            batch, self._requests = list(self._requests), deque()
+        return batch
+
+    def _serve(self, request: _TaskRequest) -> TaskRun:
+        host = self._require_host()
+        invocation = host.invoke(request.function, request.payload)
+        host.settle()  # what the step wrote reaches the controllers before the state machine goes on
+        request.invocation = invocation
+        request.done.set()
+        run = TaskRun(host.offset(), request.function, invocation)
+        self.task_runs.append(run)
+        return run
+
+    def _plan_wakeups(self) -> int:
+        """Wake the waits that are over; put the others on the world's agenda. Returns how many woke now."""
+        host = self._require_host()
+        with self._cond:
+            sleepers, self._new_sleepers = self._new_sleepers, []
+        now = host.offset()
+        woken = 0
+        for sleeper in sleepers:
+            if sleeper.wake_at <= now + 1e-6:
+                sleeper.wake()
+                woken += 1
+            else:
+                host.schedule(sleeper.wake_at, "Step Functions retry", sleeper.wake)
+        return woken
+
+    def _require_host(self) -> Host:
+        if self._host is None:
+            raise RuntimeError("StepFunctionsSandbox.attach(world) first")
+        return self._host
+
+    # --- the interpreter's threads: wait for the world ------------------------------------------------------------
+
+    def task(self, function_arn: str, payload: dict[str, Any]) -> tuple[Any, BaseException | None]:
+        """A Task's Lambda call: queue it for the world's thread and wait for its result (or error)."""
+        request = _TaskRequest(function_folder(function_arn), payload)
+        if self._touch(lambda: self._requests.append(request)):
+            request.done.wait()
+            self._touch(lambda: None)
+        if request.invocation is None:
+            raise RuntimeError("the sandbox world stopped while this Task waited")
+        return request.invocation.result, request.invocation.error
+
+    def sleep(self, seconds: float) -> None:
+        """A retrier's wait, on sandbox time: block until the world's clock has moved `seconds` on."""
+        sleeper = _Sleeper(self._require_host().offset() + max(0.0, float(seconds)))
+        if self._touch(lambda: self._new_sleepers.append(sleeper)):
+            sleeper.woken.wait()
+            self._touch(lambda: None)
+
+    def _touch(self, change: Callable[[], None]) -> bool:
+        """Record an interpreter thread's move (under the lock); False once the sandbox has stopped."""
+        with self._cond:
+            if self._stopped:
+                return False
+            change()
+            self._activity += 1
+            self._cond.notify_all()
+            return True
+
+
+# --- the hooks into moto's interpreter --------------------------------------------------------------------------
+
+
+class _Hooks:
+    """Where moto's Step Functions interpreter is patched, and by whom (one sandbox per process at a time)."""
+
+    def __init__(self) -> None:
+        self._owner: StepFunctionsSandbox | None = None
+        self._saved: tuple[Any, Any] | None = None
+        self._lock = threading.Lock()
+
+    def install(self, owner: StepFunctionsSandbox) -> None:
+        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+        with self._lock:
+            if self._owner is not None:
+                raise RuntimeError("another sandbox world already drives moto's Step Functions in this process")
+            self._owner = owner
+            self._saved = (lambda_eval_utils.execute_lambda_function_integration, retrier_decl.time)  # type: ignore[attr-defined]
+            original = self._saved[0]
+
+            def invoke(env: Any, parameters: dict[str, Any], region: str, state_credentials: Any) -> None:
+                arn = str(parameters["FunctionName"])
+                if f":{owner.aws.account_id}:function:{NAME_PREFIX}-" not in arn:
+                    original(env, parameters, region, state_credentials)  # not one of this world's functions
+                    return
+                result, error = owner.task(arn, json.loads(parameters["Payload"] or b"{}"))
+                if error is not None:
+                    # As Lambda reports a Python exception: Step Functions takes errorType as the error's name.
+                    cause = {"errorMessage": str(error), "errorType": type(error).__name__, "stackTrace": []}
+                    raise lambda_eval_utils.LambdaFunctionErrorException("Unhandled", json.dumps(cause))
+                env.stack.append({"Payload": json.loads(json.dumps(result)), "StatusCode": 200})
+
+            lambda_eval_utils.execute_lambda_function_integration = invoke
+            # The retrier's module-level `time` only: the time module itself keeps its own sleep.
+            retrier_decl.time = SimpleNamespace(sleep=owner.sleep)  # type: ignore[attr-defined,assignment]
+
+    def uninstall(self, owner: StepFunctionsSandbox) -> None:
+        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+        with self._lock:
+            if self._owner is not owner or self._saved is None:
+                return
+            lambda_eval_utils.execute_lambda_function_integration, retrier_decl.time = self._saved  # type: ignore[attr-defined]
+            self._owner, self._saved = None, None
+
+
+_hooks = _Hooks()
+
+
+def main(argv: list[str]) -> int:
+    """`python -m sandbox.stepfunctions synth OUTDIR`: the child process of `synthesized_template()`."""
+    if len(argv) != 2 or argv[0] != "synth":
+        print("usage: python -m sandbox.stepfunctions synth OUTDIR", file=sys.stderr)
+        return 2
+    synth(argv[1])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
