@@ -10,7 +10,14 @@ import pytest
 
 from ferry.adapters.stepfunctions import Started
 from ferry.detection.facts import SignalRef
-from ferry.detection.transitions import Handoff, SubjectKind, Transition, TransitionReason, ZoneStatus
+from ferry.detection.transitions import (
+    ControlPlaneStatus,
+    Handoff,
+    SubjectKind,
+    Transition,
+    TransitionReason,
+    ZoneStatus,
+)
 from ferry.executor import Executor, Outcome
 from ferry.reactions import react
 from ferry.settings import Mode
@@ -31,6 +38,9 @@ class FakeStarter:
         return Started(
             execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:{runbook}:{name}", already_started=already
         )
+
+    def deployed(self, runbook: Handoff) -> bool:
+        return runbook is not Handoff.REPLACE_CONTROL_PLANE_MEMBER
 
 
 @dataclass
@@ -136,3 +146,25 @@ def test_static_stability_raises_the_alarm_and_starts_nothing(mode: Mode, capsys
     assert audit.records[0][1]["alarm_raised"] is True
     assert "static-stability alarm raised" in notifier.sent[0][1]
     assert '"StaticStabilityHold"' in capsys.readouterr().out
+
+
+def test_a_runbook_with_no_state_machine_is_reported_not_raised() -> None:
+    member_down = Transition(
+        subject_kind=SubjectKind.CONTROL_PLANE,
+        subject="east-1",
+        from_status=ControlPlaneStatus.UP,
+        to_status=ControlPlaneStatus.DEGRADED,
+        at=AT,
+        reason=TransitionReason.MEMBER_UNHEALTHY,
+        handoff=Handoff.REPLACE_CONTROL_PLANE_MEMBER,
+        execution_name="replace-east-1-i-0cp1-1795687200",
+        member="i-0cp1",
+    )
+    run, starter, audit, notifier = executor(Mode.ACT)
+
+    done = run.carry_out(react(member_down))
+
+    assert done.outcome is Outcome.NOT_DEPLOYED
+    assert starter.calls == []
+    assert audit.records[0][1]["outcome"] == "runbook-not-deployed"
+    assert "no state machine for ReplaceControlPlaneMember" in notifier.sent[0][1]

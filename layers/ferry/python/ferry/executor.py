@@ -39,6 +39,7 @@ class Outcome(StrEnum):
     STARTED = "started"
     ALREADY_RUNNING = "already-running"  # a second start of the same run: success, nothing new started
     OBSERVED = "observe-mode-not-started"
+    NOT_DEPLOYED = "runbook-not-deployed"  # no state machine for this runbook in this stack: told, by hand
     NOTHING_TO_START = "nothing-to-start"
 
 
@@ -72,6 +73,8 @@ class Executor:
             outcome = Outcome.NOTHING_TO_START
         elif self._mode is Mode.OBSERVE:
             outcome = Outcome.OBSERVED
+        elif not self._starter.deployed(reaction.start.runbook):
+            outcome = Outcome.NOT_DEPLOYED
         else:
             started = self._starter.start(reaction.start.runbook, reaction.start.name, reaction.start.input)
             outcome = Outcome.ALREADY_RUNNING if started.already_started else Outcome.STARTED
@@ -114,6 +117,7 @@ def _outcome_line(reaction: Reaction, outcome: Outcome) -> str:
         Outcome.STARTED: f"action: started {run}",
         Outcome.ALREADY_RUNNING: f"action: {run} was already running; nothing new started",
         Outcome.OBSERVED: f"action: observe mode, would have started {run} (switch to act mode to let Ferry act)",
+        Outcome.NOT_DEPLOYED: f"action: none, no state machine for {run} is deployed here: act by hand",
     }[outcome]
 
 
@@ -154,12 +158,14 @@ class StepOutcome:
     kind: str
     status: StepStatus
     result: Mapping[str, Any] = field(default_factory=dict)
+    at: datetime | None = None  # when it was done (from the journal for a step done earlier)
 
 
 @dataclass(frozen=True, slots=True)
 class Execution:
     dry_run: bool
     steps: tuple[StepOutcome, ...]
+    started_at: datetime | None = None  # when the first of these steps was done, in this run or an earlier one
 
     def result(self, step_id: str) -> Mapping[str, Any]:
         return next((s.result for s in self.steps if s.step_id == step_id), {})
@@ -227,7 +233,10 @@ class PlanExecutor:
         if lock and not self._journal.acquire(lock, owner, self._clock(), self._lease):
             raise StepPending(f"another executor is working on {lock}")
         try:
-            return Execution(False, tuple(self._run(run_id, actions, effects, why)))
+            started = self._clock()
+            outcomes = self._run(run_id, actions, effects, why)
+            earliest = [o.at for o in outcomes if o.at is not None]
+            return Execution(False, tuple(outcomes), min([started, *earliest]))
         finally:
             if lock:
                 self._journal.release(lock, owner)
@@ -238,8 +247,9 @@ class PlanExecutor:
         outcomes: list[StepOutcome] = []
         for action in actions:
             if action.step_id in journaled:
+                record = journaled[action.step_id]
                 outcomes.append(
-                    StepOutcome(action.step_id, action.kind.value, StepStatus.ALREADY_DONE, results[action.step_id])
+                    StepOutcome(action.step_id, action.kind.value, StepStatus.ALREADY_DONE, record.result, record.at)
                 )
                 continue
             if not _gate_open(action, results):

@@ -92,7 +92,15 @@ class Verdicts:
         reactions = [react(t) for t in transitions]
         for reaction in reactions:
             self._outbox.put(reaction.action_id, reaction.to_dict(), now=now)
-        return tuple(self._carry_out(r) for r in reactions)
+        done = []
+        for reaction in reactions:
+            # One reaction failing (SNS down, Step Functions throttling) must not stop the others, nor fail
+            # the invocation: it stays in the outbox and the next probe round carries it out.
+            try:
+                done.append(self._carry_out(reaction))
+            except FerryError as error:
+                logger.error("reaction left pending", extra={"action_id": reaction.action_id, "error": str(error)})
+        return tuple(done)
 
     def redo_pending(self, *, older_than: timedelta = timedelta(seconds=60)) -> tuple[Done, ...]:
         """Carry out the reactions a failed invocation left in the outbox; keep those that fail again."""

@@ -32,6 +32,10 @@ class RunbookStarter:
     def from_env(cls, sfn: Any, env: Mapping[str, str]) -> RunbookStarter:
         return cls(sfn, {h: env[arn_setting(h)] for h in Handoff if env.get(arn_setting(h))})
 
+    def deployed(self, runbook: Handoff) -> bool:
+        """Whether this stack has a state machine for the runbook (not every hand-off has one yet)."""
+        return runbook in self._arns
+
     def start(self, runbook: Handoff, name: str, payload: Mapping[str, Any]) -> Started:
         arn = self._arns.get(runbook)
         if arn is None:
