@@ -30,14 +30,11 @@ def test_completed_steps_are_read_back_with_their_results(journal: Journal) -> N
     assert journal.steps("run-2", ids) == {}
 
 
-def test_the_first_plan_and_the_first_beginning_are_kept(journal: Journal) -> None:
+def test_the_first_plan_is_kept(journal: Journal) -> None:
     assert journal.save_plan("run-1", "pet/east-1/shop/db-0", {"v": 1}, AT) == {"v": 1}
     assert journal.save_plan("run-1", "pet/east-1/shop/db-0", {"v": 2}, AT) == {"v": 1}
     assert journal.load_plan("run-1", "pet/east-1/shop/db-0") == {"v": 1}
     assert journal.load_plan("run-1", "pet/east-1/shop/db-1") is None
-
-    assert journal.begin("run-1", "pet/east-1/shop/db-0", AT) == AT
-    assert journal.begin("run-1", "pet/east-1/shop/db-0", AT + timedelta(minutes=5)) == AT
 
 
 def test_one_lock_holder_at_a_time_and_a_lease_ends_a_dead_holder(journal: Journal) -> None:

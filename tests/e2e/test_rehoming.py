@@ -1,8 +1,8 @@
 """Re-homing end to end on the sandbox, through the real Lambda handlers in the order the state machines run
 them (plan -> fence Map -> re-home Map -> report): a dry run that changes nothing, zone a's pet back Running
-in zone b on a volume restored from its snapshot, a replay that does nothing twice, a fence EC2 cannot
-confirm (nothing forced until it can), a step that keeps failing, RehomePet through the Eviction API, and
-FenceNode."""
+in zone b on a volume restored from its snapshot, a replay that does nothing twice, RehomePet through the
+Eviction API, FenceNode, and a rejected input. (A fence EC2 cannot confirm, and a step that keeps failing:
+tests/e2e/test_rehoming_invariants.py, one sandbox world at a time.)"""
 
 from __future__ import annotations
 
@@ -10,11 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ferry.rehoming.models import FencedBy, IdentityFreed, PetStatus, RunOutcome, RunReport
-from ferry.rehoming.runs import Retries, run_runbook
-from ferry.rehoming.steps import RehomingSteps
-from ferry.runbooks import Runbook
-from sandbox.aws import FaultScope
+from ferry.rehoming.models import FencedBy, IdentityFreed, PetStatus, RunOutcome
 from sandbox.world import World
 from tests.e2e.rehoming_world import (
     ZONE_A,
@@ -23,7 +19,6 @@ from tests.e2e.rehoming_world import (
     pods_per_identity,
     runtime,
     state,
-    steps_in_process,
     wait_until,
     zone_outage,
 )
@@ -123,69 +118,6 @@ def test_the_audit_log_has_a_record_per_step(evacuated) -> None:
     assert any(r.endswith("/create-volume/shop/data-db-0") for r in records)
     assert any(r.endswith("/delete-pvc/shop/data-db-0") for r in records)
     assert "evacuate-us-east-1a-1/report" in records
-
-
-def test_an_unconfirmed_fence_forces_nothing_until_ec2_confirms_then_a_failing_step_stops_the_pet() -> None:
-    """In-process (the local runner: same steps, same models, parallel Maps), with EC2 clients that give up
-    fast, so that EC2 failing for a zone costs seconds of this test, not minutes of botocore back-off."""
-    world = drill_world()
-    try:
-        zone_outage(world, ec2_failing=True)  # EC2 answers nothing about zone a
-        steps = steps_in_process(world)
-        before = state(world)
-        report = run(steps, world, "EvacuateZone", EVACUATE, "evacuate-us-east-1a-2")
-
-        assert report.outcome is RunOutcome.PARTIAL
-        assert len(report.nodes) == 4 and all(not n.fenced and n.identity_freed is None for n in report.nodes)
-        assert all("nothing forced" in (n.reason or "") for n in report.nodes)
-        # Its volume cannot even be described: the pet is left whole, with the reason, not half-moved.
-        assert report.pets == () and "east-1/shop/db-0: volume-unknown: EC2 could not describe" in report.summary
-        after = state(world)["kube"]["east-1"]
-        assert (
-            after["pods"] == before["kube"]["east-1"]["pods"] and after["claims"] == before["kube"]["east-1"]["claims"]
-        )
-        assert all(
-            "ferry.io/fence-unconfirmed:NoSchedule" in after["nodes"][n.node][1]
-            for n in report.nodes
-            if n.cluster == "east-1"
-        )
-        assert not any("out-of-service" in t for _, taints in after["nodes"].values() for t in taints)
-
-        # EC2 answers for zone a again, but fails for the target zone: the restore keeps failing, the pet
-        # stops there (its node is fenced and freed now; its claim is untouched), the run says so.
-        world.aws.fail_ec2_for_zone(ZONE_A, False)
-        world.aws.fail_ec2_for_zone("us-east-1b", True, scope=FaultScope.ZONE)
-        rehome = {"cluster": "east-1", "namespace": "shop", "statefulSet": "db", "ordinal": 0}
-        rehome |= {"targetZone": "us-east-1b", "reason": "retry", "dryRun": False}
-        failed = run(steps, world, "RehomePet", rehome, "rehome-db-0-1")
-        (pet,) = failed.pets
-        assert (
-            failed.outcome is RunOutcome.FAILED
-            and pet.status is PetStatus.FAILED
-            and "Unavailable" in (pet.reason or "")
-        )
-        claim = world.clusters["east-1"].get("PersistentVolumeClaim", "data-db-0", "shop") or {}
-        assert claim["metadata"]["uid"] == before["kube"]["east-1"]["claims"][("shop", "data-db-0")][0]
-        assert set(pods_per_identity(world).values()) == {1}
-
-        # Both zones answer: the same run, resumed, finishes the move from where it stopped.
-        world.aws.fail_ec2_for_zone("us-east-1b", False)
-        done = run(steps, world, "RehomePet", rehome, "rehome-db-0-1")
-        assert done.outcome is RunOutcome.SUCCEEDED, done.summary
-        assert next(p for p in world.pets() if p.name == "db-0").zone == "us-east-1b"
-    finally:
-        world.stop()
-
-
-def run(steps: RehomingSteps, world: World, runbook: str, payload: dict, run_id: str) -> RunReport:
-    return run_runbook(
-        steps,
-        Runbook(runbook),
-        payload,
-        run_id=run_id,
-        retries=Retries(interval=2, rate=1.5, max_interval=10, transient_attempts=3),
-        sleep=lambda seconds: world.advance_to(world.offset() + seconds),
-    ).report
 
 
 def test_rehome_pet_moves_a_live_pet_through_the_eviction_api_and_fence_node_frees_a_node(evacuated) -> None:

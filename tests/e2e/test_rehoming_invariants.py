@@ -21,10 +21,12 @@ import pytest
 import ferry.rehoming.steps as steps_module
 from ferry.errors import StepPending, TransientError
 from ferry.rehoming.effects import ClusterEffects
-from ferry.rehoming.models import PetStatus, RunOutcome
+from ferry.rehoming.models import PetStatus, RunOutcome, RunReport
 from ferry.rehoming.policies import RehomeLimits
 from ferry.rehoming.runs import Retries, run_runbook
+from ferry.rehoming.steps import RehomingSteps
 from ferry.runbooks import Runbook
+from sandbox.aws import FaultScope
 from sandbox.scenario import StatefulSetSpec
 from sandbox.world import World
 from tests.conftest import load_event
@@ -37,6 +39,8 @@ from tests.e2e.rehoming_world import (
     steps_in_process,
     zone_outage,
 )
+
+pytestmark = pytest.mark.xdist_group("rehoming-drill")  # one sandbox world per process at a time
 
 EVACUATE = {"zone": ZONE_A, "reason": "drill", "dryRun": False}
 FAST = Retries(interval=2, rate=1.5, max_interval=10, transient_attempts=3, pending_attempts=40)
@@ -197,6 +201,69 @@ def test_two_executors_running_the_same_plan_at_once_make_one_of_everything(one_
     assert [r.outcome for r in reports] == [RunOutcome.SUCCEEDED, RunOutcome.SUCCEEDED], [r.summary for r in reports]
     assert {count for sample in seen for count in sample.values()} <= {0, 1}
     assert moved_pets(world, "evacuate-twice", "db") == {"db-0": (True, "Running", 1, 1, 1, True)}
+
+
+def test_an_unconfirmed_fence_forces_nothing_until_ec2_confirms_then_a_failing_step_stops_the_pet() -> None:
+    """In-process (the local runner: same steps, same models, parallel Maps), with EC2 clients that give up
+    fast, so that EC2 failing for a zone costs seconds of this test, not minutes of botocore back-off."""
+    world = drill_world()
+    try:
+        zone_outage(world, ec2_failing=True)  # EC2 answers nothing about zone a
+        steps = steps_in_process(world)
+        before = state(world)
+        report = run(steps, world, "EvacuateZone", EVACUATE, "evacuate-us-east-1a-2")
+
+        assert report.outcome is RunOutcome.PARTIAL
+        assert len(report.nodes) == 4 and all(not n.fenced and n.identity_freed is None for n in report.nodes)
+        assert all("nothing forced" in (n.reason or "") for n in report.nodes)
+        # Its volume cannot even be described: the pet is left whole, with the reason, not half-moved.
+        assert report.pets == () and "east-1/shop/db-0: volume-unknown: EC2 could not describe" in report.summary
+        after = state(world)["kube"]["east-1"]
+        assert (
+            after["pods"] == before["kube"]["east-1"]["pods"] and after["claims"] == before["kube"]["east-1"]["claims"]
+        )
+        assert all(
+            "ferry.io/fence-unconfirmed:NoSchedule" in after["nodes"][n.node][1]
+            for n in report.nodes
+            if n.cluster == "east-1"
+        )
+        assert not any("out-of-service" in t for _, taints in after["nodes"].values() for t in taints)
+
+        # EC2 answers for zone a again, but fails for the target zone: the restore keeps failing, the pet
+        # stops there (its node is fenced and freed now; its claim is untouched), the run says so.
+        world.aws.fail_ec2_for_zone(ZONE_A, False)
+        world.aws.fail_ec2_for_zone("us-east-1b", True, scope=FaultScope.ZONE)
+        rehome = {"cluster": "east-1", "namespace": "shop", "statefulSet": "db", "ordinal": 0}
+        rehome |= {"targetZone": "us-east-1b", "reason": "retry", "dryRun": False}
+        failed = run(steps, world, "RehomePet", rehome, "rehome-db-0-1")
+        (pet,) = failed.pets
+        assert (
+            failed.outcome is RunOutcome.FAILED
+            and pet.status is PetStatus.FAILED
+            and "Unavailable" in (pet.reason or "")
+        )
+        claim = world.clusters["east-1"].get("PersistentVolumeClaim", "data-db-0", "shop") or {}
+        assert claim["metadata"]["uid"] == before["kube"]["east-1"]["claims"][("shop", "data-db-0")][0]
+        assert set(pods_per_identity(world).values()) == {1}
+
+        # Both zones answer: the same run, resumed, finishes the move from where it stopped.
+        world.aws.fail_ec2_for_zone("us-east-1b", False)
+        done = run(steps, world, "RehomePet", rehome, "rehome-db-0-1")
+        assert done.outcome is RunOutcome.SUCCEEDED, done.summary
+        assert next(p for p in world.pets() if p.name == "db-0").zone == "us-east-1b"
+    finally:
+        world.stop()
+
+
+def run(steps: RehomingSteps, world: World, runbook: str, payload: dict, run_id: str) -> RunReport:
+    return run_runbook(
+        steps,
+        Runbook(runbook),
+        payload,
+        run_id=run_id,
+        retries=Retries(interval=2, rate=1.5, max_interval=10, transient_attempts=3),
+        sleep=lambda seconds: world.advance_to(world.offset() + seconds),
+    ).report
 
 
 # --- 2. no snapshot deleted but the schedule's own beyond retention ---------------------------------------------

@@ -5,7 +5,6 @@ Items in the Ferry table (docs/REHOMING.md):
 - `RUN#<runId>` / `STEP#<step id>`: one per completed step, with its result (JSON), written when it completes.
 - `RUN#<runId>` / `PLAN#<subject>`: the plan of one pet or node, written once when the run is planned, so
   every later step executes the plan that was shown (and approved), not a re-plan of a changed world.
-- `RUN#<runId>` / `BEGIN#<subject>`: when work on a pet began (its time to Running is measured from it).
 - `LOCK#<name>` / `LOCK`: one executor per pet at a time, with a lease so a dead holder does not block forever.
 
 Results and plans are stored as JSON strings: they hold floats and nested lists DynamoDB's types handle badly.
@@ -105,7 +104,7 @@ class Journal:
             }
         )
 
-    # --- plans and beginnings ----------------------------------------------------------------------------------
+    # --- plans ----------------------------------------------------------------------------------
 
     def save_plan(self, run_id: str, subject: str, plan: Mapping[str, Any], at: datetime) -> Mapping[str, Any]:
         """Keep the first plan written for a subject; return the plan that is kept (ours or the earlier one)."""
@@ -126,21 +125,6 @@ class Journal:
     def load_plan(self, run_id: str, subject: str) -> Mapping[str, Any] | None:
         item = self._get(f"RUN#{run_id}", f"PLAN#{subject}")
         return json.loads(item["plan"]["S"]) if item else None
-
-    def begin(self, run_id: str, subject: str, at: datetime) -> datetime:
-        """When work on `subject` began in this run: `at` the first time, the recorded time afterwards."""
-        item = {
-            "pk": _s(f"RUN#{run_id}"),
-            "sk": _s(f"BEGIN#{subject}"),
-            "at": _s(at.isoformat()),
-            "expires_at": self._expires(at),
-        }
-        try:
-            self._put(item, ConditionExpression="attribute_not_exists(pk)")
-        except Conflict:
-            found = self._get(f"RUN#{run_id}", f"BEGIN#{subject}")
-            return datetime.fromisoformat(found["at"]["S"]) if found else at
-        return at
 
     # --- locks -------------------------------------------------------------------------------------------------
 

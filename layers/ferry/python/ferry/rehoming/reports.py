@@ -3,7 +3,8 @@
 Built from the plan and what the executor reports per step (`statuses`: step id -> done, already-done,
 gated, not-confirmed, planned; `results`: step id -> what the step returned), so the same functions report a
 fresh run, a resumed one and a dry run. Per pet: old zone, new zone, old volume, snapshot, new volume, RPO
-(time from the snapshot to the volume made from it) with its breach flag, and time to Running.
+(time from the snapshot to the volume made from it) with its breach flag, and time to Running (from the pet's
+first step in the run, its node's fence, to the pod seen Running again).
 """
 
 from __future__ import annotations

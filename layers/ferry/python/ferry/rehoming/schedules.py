@@ -4,8 +4,8 @@ A pet's RPO is set before anything fails: `ferry.io/max-rpo` says how old its ne
 schedule runs every `period`; a volume gets a new snapshot when its newest completed one would be older
 than the RPO before the next run (newer than `max_rpo - period` is fresh enough), unless one is already in
 progress. Pruning touches only snapshots carrying `ferry:schedule` (the schedule's own), keeping the newest
-`retention` of each volume (counting the one taken in the same run): a user's snapshot, a pending one, or Ferry's re-homing snapshots
-are never pruned.
+`retention` of each volume (counting the one taken in the same run): a user's snapshot, a pending one, or
+Ferry's re-homing snapshots are never pruned.
 """
 
 from __future__ import annotations

@@ -278,7 +278,6 @@ class RehomingSteps:
                     job.from_zone,
                     reason=plan.detail,
                 )
-            began = self._journal.begin(job.run_id, subject, self._clock())
             try:
                 execution = self.executor.execute(
                     job.run_id, plan.actions, self._effects(kube), dry_run=False, why=f"re-home {subject}", lock=subject
@@ -287,9 +286,9 @@ class RehomingSteps:
                 raise
             except FerryError as error:
                 logger.warning("pet stopped", extra={"pet": subject, "error": str(error)})
-                failed = reports.pet_report(plan, {}, {}, began)
+                failed = reports.pet_report(plan, {}, {}, None)
                 return replace(failed, status=PetStatus.FAILED, to_zone=None, reason=f"{type(error).__name__}: {error}")
-        return reports.pet_report(plan, *_views(execution), began)
+        return reports.pet_report(plan, *_views(execution), execution.started_at)
 
     def _pet_plan(self, job: PetJob, kube: KubeWriter, registration: ClusterRegistration) -> PetPlan | Skipped:
         subject = pet_subject(job.cluster, job.namespace, job.pod)
