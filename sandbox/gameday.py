@@ -839,7 +839,7 @@ def run_gameday(scenario: Scenario, out: TextIO | None = None, *, tick: float = 
     report = Report(out or sys.stdout)
     report.header(scenario)
     started = time.perf_counter()
-    with World(scenario) as world:
+    with World(scenario, mode=scenario.mode) as world:
         report.say(f"  world ready in {time.perf_counter() - started:.1f} s: {_world_summary(world)}")
         before = Picture.take(world)
         report.section("BEFORE", before.lines(scenario.zones))

@@ -9,11 +9,14 @@ the events AWS would send, through the queue to Ferry's real `ingest` handler.
 Everything runs on one `SandboxClock`: the world advances it and lets the clusters' controllers catch up,
 so a five-minute drill takes seconds.
 
-In act mode (`mode: act` in the scenario) the world also holds Ferry's runbooks: the state machines of the
-synthesized stack, executed by moto (`sandbox/stepfunctions.py`). The functions get `FERRY_MODE=act` and the
-`FERRY_SM_*` ARNs the stack gives them, so the detector's hand-off starts EvacuateZone for real; the world
-runs the runbooks' Tasks through Ferry's handlers at every stop (`run_runbooks`) and holds their retries to
-sandbox time. In observe mode there are no state machines: the detector starts nothing there anyway.
+Ferry runs in observe mode unless the world is given `mode=Mode.ACT` (the game day passes the scenario's
+`mode`, so `mode: act` in a scenario file is what turns it on; a world built directly, as a test's or a
+bench's fixture, runs Ferry as a fresh deployment does and costs no synth). In act mode the world also holds
+Ferry's runbooks: the state machines of the synthesized stack, executed by moto (`sandbox/stepfunctions.py`).
+The functions get `FERRY_MODE=act` and the `FERRY_SM_*` ARNs the stack gives them, so the detector's
+hand-off starts EvacuateZone for real; the world runs the runbooks' Tasks through Ferry's handlers at every
+stop (`run_runbooks`) and holds their retries to sandbox time. In observe mode there are no state machines:
+the detector starts nothing there anyway.
 """
 
 from __future__ import annotations
@@ -105,8 +108,9 @@ class _Agendum:
 class World:
     """The sandbox for one scenario: start it, stage steps, read what exists; stop it."""
 
-    def __init__(self, scenario: Scenario, *, clock: SandboxClock | None = None) -> None:
+    def __init__(self, scenario: Scenario, *, clock: SandboxClock | None = None, mode: Mode = Mode.OBSERVE) -> None:
         self.scenario = scenario
+        self.mode = mode  # Ferry's; the game day passes the scenario's
         self.clock = clock or SandboxClock()
         self.aws = AwsSandbox(zones=scenario.zones)
         self.clusters: dict[str, KubeCluster] = {}
@@ -129,14 +133,14 @@ class World:
         self.aws.start()
         try:
             self._events = AwsEvents(self.aws.account_id, self.aws.zone_ids())
-            if self.scenario.mode is Mode.ACT:
+            if self.mode is Mode.ACT:
                 self.runbooks = StepFunctionsSandbox(self.aws, synthesized_template()).start()
             self._lambdas = LambdaRuntime(
                 account_id=self.aws.account_id,
                 endpoint_url=self.aws.endpoint_url,
                 table=self.aws.names.table,
                 topic_arn=self.aws.topic_arn,
-                mode=self.scenario.mode.value,
+                mode=self.mode.value,
                 clock=self.clock.now,
                 stack_variables=self.runbooks.environment if self.runbooks else None,
             )

@@ -9,10 +9,14 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ferry.settings import Mode
 from sandbox import scenario
 from sandbox.scenario import (
     ControlPlaneOutage,
     InstanceStop,
+    PetsRehomed,
+    PetsUnmoved,
+    RunbookRuns,
     ScenarioError,
     SignalSources,
     UnknownScenario,
@@ -62,6 +66,26 @@ def test_the_default_scenario_is_two_clusters_a_zone_outage_at_one_minute() -> N
     assert loaded.statefulsets[0].name == "db" and loaded.statefulsets[0].replicas == 3
     assert loaded.federated[0].name == "web"
     assert loaded.steps == (ZoneOutage(at=60.0, zone="us-east-1a", ec2_api_failing=False),)
+
+
+def test_the_default_scenario_runs_ferry_in_act_mode_and_expects_the_zones_pets_back_with_their_data() -> None:
+    loaded = load("az-outage")
+    assert loaded.mode is Mode.ACT
+    assert RunbookRuns(runbook="EvacuateZone", count=1, outcomes=("succeeded",)) in loaded.expect
+    assert PetsRehomed(zone="us-east-1a", within=300.0) in loaded.expect
+
+
+def test_the_observe_scenario_is_the_same_outage_in_observe_mode_expecting_nothing_to_move() -> None:
+    observe, act = load("az-outage-observe"), load("az-outage")
+    assert observe.mode is Mode.OBSERVE
+    assert (observe.clusters, observe.statefulsets, observe.steps) == (act.clusters, act.statefulsets, act.steps)
+    assert RunbookRuns(runbook="EvacuateZone", count=0) in observe.expect
+    assert PetsUnmoved() in observe.expect
+
+
+def test_a_scenario_without_a_mode_runs_ferry_in_observe_mode_as_a_fresh_deployment(tmp_path: Path) -> None:
+    assert load(write(tmp_path, VALID, "drill.yaml")).mode is Mode.OBSERVE
+    assert load(write(tmp_path, with_changes(mode="act"), "act.yaml")).mode is Mode.ACT
 
 
 def test_a_noisy_signal_scenario_expects_a_single_source() -> None:
@@ -154,6 +178,27 @@ def test_a_valid_file_loads_with_defaults_filled_in(tmp_path: Path) -> None:
             "expect[0].check: expected one of zone-observed, signal-sources, zone-quiet, nodes-not-ready, "
             "nodes-ready, zone-state, control-plane-state, pets-rehomed, pets-unmoved, runbook-runs, got 'telepathy'",
             id="unknown-check",
+        ),
+        pytest.param(
+            with_changes(mode="yolo"),
+            "mode: expected one of observe, act, got 'yolo'",
+            id="unknown-mode",
+        ),
+        pytest.param(
+            with_changes(expect=[{"check": "runbook-runs", "runbook": "Evacuate", "count": 1}]),
+            "expect[0].runbook: expected one of EvacuateZone, FailbackZone, FailoverCluster, "
+            "ReplaceControlPlaneMember, RehomePet, FenceNode, got 'Evacuate'",
+            id="unknown-runbook",
+        ),
+        pytest.param(
+            with_changes(expect=[{"check": "runbook-runs", "runbook": "EvacuateZone", "count": 1, "outcomes": ["ok"]}]),
+            "expect[0].outcomes: expected a list of succeeded, partial, failed, rejected, dry-run, got ['ok']",
+            id="unknown-outcome",
+        ),
+        pytest.param(
+            with_changes(expect=[{"check": "pets-rehomed", "zone": "us-east-1a"}]),
+            "expect[0].within: expected a value (required)",
+            id="rehomed-without-a-bound",
         ),
         pytest.param(
             with_changes(duration="10s"), "duration: expected at least the last step's time (60s)", id="short"

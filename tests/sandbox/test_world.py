@@ -1,18 +1,29 @@
-"""The sandbox world: what it seeds in AWS and Kubernetes, how it stages an outage, and the EC2 fault proxy."""
+"""The sandbox world: what it seeds in AWS and Kubernetes, how it stages an outage, the EC2 fault proxy, and (in
+act mode) Ferry's runbooks as moto's Step Functions runs them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from ferry.adapters.aws import translate_error
 from ferry.errors import Unavailable
+from ferry.settings import Mode
+from sandbox import stepfunctions
 from sandbox.aws import AwsSandbox, Ec2Error, FaultScope, zonal_references
+from sandbox.lambdas import Invocation, available_functions
 from sandbox.scenario import Scenario, ZoneOutage, load
+from sandbox.stepfunctions import StackRunbooks, StepFunctionsSandbox
 from sandbox.world import World
 
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")]
@@ -264,3 +275,216 @@ def test_sample_events_exist_for_what_the_sandbox_sends() -> None:
     events = Path(__file__).resolve().parents[2] / "events"
     for name in ("health-ec2-issue-open.json", "health-ec2-issue-resolved.json", "ec2-state-change-stopped.json"):
         assert (events / name).exists(), name
+
+
+# --- the runbooks (act mode): the synthesized state machines in moto, their Tasks run by the world -----------
+
+
+def test_the_template_is_cached_under_a_key_of_cdk_and_the_function_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "repo"
+    (root / "cdk").mkdir(parents=True)
+    (root / "functions" / "probe").mkdir(parents=True)
+    (root / "cdk" / "stack.py").write_text("v1")
+    (root / "cdk.json").write_text("{}")
+    for name, value in {"ROOT": root, "CDK_DIR": root / "cdk", "CDK_JSON": root / "cdk.json"}.items():
+        monkeypatch.setattr(stepfunctions, name, value)
+    monkeypatch.setattr(stepfunctions, "FUNCTIONS_DIR", root / "functions")
+    first = stepfunctions.template_key()
+
+    (root / "cdk" / "stack.py").write_text("v2")
+    changed_cdk = stepfunctions.template_key()
+    (root / "functions" / "ingest").mkdir()
+    changed_functions = stepfunctions.template_key()
+    assert len({first, changed_cdk, changed_functions}) == 3
+
+    cached = tmp_path / "build" / f"template-{changed_functions}.json"
+    cached.parent.mkdir()
+    cached.write_text('{"Resources": {}}')
+    monkeypatch.setattr(stepfunctions, "_synthesize_into", lambda path: pytest.fail("synthesized despite the cache"))
+    assert stepfunctions.synthesized_template(cached.parent) == {"Resources": {}}
+
+
+def test_the_stacks_runbooks_call_ferrys_functions_and_the_detector_gets_evacuate_zones_arn() -> None:
+    stack = StackRunbooks.from_template(stepfunctions.synthesized_template())
+    assert set(stack.definitions) == {"ferry-EvacuateZone", "ferry-RehomePet", "ferry-FenceNode"}
+    for machine in stack.definitions:
+        states = json.loads(stack.definition(machine, lambda name: f"arn:aws:lambda:::function:{name}"))
+        resources = {s["Resource"] for s in _states(states) if s.get("Type") == "Task"}
+        folders = {stepfunctions.function_folder(r) for r in resources}
+        assert folders <= set(available_functions()), f"{machine} calls a function that has no folder"
+        assert {"runbook-plan", "runbook-fence", "runbook-report"} <= folders
+    assert stack.handoffs == {
+        "ferry-ingest": {"FERRY_SM_EVACUATE_ZONE": "ferry-EvacuateZone"},
+        "ferry-probe": {"FERRY_SM_EVACUATE_ZONE": "ferry-EvacuateZone"},
+    }
+
+
+def _states(definition: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every state of a definition, those inside Map item processors too."""
+    for state in definition.get("States", {}).values():
+        yield state
+        yield from _states(state.get("ItemProcessor") or state.get("Iterator") or {})
+
+
+def test_a_definition_token_the_sandbox_cannot_resolve_is_refused() -> None:
+    template = {
+        "Resources": {
+            "Machine": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {
+                    "StateMachineName": "ferry-X",
+                    "DefinitionString": {"Fn::Join": ["", ['{"Resource":"', {"Ref": "Elsewhere"}, '"}']]},
+                },
+            }
+        }
+    }
+    with pytest.raises(ValueError, match="ferry-X: a token the sandbox cannot resolve"):
+        StackRunbooks.from_template(template)
+
+
+def test_an_observe_world_has_no_state_machines_and_its_functions_no_runbook_arns(world: World) -> None:
+    assert world.mode is Mode.OBSERVE and world.runbooks is None
+    assert world.executions() == [] and world.run_runbooks() == []
+    env = world.lambdas.function("ingest").env
+    assert env["FERRY_MODE"] == "observe" and not any(k.startswith("FERRY_SM_") for k in env)
+
+
+@pytest.fixture(scope="module")
+def act_world(small: Scenario) -> Iterator[World]:
+    with World(small, mode=Mode.ACT) as seeded:
+        yield seeded
+
+
+def test_an_act_world_gives_ferrys_functions_act_mode_and_the_arns_the_stack_gives_them(act_world: World) -> None:
+    assert act_world.runbooks is not None
+    arn = act_world.runbooks.arn("EvacuateZone")
+    assert arn == f"arn:aws:states:us-east-1:{act_world.aws.account_id}:stateMachine:ferry-EvacuateZone"
+    for function in ("ingest", "probe"):
+        env = act_world.lambdas.function(function).env
+        assert (env["FERRY_MODE"], env["FERRY_SM_EVACUATE_ZONE"]) == ("act", arn)
+    assert not any(k.startswith("FERRY_SM_") for k in act_world.lambdas.function("runbook-plan").env)
+
+
+def start(world: World, runbook: str, name: str, payload: dict[str, Any]) -> None:
+    """As a person starts a runbook with the CLI: StartExecution on the endpoint Ferry's clients use."""
+    assert world.runbooks is not None
+    sfn = world.aws.client("stepfunctions", through_proxy=True)
+    sfn.start_execution(stateMachineArn=world.runbooks.arn(runbook), name=name, input=json.dumps(payload))
+
+
+def test_a_runbook_started_by_hand_runs_its_real_steps_when_the_world_runs_them(act_world: World) -> None:
+    node = {"cluster": "east-1", "node": "east-1-b-w0", "reason": "drill", "dryRun": True}
+    start(act_world, "FenceNode", "fence-dry-run", node)
+
+    runs = act_world.run_runbooks()
+
+    assert [r.function for r in runs] == ["runbook-plan", "runbook-report"], "a dry run plans and reports"
+    assert all(r.invocation.ok and r.run_id == "fence-dry-run" for r in runs)
+    (execution,) = [e for e in act_world.executions("FenceNode") if e.name == "fence-dry-run"]
+    assert execution.status == "SUCCEEDED" and execution.output is not None
+    assert (execution.output["outcome"], execution.input) == ("dry-run", node)
+    assert act_world.inventory().instance_states("us-east-1b")["running"] == 2, "nothing was stopped"
+
+
+def test_a_bad_input_fails_the_execution_in_the_plan_step_naming_each_wrong_field(act_world: World) -> None:
+    start(act_world, "EvacuateZone", "bad-input", {"zone": "mars-1a", "dryRun": "yes"})
+
+    runs = act_world.run_runbooks()
+
+    assert [r.function for r in runs] == ["runbook-plan"]
+    (execution,) = [e for e in act_world.executions("EvacuateZone") if e.name == "bad-input"]
+    assert (execution.status, execution.error) == ("FAILED", "InputError")
+    assert all(f"{field}:" in (execution.cause or "") for field in ("reason", "zone", "dryRun"))
+
+
+# --- the engine's hand-over between moto's threads and the world's, without moto ------------------------------
+
+
+@dataclass
+class FakeHost:
+    """A world reduced to what the engine asks of it: run a function, settle, tell and plan sandbox time."""
+
+    now: float = 0.0
+    invoked: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    agenda: list[tuple[float, Callable[[], list[Any]]]] = field(default_factory=list)
+
+    def invoke(self, function: str, event: Mapping[str, Any]) -> Invocation:
+        self.invoked.append((function, dict(event)))
+        return Invocation(function, "req", event, {"echo": event["n"]}, None, "", 0.0, False)
+
+    def settle(self) -> None:
+        pass
+
+    def offset(self) -> float:
+        return self.now
+
+    def schedule(self, at: float, label: str, action: Callable[[], list[Any]]) -> None:
+        self.agenda.append((at, action))
+
+
+@pytest.fixture
+def engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[StepFunctionsSandbox, FakeHost]]:
+    sandbox = StepFunctionsSandbox(SimpleNamespace(account_id="123456789012"), {"Resources": {}})  # type: ignore[arg-type]
+    host = FakeHost()
+    sandbox._host = host  # attached without hooking moto: the threads below play the interpreter's
+    monkeypatch.setattr(sandbox, "running", lambda: True)
+    yield sandbox, host
+    sandbox.stop()
+
+
+def in_thread(call: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
+    result: list[Any] = []
+    thread = threading.Thread(target=lambda: result.append(call()), daemon=True)
+    thread.start()
+    return thread, result
+
+
+def test_a_task_waits_for_the_worlds_thread_to_run_its_function(engine) -> None:
+    sandbox, host = engine
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:ferry-runbook-plan"
+    thread, result = in_thread(lambda: sandbox.task(arn, {"runId": "r", "n": 1}))
+
+    runs = sandbox.run_tasks()
+
+    thread.join(timeout=5)
+    assert host.invoked == [("runbook-plan", {"runId": "r", "n": 1})], "run on the caller's thread, by folder"
+    assert result == [({"echo": 1}, None)] and [r.function for r in runs] == ["runbook-plan"]
+
+
+def test_a_retrys_wait_lasts_until_sandbox_time_has_moved_past_it(engine) -> None:
+    sandbox, host = engine
+    host.now = 100.0
+    thread, _ = in_thread(lambda: sandbox.sleep(7.5))
+
+    sandbox.run_tasks()
+
+    assert [at for at, _ in host.agenda] == [107.5], "the wake-up is on the world's agenda, in sandbox time"
+    assert thread.is_alive(), "no real time has to pass, but sandbox time has to"
+    host.now = 107.5
+    host.agenda[0][1]()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+def test_stopping_lets_every_waiting_thread_go(engine) -> None:
+    sandbox, _ = engine
+    sleeper, _ = in_thread(lambda: sandbox.sleep(60))
+    task, raised = in_thread(lambda: _raises(lambda: sandbox.task("arn:function:ferry-runbook-fence", {"n": 2})))
+    time.sleep(0.1)
+
+    sandbox.stop()
+
+    sleeper.join(timeout=5)
+    task.join(timeout=5)
+    assert not sleeper.is_alive() and not task.is_alive()
+    assert "stopped while this Task waited" in str(raised[0]), "the Task fails; its execution does not hang"
+
+
+def _raises(call: Callable[[], Any]) -> BaseException | None:
+    try:
+        call()
+    except RuntimeError as error:
+        return error
+    return None
