@@ -276,8 +276,8 @@ class StepFunctionsSandbox:
         self._host: Host | None = None
         self._cond = threading.Condition()
         self._requests: deque[_TaskRequest] = deque()
-        self._new_sleepers: list[_Sleeper] = []
-        self._waiting: list[_Sleeper] = []
+        self._new_sleepers: list[_Sleeper] = []  # waits not yet on the world's agenda
+        self._waiting: list[_Sleeper] = []  # waits on the world's agenda, let go by stop() if the drill ends first
         self._activity = 0  # moves whenever an interpreter thread enters or leaves a hook
         self._stopped = False
         self._config_before: dict[str, Any] | None = None
@@ -425,6 +425,7 @@ class StepFunctionsSandbox:
         host = self._require_host()
         with self._cond:
             sleepers, self._new_sleepers = self._new_sleepers, []
+            self._waiting = [s for s in self._waiting if not s.woken.is_set()]
         now = host.offset()
         woken = 0
         for sleeper in sleepers:
@@ -432,6 +433,8 @@ class StepFunctionsSandbox:
                 sleeper.wake()
                 woken += 1
             else:
+                with self._cond:
+                    self._waiting.append(sleeper)
                 host.schedule(sleeper.wake_at, "Step Functions retry", sleeper.wake)
         return woken
 

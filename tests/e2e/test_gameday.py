@@ -127,7 +127,7 @@ def test_an_unknown_scenario_is_refused_with_the_list(capsys: pytest.CaptureFixt
 
 
 def test_a_broken_scenario_file_is_refused_before_anything_starts(
-    scenario_file: Callable[[str, str], Path], capsys: pytest.CaptureFixture[str]
+    scenario_file: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     broken = scenario_file(
         "name: x\nclusters: [{name: east-1}]\nsteps: [{at: 1m, action: zone-outage, zone: us-east-1z}]"

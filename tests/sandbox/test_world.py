@@ -424,8 +424,11 @@ class FakeHost:
         self.agenda.append((at, action))
 
 
+Engine = tuple[StepFunctionsSandbox, "FakeHost"]
+
+
 @pytest.fixture
-def engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[StepFunctionsSandbox, FakeHost]]:
+def engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     sandbox = StepFunctionsSandbox(SimpleNamespace(account_id="123456789012"), {"Resources": {}})  # type: ignore[arg-type]
     host = FakeHost()
     sandbox._host = host  # attached without hooking moto: the threads below play the interpreter's
@@ -441,7 +444,7 @@ def in_thread(call: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
     return thread, result
 
 
-def test_a_task_waits_for_the_worlds_thread_to_run_its_function(engine) -> None:
+def test_a_task_waits_for_the_worlds_thread_to_run_its_function(engine: Engine) -> None:
     sandbox, host = engine
     arn = "arn:aws:lambda:us-east-1:123456789012:function:ferry-runbook-plan"
     thread, result = in_thread(lambda: sandbox.task(arn, {"runId": "r", "n": 1}))
@@ -453,7 +456,7 @@ def test_a_task_waits_for_the_worlds_thread_to_run_its_function(engine) -> None:
     assert result == [({"echo": 1}, None)] and [r.function for r in runs] == ["runbook-plan"]
 
 
-def test_a_retrys_wait_lasts_until_sandbox_time_has_moved_past_it(engine) -> None:
+def test_a_retrys_wait_lasts_until_sandbox_time_has_moved_past_it(engine: Engine) -> None:
     sandbox, host = engine
     host.now = 100.0
     thread, _ = in_thread(lambda: sandbox.sleep(7.5))
@@ -468,17 +471,20 @@ def test_a_retrys_wait_lasts_until_sandbox_time_has_moved_past_it(engine) -> Non
     assert not thread.is_alive()
 
 
-def test_stopping_lets_every_waiting_thread_go(engine) -> None:
-    sandbox, _ = engine
+def test_stopping_lets_every_waiting_thread_go(engine: Engine) -> None:
+    sandbox, host = engine
+    planned, _ = in_thread(lambda: sandbox.sleep(60))
+    sandbox.run_tasks()
+    assert len(host.agenda) == 1, "its wake-up is on the agenda, for a time the drill will never reach"
     sleeper, _ = in_thread(lambda: sandbox.sleep(60))
     task, raised = in_thread(lambda: _raises(lambda: sandbox.task("arn:function:ferry-runbook-fence", {"n": 2})))
     time.sleep(0.1)
 
     sandbox.stop()
 
-    sleeper.join(timeout=5)
-    task.join(timeout=5)
-    assert not sleeper.is_alive() and not task.is_alive()
+    for thread in (planned, sleeper, task):
+        thread.join(timeout=5)
+    assert not planned.is_alive() and not sleeper.is_alive() and not task.is_alive()
     assert "stopped while this Task waited" in str(raised[0]), "the Task fails; its execution does not hang"
 
 
