@@ -339,7 +339,16 @@ class _Definition:
         self.scope = scope
         self.spec = spec
         report = self._task("Report", steps.report, comment="The run's report, audited and sent to operators")
-        report.next(sfn.Succeed(scope, "Done"))
+        # A run whose report says it failed ends FAILED, so the console, the executions list and the
+        # `ferry-<Runbook>-failed` alarm say so too; its output (the report) is the Fail state's cause.
+        report.next(
+            sfn.Choice(scope, "Failed?")
+            .when(
+                sfn.Condition.string_equals("$.outcome", "failed"),
+                sfn.Fail(scope, "RunFailed", error="RunFailed", cause_path="$.summary"),
+            )
+            .otherwise(sfn.Succeed(scope, "Done"))
+        )
         after_fencing: sfn.IChainable = report
         if spec.rehomes_pets:
             rehome_pets = self._rehome_pets(steps.rehome, report)

@@ -156,7 +156,7 @@ def test_one_standard_state_machine_per_runbook_named_as_ferry_names_them(synthe
             spec,
             ["NameRun", "Prepare", "Plan", "DryRun?", "FenceNodes"]
             + (["RehomePets"] if spec.rehomes_pets else [])
-            + ["Report", "Done"],
+            + ["Report", "Failed?", "Done"],
             id=spec.name,
         )
         for spec in RUNBOOKS
@@ -166,6 +166,9 @@ def test_states_run_in_the_documented_order(synthesized: Synthesized, spec: Runb
     definition = _definition(synthesized, spec)
     assert _main_path(definition) == expected
     assert definition["States"]["Done"] == {"Type": "Succeed"}
+    failed = definition["States"]["Failed?"]["Choices"]
+    assert failed == [{"Variable": "$.outcome", "StringEquals": "failed", "Next": "RunFailed"}]
+    assert definition["States"]["RunFailed"] == {"Type": "Fail", "Error": "RunFailed", "CausePath": "$.summary"}
 
 
 @pytest.mark.parametrize("spec", RUNBOOK_PARAMS)
