@@ -17,12 +17,13 @@ them, started by the detector's real hand-off, calling the real `functions/runbo
   Neither runs anything on the interpreter's threads: a Task waits until the world's thread runs the
   function's handler through `sandbox.lambdas` (the function's environment, the sandbox clock, one
   invocation at a time like every other one), and a retry's wait lasts until *sandbox* time has moved past
-  its end. The world's thread calls `run_tasks()` at every stop of the drill; between stops it moves time.
-  So StepPending retries let the Kubernetes controllers catch up, and a run of minutes takes a second.
+  its end. The world's thread calls `run_tasks()` at every stop of the drill, which returns once every
+  running execution waits in one of those two places; between stops it moves time. So StepPending retries
+  let the Kubernetes controllers catch up, and a run of minutes takes seconds.
 
 Ferry's code cannot tell: its starter calls `StartExecution` on the endpoint it is given, and its handlers
-receive the payloads the state machine builds. Only one sandbox per process can drive moto's interpreter at a
-time (the hooks are module globals of moto's); a second one is refused.
+receive the payloads the state machine builds. moto's state, its config and the hooks are process-wide;
+several worlds may run at once, each hook call going to the world whose account the execution runs in.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +55,8 @@ CDK_JSON = ROOT / "cdk.json"
 STACK_ID = "Ferry"  # cdk/constants.py STACK_ID: the template is <STACK_ID>.template.json
 SYNTH_TIMEOUT = 300.0
 QUIET_SECONDS = 0.05  # how long the interpreter's threads must stay still before the world moves time on
-MAX_COLLECT_SECONDS = 5.0  # a busy interpreter cannot hold the world's thread longer than this per round
+POLL_SECONDS = 0.01  # how often the world looks again for an execution that is between two states
+MAX_COLLECT_SECONDS = 10.0  # an execution that never waits in a hook cannot hold the world longer per round
 STATE_MACHINE = "AWS::StepFunctions::StateMachine"
 FUNCTION = "AWS::Lambda::Function"
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
@@ -278,17 +280,16 @@ class StepFunctionsSandbox:
         self._requests: deque[_TaskRequest] = deque()
         self._new_sleepers: list[_Sleeper] = []  # waits not yet on the world's agenda
         self._waiting: list[_Sleeper] = []  # waits on the world's agenda, let go by stop() if the drill ends first
+        self._parked: Counter[str] = Counter()  # execution ARN -> its threads waiting in a hook
         self._activity = 0  # moves whenever an interpreter thread enters or leaves a hook
         self._stopped = False
-        self._config_before: dict[str, Any] | None = None
         self._described: dict[str, ExecutionView] = {}  # by ARN; described again only when it has ended
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
     def start(self) -> StepFunctionsSandbox:
-        """Switch moto's interpreter on and create every state machine of the template."""
-        self._config_before = self._moto_config()
-        self._moto_config({"stepfunctions": {"execute_state_machine": True}})
+        """Switch moto's interpreter on (and hook it) and create every state machine of the template."""
+        _engine.join(self)
         sfn = self.aws.client("stepfunctions")
         for machine in sorted(self.stack.definitions):
             created = sfn.create_state_machine(
@@ -301,12 +302,11 @@ class StepFunctionsSandbox:
         return self
 
     def attach(self, host: Host) -> None:
-        """From now on the world runs the Tasks and owns time: install the hooks into moto's interpreter."""
+        """From now on the world runs the Tasks and owns time (Tasks asked for before wait until then)."""
         self._host = host
-        _hooks.install(self)
 
     def stop(self) -> None:
-        """Release every waiting thread (their executions fail), unhook moto, restore its configuration."""
+        """Let every waiting thread go (their executions fail), then leave moto's interpreter."""
         with self._cond:
             self._stopped = True
             sleepers, self._new_sleepers, self._waiting = self._new_sleepers + self._waiting, [], []
@@ -315,19 +315,7 @@ class StepFunctionsSandbox:
             sleeper.wake()
         for request in requests:
             request.done.set()
-        _hooks.uninstall(self)
-        if self._config_before is not None:
-            with contextlib.suppress(OSError):  # moto may be gone already; its config dies with the process
-                self._moto_config({"stepfunctions": self._config_before.get("stepfunctions", {})})
-
-    def _moto_config(self, change: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """GET (or POST a change to) moto's `/moto-api/config`, the server-mode switch of its behaviours."""
-        url = f"{self.aws.moto_url}/moto-api/config"
-        data = json.dumps(change).encode() if change is not None else None
-        request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
-        request.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return dict(json.loads(response.read() or b"{}"))
+        _engine.leave(self)
 
     # --- what functions and people see --------------------------------------------------------------------------
 
@@ -372,11 +360,14 @@ class StepFunctionsSandbox:
         self._described[arn] = view
         return view
 
-    def running(self) -> bool:
+    def running(self) -> list[str]:
+        """The ARNs of the executions still running."""
         sfn = self.aws.client("stepfunctions")
-        return any(
-            sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"] for arn in self.arns.values()
-        )
+        return [
+            e["executionArn"]
+            for arn in self.arns.values()
+            for e in sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
+        ]
 
     # --- the world's thread: run what the executions wait for ---------------------------------------------------
 
@@ -395,20 +386,32 @@ class StepFunctionsSandbox:
                 return ran
 
     def _collect(self) -> list[_TaskRequest]:
-        """Wait until the interpreter's threads have been still for QUIET_SECONDS; take what they asked for."""
-        with self._cond:
-            idle = not self._requests and not self._new_sleepers
-        if idle and not self.running():
-            return []
+        """Wait until every running execution has a thread waiting in a hook (a Task, or a retry's wait) and
+        the interpreter's threads have been still for QUIET_SECONDS (a Map's other items); take the Tasks.
+
+        An execution between two states holds no hook, so the world waits for it rather than move time on
+        under it; MAX_COLLECT_SECONDS bounds that, should an execution ever wait somewhere else.
+        """
         give_up = time.monotonic() + MAX_COLLECT_SECONDS
-        with self._cond:
-            seen, still_until = self._activity, time.monotonic() + QUIET_SECONDS
-            while (now := time.monotonic()) < still_until and now < give_up:
-                self._cond.wait(still_until - now)
-                if self._activity != seen:
-                    seen, still_until = self._activity, time.monotonic() + QUIET_SECONDS
-            batch, self._requests = list(self._requests), deque()
-        return batch
+        while True:
+            running = self.running()
+            with self._cond:
+                if not running and not self._requests and not self._new_sleepers:
+                    return []
+                busy = [arn for arn in running if not self._parked[arn]]
+                if not busy or time.monotonic() >= give_up:
+                    self._wait_until_still(give_up)
+                    batch, self._requests = list(self._requests), deque()
+                    return batch
+                self._cond.wait(POLL_SECONDS)
+
+    def _wait_until_still(self, give_up: float) -> None:
+        """(Under the lock.) Return once no hook was entered or left for QUIET_SECONDS, or at `give_up`."""
+        seen, still_until = self._activity, time.monotonic() + QUIET_SECONDS
+        while (now := time.monotonic()) < min(still_until, give_up + QUIET_SECONDS):
+            self._cond.wait(still_until - now)
+            if self._activity != seen:
+                seen, still_until = self._activity, time.monotonic() + QUIET_SECONDS
 
     def _serve(self, request: _TaskRequest) -> TaskRun:
         host = self._require_host()
@@ -445,84 +448,143 @@ class StepFunctionsSandbox:
 
     # --- the interpreter's threads: wait for the world ------------------------------------------------------------
 
-    def task(self, function_arn: str, payload: dict[str, Any]) -> tuple[Any, BaseException | None]:
-        """A Task's Lambda call: queue it for the world's thread and wait for its result (or error)."""
+    def task(self, execution: str, function_arn: str, payload: dict[str, Any]) -> tuple[Any, BaseException | None]:
+        """A Task's Lambda call in `execution`: queue it for the world's thread, wait for its result (or error)."""
         request = _TaskRequest(function_folder(function_arn), payload)
-        if self._touch(lambda: self._requests.append(request)):
+        if self._park(execution, lambda: self._requests.append(request)):
             request.done.wait()
-            self._touch(lambda: None)
+            self._unpark(execution)
         if request.invocation is None:
             raise RuntimeError("the sandbox world stopped while this Task waited")
         return request.invocation.result, request.invocation.error
 
-    def sleep(self, seconds: float) -> None:
-        """A retrier's wait, on sandbox time: block until the world's clock has moved `seconds` on."""
+    def sleep(self, execution: str, seconds: float) -> None:
+        """A retrier's wait in `execution`, on sandbox time: block until the world's clock has moved on."""
         sleeper = _Sleeper(self._require_host().offset() + max(0.0, float(seconds)))
-        if self._touch(lambda: self._new_sleepers.append(sleeper)):
+        if self._park(execution, lambda: self._new_sleepers.append(sleeper)):
             sleeper.woken.wait()
-            self._touch(lambda: None)
+            self._unpark(execution)
 
-    def _touch(self, change: Callable[[], None]) -> bool:
-        """Record an interpreter thread's move (under the lock); False once the sandbox has stopped."""
+    def _park(self, execution: str, change: Callable[[], None]) -> bool:
+        """A thread of `execution` enters a hook; False (nothing to wait for) once the sandbox has stopped."""
         with self._cond:
             if self._stopped:
                 return False
             change()
+            self._parked[execution] += 1
             self._activity += 1
             self._cond.notify_all()
             return True
 
+    def _unpark(self, execution: str) -> None:
+        with self._cond:
+            self._parked[execution] -= 1
+            self._activity += 1
+            self._cond.notify_all()
 
-# --- the hooks into moto's interpreter --------------------------------------------------------------------------
+
+# --- moto's interpreter, shared by every sandbox of the process -----------------------------------------------
 
 
-class _Hooks:
-    """Where moto's Step Functions interpreter is patched, and by whom (one sandbox per process at a time)."""
+def _execution_of(env: Any) -> str:
+    """The ARN of the execution an interpreter environment belongs to (its context object's Execution.Id)."""
+    try:
+        return str(env.states.context_object.context_object_data["Execution"]["Id"])
+    except (AttributeError, KeyError, TypeError):
+        return ""
+
+
+def _account_of(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 4 else ""
+
+
+class _Engine:
+    """moto's Step Functions interpreter for the sandboxes of this process: switched on, and hooked where the
+    infrastructure tests hook it, while at least one sandbox is in; each hook call goes to the sandbox whose
+    account the execution runs in (moto's state, its config and these hooks are all process-wide)."""
 
     def __init__(self) -> None:
-        self._owner: StepFunctionsSandbox | None = None
+        self._owners: dict[str, StepFunctionsSandbox] = {}  # account id -> sandbox
         self._saved: tuple[Any, Any] | None = None
+        self._config_before: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def install(self, owner: StepFunctionsSandbox) -> None:
-        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-        from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-
+    def join(self, owner: StepFunctionsSandbox) -> None:
         with self._lock:
-            if self._owner is not None:
-                raise RuntimeError("another sandbox world already drives moto's Step Functions in this process")
-            self._owner = owner
-            self._saved = (lambda_eval_utils.execute_lambda_function_integration, retrier_decl.time)  # type: ignore[attr-defined]
-            original = self._saved[0]
+            if not self._owners:
+                self._config_before = _moto_config(owner.aws.moto_url)
+                _moto_config(owner.aws.moto_url, {"stepfunctions": {"execute_state_machine": True}})
+                self._hook()
+            self._owners[owner.aws.account_id] = owner
 
-            def invoke(env: Any, parameters: dict[str, Any], region: str, state_credentials: Any) -> None:
-                arn = str(parameters["FunctionName"])
-                if f":{owner.aws.account_id}:function:{NAME_PREFIX}-" not in arn:
-                    original(env, parameters, region, state_credentials)  # not one of this world's functions
-                    return
-                result, error = owner.task(arn, json.loads(parameters["Payload"] or b"{}"))
-                if error is not None:
-                    # As Lambda reports a Python exception: Step Functions takes errorType as the error's name.
-                    cause = {"errorMessage": str(error), "errorType": type(error).__name__, "stackTrace": []}
-                    raise lambda_eval_utils.LambdaFunctionErrorException("Unhandled", json.dumps(cause))
-                env.stack.append({"Payload": json.loads(json.dumps(result)), "StatusCode": 200})
-
-            lambda_eval_utils.execute_lambda_function_integration = invoke
-            # The retrier's module-level `time` only: the time module itself keeps its own sleep.
-            retrier_decl.time = SimpleNamespace(sleep=owner.sleep)  # type: ignore[attr-defined,assignment]
-
-    def uninstall(self, owner: StepFunctionsSandbox) -> None:
-        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-        from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-
+    def leave(self, owner: StepFunctionsSandbox) -> None:
         with self._lock:
-            if self._owner is not owner or self._saved is None:
+            if self._owners.get(owner.aws.account_id) is not owner:
                 return
+            del self._owners[owner.aws.account_id]
+            if self._owners:
+                return
+            self._unhook()
+            with contextlib.suppress(OSError):  # moto may be gone already; its config dies with the process
+                _moto_config(owner.aws.moto_url, {"stepfunctions": self._config_before.get("stepfunctions", {})})
+
+    def owner(self, execution: str) -> StepFunctionsSandbox | None:
+        return self._owners.get(_account_of(execution))
+
+    def _hook(self) -> None:
+        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+        original_invoke = lambda_eval_utils.execute_lambda_function_integration
+        original_time = retrier_decl.time  # type: ignore[attr-defined]
+        self._saved = (original_invoke, original_time)
+
+        def invoke(env: Any, parameters: dict[str, Any], region: str, state_credentials: Any) -> None:
+            execution, function = _execution_of(env), str(parameters["FunctionName"])
+            owner = self.owner(execution)
+            if owner is None or f":function:{NAME_PREFIX}-" not in function:
+                original_invoke(env, parameters, region, state_credentials)  # not a sandbox's function
+                return
+            result, error = owner.task(execution, function, json.loads(parameters["Payload"] or b"{}"))
+            if error is not None:
+                # As Lambda reports a Python exception: Step Functions takes errorType as the error's name.
+                cause = {"errorMessage": str(error), "errorType": type(error).__name__, "stackTrace": []}
+                raise lambda_eval_utils.LambdaFunctionErrorException("Unhandled", json.dumps(cause))
+            env.stack.append({"Payload": json.loads(json.dumps(result)), "StatusCode": 200})
+
+        def sleep(seconds: float) -> None:
+            # Called from RetrierDecl._eval_body(self, env): its `env` says which execution waits.
+            execution = _execution_of(sys._getframe(1).f_locals.get("env"))
+            owner = self.owner(execution)
+            if owner is None:
+                original_time.sleep(seconds)
+                return
+            owner.sleep(execution, seconds)
+
+        lambda_eval_utils.execute_lambda_function_integration = invoke
+        # The retrier's module-level `time` only: the time module itself keeps its own sleep.
+        retrier_decl.time = SimpleNamespace(sleep=sleep)  # type: ignore[attr-defined,assignment]
+
+    def _unhook(self) -> None:
+        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+        if self._saved is not None:
             lambda_eval_utils.execute_lambda_function_integration, retrier_decl.time = self._saved  # type: ignore[attr-defined]
-            self._owner, self._saved = None, None
+            self._saved = None
 
 
-_hooks = _Hooks()
+def _moto_config(moto_url: str, change: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """GET (or POST a change to) moto's `/moto-api/config`, the server-mode switch of its behaviours."""
+    data = json.dumps(change).encode() if change is not None else None
+    request = urllib.request.Request(f"{moto_url}/moto-api/config", data=data, method="POST" if data else "GET")
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return dict(json.loads(response.read() or b"{}"))
+
+
+_engine = _Engine()
 
 
 def main(argv: list[str]) -> int:

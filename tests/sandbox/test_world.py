@@ -424,63 +424,86 @@ class FakeHost:
         self.agenda.append((at, action))
 
 
-Engine = tuple[StepFunctionsSandbox, "FakeHost"]
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:ferry-EvacuateZone:run-1"
+FENCE = "arn:aws:lambda:us-east-1:123456789012:function:ferry-runbook-fence"
+
+
+@dataclass
+class Engine:
+    """A sandbox outside moto's interpreter (never started): threads spawned here play the interpreter's, and
+    the execution runs while one of them is alive, as moto reports it RUNNING until its last state is done."""
+
+    sandbox: StepFunctionsSandbox
+    host: FakeHost
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def running(self) -> list[str]:
+        return [EXECUTION] if any(t.is_alive() for t in self.threads) else []
+
+    def spawn(self, call: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
+        result: list[Any] = []
+        thread = threading.Thread(target=lambda: result.append(call()), daemon=True)
+        self.threads.append(thread)
+        thread.start()
+        return thread, result
 
 
 @pytest.fixture
 def engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     sandbox = StepFunctionsSandbox(SimpleNamespace(account_id="123456789012"), {"Resources": {}})  # type: ignore[arg-type]
-    host = FakeHost()
-    sandbox._host = host  # attached without hooking moto: the threads below play the interpreter's
-    monkeypatch.setattr(sandbox, "running", lambda: True)
-    yield sandbox, host
+    fake = Engine(sandbox, FakeHost())
+    sandbox.attach(fake.host)
+    monkeypatch.setattr(sandbox, "running", fake.running)
+    yield fake
     sandbox.stop()
 
 
-def in_thread(call: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
-    result: list[Any] = []
-    thread = threading.Thread(target=lambda: result.append(call()), daemon=True)
-    thread.start()
-    return thread, result
-
-
 def test_a_task_waits_for_the_worlds_thread_to_run_its_function(engine: Engine) -> None:
-    sandbox, host = engine
     arn = "arn:aws:lambda:us-east-1:123456789012:function:ferry-runbook-plan"
-    thread, result = in_thread(lambda: sandbox.task(arn, {"runId": "r", "n": 1}))
+    thread, result = engine.spawn(lambda: engine.sandbox.task(EXECUTION, arn, {"runId": "r", "n": 1}))
 
-    runs = sandbox.run_tasks()
+    runs = engine.sandbox.run_tasks()
 
     thread.join(timeout=5)
-    assert host.invoked == [("runbook-plan", {"runId": "r", "n": 1})], "run on the caller's thread, by folder"
+    assert engine.host.invoked == [("runbook-plan", {"runId": "r", "n": 1})], "run on the caller's thread, by folder"
     assert result == [({"echo": 1}, None)] and [r.function for r in runs] == ["runbook-plan"]
 
 
+def test_the_world_waits_for_an_execution_between_two_states_before_it_moves_time_on(engine: Engine) -> None:
+    def slow_then_task() -> Any:
+        time.sleep(0.4)  # a busy interpreter: far longer than the quiet spell that ends a round
+        return engine.sandbox.task(EXECUTION, FENCE, {"n": 3})
+
+    thread, result = engine.spawn(slow_then_task)
+    runs = engine.sandbox.run_tasks()
+
+    thread.join(timeout=5)
+    assert [r.function for r in runs] == ["runbook-fence"] and result == [({"echo": 3}, None)]
+
+
 def test_a_retrys_wait_lasts_until_sandbox_time_has_moved_past_it(engine: Engine) -> None:
-    sandbox, host = engine
-    host.now = 100.0
-    thread, _ = in_thread(lambda: sandbox.sleep(7.5))
+    engine.host.now = 100.0
+    thread, _ = engine.spawn(lambda: engine.sandbox.sleep(EXECUTION, 7.5))
 
-    sandbox.run_tasks()
+    engine.sandbox.run_tasks()
 
-    assert [at for at, _ in host.agenda] == [107.5], "the wake-up is on the world's agenda, in sandbox time"
+    assert [at for at, _ in engine.host.agenda] == [107.5], "the wake-up is on the world's agenda, in sandbox time"
     assert thread.is_alive(), "no real time has to pass, but sandbox time has to"
-    host.now = 107.5
-    host.agenda[0][1]()
+    engine.host.now = 107.5
+    engine.host.agenda[0][1]()
     thread.join(timeout=5)
     assert not thread.is_alive()
 
 
 def test_stopping_lets_every_waiting_thread_go(engine: Engine) -> None:
-    sandbox, host = engine
-    planned, _ = in_thread(lambda: sandbox.sleep(60))
-    sandbox.run_tasks()
-    assert len(host.agenda) == 1, "its wake-up is on the agenda, for a time the drill will never reach"
-    sleeper, _ = in_thread(lambda: sandbox.sleep(60))
-    task, raised = in_thread(lambda: _raises(lambda: sandbox.task("arn:function:ferry-runbook-fence", {"n": 2})))
+    planned, _ = engine.spawn(lambda: engine.sandbox.sleep(EXECUTION, 60))
+    engine.sandbox.run_tasks()
+    assert len(engine.host.agenda) == 1, "its wake-up is on the agenda, for a time the drill will never reach"
+    sleeper, _ = engine.spawn(lambda: engine.sandbox.sleep(EXECUTION, 60))
+    task, raised = engine.spawn(lambda: _raises(lambda: engine.sandbox.task(EXECUTION, FENCE, {"n": 2})))
     time.sleep(0.1)
 
-    sandbox.stop()
+    engine.sandbox.stop()
 
     for thread in (planned, sleeper, task):
         thread.join(timeout=5)
