@@ -47,7 +47,7 @@ from sandbox.scenario import (
     ZoneState,
     load,
 )
-from sandbox.stepfunctions import ExecutionView, TaskRun
+from sandbox.stepfunctions import ExecutionView, TaskRun, template_path
 from sandbox.world import Happening, NodeState, Pet, World
 
 DEFAULT_SCENARIO = "az-outage"
@@ -839,6 +839,8 @@ def run_gameday(scenario: Scenario, out: TextIO | None = None, *, tick: float = 
     report = Report(out or sys.stdout)
     report.header(scenario)
     started = time.perf_counter()
+    if scenario.acts and not template_path().exists():
+        report.say("  synthesizing the CDK app for the runbooks' state machines (once; cached under .build/sandbox/)")
     with World(scenario, mode=scenario.mode) as world:
         report.say(f"  world ready in {time.perf_counter() - started:.1f} s: {_world_summary(world)}")
         before = Picture.take(world)

@@ -318,6 +318,11 @@ class Scenario:
     def cluster(self, name: str) -> ClusterSpec:
         return next(c for c in self.clusters if c.name == name)
 
+    @property
+    def acts(self) -> bool:
+        """Whether the game day lets Ferry act (and so runs its runbooks)."""
+        return self.mode is Mode.ACT
+
 
 # --- loading ------------------------------------------------------------------------------------------------
 

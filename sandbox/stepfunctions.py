@@ -75,9 +75,14 @@ def template_key() -> str:
     return digest.hexdigest()[:16]
 
 
+def template_path(build_dir: Path = BUILD_DIR) -> Path:
+    """Where the template of the current `cdk/` is cached (it may not be there yet)."""
+    return build_dir / f"template-{template_key()}.json"
+
+
 def synthesized_template(build_dir: Path = BUILD_DIR) -> dict[str, Any]:
     """The stack's CloudFormation template, from the cache or synthesized now (once, even across processes)."""
-    path = build_dir / f"template-{template_key()}.json"
+    path = template_path(build_dir)
     if not path.exists():
         build_dir.mkdir(parents=True, exist_ok=True)
         with _exclusive(build_dir / "synth.lock"):  # two test workers starting at once synthesize once
