@@ -120,6 +120,9 @@ def _synthesize_into(path: Path) -> None:
         partial = path.with_suffix(f".{os.getpid()}.tmp")
         partial.write_text(template.read_text())
         partial.replace(path)  # atomic: a reader never sees half a template
+    for stale in path.parent.glob("template-*.json"):  # templates of earlier states of cdk/
+        if stale != path:
+            stale.unlink(missing_ok=True)
 
 
 def synth(outdir: str) -> None:
