@@ -212,9 +212,9 @@ class Verdicts(Observer):
     def __init__(self) -> None:
         self._seen: dict[str, str] = {}
 
-    def status(self, subject: str) -> str:
-        """The status last seen of a zone (`us-east-1a`) or control plane (`control plane of east-1`)."""
-        return self._seen.get(subject, UNWRITTEN_ZONE)
+    def status(self, zone: str) -> str:
+        """The zone's status as last seen (healthy until the detector writes otherwise)."""
+        return self._seen.get(zone, UNWRITTEN_ZONE)
 
     def observe(self, world: World) -> list[Happening]:
         now = {f"{zone}": zone_status(world, zone) for zone in world.scenario.zones}
@@ -286,7 +286,7 @@ def _execution_started(execution: ExecutionView) -> str:
     given = execution.input
     target = given.get("zone") or "/".join(str(given[k]) for k in ("cluster", "node") if k in given) or "?"
     by = f", requested by {given['requestedBy']}" if given.get("requestedBy") else ""
-    dry = " (dry run)" if given.get("dryRun", True) else ""
+    dry = " (dry run)" if given.get("dryRun", False) else ""
     return f"Step Functions: ferry-{execution.runbook} started {execution.name} for {target}{dry}{by}"
 
 
