@@ -4,23 +4,28 @@
   also the size of the plan step's output, which a Step Functions state caps at 256 KB.
 - Re-home: a cluster with 300 pets (10 StatefulSets of 30, one in three per zone), zone a dark, then the
   EvacuateZone runbook run in-process as the state machines run it (plan, fence Map, re-home Map of 10 at
-  once, report). Ferry's own time is the run's time minus the waits between retries (pods being recreated,
-  pod GC, the scheduler: Kubernetes' time, fast-forwarded here). Kubernetes and EC2 calls are counted per
-  pet, with the listings (which must not grow with the pets) counted apart. Sandbox time from the outage to
-  every pet Running elsewhere is what the demo would show.
+  once, report), sandbox time flowing 20 times faster than real time. Kubernetes, EC2 and DynamoDB calls
+  are counted per pet, with the listings (which must not grow with the pets) counted apart. Sandbox time
+  from the outage to every pet Running elsewhere is what the demo would show. The sandbox's API server,
+  controllers and moto share this process (and its two cores) with Ferry, so the run's wall time is mostly
+  theirs: Ferry's own time is the CPU its threads use.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 import threading
 import time
 from collections import Counter
-import json
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sandbox import lambdas  # noqa: F401  (first: puts Ferry's layer on sys.path)
+# isort: off
+from sandbox import lambdas  # noqa: F401  (first: puts Ferry's layer on sys.path for `python -m bench`)
+
+# isort: on
 from ferry.detection.transitions import ZoneStatus
 from ferry.rehoming.inventory import (
     Claim,
@@ -40,7 +45,7 @@ from ferry.rehoming.inventory import (
 from ferry.rehoming.planner import Request, plan_evacuation
 from ferry.rehoming.policies import RehomeLimits
 from ferry.rehoming.runs import Retries, run_runbook
-from ferry.rehoming.steps import _plan_output
+from ferry.rehoming.steps import plan_output
 from ferry.runbooks import Runbook
 from sandbox.scenario import ClusterSpec, StatefulSetSpec
 from tests.e2e.rehoming_world import ZONE_A, drill_world, steps_in_process, zone_outage
@@ -54,7 +59,9 @@ def synthetic(nodes_per_zone: int = 300, statefulsets: int = 20, pets_in_zone: i
         f"{z[-1]}-{n}": Node(f"{z[-1]}-{n}", z, f"i-{i:017x}", z != ZONE_A)
         for i, (z, n) in enumerate((z, n) for z in ZONES for n in range(nodes_per_zone))
     }
-    instances = {n.instance_id or "": Instance(n.instance_id or "", n.zone or "", InstanceState.STOPPED) for n in nodes.values()}
+    instances = {
+        n.instance_id or "": Instance(n.instance_id or "", n.zone or "", InstanceState.STOPPED) for n in nodes.values()
+    }
     per_set = pets_in_zone // statefulsets
     sets, pods, claims, pvs, ebs, snaps = {}, [], {}, {}, {}, {}
     for s in range(statefulsets):
@@ -91,7 +98,7 @@ def plan_figures() -> dict[str, Any]:
         plan = plan_evacuation(ZONE_A, [inventory], request)
         timings.append(time.perf_counter() - began)
     assert plan is not None
-    output = _plan_output(request.run_id, Runbook.EVACUATE_ZONE, False, {"reason": "bench"}, plan)
+    output = plan_output(request.run_id, Runbook.EVACUATE_ZONE, False, {"reason": "bench"}, plan)
     size = len(json.dumps(output.to_dict()))
     return {
         "plan: zone of 300 nodes, 200 pets, median of 5 (s) [< 1]": round(statistics.median(timings), 3),
@@ -103,7 +110,7 @@ def plan_figures() -> dict[str, Any]:
 class Flow:
     """Sandbox time flowing `speed` times faster than real time, in the background, while Ferry runs."""
 
-    def __init__(self, world: Any, speed: float = 20.0, tick: float = 0.05) -> None:
+    def __init__(self, world: Any, speed: float = 20.0, tick: float = 0.2) -> None:
         self.world, self.speed, self.tick = world, speed, tick
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -124,16 +131,50 @@ class Flow:
         self._thread.join()
 
 
+@dataclass
+class Busy:
+    """CPU seconds spent in Ferry's own threads (the sandbox's servers and controllers run in this process too,
+    on other threads: their time is the simulated APIs', not Ferry's)."""
+
+    cpu: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, seconds: float) -> None:
+        with self._lock:
+            self.cpu += seconds
+
+
+def _measure(steps: Any) -> Busy:
+    busy = Busy()
+    for name in ("plan", "fence", "rehome", "report"):
+        method = getattr(steps, name)
+
+        def timed(*args: Any, _method: Any = method) -> Any:
+            began = time.thread_time()
+            try:
+                return _method(*args)
+            finally:
+                busy.add(time.thread_time() - began)
+
+        setattr(steps, name, timed)
+    return busy
+
+
 def sandbox_figures(pets_per_set: int = 30, sets: int = 10) -> dict[str, Any]:
     statefulsets = tuple(StatefulSetSpec("east-1", "shop", f"app{n}", replicas=pets_per_set) for n in range(sets))
-    world = drill_world(statefulsets, clusters=(ClusterSpec("east-1", workers_per_zone=6),), parallel=True)
+    world = drill_world(statefulsets, clusters=(ClusterSpec("east-1", workers_per_zone=6),), settle_seconds=300)
     try:
         zone_outage(world)
         outage_at = world.offset()
         ec2_calls: Counter[str] = Counter()
-        ec2 = world.aws.client("ec2", through_proxy=True, max_attempts=2)
+        ddb_calls: Counter[str] = Counter()
+        ec2 = world.aws.client("ec2", through_proxy=True, max_attempts=5)
         ec2.meta.events.register("before-call.ec2", lambda model, **_: ec2_calls.update([model.name]))
+        world.aws.client("dynamodb").meta.events.register(
+            "before-call.dynamodb", lambda model, **_: ddb_calls.update([model.name])
+        )
         steps = steps_in_process(world, ec2=ec2)
+        busy = _measure(steps)
         kube_before = world.clusters["east-1"].request_count()
         with Flow(world) as flow:
             run = run_runbook(
@@ -148,16 +189,25 @@ def sandbox_figures(pets_per_set: int = 30, sets: int = 10) -> dict[str, Any]:
         kube_after = world.clusters["east-1"].request_count()
         kube = Counter({k: kube_after[k] - kube_before.get(k, 0) for k in kube_after})
         moved = sum(1 for p in run.report.pets if p.status.value == "moved")
+        failures = Counter(
+            f"{p.status.value}: {(p.reason or '')[:60]}" for p in run.report.pets if p.status.value != "moved"
+        )
         listings = sum(v for k, v in kube.items() if k.startswith("list "))
         return {
             "re-home: pets moved / planned [100 / 100]": f"{moved} / {len(run.report.pets)}",
             "re-home: outcome": run.report.outcome.value,
-            "re-home: Ferry's own time, 100 pets (s) [< 30]": round(run.elapsed_seconds - run.waited_seconds, 1),
-            "re-home: wall time incl. waits for Kubernetes (s)": round(run.elapsed_seconds, 1),
+            "re-home: Ferry's own time, 100 pets: CPU in its threads (s) [< 30]": round(busy.cpu, 1),
+            "re-home: whole run's wall time, Kubernetes and the in-process sandbox included (s)": round(
+                run.elapsed_seconds, 1
+            ),
             "re-home: Kubernetes calls per pet (all)": round(sum(kube.values()) / max(1, moved), 1),
             "re-home: Kubernetes listings in the whole run (not per pet)": listings,
             "re-home: EC2 calls per pet": round(sum(ec2_calls.values()) / max(1, moved), 1),
+            "re-home: DynamoDB calls per pet (journal, audit, lock, plan)": round(
+                sum(ddb_calls.values()) / max(1, moved), 1
+            ),
             "re-home: sandbox time, zone dark to every pet Running elsewhere (s)": round(running_at - outage_at, 0),
+            **({"re-home: pets not moved, by reason": dict(failures)} if failures else {}),
         }
     finally:
         world.stop()

@@ -46,6 +46,7 @@ def drill_world(
     honor: bool = True,
     clusters: tuple[ClusterSpec, ...] | None = None,
     parallel: bool = False,
+    settle_seconds: float | None = None,
 ) -> World:
     scenario = load("az-outage")
     scenario = dataclasses.replace(
@@ -56,10 +57,22 @@ def drill_world(
         clusters=clusters or scenario.clusters,
     )
     world = World(scenario)
-    if not honor:
+    with contextlib.ExitStack() as seeding:
+        if honor:
+            seeding.enter_context(honouring_taints(parallel=parallel))
+        if settle_seconds is not None:  # hundreds of pets take longer to seed than the world waits by default
+            seeding.enter_context(_patched(sandbox.world, "SETTLE_TIMEOUT", settle_seconds))
         return world.start()
-    with honouring_taints(parallel=parallel):
-        return world.start()
+
+
+@contextlib.contextmanager
+def _patched(module: Any, name: str, value: Any) -> Iterator[None]:
+    original = getattr(module, name)
+    setattr(module, name, value)
+    try:
+        yield
+    finally:
+        setattr(module, name, original)
 
 
 @contextlib.contextmanager
@@ -76,11 +89,8 @@ def honouring_taints(*, parallel: bool = False) -> Iterator[None]:
             manifest["spec"]["podManagementPolicy"] = "Parallel"
         return manifest
 
-    sandbox.world.statefulset = statefulset  # type: ignore[assignment]
-    try:
+    with _patched(sandbox.world, "statefulset", statefulset):
         yield
-    finally:
-        sandbox.world.statefulset = original  # type: ignore[assignment]
 
 
 def zone_outage(world: World, zone: str = ZONE_A, *, ec2_failing: bool = False) -> None:

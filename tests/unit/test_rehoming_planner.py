@@ -69,6 +69,16 @@ def test_two_pets_leaving_one_zone_are_spread_over_the_others() -> None:
     assert sorted(p.target_zone for p in plan.pets) == [B, C]
 
 
+def test_pets_are_ordered_so_that_ordered_ready_statefulsets_do_not_serialize_the_run() -> None:
+    builder = ClusterBuilder().standard(workers=4).statefulset("db").statefulset("kv")
+    for name in ("db", "kv"):
+        for ordinal in (0, 3, 6):
+            builder.pet(ordinal, f"a-w{ordinal // 3}", statefulset=name)
+    plan = plan_evacuation(A, [builder.impaired(A).down(A).build()], request())
+
+    assert [p.pod for p in plan.pets] == ["db-0", "kv-0", "db-3", "kv-3", "db-6", "kv-6"]
+
+
 def test_the_new_volume_is_shaped_like_the_old_one_from_the_newest_completed_snapshot() -> None:
     inventory = three_pets().build()
     pet = only_pet(plan_evacuation(A, [inventory], request()))

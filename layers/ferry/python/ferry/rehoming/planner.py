@@ -553,10 +553,19 @@ def plan_evacuation(zone: str, inventories: Iterable[ClusterInventory], request:
 
 
 def _pets_in_zone(zone: str, inventory: ClusterInventory) -> list[Pod]:
-    return sorted(
-        (p for p in inventory.pods if _pet_zone(p, inventory.nodes.get(p.node or ""), inventory) == zone),
-        key=lambda p: (p.namespace, p.statefulset, p.ordinal),
-    )
+    """The zone's pets, lowest ordinals first and StatefulSets interleaved: an OrderedReady StatefulSet brings
+    its pods back one at a time in ordinal order, so pets re-homed at once had better belong to different
+    StatefulSets, and each StatefulSet's lowest ordinal should go first."""
+    pets = [p for p in inventory.pods if _pet_zone(p, inventory.nodes.get(p.node or ""), inventory) == zone]
+    rank: dict[tuple[str, str], list[int]] = {}
+    for pod in pets:
+        rank.setdefault((pod.namespace, pod.statefulset), []).append(pod.ordinal)
+    position = {
+        (ns, sts, ordinal): index
+        for (ns, sts), ordinals in rank.items()
+        for index, ordinal in enumerate(sorted(ordinals))
+    }
+    return sorted(pets, key=lambda p: (position[(p.namespace, p.statefulset, p.ordinal)], p.namespace, p.statefulset))
 
 
 def _fence_zone(

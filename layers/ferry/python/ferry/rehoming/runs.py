@@ -115,7 +115,7 @@ def run_runbook(
         job = _through_json(job, NodeJob.from_dict)
         try:
             return _through_json(_retrying(lambda: steps.fence(job), retries, waits), NodeReport.from_dict)
-        except FerryError as error:
+        except Exception as error:  # the fence Map's catch (States.ALL): this node is reported, the others go on
             reason = f"{type(error).__name__}: {error}"
             return NodeReport(job.cluster, job.node, job.instance_id, False, None, None, False, reason)
 
@@ -123,7 +123,7 @@ def run_runbook(
         job = _through_json(job, PetJob.from_dict)
         try:
             return _through_json(_retrying(lambda: steps.rehome(job), retries, waits), PetReport.from_dict)
-        except FerryError as error:
+        except Exception as error:  # the re-home Map's catch (States.ALL): this pet stops, the others go on
             reason = f"{type(error).__name__}: {error}"
             return PetReport(
                 job.cluster, job.namespace, job.pod, job.policy, PetStatus.FAILED, job.from_zone, reason=reason

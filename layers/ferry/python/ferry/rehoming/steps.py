@@ -57,6 +57,7 @@ Connect = Callable[[ClusterRegistration], KubeWriter]
 RUNBOOKS = (Runbook.EVACUATE_ZONE, Runbook.REHOME_PET, Runbook.FENCE_NODE)
 READABLE_LIMIT = 120_000  # bytes of readable plan in the output: Step Functions states carry at most 256 KB
 WHO = "ferry-rehoming"
+REGISTRY_TTL = timedelta(seconds=60)
 
 
 def _utcnow() -> datetime:
@@ -96,6 +97,7 @@ class RehomingSteps:
         self._audit = audit
         self._notifier = notifier
         self._clock = clock
+        self._registered: tuple[list[ClusterRegistration], datetime] | None = None
         self._fencer = Fencer(ec2, sleep=sleep, monotonic=monotonic)  # `sleep` and `monotonic` share one time
         self._volumes = Volumes(ec2)
         self.executor = PlanExecutor(
@@ -132,8 +134,17 @@ class RehomingSteps:
 
     # --- reading -----------------------------------------------------------------------------------------------
 
+    def _clusters(self, *, fresh: bool = False) -> list[ClusterRegistration]:
+        """The registry, read at most once a minute per container: a Map of 100 pets asks 100 times."""
+        now = self._clock()
+        if fresh or self._registered is None or now - self._registered[1] > REGISTRY_TTL:
+            self._registered = (self._registry.clusters(), now)
+        return self._registered[0]
+
     def _registration(self, name: str) -> ClusterRegistration:
-        found = next((c for c in self._registry.clusters() if c.name == name), None)
+        found = next((c for c in self._clusters() if c.name == name), None)
+        if found is None:  # registered a moment ago, perhaps
+            found = next((c for c in self._clusters(fresh=True) if c.name == name), None)
         if found is None:
             raise InputError([f"cluster: {name!r} is not registered with Ferry"])
         return found
@@ -176,7 +187,7 @@ class RehomingSteps:
                 "skipped": [s.to_dict() for s in plan.skipped],
             },
         )
-        return _plan_output(run_id, runbook, dry_run, body, plan)
+        return plan_output(run_id, runbook, dry_run, body, plan)
 
     def _make_plan(self, runbook: Runbook, body: Mapping[str, Any], request: Request) -> Plan:
         if runbook is Runbook.EVACUATE_ZONE:
@@ -210,7 +221,7 @@ class RehomingSteps:
             return plan_node(inventory, str(body["node"]), request)
 
     def _clusters_for(self, zone: str, named: Iterable[str] | None) -> list[ClusterRegistration]:
-        registered = self._registry.clusters()
+        registered = self._clusters()
         if named is None:
             return sorted((c for c in registered if zone in c.zones), key=lambda c: c.name)
         by_name = {c.name: c for c in registered}
@@ -357,7 +368,7 @@ def _parse_plan_event(event: Mapping[str, Any]) -> tuple[str, Runbook, dict[str,
     return run_id, runbook, body
 
 
-def _plan_output(run_id: str, runbook: Runbook, dry_run: bool, body: Mapping[str, Any], plan: Plan) -> PlanOutput:
+def plan_output(run_id: str, runbook: Runbook, dry_run: bool, body: Mapping[str, Any], plan: Plan) -> PlanOutput:
     nodes = tuple(NodeJob(run_id, n.cluster, n.node, n.instance_id, n.zone, dry_run) for n in plan.nodes)
     pets = tuple(
         PetJob(
