@@ -508,13 +508,19 @@ def _account_of(arn: str) -> str:
 
 
 class _Engine:
-    """moto's Step Functions interpreter for the sandboxes of this process: switched on, and hooked where the
-    infrastructure tests hook it, while at least one sandbox is in; each hook call goes to the sandbox whose
-    account the execution runs in (moto's state, its config and these hooks are all process-wide)."""
+    """moto's Step Functions interpreter for the sandboxes of this process: switched on while at least one
+    sandbox is in, and hooked where the infrastructure tests hook it; each hook call goes to the sandbox whose
+    account the execution runs in (moto's state, its config and these hooks are all process-wide).
+
+    The hooks stay once installed: for an execution of no sandbox they do what moto does, and for one of a
+    sandbox that has stopped they fail the Task and skip the wait at once, so its threads wind down in
+    milliseconds instead of calling a Lambda that is not there.
+    """
 
     def __init__(self) -> None:
         self._owners: dict[str, StepFunctionsSandbox] = {}  # account id -> sandbox
-        self._saved: tuple[Any, Any] | None = None
+        self._retired: set[str] = set()  # accounts of sandboxes that have stopped
+        self._hooked = False
         self._config_before: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -523,7 +529,9 @@ class _Engine:
             if not self._owners:
                 self._config_before = _moto_config(owner.aws.moto_url)
                 _moto_config(owner.aws.moto_url, {"stepfunctions": {"execute_state_machine": True}})
+            if not self._hooked:
                 self._hook()
+                self._hooked = True
             self._owners[owner.aws.account_id] = owner
 
     def leave(self, owner: StepFunctionsSandbox) -> None:
@@ -531,14 +539,17 @@ class _Engine:
             if self._owners.get(owner.aws.account_id) is not owner:
                 return
             del self._owners[owner.aws.account_id]
+            self._retired.add(owner.aws.account_id)
             if self._owners:
                 return
-            self._unhook()
             with contextlib.suppress(OSError):  # moto may be gone already; its config dies with the process
                 _moto_config(owner.aws.moto_url, {"stepfunctions": self._config_before.get("stepfunctions", {})})
 
     def owner(self, execution: str) -> StepFunctionsSandbox | None:
         return self._owners.get(_account_of(execution))
+
+    def retired(self, execution: str) -> bool:
+        return _account_of(execution) in self._retired
 
     def _hook(self) -> None:
         from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -546,41 +557,38 @@ class _Engine:
 
         original_invoke = lambda_eval_utils.execute_lambda_function_integration
         original_time = retrier_decl.time  # type: ignore[attr-defined]
-        self._saved = (original_invoke, original_time)
+        failure = lambda_eval_utils.LambdaFunctionErrorException
 
         def invoke(env: Any, parameters: dict[str, Any], region: str, state_credentials: Any) -> None:
             execution, function = _execution_of(env), str(parameters["FunctionName"])
             owner = self.owner(execution)
-            if owner is None or f":function:{NAME_PREFIX}-" not in function:
-                original_invoke(env, parameters, region, state_credentials)  # not a sandbox's function
+            if owner is None and self.retired(execution):
+                raise failure("Unhandled", _lambda_error("SandboxStopped", "the sandbox world has stopped"))
+            if owner is None:
+                original_invoke(env, parameters, region, state_credentials)  # not a sandbox's execution
                 return
             result, error = owner.task(execution, function, json.loads(parameters["Payload"] or b"{}"))
             if error is not None:
-                # As Lambda reports a Python exception: Step Functions takes errorType as the error's name.
-                cause = {"errorMessage": str(error), "errorType": type(error).__name__, "stackTrace": []}
-                raise lambda_eval_utils.LambdaFunctionErrorException("Unhandled", json.dumps(cause))
+                raise failure("Unhandled", _lambda_error(type(error).__name__, str(error)))
             env.stack.append({"Payload": json.loads(json.dumps(result)), "StatusCode": 200})
 
         def sleep(seconds: float) -> None:
             # Called from RetrierDecl._eval_body(self, env): its `env` says which execution waits.
             execution = _execution_of(sys._getframe(1).f_locals.get("env"))
             owner = self.owner(execution)
-            if owner is None:
+            if owner is not None:
+                owner.sleep(execution, seconds)
+            elif not self.retired(execution):
                 original_time.sleep(seconds)
-                return
-            owner.sleep(execution, seconds)
 
         lambda_eval_utils.execute_lambda_function_integration = invoke
         # The retrier's module-level `time` only: the time module itself keeps its own sleep.
         retrier_decl.time = SimpleNamespace(sleep=sleep)  # type: ignore[attr-defined,assignment]
 
-    def _unhook(self) -> None:
-        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-        from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
-        if self._saved is not None:
-            lambda_eval_utils.execute_lambda_function_integration, retrier_decl.time = self._saved  # type: ignore[attr-defined]
-            self._saved = None
+def _lambda_error(error_type: str, message: str) -> str:
+    """A Python exception as Lambda reports it: Step Functions takes `errorType` as the error's name."""
+    return json.dumps({"errorMessage": message, "errorType": error_type, "stackTrace": []})
 
 
 def _moto_config(moto_url: str, change: Mapping[str, Any] | None = None) -> dict[str, Any]:
