@@ -175,7 +175,7 @@ class RehomingSteps:
         plan = self._make_plan(runbook, body, request)
         dry_run = self.executor.dry_run(bool(body.get("dryRun", False)))
         if not dry_run:
-            self._journal_plan(run_id, plan)
+            plan = self._journal_plan(run_id, plan)
         self._audit.record(
             f"{run_id}/plan",
             request.now,
@@ -230,12 +230,21 @@ class RehomingSteps:
             raise InputError([f"clusters: {', '.join(missing)} not registered with Ferry"])
         return [by_name[n] for n in sorted(set(named))]
 
-    def _journal_plan(self, run_id: str, plan: Plan) -> None:
+    def _journal_plan(self, run_id: str, plan: Plan) -> Plan:
+        """Journal each node's and pet's plan; the first one written for a run wins, and is what is returned
+        (a plan step run again for the same run reports what its later steps will execute)."""
         at = self._clock()
-        for node in plan.nodes:
-            self._journal.save_plan(run_id, node_subject(node.cluster, node.node), node.to_dict(), at)
-        for pet in plan.pets:
-            self._journal.save_plan(run_id, pet_subject(pet.cluster, pet.namespace, pet.pod), pet.to_dict(), at)
+        nodes = tuple(
+            NodePlan.from_dict(self._journal.save_plan(run_id, node_subject(n.cluster, n.node), n.to_dict(), at))
+            for n in plan.nodes
+        )
+        pets = tuple(
+            PetPlan.from_dict(
+                self._journal.save_plan(run_id, pet_subject(p.cluster, p.namespace, p.pod), p.to_dict(), at)
+            )
+            for p in plan.pets
+        )
+        return replace(plan, nodes=nodes, pets=pets)
 
     # --- fence -------------------------------------------------------------------------------------------------
 
