@@ -45,7 +45,6 @@ def drill_world(
     *,
     honor: bool = True,
     clusters: tuple[ClusterSpec, ...] | None = None,
-    parallel: bool = False,
     settle_seconds: float | None = None,
 ) -> World:
     scenario = load("az-outage")
@@ -59,7 +58,7 @@ def drill_world(
     world = World(scenario)
     with contextlib.ExitStack() as seeding:
         if honor:
-            seeding.enter_context(honouring_taints(parallel=parallel))
+            seeding.enter_context(honouring_taints())
         if settle_seconds is not None:  # hundreds of pets take longer to seed than the world waits by default
             seeding.enter_context(_patched(sandbox.world, "SETTLE_TIMEOUT", settle_seconds))
         return world.start()
@@ -76,17 +75,15 @@ def _patched(module: Any, name: str, value: Any) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def honouring_taints(*, parallel: bool = False) -> Iterator[None]:
-    """While a world seeds, its StatefulSets' zone spread says `nodeTaintsPolicy: Honor` (and, for big
-    worlds, their pods start in parallel rather than one by one)."""
+def honouring_taints() -> Iterator[None]:
+    """While a world seeds, its StatefulSets' zone spread says `nodeTaintsPolicy: Honor` (sandbox/world.py
+    writes it so too now; this keeps the drills independent of that choice)."""
     original = sandbox.world.statefulset
 
     def statefulset(spec: StatefulSetSpec, zones: Iterable[str]) -> dict[str, Any]:
         manifest = original(spec, zones)
         for constraint in manifest["spec"]["template"]["spec"].get("topologySpreadConstraints") or []:
             constraint["nodeTaintsPolicy"] = "Honor"
-        if parallel:
-            manifest["spec"]["podManagementPolicy"] = "Parallel"
         return manifest
 
     with _patched(sandbox.world, "statefulset", statefulset):
