@@ -109,12 +109,16 @@ def test_cordon_and_taints_are_idempotent_and_keep_other_taints(cluster: KubeClu
         assert kube.add_taint("c-w1", Taint("node.kubernetes.io/out-of-service", "NoExecute", "nodeshutdown"))
         assert kube.add_taint("c-w1", first) is False
         node = manifests.parse_node(kube.node_object("c-w1") or {})
+        assert kube.remove_taint("c-w1", "example.com/gone") is False
+        assert kube.remove_taint("c-w1", "example.com/other") is True  # failback lifts Ferry's taints this way
+        after = manifests.parse_node(kube.node_object("c-w1") or {})
 
     assert node.unschedulable
     assert {(t.key, t.effect) for t in node.taints} >= {
         ("example.com/other", "NoSchedule"),
         ("node.kubernetes.io/out-of-service", "NoExecute"),
     }
+    assert {t.key for t in after.taints} == {t.key for t in node.taints} - {"example.com/other"}
 
 
 def test_a_taint_written_on_a_stale_read_is_refused_not_lost(cluster: KubeCluster) -> None:
@@ -238,6 +242,7 @@ def test_the_rbac_manifest_grants_exactly_what_the_adapters_use(cluster: KubeClu
         kube.node_object("a-w0")
         kube.cordon("b-w1")
         kube.add_taint("b-w1", Taint("example.com/rbac", "NoSchedule"))
+        kube.remove_taint("b-w1", "example.com/rbac")
         kube.pet_pods()
         kube.pods_in_namespace("shop", "app=db")
         kube.pods_on_node("b-w1")

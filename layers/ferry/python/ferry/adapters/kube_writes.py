@@ -140,6 +140,21 @@ class KubeWriter(KubeApi):
         self._patch(self.core.patch_node, node, body=body)
         return True
 
+    def remove_taint(self, node: str, key: str) -> bool:
+        """Remove every taint with this key (failback lifts out-of-service and quarantine); False if none."""
+        current = self._get(self.core.read_node, node)
+        if current is None:
+            raise NotFound(f"node {node} not found")
+        taints = list((current.get("spec") or {}).get("taints") or [])
+        kept = [t for t in taints if t.get("key") != key]
+        if len(kept) == len(taints):
+            return False
+        version = (current.get("metadata") or {}).get("resourceVersion")
+        self._patch(
+            self.core.patch_node, node, body={"metadata": {"resourceVersion": version}, "spec": {"taints": kept}}
+        )
+        return True
+
     # --- pods --------------------------------------------------------------------------------------------------
 
     def force_delete_pod(self, namespace: str, name: str, uid: str) -> bool:
