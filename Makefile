@@ -43,7 +43,7 @@ lint: $(STAMP)
 	PYTHONPATH=layers/ferry/python $(BIN)/lint-imports --no-cache
 
 test: lint
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --dist loadscope
 
 test-unit: $(STAMP)
 	$(BIN)/pytest tests/unit
