@@ -18,7 +18,7 @@ from ferry.detection.transitions import (
     TransitionReason,
     ZoneStatus,
 )
-from ferry.executor import Executor, Outcome
+from ferry.executor.reactions import Executor, Outcome
 from ferry.reactions import react
 from ferry.settings import Mode
 from ferry.signals import SignalKind, Source

@@ -10,7 +10,7 @@ import pytest
 
 from ferry.adapters.journal import StepRecord
 from ferry.errors import Conflict, Refused, StepPending, Throttled, Unavailable
-from ferry.executor import Performed, PlanExecutor, RetryPolicy, StepStatus
+from ferry.executor.plans import Performed, PlanExecutor, RetryPolicy, StepStatus
 from ferry.rehoming.planner import plan_evacuation
 from ferry.rehoming.plans import Action, ActionKind
 from ferry.settings import Mode

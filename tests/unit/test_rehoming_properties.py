@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ferry.detection.transitions import ZoneStatus
-from ferry.executor import PlanExecutor
+from ferry.executor.plans import PlanExecutor
 from ferry.rehoming.inventory import ClusterInventory, InstanceState
 from ferry.rehoming.planner import healthy_zones, plan_evacuation, schedulable_nodes
 from ferry.rehoming.plans import FREEING_KINDS, ActionKind, Condition, Fence, Plan

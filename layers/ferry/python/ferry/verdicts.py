@@ -23,7 +23,7 @@ from ferry.adapters.states import StateTable, apply_signals
 from ferry.adapters.stepfunctions import RunbookStarter
 from ferry.detection import DetectionPolicy
 from ferry.errors import FerryError
-from ferry.executor import Done, Executor
+from ferry.executor.reactions import Done, Executor
 from ferry.observability import logger
 from ferry.reactions import Reaction, react
 from ferry.settings import ReactionSettings

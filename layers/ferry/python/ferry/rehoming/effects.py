@@ -1,6 +1,6 @@
 """What each re-homing action does to the world, one function per kind, each checking the world first.
 
-Only `ferry.executor.PlanExecutor` calls this module: it decides whether an action runs at all (dry run,
+Only `ferry.executor.plans.PlanExecutor` calls this module: it decides whether an action runs at all (dry run,
 observe mode, the journal, the fence gate); this module makes a running action idempotent on its own. Every
 effect first reads what it is about to change and does nothing when the change is already there (a PV that
 exists with the right volume, a claim already bound to the new PV, a taint already set), so replaying a step
@@ -18,7 +18,7 @@ from ferry.adapters.fencing import Fencer
 from ferry.adapters.kube_writes import KubeWriter
 from ferry.adapters.volumes import Volumes
 from ferry.errors import Conflict, NotFound, Refused, StepPending, Throttled
-from ferry.executor import Performed, Results
+from ferry.executor.plans import Performed, Results
 from ferry.rehoming import manifests
 from ferry.rehoming.inventory import OUT_OF_SERVICE_TAINT, QUARANTINE_TAINT, InstanceState, Taint
 from ferry.rehoming.plans import (
@@ -43,7 +43,7 @@ from ferry.rehoming.plans import (
 
 
 class ClusterEffects:
-    """The effects of actions on one cluster and its AWS account (`ferry.executor.Effects`)."""
+    """The effects of actions on one cluster and its AWS account (`ferry.executor.plans.Effects`)."""
 
     def __init__(
         self,

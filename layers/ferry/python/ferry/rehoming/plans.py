@@ -1,6 +1,6 @@
 """A re-homing plan: ordered, frozen actions, each with an absolute target and a deterministic step id (pure).
 
-The planner decides; the executor (`ferry.executor.PlanExecutor`) carries actions out, one at a time, in
+The planner decides; the executor (`ferry.executor.plans.PlanExecutor`) carries actions out, one at a time, in
 order, and journals each completed step under its id (`<cluster>/<kind>/<target>`). Because a step id names
 what the step does and to what, not when, replaying a plan finds every finished step in the journal and
 the world, and does nothing twice.

@@ -31,7 +31,7 @@ from ferry.adapters.volumes import Volumes
 from ferry.clusters import ClusterRegistration
 from ferry.detection.transitions import ZoneStatus
 from ferry.errors import FerryError, InputError, TransientError
-from ferry.executor import Execution, PlanExecutor
+from ferry.executor.plans import Execution, PlanExecutor
 from ferry.observability import logger
 from ferry.rehoming import reading, reports
 from ferry.rehoming.effects import ClusterEffects

@@ -1,9 +1,4 @@
-"""The one place Ferry acts: carries out reactions and plans, checks the mode, leaves a trace.
-
-Everything else decides; this module does. It is the only place that reads the mode (observe or act) or a
-dry-run flag, so "observe mode changes nothing" is true by construction and tested here once. Every action
-leaves an audit record (what, why, on which signals, with what result) and a notification, in that order:
-an action whose audit write fails is not reported as done.
+"""Carrying out a re-homing plan.
 
 `PlanExecutor` carries out a re-homing plan's actions (`ferry.rehoming.plans`) in order: a step the journal
 says is done is skipped; a step gated on a fence runs only if that fence was confirmed; the rest are
@@ -22,112 +17,13 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from aws_lambda_powertools import single_metric
-from aws_lambda_powertools.metrics import MetricUnit
-
 from ferry.adapters.journal import Journal
-from ferry.adapters.reporting import AuditLog, Notifier
-from ferry.adapters.stepfunctions import RunbookStarter
+from ferry.adapters.reporting import AuditLog
 from ferry.errors import Conflict, StepPending, Throttled, TransientError
-from ferry.observability import NAMESPACE, logger
-from ferry.reactions import Reaction
+from ferry.executor import may_act
+from ferry.observability import logger
 from ferry.rehoming.plans import Action, Condition
 from ferry.settings import Mode
-
-
-class Outcome(StrEnum):
-    STARTED = "started"
-    ALREADY_RUNNING = "already-running"  # a second start of the same run: success, nothing new started
-    OBSERVED = "observe-mode-not-started"
-    NOT_DEPLOYED = "runbook-not-deployed"  # no state machine for this runbook in this stack: told, by hand
-    NOTHING_TO_START = "nothing-to-start"
-
-
-@dataclass(frozen=True, slots=True)
-class Done:
-    action_id: str
-    outcome: Outcome
-    execution_arn: str | None = None
-
-
-class Executor:
-    def __init__(
-        self,
-        mode: Mode,
-        *,
-        starter: RunbookStarter,
-        audit: AuditLog,
-        notifier: Notifier,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self._mode = mode
-        self._starter = starter
-        self._audit = audit
-        self._notifier = notifier
-        self._clock = clock
-
-    def carry_out(self, reaction: Reaction) -> Done:
-        transition = reaction.transition
-        execution_arn = None
-        if reaction.start is None:
-            outcome = Outcome.NOTHING_TO_START
-        elif self._mode is Mode.OBSERVE:
-            outcome = Outcome.OBSERVED
-        elif not self._starter.deployed(reaction.start.runbook):
-            outcome = Outcome.NOT_DEPLOYED
-        else:
-            started = self._starter.start(reaction.start.runbook, reaction.start.name, reaction.start.input)
-            outcome = Outcome.ALREADY_RUNNING if started.already_started else Outcome.STARTED
-            execution_arn = started.execution_arn
-        if reaction.raise_alarm:
-            # Ferry's own alarm (ferry-static-stability) watches this metric.
-            with single_metric(name="StaticStabilityHold", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as m:
-                m.add_dimension(name="subject", value=transition.subject)
-        done = Done(action_id=reaction.action_id, outcome=outcome, execution_arn=execution_arn)
-        record: dict[str, Any] = {
-            "what": f"{transition.subject_kind.value} {transition.subject} -> {transition.to_status.value}",
-            "who": "ferry-detector",
-            "why": transition.reason.value,
-            "mode": self._mode.value,
-            "transition": transition.to_dict(),
-            "runbook": reaction.start.runbook.value if reaction.start else None,
-            "execution_name": reaction.start.name if reaction.start else None,
-            "input": reaction.start.input if reaction.start else None,
-            "outcome": outcome,
-            "execution_arn": execution_arn,
-            "alarm_raised": reaction.raise_alarm,
-        }
-        self._audit.record(reaction.action_id, self._clock(), record)
-        self._notifier.notify(
-            reaction.subject_line,
-            f"{reaction.summary}\n{_outcome_line(reaction, outcome)}",
-            {"subject": transition.subject, "status": transition.to_status.value, "outcome": outcome},
-        )
-        logger.info("reaction carried out", extra={"action_id": done.action_id, "outcome": outcome})
-        return done
-
-
-def _outcome_line(reaction: Reaction, outcome: Outcome) -> str:
-    if reaction.start is None:
-        return "action: none (notification only)" + (
-            "; Ferry's static-stability alarm raised" if reaction.raise_alarm else ""
-        )
-    run = f"{reaction.start.runbook.value} as {reaction.start.name}"
-    return {
-        Outcome.STARTED: f"action: started {run}",
-        Outcome.ALREADY_RUNNING: f"action: {run} was already running; nothing new started",
-        Outcome.OBSERVED: f"action: observe mode, would have started {run} (switch to act mode to let Ferry act)",
-        Outcome.NOT_DEPLOYED: f"action: none, no state machine for {run} is deployed here: act by hand",
-    }[outcome]
-
-
-# --- plans ----------------------------------------------------------------------------------------------------
-
-
-def may_act(mode: Mode, *, dry_run: bool = False) -> bool:
-    """Whether anything may change: act mode and no dry run. Every caller that changes the world asks here."""
-    return mode is Mode.ACT and not dry_run
-
 
 Results = Mapping[str, Mapping[str, Any]]
 
