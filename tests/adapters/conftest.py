@@ -1,4 +1,7 @@
-"""Adapter tests run against moto in-process; `ferry_table` is the Ferry table (docs/CONVENTIONS.md) on it."""
+"""Adapter tests run against moto in-process; `moto_table` is the Ferry table (docs/CONVENTIONS.md) with its client.
+
+(Named apart from tests/conftest.py's `ferry_table`, which is only the table's name.)
+"""
 
 from __future__ import annotations
 
@@ -18,6 +21,6 @@ class FerryTable:
 
 
 @pytest.fixture
-def ferry_table(aws: None) -> FerryTable:
+def moto_table(aws: None) -> FerryTable:
     client = boto3.client("dynamodb", region_name="us-east-1")
     return FerryTable(client, create_ferry_table(client))

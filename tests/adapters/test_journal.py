@@ -14,8 +14,8 @@ AT = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def journal(ferry_table: FerryTable) -> Journal:
-    return Journal(ferry_table.client, ferry_table.name)
+def journal(moto_table: FerryTable) -> Journal:
+    return Journal(moto_table.client, moto_table.name)
 
 
 def test_completed_steps_are_read_back_with_their_results(journal: Journal) -> None:
@@ -49,9 +49,9 @@ def test_one_lock_holder_at_a_time_and_a_lease_ends_a_dead_holder(journal: Journ
     assert journal.acquire("pet/x", "c", AT + timedelta(minutes=5), lease)
 
 
-def test_items_expire(journal: Journal, ferry_table: FerryTable) -> None:
+def test_items_expire(journal: Journal, moto_table: FerryTable) -> None:
     journal.complete("run-1", "s", "cordon", {}, AT)
-    item = ferry_table.client.get_item(
-        TableName=ferry_table.name, Key={"pk": {"S": "RUN#run-1"}, "sk": {"S": "STEP#s"}}
-    )["Item"]
+    item = moto_table.client.get_item(TableName=moto_table.name, Key={"pk": {"S": "RUN#run-1"}, "sk": {"S": "STEP#s"}})[
+        "Item"
+    ]
     assert int(item["expires_at"]["N"]) == int((AT + timedelta(days=30)).timestamp())

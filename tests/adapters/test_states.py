@@ -90,74 +90,74 @@ def evacuations(transitions: Iterable[Transition]) -> list[str]:
     return [t.subject for t in transitions if t.handoff is Handoff.EVACUATE_ZONE]
 
 
-def raw_zone_item(ferry_table: Any, zone: str) -> dict[str, Any]:
-    return ferry_table.client.get_item(TableName=ferry_table.name, Key=_to_item(zone_key(REGION, zone)))["Item"]
+def raw_zone_item(moto_table: Any, zone: str) -> dict[str, Any]:
+    return moto_table.client.get_item(TableName=moto_table.name, Key=_to_item(zone_key(REGION, zone)))["Item"]
 
 
-def test_first_signal_writes_every_zone_of_the_region_at_version_one(ferry_table: Any) -> None:
-    table = StateTable(ferry_table.client, ferry_table.name)
+def test_first_signal_writes_every_zone_of_the_region_at_version_one(moto_table: Any) -> None:
+    table = StateTable(moto_table.client, moto_table.name)
 
     transitions = apply_signal(table, issue(A, "h1"), T0, POLICY)
 
     assert evacuations(transitions) == [A]
-    item = raw_zone_item(ferry_table, A)
+    item = raw_zone_item(moto_table, A)
     assert (item["version"], item["status"], item["updated_at"]) == (
         {"N": "1"},
         {"S": "impaired"},
         {"S": T0.isoformat()},
     )
-    assert {z: raw_zone_item(ferry_table, z)["status"]["S"] for z in (B, C)} == {B: "healthy", C: "healthy"}
+    assert {z: raw_zone_item(moto_table, z)["status"]["S"] for z in (B, C)} == {B: "healthy", C: "healthy"}
 
 
-def test_a_replayed_signal_writes_nothing_and_hands_off_nothing(ferry_table: Any) -> None:
-    table = StateTable(ferry_table.client, ferry_table.name)
+def test_a_replayed_signal_writes_nothing_and_hands_off_nothing(moto_table: Any) -> None:
+    table = StateTable(moto_table.client, moto_table.name)
     apply_signal(table, issue(A, "h1"), T0, POLICY)
 
     assert apply_signal(table, issue(A, "h1"), T0, POLICY) == ()
-    assert raw_zone_item(ferry_table, A)["version"] == {"N": "1"}
+    assert raw_zone_item(moto_table, A)["version"] == {"N": "1"}
 
 
-def test_lost_race_is_retried_and_no_signal_is_lost(ferry_table: Any) -> None:
-    real = StateTable(ferry_table.client, ferry_table.name)
+def test_lost_race_is_retried_and_no_signal_is_lost(moto_table: Any) -> None:
+    real = StateTable(moto_table.client, moto_table.name)
     concurrent: list[Transition] = []
     fleet = zone_signal(K.INSTANCE_DOWN, Source.EC2, "ec2-1")
     alarm = zone_signal(K.ALARM_FIRING, Source.CLOUDWATCH, "alarm-1", alarmName="ferry-a")
 
-    client = Interfering(ferry_table.client, lambda: concurrent.extend(apply_signal(real, fleet, T0, POLICY)))
-    ours = apply_signal(StateTable(client, ferry_table.name), alarm, T0, POLICY)
+    client = Interfering(moto_table.client, lambda: concurrent.extend(apply_signal(real, fleet, T0, POLICY)))
+    ours = apply_signal(StateTable(client, moto_table.name), alarm, T0, POLICY)
 
     assert [(t.to_status, t.reason) for t in concurrent] == [(ZoneStatus.SUSPECT, TransitionReason.EVIDENCE)]
     assert [(t.to_status, t.reason) for t in ours] == [(ZoneStatus.IMPAIRED, TransitionReason.QUORUM)]
     assert {r.source_id for r in ours[0].signals} == {"ec2-1", "alarm-1"}  # the other writer's fact counted
     assert client.reads == 2
-    assert raw_zone_item(ferry_table, A)["version"] == {"N": "2"}
+    assert raw_zone_item(moto_table, A)["version"] == {"N": "2"}
 
 
-def test_lost_race_never_doubles_a_transition(ferry_table: Any) -> None:
-    real = StateTable(ferry_table.client, ferry_table.name)
+def test_lost_race_never_doubles_a_transition(moto_table: Any) -> None:
+    real = StateTable(moto_table.client, moto_table.name)
     concurrent: list[Transition] = []
 
-    client = Interfering(ferry_table.client, lambda: concurrent.extend(apply_signal(real, issue(A, "h1"), T0, POLICY)))
-    ours = apply_signal(StateTable(client, ferry_table.name), issue(A, "h2"), T0, POLICY)
+    client = Interfering(moto_table.client, lambda: concurrent.extend(apply_signal(real, issue(A, "h1"), T0, POLICY)))
+    ours = apply_signal(StateTable(client, moto_table.name), issue(A, "h2"), T0, POLICY)
 
     assert evacuations(concurrent) == [A]
     assert ours == ()  # the zone was impaired by the winner: nothing more to hand off
 
 
-def test_racing_impairments_of_two_zones_keep_static_stability(ferry_table: Any) -> None:
-    real = StateTable(ferry_table.client, ferry_table.name)
+def test_racing_impairments_of_two_zones_keep_static_stability(moto_table: Any) -> None:
+    real = StateTable(moto_table.client, moto_table.name)
     concurrent: list[Transition] = []
 
-    client = Interfering(ferry_table.client, lambda: concurrent.extend(apply_signal(real, issue(A, "h1"), T0, POLICY)))
-    ours = apply_signal(StateTable(client, ferry_table.name), issue(B, "h2"), T0, POLICY)
+    client = Interfering(moto_table.client, lambda: concurrent.extend(apply_signal(real, issue(A, "h1"), T0, POLICY)))
+    ours = apply_signal(StateTable(client, moto_table.name), issue(B, "h2"), T0, POLICY)
 
     assert evacuations([*concurrent, *ours]) == [A]
     assert [t.subject for t in ours if t.raises_alarm] == [B]
     assert real.read_region(REGION, POLICY.zones).state.evacuated == (A,)
 
 
-def test_too_many_lost_races_raise_conflict(ferry_table: Any) -> None:
-    real = StateTable(ferry_table.client, ferry_table.name)
+def test_too_many_lost_races_raise_conflict(moto_table: Any) -> None:
+    real = StateTable(moto_table.client, moto_table.name)
     minute = iter(range(100))
 
     def bump() -> None:  # another writer changes zone A before every one of our writes
@@ -173,13 +173,13 @@ def test_too_many_lost_races_raise_conflict(ferry_table: Any) -> None:
         )
         apply_signal(real, signal, T0, POLICY)
 
-    client = Interfering(ferry_table.client, bump, times=100)
+    client = Interfering(moto_table.client, bump, times=100)
     with pytest.raises(Conflict, match="lost 3 races"):
-        apply_signal(StateTable(client, ferry_table.name), issue(A, "h1"), T0, POLICY, attempts=3)
+        apply_signal(StateTable(client, moto_table.name), issue(A, "h1"), T0, POLICY, attempts=3)
     assert client.reads == 3
 
 
-def registered(ferry_table: Any, name: str = "east-1", instances: tuple[str, ...] = ()) -> None:
+def registered(moto_table: Any, name: str = "east-1", instances: tuple[str, ...] = ()) -> None:
     registration = ClusterRegistration(
         name=name,
         kind=ClusterKind.SELF_MANAGED,
@@ -189,12 +189,12 @@ def registered(ferry_table: Any, name: str = "east-1", instances: tuple[str, ...
         credentials_secret="ferry/east-1",
         control_plane_instances=instances,
     )
-    Registry(ferry_table.client, ferry_table.name).register(registration)
+    Registry(moto_table.client, moto_table.name).register(registration)
 
 
-def test_control_plane_of_a_registered_cluster_fails_over_once(ferry_table: Any) -> None:
-    registered(ferry_table)
-    table = StateTable(ferry_table.client, ferry_table.name)
+def test_control_plane_of_a_registered_cluster_fails_over_once(moto_table: Any) -> None:
+    registered(moto_table)
+    table = StateTable(moto_table.client, moto_table.name)
 
     transitions: list[Transition] = []
     for minute in range(5):
@@ -207,9 +207,9 @@ def test_control_plane_of_a_registered_cluster_fails_over_once(ferry_table: Any)
     assert snapshot.state.failover == transitions[0].execution_name
 
 
-def test_registered_instances_are_the_roster(ferry_table: Any) -> None:
-    registered(ferry_table, instances=("i-cp1", "i-cp2"))
-    table = StateTable(ferry_table.client, ferry_table.name)
+def test_registered_instances_are_the_roster(moto_table: Any) -> None:
+    registered(moto_table, instances=("i-cp1", "i-cp2"))
+    table = StateTable(moto_table.client, moto_table.name)
     downs = [
         Signal(
             kind=K.INSTANCE_DOWN,
@@ -229,31 +229,31 @@ def test_registered_instances_are_the_roster(ferry_table: Any) -> None:
     assert [t.reason for t in transitions if t.subject == "east-1"] == [TransitionReason.MEMBERS_DOWN]
 
 
-def test_unregistered_cluster_is_ignored(ferry_table: Any) -> None:
-    table = StateTable(ferry_table.client, ferry_table.name)
+def test_unregistered_cluster_is_ignored(moto_table: Any) -> None:
+    table = StateTable(moto_table.client, moto_table.name)
 
     for minute in range(3):
         assert apply_signal(table, round_signal(K.API_UNREACHABLE, minute, "stranger"), T0, POLICY) == ()
     assert table.read_control_plane("stranger").state is None
 
 
-def test_control_plane_lost_race_is_retried(ferry_table: Any) -> None:
-    registered(ferry_table)
-    real = StateTable(ferry_table.client, ferry_table.name)
+def test_control_plane_lost_race_is_retried(moto_table: Any) -> None:
+    registered(moto_table)
+    real = StateTable(moto_table.client, moto_table.name)
     apply_signal(real, round_signal(K.API_UNREACHABLE, 0), T0, POLICY)
     second = T0 + timedelta(minutes=1)
 
     client = Interfering(
-        ferry_table.client, lambda: apply_signal(real, round_signal(K.API_UNREACHABLE, 1), second, POLICY)
+        moto_table.client, lambda: apply_signal(real, round_signal(K.API_UNREACHABLE, 1), second, POLICY)
     )
-    ours = apply_signal(StateTable(client, ferry_table.name), round_signal(K.API_UNREACHABLE, 2), second, POLICY)
+    ours = apply_signal(StateTable(client, moto_table.name), round_signal(K.API_UNREACHABLE, 2), second, POLICY)
 
     assert [t.reason for t in ours] == [TransitionReason.API_UNREACHABLE]  # three rounds: none was lost
     assert client.writes == 2
 
 
-def test_unwatched_region_writes_nothing(ferry_table: Any) -> None:
-    table = StateTable(ferry_table.client, ferry_table.name)
+def test_unwatched_region_writes_nothing(moto_table: Any) -> None:
+    table = StateTable(moto_table.client, moto_table.name)
     foreign = Signal(
         kind=K.HEALTH_ISSUE,
         source=Source.AWS_HEALTH,
@@ -264,12 +264,12 @@ def test_unwatched_region_writes_nothing(ferry_table: Any) -> None:
     )
 
     assert apply_signal(table, foreign, T0, POLICY) == ()
-    assert ferry_table.client.scan(TableName=ferry_table.name)["Count"] == 0
+    assert moto_table.client.scan(TableName=moto_table.name)["Count"] == 0
 
 
-def test_policy_without_zones_fails_fast(ferry_table: Any) -> None:
+def test_policy_without_zones_fails_fast(moto_table: Any) -> None:
     with pytest.raises(ConfigError) as raised:
-        apply_signal(StateTable(ferry_table.client, ferry_table.name), issue(A, "h1"), T0, DetectionPolicy())
+        apply_signal(StateTable(moto_table.client, moto_table.name), issue(A, "h1"), T0, DetectionPolicy())
     assert raised.value.setting == "zones"
 
 

@@ -19,9 +19,9 @@ TOPIC = "arn:aws:sns:us-east-1:123456789012:ferry-notifications"
 
 
 @pytest.fixture
-def verdicts(ferry_table) -> Verdicts:  # tests/adapters/conftest.py: a FerryTable (client, name)
-    dynamodb = ferry_table.client
-    Registry(dynamodb, ferry_table.name).register(
+def verdicts(moto_table) -> Verdicts:
+    dynamodb = moto_table.client
+    Registry(dynamodb, moto_table.name).register(
         ClusterRegistration(
             name="east-1",
             kind=ClusterKind.SELF_MANAGED,
@@ -31,7 +31,7 @@ def verdicts(ferry_table) -> Verdicts:  # tests/adapters/conftest.py: a FerryTab
             credentials_secret="ferry/clusters/east-1",
         )
     )
-    settings = ReactionSettings.from_env({"FERRY_TABLE": ferry_table.name, "FERRY_TOPIC_ARN": TOPIC})
+    settings = ReactionSettings.from_env({"FERRY_TABLE": moto_table.name, "FERRY_TOPIC_ARN": TOPIC})
     made = Verdicts.from_settings(settings, dynamodb, env={})
     made._clock = lambda: NOW  # type: ignore[method-assign]
     return made
