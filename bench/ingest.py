@@ -101,7 +101,7 @@ def warm_batch_ms(batches: int = 30) -> float:
         real_stdout = sys.stdout
         from ferry.observability import logger
 
-        logger.registered_handler.setStream(devnull)
+        logs = logger.registered_handler.setStream(devnull)
         for batch in range(batches):
             bodies = []
             for index in range(10):
@@ -118,6 +118,7 @@ def warm_batch_ms(batches: int = 30) -> float:
             finally:
                 sys.stdout = real_stdout
             samples.append((elapsed - dynamo_time[0]) * 1000)
+        logger.registered_handler.setStream(logs)  # the logger outlives this bench: give its stream back
         devnull.close()
     return statistics.median(samples[3:])
 
