@@ -7,12 +7,15 @@ inside DynamoDB calls (moto in-process here, the network in AWS) measured and su
 
 from __future__ import annotations
 
+import compileall
 import json
 import os
 import py_compile
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -34,16 +37,14 @@ print(elapsed * 1000, "kubernetes" in sys.modules)
 
 
 def cold_start_ms(runs: int = 7) -> tuple[float, bool]:
-    # Lambda runs the layer's precompiled bytecode (cdk/bundling.py writes it); compile Ferry's package the
-    # same way first, or every run would compile it from source (this machine sets PYTHONDONTWRITEBYTECODE).
-    import compileall
-
-    compileall.compile_dir(
-        ROOT / "layers/ferry/python", quiet=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH
-    )
-    code = _COLD_START.format(
-        layer=str(ROOT / "layers/ferry/python"), handler=str(ROOT / "functions/ingest/handler.py")
-    )
+    # Lambda runs the layer's precompiled bytecode (cdk/bundling.py writes it): compile a copy of Ferry's
+    # package the same way, or every run would compile it from source (this machine sets
+    # PYTHONDONTWRITEBYTECODE). A copy, because unchecked-hash bytecode left in the work tree would hide
+    # later edits of the source.
+    layer = Path(tempfile.mkdtemp(prefix="ferry-layer-")) / "python"
+    shutil.copytree(ROOT / "layers/ferry/python", layer)
+    compileall.compile_dir(layer, quiet=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    code = _COLD_START.format(layer=str(layer), handler=str(ROOT / "functions/ingest/handler.py"))
     env = {
         **os.environ,
         "FERRY_TABLE": "bench",

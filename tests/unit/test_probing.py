@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ferry.probing import ClusterObservation, NodeHealth, signals_from
+from ferry.probing import ClusterObservation, NodeHealth, recovered_fenced_nodes, signals_from
 from ferry.signals import SignalKind, Source
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
@@ -148,3 +148,24 @@ def test_a_stopped_control_plane_instance_says_so() -> None:
     ]
 
     assert down.evidence["role"] == "control-plane"
+
+
+@pytest.mark.parametrize(
+    ("health", "released"),
+    [
+        pytest.param({"ready": True, "lease_age": 5, "fenced": True}, ["a1"], id="fenced-and-back"),
+        pytest.param({"ready": False, "lease_age": 5, "fenced": True}, [], id="fenced-not-ready"),
+        pytest.param({"ready": True, "lease_age": 300, "fenced": True}, [], id="fenced-stale-lease"),
+        pytest.param({"ready": True, "lease_age": 5, "fenced": False}, [], id="never-fenced"),
+    ],
+)
+def test_fenced_nodes_are_released_only_once_their_kubelet_is_back(health, released) -> None:
+    back = NodeHealth(
+        name="a1",
+        zone="us-east-1a",
+        ready=health["ready"],
+        lease_renewed_at=NOW - timedelta(seconds=health["lease_age"]),
+        fenced=health["fenced"],
+    )
+
+    assert list(recovered_fenced_nodes(observe(back), lease_grace=GRACE)) == released

@@ -23,13 +23,16 @@ from aws_lambda_powertools.metrics import MetricUnit
 from ferry.adapters.aws import LazyClient, client, session
 from ferry.adapters.ec2 import InstanceDirectory
 from ferry.adapters.kube import KubeApi, credentials_for
+from ferry.adapters.kube_writes import KubeWriter
 from ferry.adapters.placements import Placement, Placements
 from ferry.adapters.registry import Registry
+from ferry.adapters.reporting import AuditLog
 from ferry.adapters.signal_log import SignalLog
 from ferry.clusters import ClusterRegistration
 from ferry.errors import FerryError
+from ferry.executor.nodes import NodeReleaser
 from ferry.observability import NAMESPACE, logger
-from ferry.probing import ClusterObservation, NodeHealth, signals_from, summarize_zones
+from ferry.probing import ClusterObservation, NodeHealth, recovered_fenced_nodes, signals_from, summarize_zones
 from ferry.settings import ProbeSettings
 from ferry.signals import Signal
 from ferry.verdicts import Verdicts
@@ -155,6 +158,7 @@ class Prober:
         *,
         registry: Registry,
         connect: Connect,
+        releaser: NodeReleaser,
         directory: InstanceDirectory,
         placements: Placements,
         log: SignalLog,
@@ -164,6 +168,7 @@ class Prober:
         self._settings = settings
         self._registry = registry
         self._connect = connect
+        self._releaser = releaser
         self._directory = directory
         self._placements = placements
         self._log = log
@@ -176,14 +181,15 @@ class Prober:
         table = settings.reactions.table_name
         secrets = LazyClient("secretsmanager")
 
-        def connect(registration: ClusterRegistration) -> KubeApi:
+        def connect(registration: ClusterRegistration) -> KubeWriter:
             credentials = credentials_for(registration, secrets=secrets, session=session())
-            return KubeApi(registration, credentials, timeout=settings.timeout_seconds)
+            return KubeWriter(registration, credentials, timeout=settings.timeout_seconds)
 
         return cls(
             settings,
             registry=Registry(dynamodb, table),
             connect=connect,
+            releaser=NodeReleaser(settings.reactions.mode, connect=connect, audit=AuditLog(dynamodb, table)),
             directory=InstanceDirectory(client("ec2")),
             placements=Placements(dynamodb, table),
             log=SignalLog(dynamodb, table),
@@ -215,11 +221,31 @@ class Prober:
         )
         self._log.record_signals(result.signals, ttl=timedelta(days=self._settings.signal_ttl_days))
         done = self._verdicts.decide(result.signals) + self._verdicts.redo_pending()
+        released = self._release_recovered(clusters, result.observations, now)
         unreachable = sorted(o.cluster for o in result.observations if o.api_error)
         logger.info("probe round done", extra={"clusters": len(clusters), "unreachable": unreachable})
         return {
             "clusters": [c.name for c in clusters],
             "unreachable": unreachable,
             "signals": len(result.signals),
+            "released": released,
             "reactions": [{"action_id": d.action_id, "outcome": d.outcome.value} for d in done],
         }
+
+    def _release_recovered(
+        self, clusters: Sequence[ClusterRegistration], observations: Sequence[ClusterObservation], now: datetime
+    ) -> list[str]:
+        """Lift the out-of-service taint from fenced nodes that are back; one cluster failing spares the rest."""
+        by_name = {c.name: c for c in clusters}
+        released = []
+        for observation in observations:
+            nodes = recovered_fenced_nodes(observation, lease_grace=self._settings.lease_grace)
+            if not nodes:
+                continue
+            try:
+                done = self._releaser.release(by_name[observation.cluster], nodes, now=now)
+            except FerryError as error:
+                logger.warning("fenced nodes not released", extra={"cluster": observation.cluster, "error": str(error)})
+                continue
+            released += [f"{observation.cluster}/{node}" for node in done]
+        return released

@@ -144,6 +144,22 @@ def signals_from(
     return tuple(signals)
 
 
+def recovered_fenced_nodes(observation: ClusterObservation, *, lease_grace: timedelta) -> tuple[str, ...]:
+    """Nodes Ferry fenced whose kubelet is back: Ready, with a lease renewed within the grace period.
+
+    Their pods were force-deleted when they were fenced, so the out-of-service taint has done its work and
+    Kubernetes says to remove it once the node is back. Ferry's cordon stays: failback uncordons.
+    """
+    grace = lease_grace.total_seconds()
+    return tuple(
+        sorted(
+            n.name
+            for n in observation.nodes
+            if n.fenced and n.ready and _lease_age(n, observation.observed_at) <= grace
+        )
+    )
+
+
 def _signal(
     observation: ClusterObservation,
     kind: SignalKind,
