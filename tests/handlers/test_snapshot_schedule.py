@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
+from sandbox.lambdas import LambdaRuntime
 from sandbox.world import World
 from tests.conftest import load_event
-from tests.e2e.rehoming_world import drill_world, runtime
+from tests.e2e.rehoming_world import drill_world
 
 pytestmark = [
     pytest.mark.xdist_group("rehoming-drill"),  # one sandbox world per process at a time
@@ -38,8 +39,15 @@ def world() -> Iterator[World]:
 
 def schedule(world: World, *, mode: str = "act", retention: int | None = None) -> Any:
     extra = {"FERRY_SNAPSHOT_RETENTION": str(retention)} if retention is not None else {}
-    lambdas = runtime(world, mode=mode)
-    lambdas._stack_variables = lambda _: extra  # what the stack would set on the function
+    lambdas = LambdaRuntime(  # as tests.e2e.rehoming_world.runtime, plus what the stack would set
+        account_id=world.aws.account_id,
+        endpoint_url=world.aws.endpoint_url,
+        table=world.aws.names.table,
+        topic_arn=world.aws.topic_arn,
+        mode=mode,
+        clock=world.clock.now,
+        stack_variables=lambda _: extra,
+    )
 
     def run() -> dict[str, Any]:
         invocation = lambdas.invoke("snapshot-schedule", load_event("scheduled-event"))
