@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -70,3 +71,45 @@ def test_a_reaction_that_fails_is_kept_and_carried_out_by_a_later_round(verdicts
     assert done.action_id == pending
     assert outbox() == []
     assert verdicts.decide([health_issue()]) == (), "the replayed signal makes no second reaction"
+
+
+@pytest.fixture
+def evacuation_machine(aws) -> str:
+    role = boto3.client("iam").create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+    machine = boto3.client("stepfunctions").create_state_machine(
+        name="ferry-EvacuateZone", definition=definition, roleArn=role
+    )
+    return str(machine["stateMachineArn"])
+
+
+def acting(moto_table, machine: str) -> Verdicts:
+    boto3.client("sns").create_topic(Name="ferry-notifications")
+    settings = ReactionSettings.from_env(
+        {"FERRY_TABLE": moto_table.name, "FERRY_TOPIC_ARN": TOPIC, "FERRY_MODE": "act"}
+    )
+    made = Verdicts.from_settings(settings, moto_table.client, env={"FERRY_SM_EVACUATE_ZONE": machine})
+    made._clock = lambda: NOW  # type: ignore[method-assign]
+    return made
+
+
+def test_an_unfinished_evacuation_runs_again_once_per_period(verdicts, moto_table, evacuation_machine) -> None:
+    run = acting(moto_table, evacuation_machine)
+    run.decide([health_issue()])  # zone a IMPAIRED: the first EvacuateZone run starts
+
+    first = run.retry_unfinished({"us-east-1a"})
+    again = run.retry_unfinished({"us-east-1a", "us-east-1b"})  # b is not impaired: nothing for it
+
+    names = sorted(
+        e["name"]
+        for e in boto3.client("stepfunctions").list_executions(stateMachineArn=evacuation_machine)["executions"]
+    )
+    assert len(names) == 2 and names[1] == f"{names[0]}-retry-{int(NOW.timestamp()) // 300}"
+    assert [d.outcome.value for d in first] == ["started"]
+    assert again == (), "later rounds of the same period neither start nor tell again"
+
+
+def test_nothing_is_retried_for_a_zone_that_is_not_impaired(verdicts, moto_table, evacuation_machine) -> None:
+    run = acting(moto_table, evacuation_machine)
+
+    assert run.retry_unfinished({"us-east-1a"}) == ()

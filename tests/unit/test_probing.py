@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ferry.probing import ClusterObservation, NodeHealth, recovered_fenced_nodes, signals_from
+from ferry.probing import ClusterObservation, NodeHealth, quarantined_zones, recovered_fenced_nodes, signals_from
 from ferry.signals import SignalKind, Source
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
@@ -169,3 +169,9 @@ def test_fenced_nodes_are_released_only_once_their_kubelet_is_back(health, relea
     )
 
     assert list(recovered_fenced_nodes(observe(back), lease_grace=GRACE)) == released
+
+
+def test_zones_with_a_quarantined_node_have_unfinished_evacuations() -> None:
+    stuck = NodeHealth(name="a1", zone="us-east-1a", ready=False, lease_renewed_at=None, quarantined=True)
+
+    assert quarantined_zones(observe(stuck, node("b1", "us-east-1b"))) == {"us-east-1a"}

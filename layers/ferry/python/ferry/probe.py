@@ -32,7 +32,14 @@ from ferry.clusters import ClusterRegistration
 from ferry.errors import FerryError
 from ferry.executor.nodes import NodeReleaser
 from ferry.observability import NAMESPACE, logger
-from ferry.probing import ClusterObservation, NodeHealth, recovered_fenced_nodes, signals_from, summarize_zones
+from ferry.probing import (
+    ClusterObservation,
+    NodeHealth,
+    quarantined_zones,
+    recovered_fenced_nodes,
+    signals_from,
+    summarize_zones,
+)
 from ferry.settings import ProbeSettings
 from ferry.signals import Signal
 from ferry.verdicts import Verdicts
@@ -40,6 +47,7 @@ from ferry.verdicts import Verdicts
 Connect = Callable[[ClusterRegistration], KubeApi]
 UNKNOWN_ZONE = "unknown"
 OUT_OF_SERVICE_TAINT = "node.kubernetes.io/out-of-service:NoExecute"
+QUARANTINE_TAINT = "ferry.io/fence-unconfirmed:NoSchedule"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +80,7 @@ def read_cluster(
                     instance_id=node.instance_id,
                     control_plane=node.control_plane,
                     fenced=OUT_OF_SERVICE_TAINT in node.taints,
+                    quarantined=QUARANTINE_TAINT in node.taints,
                 )
                 for node in api.nodes()
             )
@@ -222,6 +231,8 @@ class Prober:
         self._log.record_signals(result.signals, ttl=timedelta(days=self._settings.signal_ttl_days))
         done = self._verdicts.decide(result.signals) + self._verdicts.redo_pending()
         released = self._release_recovered(clusters, result.observations, now)
+        unfinished = set().union(*(quarantined_zones(o) for o in result.observations))
+        done += self._verdicts.retry_unfinished(unfinished)
         unreachable = sorted(o.cluster for o in result.observations if o.api_error)
         logger.info("probe round done", extra={"clusters": len(clusters), "unreachable": unreachable})
         return {

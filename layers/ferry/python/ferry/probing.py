@@ -29,6 +29,7 @@ class NodeHealth:
     instance_id: str | None = None
     control_plane: bool = False
     fenced: bool = False  # Ferry fenced it (out-of-service taint): out of service on purpose, not evidence
+    quarantined: bool = False  # Ferry could not confirm its fence (NoSchedule): its pets wait for a retry
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +159,11 @@ def recovered_fenced_nodes(observation: ClusterObservation, *, lease_grace: time
             if n.fenced and n.ready and _lease_age(n, observation.observed_at) <= grace
         )
     )
+
+
+def quarantined_zones(observation: ClusterObservation) -> frozenset[str]:
+    """Zones where Ferry left a node quarantined (fence not confirmed): their evacuation is unfinished."""
+    return frozenset(n.zone for n in observation.nodes if n.quarantined)
 
 
 def _signal(

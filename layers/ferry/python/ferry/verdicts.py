@@ -11,25 +11,33 @@ to judge, and "every zone failed at once" means every zone Ferry watches.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ferry.adapters.aws import LazyClient
+from ferry.adapters.journal import Journal
 from ferry.adapters.outbox import Outbox
 from ferry.adapters.registry import Registry
 from ferry.adapters.reporting import AuditLog, Notifier
-from ferry.adapters.states import StateTable, apply_signals
+from ferry.adapters.states import StateTable, apply_signals, watched_zones
 from ferry.adapters.stepfunctions import RunbookStarter
-from ferry.detection import DetectionPolicy
+from ferry.detection import DetectionPolicy, Handoff, ZoneStatus
 from ferry.errors import FerryError
 from ferry.executor.reactions import Done, Executor
 from ferry.observability import logger
-from ferry.reactions import Reaction, react
+from ferry.reactions import Reaction, RunbookRequest, react
 from ferry.settings import ReactionSettings
 from ferry.signals import Signal
 
 ZONES_TTL = timedelta(seconds=60)
+RETRY_EVERY = timedelta(minutes=5)  # how often an unfinished evacuation (a fence not confirmed) runs again
+
+
+def _region_of(zone: str) -> str:
+    """us-east-1a -> us-east-1 (a zone name is its region's name and a letter)."""
+    return zone[:-1]
 
 
 def _utcnow() -> datetime:
@@ -45,6 +53,7 @@ class Verdicts:
         registry: Registry,
         executor: Executor,
         outbox: Outbox,
+        journal: Journal,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._settings = settings
@@ -52,6 +61,7 @@ class Verdicts:
         self._registry = registry
         self._executor = executor
         self._outbox = outbox
+        self._journal = journal
         self._clock = clock
         self._zones: tuple[tuple[str, ...], datetime] | None = None
 
@@ -70,6 +80,7 @@ class Verdicts:
             registry=Registry(dynamodb, table),
             executor=executor,
             outbox=Outbox(dynamodb, table),
+            journal=Journal(dynamodb, table),
         )
 
     def policy(self) -> DetectionPolicy | None:
@@ -100,6 +111,50 @@ class Verdicts:
                 done.append(self._carry_out(reaction))
             except FerryError as error:
                 logger.error("reaction left pending", extra={"action_id": reaction.action_id, "error": str(error)})
+        return tuple(done)
+
+    def retry_unfinished(self, zones: Iterable[str]) -> tuple[Done, ...]:
+        """Start the evacuation of a still-IMPAIRED zone again where a node's fence is not yet confirmed.
+
+        A node whose fence EC2 would not confirm is quarantined and its pets are left in place (nothing is
+        forced without a fence). Every `RETRY_EVERY` the same plan runs again under a new name: its journal
+        skips what is done, and it fences and moves what it can now. Step Functions refuses a second start of
+        the same name, so many probe rounds in one period start one retry.
+        """
+        wanted = sorted(set(zones))
+        policy = self.policy() if wanted else None
+        if policy is None:
+            return ()
+        now = self._clock()
+        window = int(now.timestamp() // RETRY_EVERY.total_seconds())
+        done = []
+        by_region: dict[str, list[str]] = {}
+        for zone in wanted:
+            by_region.setdefault(_region_of(zone), []).append(zone)
+        for region, names in sorted(by_region.items()):
+            states = self._states.read_region(region, watched_zones(region, policy)).state
+            for zone in names:
+                state = states.zone(zone)
+                if state is None or state.status is not ZoneStatus.IMPAIRED or not state.evacuation:
+                    continue
+                request = RunbookRequest(
+                    runbook=Handoff.EVACUATE_ZONE,
+                    name=f"{state.evacuation}-retry-{window}"[:80],
+                    input={
+                        "zone": zone,
+                        "reason": "retry: a node's fence was not confirmed; its pets are still in place",
+                        "dryRun": False,
+                        "requestedBy": "ferry-probe",
+                    },
+                )
+                # AWS answers a same-input start of a running execution with that execution, not a refusal:
+                # a claim per name keeps the probe rounds of one period from each telling operators again.
+                if not self._journal.acquire(f"retry:{request.name}", str(uuid.uuid4()), now, RETRY_EVERY):
+                    continue
+                try:
+                    done.append(self._executor.start_run(request, who="ferry-probe", why=request.input["reason"]))
+                except FerryError as error:
+                    logger.error("evacuation retry not started", extra={"zone": zone, "error": str(error)})
         return tuple(done)
 
     def redo_pending(self, *, older_than: timedelta = timedelta(seconds=60)) -> tuple[Done, ...]:

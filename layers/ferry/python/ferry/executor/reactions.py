@@ -18,7 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from ferry.adapters.reporting import AuditLog, Notifier
 from ferry.adapters.stepfunctions import RunbookStarter
 from ferry.observability import NAMESPACE, logger
-from ferry.reactions import Reaction
+from ferry.reactions import Reaction, RunbookRequest
 from ferry.settings import Mode
 
 
@@ -53,19 +53,48 @@ class Executor:
         self._notifier = notifier
         self._clock = clock
 
+    def _start(self, request: RunbookRequest | None) -> tuple[Outcome, str | None]:
+        """Start the run if the mode and the stack allow it: the one place that decides whether to act."""
+        if request is None:
+            return Outcome.NOTHING_TO_START, None
+        if self._mode is Mode.OBSERVE:
+            return Outcome.OBSERVED, None
+        if not self._starter.deployed(request.runbook):
+            return Outcome.NOT_DEPLOYED, None
+        started = self._starter.start(request.runbook, request.name, request.input)
+        return (Outcome.ALREADY_RUNNING if started.already_started else Outcome.STARTED), started.execution_arn
+
+    def start_run(self, request: RunbookRequest, *, who: str, why: str) -> Done:
+        """Start a run that no transition asked for (a retry of unfinished work): audited and told alike."""
+        outcome, execution_arn = self._start(request)
+        now = self._clock()
+        action_id = f"run:{request.name}"
+        self._audit.record(
+            action_id,
+            now,
+            {
+                "what": f"start {request.runbook.value} as {request.name}",
+                "who": who,
+                "why": why,
+                "mode": self._mode.value,
+                "runbook": request.runbook.value,
+                "execution_name": request.name,
+                "input": request.input,
+                "outcome": outcome,
+                "execution_arn": execution_arn,
+            },
+        )
+        if outcome is Outcome.STARTED:
+            self._notifier.notify(
+                f"Ferry: {request.runbook.value} started again ({request.input.get('zone', '')})",
+                f"{why}\naction: started {request.runbook.value} as {request.name}",
+                {"outcome": outcome},
+            )
+        return Done(action_id=action_id, outcome=outcome, execution_arn=execution_arn)
+
     def carry_out(self, reaction: Reaction) -> Done:
         transition = reaction.transition
-        execution_arn = None
-        if reaction.start is None:
-            outcome = Outcome.NOTHING_TO_START
-        elif self._mode is Mode.OBSERVE:
-            outcome = Outcome.OBSERVED
-        elif not self._starter.deployed(reaction.start.runbook):
-            outcome = Outcome.NOT_DEPLOYED
-        else:
-            started = self._starter.start(reaction.start.runbook, reaction.start.name, reaction.start.input)
-            outcome = Outcome.ALREADY_RUNNING if started.already_started else Outcome.STARTED
-            execution_arn = started.execution_arn
+        outcome, execution_arn = self._start(reaction.start)
         if reaction.raise_alarm:
             # Ferry's own alarm (ferry-static-stability) watches this metric.
             with single_metric(name="StaticStabilityHold", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as m:
