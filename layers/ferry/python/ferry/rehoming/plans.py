@@ -94,89 +94,70 @@ def _plain(value: Any) -> Any:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Fence(Action):
-    """Confirm through EC2 that the node's instance is stopped or terminated; stop it (force) if it runs."""
+class NodeAction(Action):
+    """An action on one node: the node is its target."""
 
-    kind: ClassVar[ActionKind] = ActionKind.FENCE
     node: str
-    instance_id: str
-    zone: str
 
     @property
     def target(self) -> str:
         return self.node
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fence(NodeAction):
+    """Confirm through EC2 that the node's instance is stopped or terminated; stop it (force) if it runs."""
+
+    kind: ClassVar[ActionKind] = ActionKind.FENCE
+    instance_id: str
+    zone: str
 
     def describe(self) -> str:
         return f"fence {self.node}: confirm {self.instance_id} stopped, or stop it (force) and wait"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Cordon(Action):
+class Cordon(NodeAction):
     kind: ClassVar[ActionKind] = ActionKind.CORDON
-    node: str
-
-    @property
-    def target(self) -> str:
-        return self.node
 
     def describe(self) -> str:
         return f"cordon {self.node}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MarkOutOfService(Action):
+class MarkOutOfService(NodeAction):
     """`node.kubernetes.io/out-of-service=nodeshutdown:NoExecute`: Kubernetes 1.28+ then force-deletes the
     node's pods and detaches their volumes."""
 
     kind: ClassVar[ActionKind] = ActionKind.MARK_OUT_OF_SERVICE
-    node: str
-
-    @property
-    def target(self) -> str:
-        return self.node
 
     def describe(self) -> str:
         return f"taint {self.node} node.kubernetes.io/out-of-service=nodeshutdown:NoExecute"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ForceDeletePods(Action):
+class ForceDeletePods(NodeAction):
     """Before Kubernetes 1.28: delete the fenced node's pods with grace period 0."""
 
     kind: ClassVar[ActionKind] = ActionKind.FORCE_DELETE_PODS
-    node: str
-
-    @property
-    def target(self) -> str:
-        return self.node
 
     def describe(self) -> str:
         return f"force-delete the pods of {self.node} (grace period 0)"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DeleteVolumeAttachments(Action):
+class DeleteVolumeAttachments(NodeAction):
     kind: ClassVar[ActionKind] = ActionKind.DELETE_VOLUME_ATTACHMENTS
-    node: str
-
-    @property
-    def target(self) -> str:
-        return self.node
 
     def describe(self) -> str:
         return f"delete the VolumeAttachments of {self.node}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Quarantine(Action):
+class Quarantine(NodeAction):
     """A node whose fence is not confirmed: no new pods (NoSchedule), and nothing forced."""
 
     kind: ClassVar[ActionKind] = ActionKind.QUARANTINE
-    node: str
-
-    @property
-    def target(self) -> str:
-        return self.node
 
     def describe(self) -> str:
         return f"taint {self.node} ferry.io/fence-unconfirmed:NoSchedule (fence not confirmed: nothing forced)"
