@@ -83,6 +83,9 @@ def test_a_budget_that_allows_no_disruption_holds_a_voluntary_move_until_it_does
     still = pet(world)
     assert (still.zone, still.phase, still.pods) == ("us-east-1a", "Running", 1)
     assert (cluster.get("Pod", "db-0", "shop") or {})["metadata"]["uid"] == uid
+    # The budget is asked (dry run) before any claim is let go: the pet's claim is not Terminating under it.
+    claims = [c for c in cluster.list("PersistentVolumeClaim", "shop") if c["metadata"]["name"].endswith("db-0")]
+    assert claims and all("deletionTimestamp" not in c["metadata"] for c in claims)
 
     # The budget allows one disruption: the same run, resumed, moves the pet.
     cluster.apply(budget(1))

@@ -269,9 +269,11 @@ def test_a_pet_on_a_live_node_moves_through_the_eviction_api() -> None:
     pet = only_pet(plan_rehome(builder.build(), "shop", "db", 0, request=request(), target_zone=C))
 
     assert kinds(pet) == [
-        "create-volume", "tag-old-volume", "create-pv", "retain-pv", "delete-pvc", "evict", "await-pod-released",
-        "bind-pvc", "verify-running",
+        "create-volume", "tag-old-volume", "create-pv", "retain-pv", "ask-eviction", "delete-pvc", "evict",
+        "await-pod-released", "bind-pvc", "verify-running",
     ]  # fmt: skip
+    # The budget is asked (dry run) before any claim is let go: a refused eviction leaves the pet untouched.
+    assert kinds(pet).index("ask-eviction") < kinds(pet).index("delete-pvc")
     assert all(a.when is Condition.ALWAYS for a in pet.actions)
 
 

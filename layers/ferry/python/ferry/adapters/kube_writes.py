@@ -166,8 +166,10 @@ class KubeWriter(KubeApi):
             return False
         return True
 
-    def evict(self, namespace: str, name: str, uid: str) -> bool:
-        """Ask the Eviction API; 429 (a PodDisruptionBudget says no) is raised as Throttled. False if gone."""
+    def evict(self, namespace: str, name: str, uid: str, *, dry_run: bool = False) -> bool:
+        """Ask the Eviction API; 429 (a PodDisruptionBudget says no) is raised as Throttled. False if gone.
+
+        With `dry_run`, the server answers as it would (the budget checked) but evicts nothing (dryRun=All)."""
         body = {
             "apiVersion": "policy/v1",
             "kind": "Eviction",
@@ -175,7 +177,8 @@ class KubeWriter(KubeApi):
             "deleteOptions": {"preconditions": {"uid": uid}},
         }
         try:
-            self._json(self.core.create_namespaced_pod_eviction, name, namespace, body)
+            extra = {"dry_run": "All"} if dry_run else {}
+            self._json(self.core.create_namespaced_pod_eviction, name, namespace, body, **extra)
         except (NotFound, Conflict):
             return False
         return True

@@ -23,6 +23,7 @@ from ferry.rehoming import manifests
 from ferry.rehoming.inventory import OUT_OF_SERVICE_TAINT, QUARANTINE_TAINT, InstanceState, Taint
 from ferry.rehoming.plans import (
     Action,
+    AskEviction,
     AwaitPodReleased,
     BindClaim,
     Cordon,
@@ -74,6 +75,7 @@ class ClusterEffects:
             DeleteClaim: self._delete_claim,
             BindClaim: self._bind_claim,
             RecreateClaim: self._recreate_claim,
+            AskEviction: self._ask_eviction,
             Evict: self._evict,
             VerifyRunning: self._verify_running,
         }
@@ -259,6 +261,16 @@ class ClusterEffects:
         )
         self._kube.create_claim(action.namespace, body)
         return Performed(True, {"changed": True})
+
+    def _ask_eviction(self, action: AskEviction, _: Results) -> Performed:
+        pod = self._kube.pod_object(action.namespace, action.pod)
+        if pod is None or pod["metadata"].get("uid") != action.uid:
+            return Performed(True, {"allowed": True, "gone": True})
+        try:
+            self._kube.evict(action.namespace, action.pod, action.uid, dry_run=True)
+        except Throttled as error:
+            raise StepPending(f"eviction of {action.target} not allowed yet (PodDisruptionBudget): {error}") from None
+        return Performed(True, {"allowed": True})
 
     def _evict(self, action: Evict, _: Results) -> Performed:
         pod = self._kube.pod_object(action.namespace, action.pod)

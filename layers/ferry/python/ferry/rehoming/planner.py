@@ -36,6 +36,7 @@ from ferry.rehoming.inventory import (
 )
 from ferry.rehoming.plans import (
     Action,
+    AskEviction,
     AwaitPodReleased,
     BindClaim,
     ClaimMove,
@@ -458,8 +459,10 @@ def _claims_actions(
         cluster=cluster, namespace=namespace, pod=pod.name, uid=pod.uid, when=gate.when, gate=gate.step
     )
     if where.evict:
-        # Claims first (they stay Terminating while the pod runs), so the recreated pod cannot reuse them.
+        # Claims first (they stay Terminating while the pod runs), so the recreated pod cannot reuse them; but
+        # only once the budget says the eviction may happen now, or the pet could be left on a dying claim.
         leave: list[Action] = [
+            AskEviction(cluster=cluster, namespace=namespace, pod=pod.name, uid=pod.uid),
             *release,
             Evict(cluster=cluster, namespace=namespace, pod=pod.name, uid=pod.uid),
             released,

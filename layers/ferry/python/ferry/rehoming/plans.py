@@ -40,6 +40,7 @@ class ActionKind(StrEnum):
     DELETE_CLAIM = "delete-pvc"
     BIND_CLAIM = "bind-pvc"
     RECREATE_CLAIM = "recreate-pvc"
+    ASK_EVICTION = "ask-eviction"
     EVICT = "evict"
     VERIFY_RUNNING = "verify-running"
 
@@ -334,6 +335,25 @@ class RecreateClaim(Action):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AskEviction(Action):
+    """Before a live pet's claims are let go: ask the Eviction API with dryRun=All whether its budget allows the
+    eviction now. A claim deleted while the eviction is then refused would leave the pet running on a claim
+    that is Terminating, and any later restart would come up on a fresh, empty claim."""
+
+    kind: ClassVar[ActionKind] = ActionKind.ASK_EVICTION
+    namespace: str
+    pod: str
+    uid: str
+
+    @property
+    def target(self) -> str:
+        return f"{self.namespace}/{self.pod}"
+
+    def describe(self) -> str:
+        return f"ask whether pod {self.namespace}/{self.pod} may be evicted now (dry run; PodDisruptionBudgets)"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Evict(Action):
     """A pet on a live node leaves through the Eviction API, so PodDisruptionBudgets hold."""
 
@@ -383,6 +403,7 @@ ACTION_TYPES: Mapping[ActionKind, type[Action]] = {
         DeleteClaim,
         BindClaim,
         RecreateClaim,
+        AskEviction,
         Evict,
         VerifyRunning,
     )
