@@ -168,17 +168,23 @@ class Quarantine(NodeAction):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class AwaitPodReleased(Action):
-    """The pet's old pod (by uid) is gone: its identity is free and its volumes are no longer in use."""
+class PodAction(Action):
+    """An action on one pod (a pet's pod, by name): `<namespace>/<pod>` is its target."""
 
-    kind: ClassVar[ActionKind] = ActionKind.AWAIT_POD_RELEASED
     namespace: str
     pod: str
-    uid: str
 
     @property
     def target(self) -> str:
         return f"{self.namespace}/{self.pod}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AwaitPodReleased(PodAction):
+    """The pet's old pod (by uid) is gone: its identity is free and its volumes are no longer in use."""
+
+    kind: ClassVar[ActionKind] = ActionKind.AWAIT_POD_RELEASED
+    uid: str
 
     def describe(self) -> str:
         return f"wait until pod {self.namespace}/{self.pod} (uid {self.uid[:8]}) is gone"
@@ -335,52 +341,34 @@ class RecreateClaim(Action):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class AskEviction(Action):
+class AskEviction(PodAction):
     """Before a live pet's claims are let go: ask the Eviction API with dryRun=All whether its budget allows the
     eviction now. A claim deleted while the eviction is then refused would leave the pet running on a claim
     that is Terminating, and any later restart would come up on a fresh, empty claim."""
 
     kind: ClassVar[ActionKind] = ActionKind.ASK_EVICTION
-    namespace: str
-    pod: str
     uid: str
-
-    @property
-    def target(self) -> str:
-        return f"{self.namespace}/{self.pod}"
 
     def describe(self) -> str:
         return f"ask whether pod {self.namespace}/{self.pod} may be evicted now (dry run; PodDisruptionBudgets)"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Evict(Action):
+class Evict(PodAction):
     """A pet on a live node leaves through the Eviction API, so PodDisruptionBudgets hold."""
 
     kind: ClassVar[ActionKind] = ActionKind.EVICT
-    namespace: str
-    pod: str
     uid: str
-
-    @property
-    def target(self) -> str:
-        return f"{self.namespace}/{self.pod}"
 
     def describe(self) -> str:
         return f"evict pod {self.namespace}/{self.pod} (Eviction API; PodDisruptionBudgets apply)"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class VerifyRunning(Action):
+class VerifyRunning(PodAction):
     kind: ClassVar[ActionKind] = ActionKind.VERIFY_RUNNING
-    namespace: str
-    pod: str
     zones: tuple[str, ...]
     old_uid: str
-
-    @property
-    def target(self) -> str:
-        return f"{self.namespace}/{self.pod}"
 
     def describe(self) -> str:
         return f"verify pod {self.namespace}/{self.pod} runs again, in {' or '.join(self.zones)}"
