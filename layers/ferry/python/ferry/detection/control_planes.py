@@ -45,6 +45,7 @@ from ferry.detection.transitions import (
     Transition,
     TransitionReason,
     execution_name,
+    transition,
 )
 from ferry.signals import Signal, SignalKind
 
@@ -370,14 +371,14 @@ def _transition(
     handoff: Handoff | None = None,
     name: str | None = None,
 ) -> Transition:
-    return Transition(
-        subject_kind=SubjectKind.CONTROL_PLANE,
-        subject=before.cluster,
-        from_status=before.status,
-        to_status=after.status,
-        at=clock,
+    return transition(
+        SubjectKind.CONTROL_PLANE,
+        before.cluster,
+        before.status,
+        after.status,
+        clock=clock,
         reason=reason,
         signals=signals,
         handoff=handoff,
-        execution_name=name,
+        name=name,
     )

@@ -129,6 +129,32 @@ class Transition:
         )
 
 
+def transition(
+    subject_kind: SubjectKind,
+    subject: str,
+    before: ZoneStatus | ControlPlaneStatus,
+    after: ZoneStatus | ControlPlaneStatus,
+    *,
+    clock: datetime,
+    reason: TransitionReason,
+    signals: tuple[SignalRef, ...],
+    handoff: Handoff | None = None,
+    name: str | None = None,
+) -> Transition:
+    """A transition from `before` to `after` of one subject (the zone and control-plane machines share it)."""
+    return Transition(
+        subject_kind=subject_kind,
+        subject=subject,
+        from_status=before,
+        to_status=after,
+        at=clock,
+        reason=reason,
+        signals=signals,
+        handoff=handoff,
+        execution_name=name,
+    )
+
+
 _NAME_UNSAFE = re.compile(r"[^0-9A-Za-z_-]")
 _NAME_LIMIT = 80  # Step Functions: at most 80 characters of [0-9A-Za-z_-]
 _EXECUTION_NAME = re.compile(r"^[0-9A-Za-z_-]{1,80}$")

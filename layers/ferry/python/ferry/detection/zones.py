@@ -63,6 +63,7 @@ from ferry.detection.transitions import (
     ZoneStatus,
     execution_name,
     is_execution_name,
+    transition,
 )
 from ferry.signals import Signal, SignalKind
 
@@ -534,14 +535,14 @@ def _transition(
     handoff: Handoff | None = None,
     name: str | None = None,
 ) -> Transition:
-    return Transition(
-        subject_kind=SubjectKind.ZONE,
-        subject=before.zone,
-        from_status=before.status,
-        to_status=after.status,
-        at=clock,
+    return transition(
+        SubjectKind.ZONE,
+        before.zone,
+        before.status,
+        after.status,
+        clock=clock,
         reason=reason,
         signals=signals,
         handoff=handoff,
-        execution_name=name,
+        name=name,
     )
