@@ -40,7 +40,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	PYTHONPATH=layers/ferry/python $(BIN)/lint-imports --no-cache
+	PYTHONPATH=layers/ferry/python:. $(BIN)/lint-imports --no-cache
 
 test: lint
 	$(BIN)/pytest -n 2 --dist loadscope

@@ -20,7 +20,7 @@ _LAYER = str(Path(__file__).resolve().parent.parent / "layers/ferry/python")
 if _LAYER not in sys.path:  # `python -m bench` from the repository root, as `make bench` runs it
     sys.path.insert(0, _LAYER)
 
-from ferry.detection import (  # noqa: E402
+from ferry.domain.detection import (  # noqa: E402
     ControlPlaneState,
     DetectionPolicy,
     RegionState,
@@ -28,8 +28,8 @@ from ferry.detection import (  # noqa: E402
     detect_region,
     with_roster,
 )
-from ferry.detection.control_planes import CONTROL_PLANE_KINDS  # noqa: E402
-from ferry.signals import Signal, SignalKind, Source  # noqa: E402
+from ferry.domain.detection.control_planes import CONTROL_PLANE_KINDS  # noqa: E402
+from ferry.domain.signals import Signal, SignalKind, Source  # noqa: E402
 
 REGION = "us-east-1"
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")

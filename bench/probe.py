@@ -27,8 +27,8 @@ ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 _CHILD = """
 import json, os, resource, sys, time
 sys.path[:0] = [{layer!r}]
-from ferry.probe import Prober
-from ferry.settings import ProbeSettings
+from ferry.services.probe import Prober
+from ferry.services.settings import ProbeSettings
 prober = Prober.from_settings(ProbeSettings.from_env(os.environ))
 began = time.perf_counter()
 result = prober.run()
@@ -43,7 +43,7 @@ def probe_large_cluster() -> dict[str, float]:
     from moto.server import ThreadedMotoServer
 
     from ferry.adapters.registry import Registry
-    from ferry.clusters import ClusterKind, ClusterRegistration
+    from ferry.domain.clusters import ClusterKind, ClusterRegistration
     from sandbox.kube import KubeCluster
     from tests.conftest import create_ferry_table
 
@@ -105,7 +105,7 @@ def event_to_start_request() -> dict[str, float]:
     from moto import mock_aws
 
     from ferry.adapters.registry import Registry
-    from ferry.clusters import ClusterKind, ClusterRegistration
+    from ferry.domain.clusters import ClusterKind, ClusterRegistration
     from tests.conftest import FakeLambdaContext, create_ferry_table, load_event, load_handler, sqs_event
 
     os.environ.update(

@@ -26,8 +26,8 @@ from typing import Any
 from sandbox import lambdas  # noqa: F401  (first: puts Ferry's layer on sys.path for `python -m bench`)
 
 # isort: on
-from ferry.detection.transitions import ZoneStatus
-from ferry.rehoming.inventory import (
+from ferry.domain.detection.transitions import ZoneStatus
+from ferry.domain.rehoming.inventory import (
     Claim,
     ClaimTemplate,
     ClusterInventory,
@@ -42,11 +42,11 @@ from ferry.rehoming.inventory import (
     ZoneSpread,
     key,
 )
-from ferry.rehoming.planner import Request, plan_evacuation
-from ferry.rehoming.policies import RehomeLimits
-from ferry.rehoming.runs import Retries, run_runbook
-from ferry.rehoming.steps import plan_output
-from ferry.runbooks import Runbook
+from ferry.domain.rehoming.planner import Request, plan_evacuation
+from ferry.domain.rehoming.policies import RehomeLimits
+from ferry.domain.runbooks import Runbook
+from ferry.services.rehoming import plan_output
+from sandbox.local_runs import Retries, run_runbook
 from sandbox.scenario import ClusterSpec, StatefulSetSpec
 from tests.e2e.rehoming_world import ZONE_A, drill_world, steps_in_process, zone_outage
 

@@ -111,7 +111,7 @@ PROBE = FunctionSpec(
     memory_mb=512,
     timeout=Duration.seconds(60),
     kubernetes=True,
-    # ferry.probe: the nodes' instance states per zone (one batched call), and zone names.
+    # ferry.services.probe: the nodes' instance states per zone (one batched call), and zone names.
     unscoped_reads=_INSTANCE_READS,
 )
 # The re-homing steps (docs/REHOMING.md). Their timeouts stay under the step lock's lease (the Ferry
@@ -123,7 +123,7 @@ RUNBOOK_PLAN = FunctionSpec(
     memory_mb=1024,  # a zone of 300 nodes and 200 pets, read from every cluster at once
     timeout=Duration.seconds(120),
     kubernetes=True,
-    # ferry.rehoming.reading: the nodes' instances, the pets' volumes and their snapshots.
+    # ferry.services.reading: the nodes' instances, the pets' volumes and their snapshots.
     unscoped_reads=("ec2:DescribeInstances", *_EBS_READS),
     alarm_on_errors=False,
 )
@@ -249,10 +249,10 @@ STATIC_STABILITY_ALARM = "static-stability"
 class RunbookSpec:
     """One runbook state machine (docs/REHOMING.md): Plan, fence the nodes, maybe re-home pets, Report."""
 
-    name: str  # the runbook's name in ferry.runbooks.Runbook, and the state machine is ferry-<name>
+    name: str  # the runbook's name in ferry.domain.runbooks.Runbook, and the state machine is ferry-<name>
     description: str
     rehomes_pets: bool  # EvacuateZone and RehomePet move pets; FenceNode only fences and frees
-    # Started by the detector (a ferry.detection Handoff): ingest and probe get its ARN and may start it.
+    # Started by the detector (a ferry.domain.detection Handoff): ingest and probe get its ARN and may start it.
     handoff: bool = False
 
     @property
@@ -261,7 +261,7 @@ class RunbookSpec:
 
     @property
     def arn_setting(self) -> str:
-        """The variable holding its ARN, as ferry.runbooks.arn_setting names it: FERRY_SM_EVACUATE_ZONE."""
+        """The variable holding its ARN, as ferry.domain.runbooks.arn_setting names it: FERRY_SM_EVACUATE_ZONE."""
         return "FERRY_SM_" + re.sub(r"(?<!^)(?=[A-Z])", "_", self.name).upper()
 
 
@@ -288,7 +288,7 @@ RUNBOOKS = (EVACUATE_ZONE, REHOME_PET, FENCE_NODE)
 RUNBOOK_TIMEOUT = Duration.hours(12)  # 200 pets at 10 at a time, each waiting minutes for its volume
 FENCE_CONCURRENCY = 5  # instances stopped at once: bounded blast radius (DESIGN.md invariant 3)
 DEFAULT_REHOME_CONCURRENCY = 10  # pets re-homed at once unless the input's maxConcurrency says otherwise
-# Error names the steps raise (ferry.errors class names, as Lambda reports them) and what Lambda raises.
+# Error names the steps raise (ferry.domain.errors class names, as Lambda reports them) and what Lambda raises.
 INPUT_ERROR = "InputError"
 TRANSIENT_ERRORS = ("Throttled", "Unavailable", "TransientError")
 STEP_PENDING_ERROR = "StepPending"

@@ -22,12 +22,12 @@ from typing import Any
 
 import yaml
 
-from ferry.detection.transitions import ControlPlaneStatus, ZoneStatus
-from ferry.errors import InputError
-from ferry.rehoming.models import RunOutcome
-from ferry.runbooks import Runbook
-from ferry.settings import Mode
-from ferry.signals import SignalKind
+from ferry.domain.detection.transitions import ControlPlaneStatus, ZoneStatus
+from ferry.domain.errors import InputError
+from ferry.domain.modes import Mode
+from ferry.domain.rehoming.models import RunOutcome
+from ferry.domain.runbooks import Runbook
+from ferry.domain.signals import SignalKind
 
 SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
 DEFAULT_ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")

@@ -32,8 +32,8 @@ from functools import partial
 from typing import Any
 
 from ferry.adapters.registry import Registry
-from ferry.clusters import ClusterKind, ClusterRegistration
-from ferry.settings import Mode
+from ferry.domain.clusters import ClusterKind, ClusterRegistration
+from ferry.domain.modes import Mode
 from sandbox.aws import AwsEvents, AwsSandbox, FaultScope, Instance, Inventory
 from sandbox.kube import KubeCluster
 from sandbox.kube.clock import SandboxClock

@@ -1,4 +1,4 @@
-"""Lambda entry point of `ingest`: SQS batches of EventBridge events become Signals (see ferry.ingestion).
+"""Lambda entry point of `ingest`: SQS batches of EventBridge events become Signals (see ferry.services.ingestion).
 
 No X-Ray SDK here on purpose: its import costs ~120 ms of the 300 ms cold-start budget; the function runs
 with Lambda's active tracing instead (ferry.observability explains).
@@ -13,9 +13,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ferry.ingestion import Ingestor
 from ferry.observability import logger, metrics
-from ferry.settings import IngestSettings
+from ferry.services.ingestion import Ingestor
+from ferry.services.settings import IngestSettings
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

@@ -1,5 +1,5 @@
 """Lambda entry point of `probe`: every minute (EventBridge schedule), read every registered cluster and
-decide on what was seen (see ferry.probe)."""
+decide on what was seen (see ferry.services.probe)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ferry.observability import logger, metrics, tracer
-from ferry.probe import Prober
-from ferry.settings import ProbeSettings
+from ferry.services.probe import Prober
+from ferry.services.settings import ProbeSettings
 
 
 @cache

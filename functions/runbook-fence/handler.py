@@ -1,6 +1,6 @@
 """Lambda entry point of `runbook-fence`, one iteration of the fence Map: confirm or make the node's EC2
 instance stopped, cordon it, and free its pets' identities only once the fence is confirmed; otherwise
-quarantine it (NoSchedule) and notify (see ferry.rehoming.steps). NodeJob in, NodeReport out."""
+quarantine it (NoSchedule) and notify (see ferry.services.rehoming). NodeJob in, NodeReport out."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from ferry.domain.rehoming.models import NodeJob
 from ferry.observability import logger, metrics, tracer
-from ferry.rehoming.models import NodeJob
-from ferry.rehoming.steps import RehomingSteps
-from ferry.settings import RehomeSettings
+from ferry.services.rehoming import RehomingSteps
+from ferry.services.settings import RehomeSettings
 
 
 @cache

@@ -1,6 +1,6 @@
 """Lambda entry point of `runbook-plan`, the first Task of EvacuateZone, RehomePet and FenceNode: validate the
 input against the runbook's schema (an InputError names every wrong field), read the clusters, plan, and
-journal the plan unless it is a dry run (see ferry.rehoming.steps). Returns a PlanOutput."""
+journal the plan unless it is a dry run (see ferry.services.rehoming). Returns a PlanOutput."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ferry.observability import logger, metrics, tracer
-from ferry.rehoming.steps import RehomingSteps
-from ferry.settings import RehomeSettings
+from ferry.services.rehoming import RehomingSteps
+from ferry.services.settings import RehomeSettings
 
 
 @cache

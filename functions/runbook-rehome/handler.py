@@ -1,5 +1,5 @@
 """Lambda entry point of `runbook-rehome`, one iteration of the re-home Map: carry out one pet's journaled
-plan, skipping finished steps (see ferry.rehoming.steps). PetJob in, PetReport out; `StepPending` when the
+plan, skipping finished steps (see ferry.services.rehoming). PetJob in, PetReport out; `StepPending` when the
 world is not there yet (a volume creating, a pod starting), for Step Functions to ask again."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from ferry.domain.rehoming.models import PetJob
 from ferry.observability import logger, metrics, tracer
-from ferry.rehoming.models import PetJob
-from ferry.rehoming.steps import RehomingSteps
-from ferry.settings import RehomeSettings
+from ferry.services.rehoming import RehomingSteps
+from ferry.services.settings import RehomeSettings
 
 
 @cache

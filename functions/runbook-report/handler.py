@@ -1,6 +1,6 @@
 """Lambda entry point of `runbook-report`, the last Task of every re-homing runbook and the target of its
 Catch: turn the plan and the node and pet reports (or the error) into a readable report, notify and audit
-(see ferry.rehoming.steps). ReportInput in, RunReport out."""
+(see ferry.services.rehoming). ReportInput in, RunReport out."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from ferry.domain.rehoming.models import ReportInput
 from ferry.observability import logger, metrics, tracer
-from ferry.rehoming.models import ReportInput
-from ferry.rehoming.steps import RehomingSteps
-from ferry.settings import RehomeSettings
+from ferry.services.rehoming import RehomingSteps
+from ferry.services.settings import RehomeSettings
 
 
 @cache

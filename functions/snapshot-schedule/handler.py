@@ -1,6 +1,6 @@
 """Lambda entry point of `snapshot-schedule` (EventBridge schedule, every 5 minutes): snapshot the EBS
 volumes of pets whose `ferry.io/max-rpo` would otherwise be exceeded, prune the schedule's own snapshots
-beyond retention (see ferry.rehoming.snapshotting). Returns what was taken, pruned and at risk."""
+beyond retention (see ferry.services.snapshotting). Returns what was taken, pruned and at risk."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ferry.observability import logger, metrics, tracer
-from ferry.rehoming.snapshotting import SnapshotSchedule
-from ferry.settings import RehomeSettings
+from ferry.services.settings import RehomeSettings
+from ferry.services.snapshotting import SnapshotSchedule
 
 
 @cache

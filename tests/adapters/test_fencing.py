@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ferry.adapters.fencing import Fencer
-from ferry.rehoming.inventory import InstanceState
+from ferry.domain.rehoming.inventory import InstanceState
 
 IMAGE = "ami-12c6146b"
 

@@ -6,8 +6,8 @@ import pytest
 
 import ferry.adapters.kube as kube
 from ferry.adapters.kube import Credentials, KubeApi
-from ferry.clusters import ClusterKind, ClusterRegistration
-from ferry.errors import Forbidden, Throttled, Unavailable
+from ferry.domain.clusters import ClusterKind, ClusterRegistration
+from ferry.domain.errors import Forbidden, Throttled, Unavailable
 from sandbox.kube import KubeCluster
 
 

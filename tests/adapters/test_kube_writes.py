@@ -13,10 +13,10 @@ import yaml
 
 from ferry.adapters.kube import Credentials
 from ferry.adapters.kube_writes import KubeWriter
-from ferry.clusters import ClusterKind, ClusterRegistration
-from ferry.errors import Conflict, NotFound, Throttled
-from ferry.rehoming import manifests
-from ferry.rehoming.inventory import Taint
+from ferry.domain.clusters import ClusterKind, ClusterRegistration
+from ferry.domain.errors import Conflict, NotFound, Throttled
+from ferry.domain.rehoming import manifests
+from ferry.domain.rehoming.inventory import Taint
 from sandbox.kube import KubeCluster, SandboxClock
 
 ROOT = Path(__file__).resolve().parents[2]

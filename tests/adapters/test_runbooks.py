@@ -8,9 +8,9 @@ import boto3
 import pytest
 
 from ferry.adapters.stepfunctions import RunbookStarter
-from ferry.detection.transitions import Handoff
-from ferry.errors import ConfigError
-from ferry.runbooks import arn_setting
+from ferry.domain.detection.transitions import Handoff
+from ferry.domain.errors import ConfigError
+from ferry.domain.runbooks import arn_setting
 
 DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
 

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 
 from ferry.adapters.registry import Registry
 from ferry.adapters.states import StateTable, _from_item, _to_item, apply_signal, apply_signals, zone_key
-from ferry.clusters import ClusterKind, ClusterRegistration
-from ferry.detection import (
+from ferry.domain.clusters import ClusterKind, ClusterRegistration
+from ferry.domain.detection import (
     ControlPlaneStatus,
     DetectionPolicy,
     Handoff,
@@ -24,8 +24,8 @@ from ferry.detection import (
     TransitionReason,
     ZoneStatus,
 )
-from ferry.errors import ConfigError, Conflict, Throttled
-from ferry.signals import Signal, SignalKind, Source
+from ferry.domain.errors import ConfigError, Conflict, Throttled
+from ferry.domain.signals import Signal, SignalKind, Source
 from tests.unit.test_detection_properties import control_plane_timeline, replay, run_control_plane, timeline
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)

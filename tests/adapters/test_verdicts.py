@@ -9,10 +9,10 @@ import boto3
 import pytest
 
 from ferry.adapters.registry import Registry
-from ferry.clusters import ClusterKind, ClusterRegistration
-from ferry.settings import ReactionSettings
-from ferry.signals import Signal, SignalKind, Source
-from ferry.verdicts import Verdicts
+from ferry.domain.clusters import ClusterKind, ClusterRegistration
+from ferry.domain.signals import Signal, SignalKind, Source
+from ferry.services.settings import ReactionSettings
+from ferry.services.verdicts import Verdicts
 from tests.conftest import TABLE_NAME
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)

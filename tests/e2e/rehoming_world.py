@@ -27,11 +27,12 @@ from ferry.adapters.kube_writes import KubeWriter
 from ferry.adapters.registry import Registry
 from ferry.adapters.reporting import AuditLog, Notifier
 from ferry.adapters.states import StateTable
-from ferry.clusters import ClusterRegistration
-from ferry.rehoming.models import NodeReport, PetReport, PlanOutput, ReportInput, RunReport, StepError
-from ferry.rehoming.policies import RehomeLimits
-from ferry.rehoming.steps import RehomingSteps
-from ferry.settings import Mode, RehomeSettings
+from ferry.domain.clusters import ClusterRegistration
+from ferry.domain.modes import Mode
+from ferry.domain.rehoming.models import NodeReport, PetReport, PlanOutput, ReportInput, RunReport, StepError
+from ferry.domain.rehoming.policies import RehomeLimits
+from ferry.services.rehoming import RehomingSteps
+from ferry.services.settings import RehomeSettings
 from sandbox.lambdas import Invocation, LambdaRuntime
 from sandbox.scenario import ClusterSpec, StatefulSetSpec, ZoneOutage, load
 from sandbox.world import World

@@ -11,7 +11,7 @@ import dataclasses
 
 import pytest
 
-from ferry.settings import Mode
+from ferry.domain.modes import Mode
 from sandbox.gameday import moments
 from sandbox.scenario import ZoneRecovery, load
 from sandbox.world import World

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ferry.rehoming.models import FencedBy, IdentityFreed, PetStatus, RunOutcome
+from ferry.domain.rehoming.models import FencedBy, IdentityFreed, PetStatus, RunOutcome
 from sandbox.world import World
 from tests.e2e.rehoming_world import (
     ZONE_A,

@@ -18,15 +18,15 @@ from typing import Any
 
 import pytest
 
-import ferry.rehoming.steps as steps_module
-from ferry.errors import StepPending, TransientError
-from ferry.rehoming.effects import ClusterEffects
-from ferry.rehoming.models import PetStatus, RunOutcome, RunReport
-from ferry.rehoming.policies import RehomeLimits
-from ferry.rehoming.runs import Retries, run_runbook
-from ferry.rehoming.steps import RehomingSteps
-from ferry.runbooks import Runbook
+import ferry.services.rehoming as steps_module
+from ferry.domain.errors import StepPending, TransientError
+from ferry.domain.rehoming.models import PetStatus, RunOutcome, RunReport
+from ferry.domain.rehoming.policies import RehomeLimits
+from ferry.domain.runbooks import Runbook
+from ferry.executor.effects import ClusterEffects
+from ferry.services.rehoming import RehomingSteps
 from sandbox.aws import FaultScope
+from sandbox.local_runs import Retries, run_runbook
 from sandbox.scenario import StatefulSetSpec
 from sandbox.world import World
 from tests.conftest import load_event

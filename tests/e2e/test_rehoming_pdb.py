@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ferry.rehoming.models import PetStatus, RunOutcome
+from ferry.domain.rehoming.models import PetStatus, RunOutcome
 from sandbox.scenario import load
 from sandbox.world import World
 from tests.e2e.rehoming_world import StateMachine, drill_world, pods_per_identity, runtime

@@ -10,8 +10,8 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from ferry.adapters.registry import Registry
-from ferry.clusters import ClusterKind, ClusterRegistration
-from ferry.errors import ConfigError
+from ferry.domain.clusters import ClusterKind, ClusterRegistration
+from ferry.domain.errors import ConfigError
 from tests.conftest import TABLE_NAME, load_event, load_handler, sqs_event
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from ferry.errors import InputError
+from ferry.domain.errors import InputError
 from tests.conftest import TABLE_NAME, load_event, load_handler
 
 RUN_ID = "evacuate-us-east-1a-1764151200"

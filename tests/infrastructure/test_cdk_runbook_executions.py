@@ -3,9 +3,9 @@
 The definitions are executed by moto's Step Functions engine (the interpreter LocalStack wrote, vendored in
 moto: it evaluates paths, intrinsic functions, Choice, Map with MaxConcurrencyPath, Retry and Catch as the
 service documents them). Lambda cannot run here, so the four steps are fakes that speak the contract's
-models (ferry.rehoming.models): each parses its input with `from_dict`, so a payload the state machine
+models (ferry.domain.rehoming.models): each parses its input with `from_dict`, so a payload the state machine
 assembles wrongly fails the run as it would fail the real step, and the report is the real, pure
-`ferry.rehoming.reports.run_report`. Failures are raised the way Lambda reports a Python exception (error
+`ferry.domain.rehoming.reports.run_report`. Failures are raised the way Lambda reports a Python exception (error
 name = exception class, cause = {"errorMessage", "errorType", ...}).
 
 Two hooks into moto's internals make this possible, both named below: the Lambda call of a Task (there is
@@ -60,11 +60,11 @@ class FakeSteps:
                 raise StepError(error, f"{subject}: {error} (scripted)")
 
     def plan(self, event: dict[str, Any]) -> dict[str, Any]:
-        from ferry.errors import InputError
-        from ferry.rehoming.inputs import validate_input
-        from ferry.rehoming.models import NodeJob, PetJob, PlanOutput
-        from ferry.rehoming.policies import RehomePolicy
-        from ferry.runbooks import Runbook
+        from ferry.domain.errors import InputError
+        from ferry.domain.rehoming.models import NodeJob, PetJob, PlanOutput
+        from ferry.domain.rehoming.policies import RehomePolicy
+        from ferry.domain.runbooks import Runbook
+        from ferry.services.inputs import validate_input
 
         body = {k: v for k, v in event.items() if k not in ("runId", "runbook")}
         try:
@@ -111,7 +111,7 @@ class FakeSteps:
         ).to_dict()
 
     def fence(self, event: dict[str, Any]) -> dict[str, Any]:
-        from ferry.rehoming.models import FencedBy, IdentityFreed, NodeJob, NodeReport
+        from ferry.domain.rehoming.models import FencedBy, IdentityFreed, NodeJob, NodeReport
 
         job = NodeJob.from_dict(event)
         self._fail_if_scripted(job.node)
@@ -126,7 +126,7 @@ class FakeSteps:
         ).to_dict()
 
     def rehome(self, event: dict[str, Any]) -> dict[str, Any]:
-        from ferry.rehoming.models import PetJob, PetReport, PetStatus
+        from ferry.domain.rehoming.models import PetJob, PetReport, PetStatus
 
         job = PetJob.from_dict(event)
         self._fail_if_scripted(job.pod)
@@ -145,8 +145,8 @@ class FakeSteps:
         ).to_dict()
 
     def report(self, event: dict[str, Any]) -> dict[str, Any]:
-        from ferry.rehoming.models import ReportInput
-        from ferry.rehoming.reports import run_report
+        from ferry.domain.rehoming.models import ReportInput
+        from ferry.domain.rehoming.reports import run_report
 
         request = ReportInput.from_dict(event)  # raises InputError, failing the run, if the shape is wrong
         self.reports.append(request)

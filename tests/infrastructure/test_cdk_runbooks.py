@@ -136,7 +136,7 @@ def _role(synthesized: Synthesized, function_name: str) -> str:
 
 
 def test_one_standard_state_machine_per_runbook_named_as_ferry_names_them(synthesized: Synthesized) -> None:
-    from ferry.runbooks import Runbook
+    from ferry.domain.runbooks import Runbook
 
     machines = {
         p["Properties"]["StateMachineName"]: p["Properties"]
@@ -512,8 +512,8 @@ def test_rehome_uses_the_pets_keys_only_through_ec2(synthesized: Synthesized) ->
 
 
 def test_ingest_and_probe_know_evacuate_zone_by_the_variable_ferry_reads(synthesized: Synthesized) -> None:
-    from ferry.detection.transitions import Handoff
-    from ferry.runbooks import arn_setting
+    from ferry.domain.detection.transitions import Handoff
+    from ferry.domain.runbooks import arn_setting
 
     stack = synthesized.stack
     machine = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["EvacuateZone"])}
@@ -550,8 +550,8 @@ def test_snapshot_schedule_runs_every_five_minutes_and_knows_its_period(synthesi
 
 
 def test_runbook_step_timeouts_stay_under_the_step_lock_lease() -> None:
-    """ferry.settings: a pet's lock is taken over after its lease; a longer step would share the pet."""
-    from ferry.settings import RehomeSettings
+    """ferry.services.settings: a pet's lock is taken over after its lease; a longer step would share the pet."""
+    from ferry.services.settings import RehomeSettings
 
     lease = RehomeSettings.from_env({"FERRY_TABLE": "t", "FERRY_TOPIC_ARN": "a"}).lock_lease.total_seconds()
     from cdk.constants import FUNCTIONS

@@ -9,7 +9,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ferry.settings import Mode
+from ferry.domain.modes import Mode
 from sandbox import scenario
 from sandbox.scenario import (
     ControlPlaneOutage,

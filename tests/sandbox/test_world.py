@@ -17,8 +17,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ferry.adapters.aws import translate_error
-from ferry.errors import Unavailable
-from ferry.settings import Mode
+from ferry.domain.errors import Unavailable
+from ferry.domain.modes import Mode
 from sandbox import stepfunctions
 from sandbox.aws import AwsSandbox, Ec2Error, FaultScope, zonal_references
 from sandbox.lambdas import Invocation, available_functions

@@ -6,8 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from ferry.detection.transitions import ZoneStatus
-from ferry.rehoming.inventory import (
+from ferry.domain.detection.transitions import ZoneStatus
+from ferry.domain.rehoming.inventory import (
     Claim,
     ClaimTemplate,
     ClusterInventory,
@@ -22,8 +22,8 @@ from ferry.rehoming.inventory import (
     ZoneSpread,
     key,
 )
-from ferry.rehoming.planner import Request
-from ferry.rehoming.policies import RehomeLimits
+from ferry.domain.rehoming.planner import Request
+from ferry.domain.rehoming.policies import RehomeLimits
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ferry.detection import (
+from ferry.domain.detection import (
     ControlPlaneState,
     ControlPlaneStatus,
     DetectionPolicy,
@@ -20,7 +20,7 @@ from ferry.detection import (
     step_control_plane,
     with_roster,
 )
-from ferry.signals import Signal, SignalKind, Source
+from ferry.domain.signals import Signal, SignalKind, Source
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 CLUSTER = "east-1"

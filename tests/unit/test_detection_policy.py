@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from ferry.detection import DetectionPolicy
-from ferry.errors import ConfigError
+from ferry.domain.detection import DetectionPolicy
+from ferry.domain.errors import ConfigError
 
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ferry.detection import (
+from ferry.domain.detection import (
     ControlPlaneState,
     ControlPlaneStatus,
     DetectionPolicy,
@@ -28,7 +28,7 @@ from ferry.detection import (
     detect_region,
     with_roster,
 )
-from ferry.signals import Signal, SignalKind, Source
+from ferry.domain.signals import Signal, SignalKind, Source
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 REGION = "us-east-1"

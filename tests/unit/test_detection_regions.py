@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ferry.detection import (
+from ferry.domain.detection import (
     DetectionPolicy,
     Handoff,
     IgnoreReason,
@@ -18,7 +18,7 @@ from ferry.detection import (
     detect_region,
     screen_region_signal,
 )
-from ferry.signals import Signal, SignalKind, Source
+from ferry.domain.signals import Signal, SignalKind, Source
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 REGION = "us-east-1"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ferry.detection import (
+from ferry.domain.detection import (
     DetectionPolicy,
     Handoff,
     IgnoreReason,
@@ -18,8 +18,8 @@ from ferry.detection import (
     ZoneStatus,
     step_zone,
 )
-from ferry.detection.zones import screen_zone_signal
-from ferry.signals import Signal, SignalKind, Source
+from ferry.domain.detection.zones import screen_zone_signal
+from ferry.domain.signals import Signal, SignalKind, Source
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 A = "us-east-1a"

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from ferry.adapters.stepfunctions import Started
-from ferry.detection.facts import SignalRef
-from ferry.detection.transitions import (
+from ferry.domain.detection.facts import SignalRef
+from ferry.domain.detection.transitions import (
     ControlPlaneStatus,
     Handoff,
     SubjectKind,
@@ -18,10 +18,10 @@ from ferry.detection.transitions import (
     TransitionReason,
     ZoneStatus,
 )
+from ferry.domain.modes import Mode
+from ferry.domain.reactions import react
+from ferry.domain.signals import SignalKind, Source
 from ferry.executor.reactions import Executor, Outcome
-from ferry.reactions import react
-from ferry.settings import Mode
-from ferry.signals import SignalKind, Source
 
 AT = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
@@ -109,7 +109,7 @@ def test_act_mode_starts_the_evacuation_with_the_signals_that_made_the_quorum() 
     assert (runbook, name) == (Handoff.EVACUATE_ZONE, "evacuate-us-east-1a-1795687200")
     assert payload == {
         "zone": "us-east-1a",
-        "reason": "quorum: instance-down@aws.ec2, nodes-not-ready@ferry.probe",
+        "reason": "quorum: instance-down@aws.ec2, nodes-not-ready@ferry.services.probe",
         "dryRun": False,
         "requestedBy": "ferry-detector",
     }

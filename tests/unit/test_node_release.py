@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from ferry.clusters import ClusterKind, ClusterRegistration
+from ferry.domain.clusters import ClusterKind, ClusterRegistration
+from ferry.domain.modes import Mode
 from ferry.executor.nodes import OUT_OF_SERVICE, NodeReleaser
-from ferry.settings import Mode
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 CLUSTER = ClusterRegistration(

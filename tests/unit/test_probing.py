@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ferry.probing import ClusterObservation, NodeHealth, quarantined_zones, recovered_fenced_nodes, signals_from
-from ferry.signals import SignalKind, Source
+from ferry.domain.probing import ClusterObservation, NodeHealth, quarantined_zones, recovered_fenced_nodes, signals_from
+from ferry.domain.signals import SignalKind, Source
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 GRACE = timedelta(seconds=40)

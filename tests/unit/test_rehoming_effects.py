@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 
 from ferry.adapters.fencing import FenceResult
-from ferry.errors import Refused, StepPending, Throttled
-from ferry.rehoming.effects import ClusterEffects
-from ferry.rehoming.inventory import EbsVolume, InstanceState
-from ferry.rehoming.plans import (
+from ferry.domain.errors import Refused, StepPending, Throttled
+from ferry.domain.rehoming.inventory import EbsVolume, InstanceState
+from ferry.domain.rehoming.plans import (
     BindClaim,
     CreatePersistentVolume,
     DeleteClaim,
@@ -22,6 +21,7 @@ from ferry.rehoming.plans import (
     MarkOutOfService,
     VerifyRunning,
 )
+from ferry.executor.effects import ClusterEffects
 from tests.unit.rehoming_builders import NOW
 
 C = "east-1"

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from ferry.adapters.journal import StepRecord
-from ferry.errors import Conflict, Refused, StepPending, Throttled, Unavailable
+from ferry.domain.errors import Conflict, Refused, StepPending, Throttled, Unavailable
+from ferry.domain.modes import Mode
+from ferry.domain.rehoming.planner import plan_evacuation
+from ferry.domain.rehoming.plans import Action, ActionKind
 from ferry.executor.plans import Performed, PlanExecutor, RetryPolicy, StepStatus
-from ferry.rehoming.planner import plan_evacuation
-from ferry.rehoming.plans import Action, ActionKind
-from ferry.settings import Mode
 from tests.unit.rehoming_builders import NOW, ZONES, request, three_pets
 
 

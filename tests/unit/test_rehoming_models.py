@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from ferry.errors import InputError
-from ferry.rehoming.inputs import validate_input
-from ferry.rehoming.models import (
+from ferry.domain.errors import InputError
+from ferry.domain.rehoming.models import (
     NodeJob,
     NodeReport,
     PetJob,
@@ -23,10 +22,11 @@ from ferry.rehoming.models import (
     RunReport,
     StepError,
 )
-from ferry.rehoming.planner import plan_evacuation
-from ferry.rehoming.policies import RehomePolicy
-from ferry.rehoming.reports import outcome, pet_report, run_report
-from ferry.runbooks import INPUT_SCHEMAS, Runbook
+from ferry.domain.rehoming.planner import plan_evacuation
+from ferry.domain.rehoming.policies import RehomePolicy
+from ferry.domain.rehoming.reports import outcome, pet_report, run_report
+from ferry.domain.runbooks import INPUT_SCHEMAS, Runbook
+from ferry.services.inputs import validate_input
 from tests.conftest import load_event
 from tests.unit.rehoming_builders import NOW, ZONES, request, three_pets
 

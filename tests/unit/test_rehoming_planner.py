@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from ferry.detection.transitions import ZoneStatus
-from ferry.rehoming.inventory import InstanceState, ZoneSpread
-from ferry.rehoming.planner import plan_evacuation, plan_node, plan_rehome
-from ferry.rehoming.plans import (
+from ferry.domain.detection.transitions import ZoneStatus
+from ferry.domain.rehoming.inventory import InstanceState, ZoneSpread
+from ferry.domain.rehoming.planner import plan_evacuation, plan_node, plan_rehome
+from ferry.domain.rehoming.plans import (
     ActionKind,
     Condition,
     CreatePersistentVolume,
@@ -20,7 +20,7 @@ from ferry.rehoming.plans import (
     SkipReason,
     action_from_dict,
 )
-from ferry.rehoming.policies import RehomePolicy
+from ferry.domain.rehoming.policies import RehomePolicy
 from tests.unit.rehoming_builders import ZONES, ClusterBuilder, request, three_pets
 
 A, B, C = ZONES

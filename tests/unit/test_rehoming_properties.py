@@ -15,12 +15,12 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ferry.detection.transitions import ZoneStatus
+from ferry.domain.detection.transitions import ZoneStatus
+from ferry.domain.modes import Mode
+from ferry.domain.rehoming.inventory import ClusterInventory, InstanceState
+from ferry.domain.rehoming.planner import healthy_zones, plan_evacuation, schedulable_nodes
+from ferry.domain.rehoming.plans import FREEING_KINDS, ActionKind, Condition, Fence, Plan
 from ferry.executor.plans import PlanExecutor
-from ferry.rehoming.inventory import ClusterInventory, InstanceState
-from ferry.rehoming.planner import healthy_zones, plan_evacuation, schedulable_nodes
-from ferry.rehoming.plans import FREEING_KINDS, ActionKind, Condition, Fence, Plan
-from ferry.settings import Mode
 from tests.unit.rehoming_builders import ZONES, ClusterBuilder, request
 from tests.unit.test_rehoming_executor import CountingEffects, MemoryAudit, MemoryJournal
 

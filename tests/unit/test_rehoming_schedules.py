@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from ferry.rehoming.inventory import EbsSnapshot
-from ferry.rehoming.schedules import SCHEDULE_TAG, ScheduledVolume, decide
+from ferry.domain.rehoming.inventory import EbsSnapshot
+from ferry.domain.rehoming.schedules import SCHEDULE_TAG, ScheduledVolume, decide
 from tests.unit.rehoming_builders import NOW
 
 PERIOD = timedelta(minutes=5)

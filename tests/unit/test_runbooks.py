@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
 
-from ferry.detection.facts import SignalRef
-from ferry.detection.transitions import (
+from ferry.domain.detection.facts import SignalRef
+from ferry.domain.detection.transitions import (
     ControlPlaneStatus,
     Handoff,
     SubjectKind,
@@ -16,9 +16,9 @@ from ferry.detection.transitions import (
     TransitionReason,
     ZoneStatus,
 )
-from ferry.reactions import runbook_input
-from ferry.runbooks import INPUT_SCHEMAS, arn_setting
-from ferry.signals import SignalKind, Source
+from ferry.domain.reactions import runbook_input
+from ferry.domain.runbooks import INPUT_SCHEMAS, arn_setting
+from ferry.domain.signals import SignalKind, Source
 from tests.conftest import load_event
 
 SAMPLES = {

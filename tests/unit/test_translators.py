@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from ferry.errors import EventParseError
-from ferry.signals import Signal, SignalKind, Skip, SkipReason, Source
-from ferry.translators import translate
+from ferry.domain.errors import EventParseError
+from ferry.domain.signals import Signal, SignalKind, Skip, SkipReason, Source
+from ferry.domain.translators import translate
 from tests.conftest import EVENTS, load_event
 
 ACCOUNT = "123456789012"

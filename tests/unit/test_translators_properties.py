@@ -13,9 +13,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ferry.errors import EventParseError
-from ferry.signals import Signal, Skip, SkipReason
-from ferry.translators import translate
+from ferry.domain.errors import EventParseError
+from ferry.domain.signals import Signal, Skip, SkipReason
+from ferry.domain.translators import translate
 from tests.conftest import EVENTS, load_event
 
 SAMPLES = {

@@ -1,1 +1,1 @@
-"""The only modules that talk to AWS or Kubernetes: clients are passed in, errors leave as ferry.errors."""
+"""The only modules that talk to AWS or Kubernetes: clients are passed in, errors leave as ferry.domain.errors."""

@@ -13,7 +13,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ferry.errors import Conflict, FerryError, Forbidden, NotFound, Throttled, Unavailable
+from ferry.domain.errors import Conflict, FerryError, Forbidden, NotFound, Throttled, Unavailable
 
 _CONFIG = Config(
     connect_timeout=3,

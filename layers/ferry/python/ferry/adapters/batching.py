@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from ferry.errors import TransientError
+from ferry.domain.errors import TransientError
 
 BATCH = 200  # ids per filter value list, well under EC2's limits
 

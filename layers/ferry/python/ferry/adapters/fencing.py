@@ -19,8 +19,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ferry.adapters.aws import translate_error
 from ferry.adapters.batching import describe_in_batches
-from ferry.errors import FerryError, NotFound
-from ferry.rehoming.inventory import Instance, InstanceState
+from ferry.domain.errors import FerryError, NotFound
+from ferry.domain.rehoming.inventory import Instance, InstanceState
 
 POLL_SECONDS = 2.0
 _STOPPABLE = (InstanceState.RUNNING, InstanceState.PENDING, InstanceState.STOPPING)

@@ -21,7 +21,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ferry.adapters.aws import translate_error
-from ferry.errors import Conflict
+from ferry.domain.errors import Conflict
 
 BATCH_GET = 100
 

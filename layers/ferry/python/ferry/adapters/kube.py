@@ -1,7 +1,7 @@
 """Talking to a cluster's Kubernetes API: connecting with the registry's credentials, reading, typed errors.
 
 The only module that imports the `kubernetes` client. Every call carries a timeout, lists are paginated
-(`limit`/`continue`, never a full pod listing for a probe), and every failure leaves as a `ferry.errors`
+(`limit`/`continue`, never a full pod listing for a probe), and every failure leaves as a `ferry.domain.errors`
 type: 404 NotFound, 409 Conflict, 401/403 Forbidden, 429 Throttled (with Retry-After), 5xx, timeouts and
 refused connections Unavailable, so callers decide by type whether to retry.
 """
@@ -22,8 +22,8 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from ferry.adapters.aws import translate_error
-from ferry.clusters import ClusterKind, ClusterRegistration
-from ferry.errors import Conflict, FerryError, Forbidden, NotFound, Throttled, Unavailable
+from ferry.domain.clusters import ClusterKind, ClusterRegistration
+from ferry.domain.errors import Conflict, FerryError, Forbidden, NotFound, Throttled, Unavailable
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"

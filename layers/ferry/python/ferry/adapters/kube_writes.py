@@ -3,7 +3,7 @@
 Extends `KubeApi` (connection, timeouts, error translation) with what fencing and re-homing touch: nodes
 (cordon, taints), pods (force delete, eviction), VolumeAttachments, PersistentVolumes and claims, and the
 reads the planner's inventory needs. Responses stay JSON (`_preload_content=False`): deserializing into
-client models costs more than the request on large listings, and `ferry.rehoming.manifests` parses what
+client models costs more than the request on large listings, and `ferry.domain.rehoming.manifests` parses what
 matters. Every write is one the real API server accepts as sent: merge patches with an explicit content
 type, node taints replaced as a whole list with the resourceVersion read (a concurrent writer gets 409 and
 the caller re-reads), deletes with a uid precondition so a newer object of the same name is never touched.
@@ -19,9 +19,9 @@ from typing import Any
 from kubernetes import client as k8s
 
 from ferry.adapters.kube import PAGE_SIZE, Credentials, KubeApi
-from ferry.clusters import ClusterRegistration
-from ferry.errors import Conflict, NotFound
-from ferry.rehoming.inventory import Taint
+from ferry.domain.clusters import ClusterRegistration
+from ferry.domain.errors import Conflict, NotFound
+from ferry.domain.rehoming.inventory import Taint
 
 MERGE_PATCH = "application/merge-patch+json"
 PET_LABEL = "statefulset.kubernetes.io/pod-name"  # set by the StatefulSet controller on every pet

@@ -12,7 +12,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ferry.adapters.aws import translate_error
-from ferry.clusters import ClusterRegistration
+from ferry.domain.clusters import ClusterRegistration
 
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize

@@ -16,7 +16,7 @@ from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ferry.adapters.aws import translate_error
-from ferry.signals import Signal
+from ferry.domain.signals import Signal
 
 _serialize = TypeSerializer().serialize
 

@@ -1,11 +1,11 @@
 """Zone and control-plane states in the Ferry table, changed only by conditional writes.
 
 Many ingest and probe invocations run at once, and two of them may see signals about the same failure. Each
-one reads the states, decides with the pure detector (`ferry.detection`), and writes back only if no one
+one reads the states, decides with the pure detector (`ferry.domain.detection`), and writes back only if no one
 wrote in between: every state item carries a `version`, and every write is conditioned on the version it
 read. A lost race is retried from a fresh read (the winner has committed by then), so no transition is lost
 (the loser recomputes on top of the winner's facts) and none is doubled (the winner's transition is already
-in the state the loser reads). After `attempts` lost races the call raises `ferry.errors.Conflict`, which
+in the state the loser reads). After `attempts` lost races the call raises `ferry.domain.errors.Conflict`, which
 the caller retries like any transient failure.
 
 A region's zones are decided together (static stability), so they are written in one transaction that
@@ -35,8 +35,8 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ferry.adapters.aws import translate_error
-from ferry.clusters import ClusterRegistration
-from ferry.detection import (
+from ferry.domain.clusters import ClusterRegistration
+from ferry.domain.detection import (
     ControlPlaneState,
     DetectionPolicy,
     RegionState,
@@ -46,9 +46,9 @@ from ferry.detection import (
     detect_region,
     with_roster,
 )
-from ferry.detection.control_planes import CONTROL_PLANE_KINDS
-from ferry.errors import ConfigError, Conflict
-from ferry.signals import Signal
+from ferry.domain.detection.control_planes import CONTROL_PLANE_KINDS
+from ferry.domain.errors import ConfigError, Conflict
+from ferry.domain.signals import Signal
 
 DEFAULT_ATTEMPTS = 5
 _REGISTRY_PK = "REGISTRY"  # ferry.adapters.registry keeps every registration in this one partition

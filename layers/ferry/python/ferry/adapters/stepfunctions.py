@@ -10,9 +10,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ferry.adapters.aws import translate_error
-from ferry.detection.transitions import Handoff
-from ferry.errors import ConfigError
-from ferry.runbooks import arn_setting
+from ferry.domain.detection.transitions import Handoff
+from ferry.domain.errors import ConfigError
+from ferry.domain.runbooks import arn_setting
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ The two live apart so that `ingest`, which only reacts, does not import the re-h
 
 from __future__ import annotations
 
-from ferry.settings import Mode
+from ferry.domain.modes import Mode
 
 
 def may_act(mode: Mode, *, dry_run: bool = False) -> bool:

@@ -13,10 +13,10 @@ from datetime import datetime
 
 from ferry.adapters.kube_writes import KubeWriter
 from ferry.adapters.reporting import AuditLog
-from ferry.clusters import ClusterRegistration
+from ferry.domain.clusters import ClusterRegistration
+from ferry.domain.modes import Mode
 from ferry.executor import may_act
 from ferry.observability import logger
-from ferry.settings import Mode
 
 OUT_OF_SERVICE = "node.kubernetes.io/out-of-service"
 

@@ -1,8 +1,8 @@
 """Carrying out a re-homing plan.
 
-`PlanExecutor` carries out a re-homing plan's actions (`ferry.rehoming.plans`) in order: a step the journal
+`PlanExecutor` carries out a re-homing plan's actions (`ferry.domain.rehoming.plans`) in order: a step the journal
 says is done is skipped; a step gated on a fence runs only if that fence was confirmed; the rest are
-performed through an `Effects` (`ferry.rehoming.effects` in production), with bounded retries and backoff on
+performed through an `Effects` (`ferry.executor.effects` in production), with bounded retries and backoff on
 409/429/5xx, then journaled and audited. One executor works on a pet at a time (a lock with a lease), so two
 executors of the same plan take turns instead of racing.
 """
@@ -19,11 +19,11 @@ from typing import Any, Protocol
 
 from ferry.adapters.journal import Journal
 from ferry.adapters.reporting import AuditLog
-from ferry.errors import Conflict, StepPending, Throttled, TransientError
+from ferry.domain.errors import Conflict, StepPending, Throttled, TransientError
+from ferry.domain.modes import Mode
+from ferry.domain.rehoming.plans import Action, Condition
 from ferry.executor import may_act
 from ferry.observability import logger
-from ferry.rehoming.plans import Action, Condition
-from ferry.settings import Mode
 
 Results = Mapping[str, Mapping[str, Any]]
 

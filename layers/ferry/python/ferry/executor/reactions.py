@@ -17,9 +17,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ferry.adapters.reporting import AuditLog, Notifier
 from ferry.adapters.stepfunctions import RunbookStarter
+from ferry.domain.modes import Mode
+from ferry.domain.reactions import Reaction, RunbookRequest
 from ferry.observability import NAMESPACE, logger
-from ferry.reactions import Reaction, RunbookRequest
-from ferry.settings import Mode
 
 
 class Outcome(StrEnum):

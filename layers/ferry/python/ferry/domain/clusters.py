@@ -1,0 +1,85 @@
+"""Ferry's registry of the clusters it protects: what a cluster is, where its API is, how to reach it.
+
+A registration is written when a cluster is bootstrapped or an EKS cluster is registered, and read by every
+function that talks to clusters. Credentials never live here: `credentials_secret` names a Secrets Manager
+secret (self-managed clusters) and EKS clusters get a short-lived token from STS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from ferry.domain.errors import InputError
+
+
+class ClusterKind(StrEnum):
+    EKS = "eks"
+    SELF_MANAGED = "self-managed"
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterRegistration:
+    name: str
+    kind: ClusterKind
+    endpoint: str
+    region: str
+    zones: tuple[str, ...]
+    credentials_secret: str | None = None  # Secrets Manager id: {"token": ..., "certificate-authority-data": ...}
+    eks_cluster_name: str | None = None
+    control_plane_instances: tuple[str, ...] = ()
+    # Each control-plane member's own API endpoint (instance id -> https://<address>:6443), probed with
+    # /readyz so that one failing member is seen while the load-balanced endpoint still answers.
+    member_endpoints: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.name:
+            problems.append("name: required")
+        if not self.endpoint.startswith(("https://", "http://")):
+            problems.append(f"endpoint: expected an http(s) URL, got {self.endpoint!r}")
+        if not self.zones:
+            problems.append("zones: at least one zone is required")
+        if self.kind is ClusterKind.EKS and not self.eks_cluster_name:
+            problems.append("eks_cluster_name: required for an EKS cluster")
+        if self.kind is ClusterKind.SELF_MANAGED and not self.credentials_secret:
+            problems.append("credentials_secret: required for a self-managed cluster")
+        for instance, url in self.member_endpoints:
+            if not url.startswith(("https://", "http://")):
+                problems.append(f"member_endpoints.{instance}: expected an http(s) URL, got {url!r}")
+        if problems:
+            raise InputError(problems)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind.value,
+            "endpoint": self.endpoint,
+            "region": self.region,
+            "zones": list(self.zones),
+            "credentials_secret": self.credentials_secret,
+            "eks_cluster_name": self.eks_cluster_name,
+            "control_plane_instances": list(self.control_plane_instances),
+            "member_endpoints": dict(self.member_endpoints),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ClusterRegistration:
+        try:
+            kind = ClusterKind(data["kind"])
+        except (KeyError, ValueError):
+            allowed = ", ".join(k.value for k in ClusterKind)
+            raise InputError([f"kind: expected one of {allowed}, got {data.get('kind')!r}"]) from None
+        return cls(
+            name=str(data.get("name", "")),
+            kind=kind,
+            endpoint=str(data.get("endpoint", "")),
+            region=str(data.get("region", "")),
+            zones=tuple(data.get("zones") or ()),
+            credentials_secret=data.get("credentials_secret"),
+            eks_cluster_name=data.get("eks_cluster_name"),
+            control_plane_instances=tuple(data.get("control_plane_instances") or ()),
+            member_endpoints=tuple(sorted((data.get("member_endpoints") or {}).items())),
+        )

@@ -1,0 +1,89 @@
+"""The state machines Ferry starts and the input each takes (pure): one schema per runbook.
+
+Automatic reactions and people take the same path: the detector's hand-off starts these with a
+deterministic execution name (Step Functions refuses a second start of a name, and Ferry treats that as
+success); a person starts them from the console or the CLI with the same input (samples in
+`events/stepfunctions/`). Each state machine validates its input against the schema here first.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Any
+
+from ferry.domain.detection.transitions import Handoff
+
+
+class Runbook(StrEnum):
+    """Every state machine by name: the detector's hand-offs (`Handoff`, same values) and those people start."""
+
+    EVACUATE_ZONE = "EvacuateZone"
+    FAILBACK_ZONE = "FailbackZone"
+    FAILOVER_CLUSTER = "FailoverCluster"
+    REPLACE_CONTROL_PLANE_MEMBER = "ReplaceControlPlaneMember"
+    REHOME_PET = "RehomePet"
+    FENCE_NODE = "FenceNode"
+
+
+_REASON = {"type": "string", "minLength": 1, "maxLength": 500}
+_DRY_RUN = {"type": "boolean"}
+_NAME = {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", "maxLength": 253}
+_ZONE = {"type": "string", "pattern": "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$"}
+_INSTANCE = {"type": "string", "pattern": "^i-[0-9a-f]{8,17}$"}
+_LABEL = {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63}
+_ORDINAL = {"type": "integer", "minimum": 0, "maximum": 99999}
+# Pets re-homed at once by the re-home Map (docs/REHOMING.md; an inline Map runs at most 40 at once).
+_CONCURRENCY = {"type": "integer", "minimum": 1, "maximum": 40}
+
+
+def _schema(title: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": title,
+        "type": "object",
+        "properties": {**properties, "reason": _REASON, "dryRun": _DRY_RUN, "requestedBy": {"type": "string"}},
+        "required": [*required, "reason"],
+        "additionalProperties": False,
+    }
+
+
+# Keyed by name: `Handoff` and `Runbook` members (string enums of the same values) both look schemas up.
+INPUT_SCHEMAS: dict[str, dict[str, Any]] = {
+    Handoff.EVACUATE_ZONE: _schema(
+        "EvacuateZone",
+        {
+            "zone": _ZONE,
+            "clusters": {"type": "array", "items": _NAME, "uniqueItems": True},
+            "maxConcurrency": _CONCURRENCY,
+        },
+        ["zone"],
+    ),
+    Handoff.FAILBACK_ZONE: _schema(
+        "FailbackZone",
+        {"zone": _ZONE, "clusters": {"type": "array", "items": _NAME, "uniqueItems": True}},
+        ["zone"],
+    ),
+    Handoff.FAILOVER_CLUSTER: _schema("FailoverCluster", {"cluster": _NAME}, ["cluster"]),
+    Handoff.REPLACE_CONTROL_PLANE_MEMBER: _schema(
+        "ReplaceControlPlaneMember", {"cluster": _NAME, "instance": _INSTANCE}, ["cluster", "instance"]
+    ),
+    Runbook.REHOME_PET: _schema(
+        "RehomePet",
+        {
+            "cluster": _NAME,
+            "namespace": _LABEL,
+            "statefulSet": _NAME,
+            "ordinal": _ORDINAL,
+            "targetZone": _ZONE,
+            "maxConcurrency": _CONCURRENCY,
+        },
+        ["cluster", "namespace", "statefulSet", "ordinal"],
+    ),
+    Runbook.FENCE_NODE: _schema("FenceNode", {"cluster": _NAME, "node": _NAME}, ["cluster", "node"]),
+}
+
+
+def arn_setting(handoff: Handoff) -> str:
+    """The environment variable holding a state machine's ARN: `FERRY_SM_EVACUATE_ZONE`, ..."""
+    return "FERRY_SM_" + re.sub(r"(?<!^)(?=[A-Z])", "_", handoff.value).upper()

@@ -1,0 +1,412 @@
+"""The four re-homing steps the state machines run (plan, fence a node, re-home a pet, report), as services.
+
+Each `functions/runbook-*` handler parses its event into a model and calls one method here. The plan step
+validates the input, reads each cluster once, plans (pure), and, unless this is a dry run or observe mode,
+journals each node's and pet's plan so the later steps execute exactly what was planned. The fence and
+re-home steps load their plan, hand it to the executor (which skips journaled steps and checks the fence
+gate), and turn what happened into a report. "Not yet" leaves as `StepPending` and transient failures as
+themselves, for Step Functions to retry; a pet whose step keeps failing gets a `failed` report instead of
+failing the Map, so the other pets go on.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ferry.adapters.aws import LazyClient, client, session
+from ferry.adapters.fencing import Fencer
+from ferry.adapters.journal import Journal
+from ferry.adapters.kube import credentials_for
+from ferry.adapters.kube_writes import KubeWriter
+from ferry.adapters.registry import Registry
+from ferry.adapters.reporting import AuditLog, Notifier
+from ferry.adapters.states import StateTable
+from ferry.adapters.volumes import Volumes
+from ferry.domain.clusters import ClusterRegistration
+from ferry.domain.detection.transitions import ZoneStatus
+from ferry.domain.errors import FerryError, InputError, TransientError
+from ferry.domain.rehoming import reports
+from ferry.domain.rehoming.inventory import ClusterInventory
+from ferry.domain.rehoming.models import (
+    NodeJob,
+    NodeReport,
+    PetJob,
+    PetReport,
+    PetStatus,
+    PlanOutput,
+    ReportInput,
+    RunReport,
+    SkippedItem,
+)
+from ferry.domain.rehoming.planner import Request, plan_evacuation, plan_fence, plan_node, plan_rehome
+from ferry.domain.rehoming.plans import NodePlan, PetPlan, Plan, Skipped, SkipReason
+from ferry.domain.runbooks import Runbook
+from ferry.executor.effects import ClusterEffects
+from ferry.executor.plans import Execution, PlanExecutor
+from ferry.observability import logger
+from ferry.services import reading
+from ferry.services.inputs import validate_input
+from ferry.services.settings import RehomeSettings
+
+Connect = Callable[[ClusterRegistration], KubeWriter]
+RUNBOOKS = (Runbook.EVACUATE_ZONE, Runbook.REHOME_PET, Runbook.FENCE_NODE)
+READABLE_LIMIT = 120_000  # bytes of readable plan in the output: Step Functions states carry at most 256 KB
+WHO = "ferry-rehoming"
+REGISTRY_TTL = timedelta(seconds=60)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def node_subject(cluster: str, node: str) -> str:
+    return f"node/{cluster}/{node}"
+
+
+def pet_subject(cluster: str, namespace: str, pod: str) -> str:
+    return f"pet/{cluster}/{namespace}/{pod}"
+
+
+class RehomingSteps:
+    def __init__(
+        self,
+        settings: RehomeSettings,
+        *,
+        registry: Registry,
+        connect: Connect,
+        ec2: Any,
+        states: StateTable,
+        journal: Journal,
+        audit: AuditLog,
+        notifier: Notifier,
+        clock: Callable[[], datetime] = _utcnow,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        owner: str | None = None,
+    ) -> None:
+        self._settings = settings
+        self._registry = registry
+        self._connect = connect
+        self._states = states
+        self._journal = journal
+        self._audit = audit
+        self._notifier = notifier
+        self._clock = clock
+        self._registered: tuple[list[ClusterRegistration], datetime] | None = None
+        self._fencer = Fencer(ec2, sleep=sleep, monotonic=monotonic)  # `sleep` and `monotonic` share one time
+        self._volumes = Volumes(ec2)
+        self.executor = PlanExecutor(
+            settings.mode,
+            journal=journal,
+            audit=audit,
+            owner=owner or uuid.uuid4().hex,
+            lock_lease=settings.lock_lease,
+            clock=clock,
+            sleep=sleep,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: RehomeSettings) -> RehomingSteps:
+        """Clients made at cold start (never on import); EC2 and SNS only when first used."""
+        dynamodb = client("dynamodb")
+        secrets = LazyClient("secretsmanager")
+
+        def connect(registration: ClusterRegistration) -> KubeWriter:
+            credentials = credentials_for(registration, secrets=secrets, session=session())
+            return KubeWriter(registration, credentials, timeout=settings.kube_timeout_seconds)
+
+        table = settings.table_name
+        return cls(
+            settings,
+            registry=Registry(dynamodb, table),
+            connect=connect,
+            ec2=LazyClient("ec2"),
+            states=StateTable(dynamodb, table),
+            journal=Journal(dynamodb, table, ttl=timedelta(days=settings.journal_ttl_days)),
+            audit=AuditLog(dynamodb, table),
+            notifier=Notifier(LazyClient("sns"), settings.topic_arn),
+        )
+
+    # --- reading -----------------------------------------------------------------------------------------------
+
+    def _clusters(self, *, fresh: bool = False) -> list[ClusterRegistration]:
+        """The registry, read at most once a minute per container: a Map of 100 pets asks 100 times."""
+        now = self._clock()
+        if fresh or self._registered is None or now - self._registered[1] > REGISTRY_TTL:
+            self._registered = (self._registry.clusters(), now)
+        return self._registered[0]
+
+    def _registration(self, name: str) -> ClusterRegistration:
+        found = next((c for c in self._clusters() if c.name == name), None)
+        if found is None:  # registered a moment ago, perhaps
+            found = next((c for c in self._clusters(fresh=True) if c.name == name), None)
+        if found is None:
+            raise InputError([f"cluster: {name!r} is not registered with Ferry"])
+        return found
+
+    def _zones(self, registration: ClusterRegistration) -> dict[str, ZoneStatus]:
+        region = self._states.read_region(registration.region, registration.zones)
+        return {z.zone: z.status for z in region.state.zones}
+
+    def _effects(self, kube: KubeWriter) -> ClusterEffects:
+        return ClusterEffects(
+            kube=kube,
+            fencer=self._fencer,
+            volumes=self._volumes,
+            fence_wait=self._settings.limits.fence_wait,
+            clock=self._clock,
+        )
+
+    def _read_zone(self, registration: ClusterRegistration, zone: str) -> ClusterInventory:
+        with self._connect(registration) as kube:
+            return reading.read_cluster(kube, self._fencer, self._volumes, self._zones(registration), zone=zone)
+
+    # --- plan --------------------------------------------------------------------------------------------------
+
+    def plan(self, event: Mapping[str, Any]) -> PlanOutput:
+        """Validate, read, plan; journal the plan unless nothing may change."""
+        run_id, runbook, body = _parse_plan_event(event)
+        request = Request(run_id=run_id, now=self._clock(), limits=self._settings.limits)
+        plan = self._make_plan(runbook, body, request)
+        dry_run = self.executor.dry_run(bool(body.get("dryRun", False)))
+        if not dry_run:
+            plan = self._journal_plan(run_id, plan)
+        self._audit.record(
+            f"{run_id}/plan",
+            request.now,
+            {
+                "what": f"{runbook.value} planned: {len(plan.nodes)} node(s), {len(plan.pets)} pet(s)",
+                "who": body.get("requestedBy") or WHO,
+                "why": body.get("reason", ""),
+                "dry_run": dry_run,
+                "skipped": [s.to_dict() for s in plan.skipped],
+            },
+        )
+        return plan_output(run_id, runbook, dry_run, body, plan)
+
+    def _make_plan(self, runbook: Runbook, body: Mapping[str, Any], request: Request) -> Plan:
+        if runbook is Runbook.EVACUATE_ZONE:
+            zone = str(body["zone"])
+            clusters = self._clusters_for(zone, body.get("clusters"))
+            with ThreadPoolExecutor(max_workers=max(1, min(8, len(clusters)))) as pool:
+                inventories = list(pool.map(lambda c: self._read_zone(c, zone), clusters))
+            return plan_evacuation(zone, inventories, request)
+        registration = self._registration(str(body["cluster"]))
+        with self._connect(registration) as kube:
+            zones = self._zones(registration)
+            if runbook is Runbook.REHOME_PET:
+                inventory = reading.read_pet(
+                    kube,
+                    self._fencer,
+                    self._volumes,
+                    zones,
+                    namespace=str(body["namespace"]),
+                    statefulset=str(body["statefulSet"]),
+                    ordinal=int(body["ordinal"]),
+                )
+                return plan_rehome(
+                    inventory,
+                    str(body["namespace"]),
+                    str(body["statefulSet"]),
+                    int(body["ordinal"]),
+                    request=request,
+                    target_zone=body.get("targetZone"),
+                )
+            inventory = reading.read_node(kube, self._fencer, zones, node=str(body["node"]))
+            return plan_node(inventory, str(body["node"]), request)
+
+    def _clusters_for(self, zone: str, named: Iterable[str] | None) -> list[ClusterRegistration]:
+        registered = self._clusters()
+        if named is None:
+            return sorted((c for c in registered if zone in c.zones), key=lambda c: c.name)
+        by_name = {c.name: c for c in registered}
+        missing = [n for n in named if n not in by_name]
+        if missing:
+            raise InputError([f"clusters: {', '.join(missing)} not registered with Ferry"])
+        return [by_name[n] for n in sorted(set(named))]
+
+    def _journal_plan(self, run_id: str, plan: Plan) -> Plan:
+        """Journal each node's and pet's plan; the first one written for a run wins, and is what is returned
+        (a plan step run again for the same run reports what its later steps will execute)."""
+        at = self._clock()
+        nodes = tuple(
+            NodePlan.from_dict(self._journal.save_plan(run_id, node_subject(n.cluster, n.node), n.to_dict(), at))
+            for n in plan.nodes
+        )
+        pets = tuple(
+            PetPlan.from_dict(
+                self._journal.save_plan(run_id, pet_subject(p.cluster, p.namespace, p.pod), p.to_dict(), at)
+            )
+            for p in plan.pets
+        )
+        return replace(plan, nodes=nodes, pets=pets)
+
+    # --- fence -------------------------------------------------------------------------------------------------
+
+    def fence(self, job: NodeJob) -> NodeReport:
+        registration = self._registration(job.cluster)
+        with self._connect(registration) as kube:
+            plan = self._node_plan(job, kube, registration)
+            if isinstance(plan, Skipped):
+                return NodeReport(job.cluster, job.node, job.instance_id, False, None, None, False, plan.detail)
+            execution = self.executor.execute(
+                job.run_id, plan.actions, self._effects(kube), dry_run=job.dry_run, why=f"fence {job.node}"
+            )
+        report = reports.node_report(plan, *_views(execution))
+        if not report.fenced and not execution.dry_run:
+            self._notifier.notify(
+                f"Ferry: node {job.node} not fenced",
+                f"{job.cluster}/{job.node} ({job.instance_id}): {report.reason}.\n"
+                "Its pets stay where they are until EC2 confirms the instance is down; run the step again then.",
+                {"cluster": job.cluster, "node": job.node, "outcome": "not-fenced"},
+            )
+        return report
+
+    def _node_plan(self, job: NodeJob, kube: KubeWriter, registration: ClusterRegistration) -> NodePlan | Skipped:
+        saved = self._journal.load_plan(job.run_id, node_subject(job.cluster, job.node))
+        if saved is not None:
+            return NodePlan.from_dict(saved)
+        inventory = reading.read_node(kube, self._fencer, self._zones(registration), node=job.node)
+        node = inventory.nodes.get(job.node)
+        if node is None:
+            return Skipped(node_subject(job.cluster, job.node), SkipReason.POD_NOT_FOUND, "no such node")
+        return plan_fence(node, inventory)
+
+    # --- rehome ------------------------------------------------------------------------------------------------
+
+    def rehome(self, job: PetJob) -> PetReport:
+        if self.executor.dry_run(job.dry_run):
+            return PetReport(
+                job.cluster, job.namespace, job.pod, job.policy, PetStatus.PLANNED, job.from_zone, job.target_zone
+            )
+        registration = self._registration(job.cluster)
+        subject = pet_subject(job.cluster, job.namespace, job.pod)
+        with self._connect(registration) as kube:
+            plan = self._pet_plan(job, kube, registration)
+            if isinstance(plan, Skipped):
+                return PetReport(
+                    job.cluster,
+                    job.namespace,
+                    job.pod,
+                    job.policy,
+                    PetStatus.SKIPPED,
+                    job.from_zone,
+                    reason=plan.detail,
+                )
+            try:
+                execution = self.executor.execute(
+                    job.run_id, plan.actions, self._effects(kube), dry_run=False, why=f"re-home {subject}", lock=subject
+                )
+            except TransientError:
+                raise
+            except FerryError as error:
+                logger.warning("pet stopped", extra={"pet": subject, "error": str(error)})
+                failed = reports.pet_report(plan, {}, {}, None)
+                return replace(failed, status=PetStatus.FAILED, to_zone=None, reason=f"{type(error).__name__}: {error}")
+        return reports.pet_report(plan, *_views(execution), execution.started_at)
+
+    def _pet_plan(self, job: PetJob, kube: KubeWriter, registration: ClusterRegistration) -> PetPlan | Skipped:
+        subject = pet_subject(job.cluster, job.namespace, job.pod)
+        saved = self._journal.load_plan(job.run_id, subject)
+        if saved is not None:
+            return PetPlan.from_dict(saved)
+        inventory = reading.read_pet(
+            kube,
+            self._fencer,
+            self._volumes,
+            self._zones(registration),
+            namespace=job.namespace,
+            statefulset=job.statefulset,
+            ordinal=job.ordinal,
+        )
+        request = Request(run_id=job.run_id, now=self._clock(), limits=self._settings.limits)
+        plan = plan_rehome(
+            inventory, job.namespace, job.statefulset, job.ordinal, request=request, target_zone=job.target_zone
+        )
+        if not plan.pets:
+            return plan.skipped[-1] if plan.skipped else Skipped(subject, SkipReason.POD_NOT_FOUND, "nothing planned")
+        kept = self._journal.save_plan(job.run_id, subject, plan.pets[0].to_dict(), request.now)
+        return PetPlan.from_dict(kept)
+
+    # --- report ------------------------------------------------------------------------------------------------
+
+    def report(self, request: ReportInput) -> RunReport:
+        result = reports.run_report(request)
+        now = self._clock()
+        self._audit.record(
+            f"{request.run_id}/report",
+            now,
+            {"what": f"{request.runbook.value} {result.outcome.value}", "who": WHO, "summary": result.summary},
+        )
+        self._notifier.notify(
+            f"Ferry: {request.runbook.value} {result.outcome.value}",
+            result.summary,
+            {"run": request.run_id, "outcome": result.outcome.value},
+        )
+        return result
+
+
+# --- helpers --------------------------------------------------------------------------------------------------
+
+
+def _views(execution: Execution) -> tuple[dict[str, str], dict[str, Mapping[str, Any]]]:
+    statuses = {s.step_id: s.status.value for s in execution.steps}
+    results = {s.step_id: s.result for s in execution.steps}
+    return statuses, results
+
+
+def _parse_plan_event(event: Mapping[str, Any]) -> tuple[str, Runbook, dict[str, Any]]:
+    problems = []
+    run_id = event.get("runId") if isinstance(event, Mapping) else None
+    if not isinstance(run_id, str) or not run_id:
+        problems.append("runId: required (the execution name)")
+    raw = event.get("runbook") if isinstance(event, Mapping) else None
+    runbook = next((r for r in RUNBOOKS if r.value == raw), None)
+    if runbook is None:
+        problems.append(f"runbook: expected one of {', '.join(r.value for r in RUNBOOKS)}, got {raw!r}")
+    if problems:
+        raise InputError(problems)
+    assert runbook is not None and isinstance(run_id, str)
+    body = {k: v for k, v in event.items() if k not in ("runId", "runbook")}
+    validate_input(runbook, body)
+    return run_id, runbook, body
+
+
+def plan_output(run_id: str, runbook: Runbook, dry_run: bool, body: Mapping[str, Any], plan: Plan) -> PlanOutput:
+    nodes = tuple(NodeJob(run_id, n.cluster, n.node, n.instance_id, n.zone, dry_run) for n in plan.nodes)
+    pets = tuple(
+        PetJob(
+            run_id=run_id,
+            cluster=p.cluster,
+            namespace=p.namespace,
+            statefulset=p.statefulset,
+            ordinal=p.ordinal,
+            pod=p.pod,
+            node=p.node,
+            policy=p.policy,
+            from_zone=p.from_zone,
+            target_zone=p.target_zone,
+            dry_run=dry_run,
+        )
+        for p in plan.pets
+    )
+    readable = plan.readable()
+    if len(str(readable)) > READABLE_LIMIT:
+        readable = plan.readable(detailed=False)
+    return PlanOutput(
+        run_id=run_id,
+        runbook=runbook,
+        dry_run=dry_run,
+        zone=plan.zone,
+        reason=str(body.get("reason", "")),
+        nodes=nodes,
+        pets=pets,
+        skipped=tuple(SkippedItem(**s.to_dict()) for s in plan.skipped),
+        plan=readable,
+    )

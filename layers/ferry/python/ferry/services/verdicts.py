@@ -1,0 +1,174 @@
+"""From Signals to actions, the one path both `ingest` and `probe` take.
+
+Signals are decided against the stored zone and control-plane states (`ferry.adapters.states`, conditional
+writes); each committed transition becomes a reaction (`ferry.domain.reactions`), written to the outbox first and
+then carried out by the executor. A reaction the executor could not finish stays in the outbox, and the next
+probe round carries it out (`redo_pending`), so no hand-off is lost between a committed transition and a
+started run. The watched zones are those of the registered clusters: a zone no cluster uses is not Ferry's
+to judge, and "every zone failed at once" means every zone Ferry watches.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ferry.adapters.aws import LazyClient
+from ferry.adapters.journal import Journal
+from ferry.adapters.outbox import Outbox
+from ferry.adapters.registry import Registry
+from ferry.adapters.reporting import AuditLog, Notifier
+from ferry.adapters.states import StateTable, apply_signals, watched_zones
+from ferry.adapters.stepfunctions import RunbookStarter
+from ferry.domain.detection import DetectionPolicy, Handoff, ZoneStatus
+from ferry.domain.errors import FerryError
+from ferry.domain.reactions import Reaction, RunbookRequest, react
+from ferry.domain.signals import Signal
+from ferry.executor.reactions import Done, Executor
+from ferry.observability import logger
+from ferry.services.settings import ReactionSettings
+
+ZONES_TTL = timedelta(seconds=60)
+RETRY_EVERY = timedelta(minutes=5)  # how often an unfinished evacuation (a fence not confirmed) runs again
+
+
+def _region_of(zone: str) -> str:
+    """us-east-1a -> us-east-1 (a zone name is its region's name and a letter)."""
+    return zone[:-1]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Verdicts:
+    def __init__(
+        self,
+        settings: ReactionSettings,
+        *,
+        states: StateTable,
+        registry: Registry,
+        executor: Executor,
+        outbox: Outbox,
+        journal: Journal,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._settings = settings
+        self._states = states
+        self._registry = registry
+        self._executor = executor
+        self._outbox = outbox
+        self._journal = journal
+        self._clock = clock
+        self._zones: tuple[tuple[str, ...], datetime] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: ReactionSettings, dynamodb: Any, env: Mapping[str, str] = os.environ) -> Verdicts:
+        table = settings.table_name
+        executor = Executor(
+            settings.mode,
+            starter=RunbookStarter.from_env(LazyClient("stepfunctions"), env),
+            audit=AuditLog(dynamodb, table),
+            notifier=Notifier(LazyClient("sns"), settings.topic_arn),
+        )
+        return cls(
+            settings,
+            states=StateTable(dynamodb, table),
+            registry=Registry(dynamodb, table),
+            executor=executor,
+            outbox=Outbox(dynamodb, table),
+            journal=Journal(dynamodb, table),
+        )
+
+    def policy(self) -> DetectionPolicy | None:
+        """The policy over the registered clusters' zones; None while fewer than two zones are watched."""
+        now = self._clock()
+        if self._zones is None or now - self._zones[1] > ZONES_TTL:
+            zones = tuple(sorted({z for c in self._registry.clusters() for z in c.zones}))
+            self._zones = (zones, now)
+        zones = self._zones[0]
+        return self._settings.policy(zones) if len(zones) >= 2 else None
+
+    def decide(self, signals: Iterable[Signal]) -> tuple[Done, ...]:
+        """Apply the signals; carry out a reaction for each transition committed by this call."""
+        policy = self.policy()
+        if policy is None:
+            logger.info("no registered clusters over two zones or more: nothing to decide")
+            return ()
+        now = self._clock()
+        transitions = apply_signals(self._states, tuple(signals), now, policy)
+        reactions = [react(t) for t in transitions]
+        for reaction in reactions:
+            self._outbox.put(reaction.action_id, reaction.to_dict(), now=now)
+        done = []
+        for reaction in reactions:
+            # One reaction failing (SNS down, Step Functions throttling) must not stop the others, nor fail
+            # the invocation: it stays in the outbox and the next probe round carries it out.
+            try:
+                done.append(self._carry_out(reaction))
+            except FerryError as error:
+                logger.error("reaction left pending", extra={"action_id": reaction.action_id, "error": str(error)})
+        return tuple(done)
+
+    def retry_unfinished(self, zones: Iterable[str]) -> tuple[Done, ...]:
+        """Start the evacuation of a still-IMPAIRED zone again where a node's fence is not yet confirmed.
+
+        A node whose fence EC2 would not confirm is quarantined and its pets are left in place (nothing is
+        forced without a fence). Every `RETRY_EVERY` the same plan runs again under a new name: its journal
+        skips what is done, and it fences and moves what it can now. Step Functions refuses a second start of
+        the same name, so many probe rounds in one period start one retry.
+        """
+        wanted = sorted(set(zones))
+        policy = self.policy() if wanted else None
+        if policy is None:
+            return ()
+        now = self._clock()
+        window = int(now.timestamp() // RETRY_EVERY.total_seconds())
+        done = []
+        by_region: dict[str, list[str]] = {}
+        for zone in wanted:
+            by_region.setdefault(_region_of(zone), []).append(zone)
+        for region, names in sorted(by_region.items()):
+            states = self._states.read_region(region, watched_zones(region, policy)).state
+            for zone in names:
+                state = states.zone(zone)
+                if state is None or state.status is not ZoneStatus.IMPAIRED or not state.evacuation:
+                    continue
+                request = RunbookRequest(
+                    runbook=Handoff.EVACUATE_ZONE,
+                    name=f"{state.evacuation}-retry-{window}"[:80],
+                    input={
+                        "zone": zone,
+                        "reason": "retry: a node's fence was not confirmed; its pets are still in place",
+                        "dryRun": False,
+                        "requestedBy": "ferry-probe",
+                    },
+                )
+                # AWS answers a same-input start of a running execution with that execution, not a refusal:
+                # a claim per name keeps the probe rounds of one period from each telling operators again.
+                if not self._journal.acquire(f"retry:{request.name}", str(uuid.uuid4()), now, RETRY_EVERY):
+                    continue
+                try:
+                    done.append(self._executor.start_run(request, who="ferry-probe", why=request.input["reason"]))
+                except FerryError as error:
+                    logger.error("evacuation retry not started", extra={"zone": zone, "error": str(error)})
+        return tuple(done)
+
+    def redo_pending(self, *, older_than: timedelta = timedelta(seconds=60)) -> tuple[Done, ...]:
+        """Carry out the reactions a failed invocation left in the outbox; keep those that fail again."""
+        done = []
+        for action_id, payload in self._outbox.pending(created_before=self._clock() - older_than):
+            logger.warning("carrying out a reaction left pending", extra={"action_id": action_id})
+            try:
+                done.append(self._carry_out(Reaction.from_dict(payload)))
+            except FerryError as error:
+                logger.error("pending reaction failed again", extra={"action_id": action_id, "error": str(error)})
+        return tuple(done)
+
+    def _carry_out(self, reaction: Reaction) -> Done:
+        done = self._executor.carry_out(reaction)
+        self._outbox.remove(reaction.action_id)
+        return done
