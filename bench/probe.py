@@ -27,9 +27,10 @@ ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 _CHILD = """
 import json, os, resource, sys, time
 sys.path[:0] = [{layer!r}]
+from ferry.services.clocks import system_clock
 from ferry.services.probe import Prober
 from ferry.services.settings import ProbeSettings
-prober = Prober.from_settings(ProbeSettings.from_env(os.environ))
+prober = Prober.from_settings(ProbeSettings.from_env(os.environ), clock=system_clock)
 began = time.perf_counter()
 result = prober.run()
 elapsed = time.perf_counter() - began

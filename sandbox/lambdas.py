@@ -8,10 +8,10 @@ EMF metrics, CloudWatch's share in AWS) is captured per invocation. Nothing in t
 here: the only sandbox-specific setting is `AWS_ENDPOINT_URL`, the standard way to point an SDK elsewhere.
 
 The function's clock is the world's clock. In AWS, the events, the nodes' leases and Lambda all live on one
-time; here the world runs on a fast-forwarded `SandboxClock`, so while Ferry's code runs, `datetime.now()` in
-the Ferry package and the handler answers sandbox time (the freezegun technique: module globals bound to
-`datetime.datetime` are swapped for a subclass for the length of the call). Without it the detector would
-see the sandbox's events as coming from the future.
+time; here the world runs on a fast-forwarded `SandboxClock`. Each handler declares the clock its services run
+on (`clock`, the system's by default), and this runtime sets it to the world's clock when it loads the handler,
+before the first invocation: Ferry's code is passed the time, nothing in it is patched. Without it the detector
+would see the sandbox's events as coming from the future.
 
 Importing this module puts the Ferry layer on `sys.path`, so entry points (`python -m sandbox.gameday`) import
 it before anything that imports `ferry`.
@@ -30,10 +30,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Self, TextIO
+from typing import Any, TextIO
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = ROOT / "functions"
@@ -199,54 +199,6 @@ def _runtime(env: Mapping[str, str], task_root: Path) -> Iterator[io.StringIO]:
 
 
 Clock = Callable[[], datetime]
-_REAL_DATETIME = datetime
-
-
-class _DatetimeType(type):
-    """Keeps `isinstance(x, datetime)` true for every datetime while the swapped-in subclass is in place."""
-
-    def __instancecheck__(cls, instance: object) -> bool:
-        return isinstance(instance, _REAL_DATETIME)
-
-    def __subclasscheck__(cls, subclass: type) -> bool:
-        return issubclass(subclass, _REAL_DATETIME)
-
-
-def clocked_datetime(clock: Clock) -> type[datetime]:
-    """A `datetime` class whose now()/utcnow()/today() read `clock` (timezone-aware UTC) instead of the system."""
-
-    class ClockedDatetime(_REAL_DATETIME, metaclass=_DatetimeType):
-        @classmethod
-        def now(cls, tz: tzinfo | None = None) -> Self:
-            return cls.fromtimestamp(clock().timestamp(), tz)  # naive local time when tz is None, as datetime does
-
-        @classmethod
-        def utcnow(cls) -> Self:
-            return cls.fromtimestamp(clock().timestamp(), UTC).replace(tzinfo=None)
-
-        @classmethod
-        def today(cls) -> Self:
-            return cls.now()
-
-    return ClockedDatetime
-
-
-@contextlib.contextmanager
-def _clocked(clock: Clock | None, *extra: ModuleType) -> Iterator[None]:
-    """Swap `datetime` for a clocked one in the Ferry package and the given modules, for the call."""
-    if clock is None:
-        yield
-        return
-    fake = clocked_datetime(clock)
-    modules = [m for n, m in list(sys.modules.items()) if n == "ferry" or n.startswith("ferry.")] + list(extra)
-    swapped = [(m, name) for m in modules for name, value in list(vars(m).items()) if value is _REAL_DATETIME]
-    for module, name in swapped:
-        setattr(module, name, fake)
-    try:
-        yield
-    finally:
-        for module, name in swapped:
-            setattr(module, name, _REAL_DATETIME)
 
 
 def lambda_environment(
@@ -303,6 +255,10 @@ class LambdaFunction:
             raise ImportError(f"cannot load {path}")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
+        if self.clock is not None:
+            if not callable(getattr(module, "clock", None)):
+                raise TypeError(f"{path} declares no `clock`: its services cannot be given the world's time")
+            module.clock = self.clock  # the handler's declared clock (see its module), before the first call
         return module
 
     def invoke(self, event: Mapping[str, Any]) -> Invocation:
@@ -317,8 +273,7 @@ class LambdaFunction:
                 if self._module is None:
                     self._module = self._load()
                 context = LambdaContext(self.env["AWS_LAMBDA_FUNCTION_NAME"], request_id, self.account_id)
-                with _clocked(self.clock, self._module):
-                    result = self._module.handler(json.loads(json.dumps(event)), context)
+                result = self._module.handler(json.loads(json.dumps(event)), context)
             except Exception as exc:  # the runtime turns any exception into a failed invocation
                 error = exc
         invocation = Invocation(

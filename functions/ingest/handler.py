@@ -14,16 +14,22 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ferry.observability import logger, metrics
+from ferry.services.clocks import system_clock
 from ferry.services.ingestion import Ingestor
 from ferry.services.settings import IngestSettings
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
+# The time this function runs on (its services get it from here). A runtime that simulates time, such as the
+# sandbox's, sets its own before the first invocation.
+clock = system_clock
+
+
 @cache
 def ingestor() -> Ingestor:
     """Built on the first invocation (cold start), not on import: settings are validated there."""
-    return Ingestor.from_settings(IngestSettings.from_env(os.environ))
+    return Ingestor.from_settings(IngestSettings.from_env(os.environ), clock=clock)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -11,14 +11,19 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ferry.observability import logger, metrics, tracer
+from ferry.services.clocks import system_clock
 from ferry.services.rehoming import RehomingSteps
 from ferry.services.settings import RehomeSettings
+
+# The time this function runs on (its services get it from here). A runtime that simulates time, such as the
+# sandbox's, sets its own before the first invocation.
+clock = system_clock
 
 
 @cache
 def steps() -> RehomingSteps:
     """Built on the first invocation (cold start), not on import: settings are validated there."""
-    return RehomingSteps.from_settings(RehomeSettings.from_env(os.environ))
+    return RehomingSteps.from_settings(RehomeSettings.from_env(os.environ), clock=clock)
 
 
 @logger.inject_lambda_context(correlation_id_path="runId", clear_state=True)

@@ -33,9 +33,7 @@ def verdicts(moto_table) -> Verdicts:
         )
     )
     settings = ReactionSettings.from_env({"FERRY_TABLE": moto_table.name, "FERRY_TOPIC_ARN": TOPIC})
-    made = Verdicts.from_settings(settings, dynamodb, env={})
-    made._clock = lambda: NOW  # type: ignore[method-assign]
-    return made
+    return Verdicts.from_settings(settings, dynamodb, clock=lambda: NOW, env={})
 
 
 def outbox() -> list[str]:
@@ -88,9 +86,9 @@ def acting(moto_table, machine: str) -> Verdicts:
     settings = ReactionSettings.from_env(
         {"FERRY_TABLE": moto_table.name, "FERRY_TOPIC_ARN": TOPIC, "FERRY_MODE": "act"}
     )
-    made = Verdicts.from_settings(settings, moto_table.client, env={"FERRY_SM_EVACUATE_ZONE": machine})
-    made._clock = lambda: NOW  # type: ignore[method-assign]
-    return made
+    return Verdicts.from_settings(
+        settings, moto_table.client, clock=lambda: NOW, env={"FERRY_SM_EVACUATE_ZONE": machine}
+    )
 
 
 def test_an_unfinished_evacuation_runs_again_once_per_period(verdicts, moto_table, evacuation_machine) -> None:

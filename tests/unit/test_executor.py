@@ -109,7 +109,7 @@ def test_act_mode_starts_the_evacuation_with_the_signals_that_made_the_quorum() 
     assert (runbook, name) == (Handoff.EVACUATE_ZONE, "evacuate-us-east-1a-1795687200")
     assert payload == {
         "zone": "us-east-1a",
-        "reason": "quorum: instance-down@aws.ec2, nodes-not-ready@ferry.services.probe",
+        "reason": "quorum: instance-down@aws.ec2, nodes-not-ready@ferry.probe",
         "dryRun": False,
         "requestedBy": "ferry-detector",
     }

@@ -21,7 +21,7 @@ from ferry.domain.rehoming.inventory import ClusterInventory, InstanceState
 from ferry.domain.rehoming.planner import healthy_zones, plan_evacuation, schedulable_nodes
 from ferry.domain.rehoming.plans import FREEING_KINDS, ActionKind, Condition, Fence, Plan
 from ferry.executor.plans import PlanExecutor
-from tests.unit.rehoming_builders import ZONES, ClusterBuilder, request
+from tests.unit.rehoming_builders import NOW, ZONES, ClusterBuilder, request
 from tests.unit.test_rehoming_executor import CountingEffects, MemoryAudit, MemoryJournal
 
 POLICIES = st.sampled_from(["snapshot", "snapshot", "fresh", "stay", None, "teleport"])
@@ -145,7 +145,9 @@ def test_every_pet_of_the_zone_is_planned_or_skipped_and_steps_are_unique(
 def test_replaying_a_plan_performs_nothing_twice(inventory: ClusterInventory, zone: str, fenced: bool) -> None:
     plan = evacuate(inventory, zone)
     journal, effects = MemoryJournal(), CountingEffects(fenced=fenced)
-    executor = PlanExecutor(Mode.ACT, journal=journal, audit=MemoryAudit(), owner="t", sleep=lambda _: None)
+    executor = PlanExecutor(
+        Mode.ACT, journal=journal, audit=MemoryAudit(), owner="t", clock=lambda: NOW, sleep=lambda _: None
+    )
     for actions in [n.actions for n in plan.nodes] + [p.actions for p in plan.pets]:
         executor.execute("run", actions, effects, dry_run=False, why="test")
     first = list(effects.performed)

@@ -50,7 +50,7 @@ class Source(StrEnum):
     CLOUDWATCH = "aws.cloudwatch"
     ZONAL_SHIFT = "aws.arc-zonal-shift"
     SCHEDULER = "aws.events"
-    PROBE = "ferry.services.probe"
+    PROBE = "ferry.probe"
     OPERATOR = "ferry.operator"
 
 

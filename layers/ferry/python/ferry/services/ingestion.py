@@ -17,8 +17,8 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -39,14 +39,9 @@ from ferry.domain.errors import EventParseError, FerryError
 from ferry.domain.signals import Signal, Skip
 from ferry.domain.translators import translate
 from ferry.observability import emit_counts, logger, metrics
+from ferry.services.clocks import Clock
 from ferry.services.settings import IngestSettings
 from ferry.services.verdicts import Verdicts
-
-Clock = Callable[[], datetime]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def parse_body(body: str | None) -> dict[str, Any]:
@@ -76,7 +71,7 @@ class Ingestor:
         placements: Placements,
         verdicts: Verdicts,
         persistence: DynamoDBPersistenceLayer,
-        clock: Clock = _utcnow,
+        clock: Clock,
     ) -> None:
         self._settings = settings
         self._log = log
@@ -91,7 +86,7 @@ class Ingestor:
         self._counts: dict[str, Counter[str]] = {}
 
     @classmethod
-    def from_settings(cls, settings: IngestSettings) -> Ingestor:
+    def from_settings(cls, settings: IngestSettings, *, clock: Clock) -> Ingestor:
         dynamodb = client("dynamodb")
         persistence = DynamoDBPersistenceLayer(
             table_name=settings.table_name,
@@ -105,8 +100,9 @@ class Ingestor:
             log=SignalLog(dynamodb, settings.table_name),
             directory=InstanceDirectory(LazyClient("ec2")),
             placements=Placements(dynamodb, settings.table_name),
-            verdicts=Verdicts.from_settings(settings.reactions, dynamodb),
+            verdicts=Verdicts.from_settings(settings.reactions, dynamodb, clock=clock),
             persistence=persistence,
+            clock=clock,
         )
 
     def process_batch(

@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import single_metric
@@ -41,6 +41,7 @@ from ferry.domain.probing import (
 from ferry.domain.signals import Signal
 from ferry.executor.nodes import NodeReleaser
 from ferry.observability import NAMESPACE, logger
+from ferry.services.clocks import Clock
 from ferry.services.settings import ProbeSettings
 from ferry.services.verdicts import Verdicts
 
@@ -172,7 +173,7 @@ class Prober:
         placements: Placements,
         log: SignalLog,
         verdicts: Verdicts,
-        clock: Callable[[], datetime],
+        clock: Clock,
     ) -> None:
         self._settings = settings
         self._registry = registry
@@ -185,7 +186,7 @@ class Prober:
         self._clock = clock
 
     @classmethod
-    def from_settings(cls, settings: ProbeSettings) -> Prober:
+    def from_settings(cls, settings: ProbeSettings, *, clock: Clock) -> Prober:
         dynamodb = client("dynamodb")
         table = settings.reactions.table_name
         secrets = LazyClient("secretsmanager")
@@ -202,8 +203,8 @@ class Prober:
             directory=InstanceDirectory(client("ec2")),
             placements=Placements(dynamodb, table),
             log=SignalLog(dynamodb, table),
-            verdicts=Verdicts.from_settings(settings.reactions, dynamodb),
-            clock=lambda: datetime.now(UTC),
+            verdicts=Verdicts.from_settings(settings.reactions, dynamodb, clock=clock),
+            clock=clock,
         )
 
     def run(self) -> dict[str, Any]:

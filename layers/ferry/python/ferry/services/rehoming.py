@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from ferry.adapters.aws import LazyClient, client, session
@@ -51,6 +51,7 @@ from ferry.executor.effects import ClusterEffects
 from ferry.executor.plans import Execution, PlanExecutor
 from ferry.observability import logger
 from ferry.services import reading
+from ferry.services.clocks import Clock
 from ferry.services.inputs import validate_input
 from ferry.services.settings import RehomeSettings
 
@@ -59,10 +60,6 @@ RUNBOOKS = (Runbook.EVACUATE_ZONE, Runbook.REHOME_PET, Runbook.FENCE_NODE)
 READABLE_LIMIT = 120_000  # bytes of readable plan in the output: Step Functions states carry at most 256 KB
 WHO = "ferry-rehoming"
 REGISTRY_TTL = timedelta(seconds=60)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def node_subject(cluster: str, node: str) -> str:
@@ -85,7 +82,7 @@ class RehomingSteps:
         journal: Journal,
         audit: AuditLog,
         notifier: Notifier,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Clock,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         owner: str | None = None,
@@ -112,7 +109,7 @@ class RehomingSteps:
         )
 
     @classmethod
-    def from_settings(cls, settings: RehomeSettings) -> RehomingSteps:
+    def from_settings(cls, settings: RehomeSettings, *, clock: Clock) -> RehomingSteps:
         """Clients made at cold start (never on import); EC2 and SNS only when first used."""
         dynamodb = client("dynamodb")
         secrets = LazyClient("secretsmanager")
@@ -131,6 +128,7 @@ class RehomingSteps:
             journal=Journal(dynamodb, table, ttl=timedelta(days=settings.journal_ttl_days)),
             audit=AuditLog(dynamodb, table),
             notifier=Notifier(LazyClient("sns"), settings.topic_arn),
+            clock=clock,
         )
 
     # --- reading -----------------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import single_metric
@@ -31,6 +30,7 @@ from ferry.domain.rehoming.policies import max_rpo
 from ferry.domain.rehoming.schedules import ScheduleDecision, ScheduledVolume, decide
 from ferry.executor import may_act
 from ferry.observability import NAMESPACE, logger
+from ferry.services.clocks import Clock
 from ferry.services.settings import RehomeSettings
 
 Connect = Callable[[ClusterRegistration], KubeWriter]
@@ -74,7 +74,7 @@ class SnapshotSchedule:
         registry: Registry,
         connect: Connect,
         ec2: Any,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock,
     ) -> None:
         self._settings = settings
         self._registry = registry
@@ -83,7 +83,7 @@ class SnapshotSchedule:
         self._clock = clock
 
     @classmethod
-    def from_settings(cls, settings: RehomeSettings) -> SnapshotSchedule:
+    def from_settings(cls, settings: RehomeSettings, *, clock: Clock) -> SnapshotSchedule:
         secrets = LazyClient("secretsmanager")
 
         def connect(registration: ClusterRegistration) -> KubeWriter:
@@ -91,7 +91,11 @@ class SnapshotSchedule:
             return KubeWriter(registration, credentials, timeout=settings.kube_timeout_seconds)
 
         return cls(
-            settings, registry=Registry(client("dynamodb"), settings.table_name), connect=connect, ec2=client("ec2")
+            settings,
+            registry=Registry(client("dynamodb"), settings.table_name),
+            connect=connect,
+            ec2=client("ec2"),
+            clock=clock,
         )
 
     def _read(self, registration: ClusterRegistration) -> list[ScheduledVolume] | None:

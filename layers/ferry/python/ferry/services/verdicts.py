@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from ferry.adapters.aws import LazyClient
@@ -29,6 +29,7 @@ from ferry.domain.reactions import Reaction, RunbookRequest, react
 from ferry.domain.signals import Signal
 from ferry.executor.reactions import Done, Executor
 from ferry.observability import logger
+from ferry.services.clocks import Clock
 from ferry.services.settings import ReactionSettings
 
 ZONES_TTL = timedelta(seconds=60)
@@ -38,10 +39,6 @@ RETRY_EVERY = timedelta(minutes=5)  # how often an unfinished evacuation (a fenc
 def _region_of(zone: str) -> str:
     """us-east-1a -> us-east-1 (a zone name is its region's name and a letter)."""
     return zone[:-1]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Verdicts:
@@ -54,7 +51,7 @@ class Verdicts:
         executor: Executor,
         outbox: Outbox,
         journal: Journal,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Clock,
     ) -> None:
         self._settings = settings
         self._states = states
@@ -66,13 +63,16 @@ class Verdicts:
         self._zones: tuple[tuple[str, ...], datetime] | None = None
 
     @classmethod
-    def from_settings(cls, settings: ReactionSettings, dynamodb: Any, env: Mapping[str, str] = os.environ) -> Verdicts:
+    def from_settings(
+        cls, settings: ReactionSettings, dynamodb: Any, *, clock: Clock, env: Mapping[str, str] = os.environ
+    ) -> Verdicts:
         table = settings.table_name
         executor = Executor(
             settings.mode,
             starter=RunbookStarter.from_env(LazyClient("stepfunctions"), env),
             audit=AuditLog(dynamodb, table),
             notifier=Notifier(LazyClient("sns"), settings.topic_arn),
+            clock=clock,
         )
         return cls(
             settings,
@@ -81,6 +81,7 @@ class Verdicts:
             executor=executor,
             outbox=Outbox(dynamodb, table),
             journal=Journal(dynamodb, table),
+            clock=clock,
         )
 
     def policy(self) -> DetectionPolicy | None:
