@@ -113,7 +113,7 @@ class Inventory:
         return Counter(i.state for i in self.instances if i.zone == zone)
 
     def data_volume_ids(self) -> frozenset[str]:
-        """Volumes that hold data (not boot volumes): the ones DESIGN.md says Ferry never deletes."""
+        """Volumes that hold data (not boot volumes): the ones Ferry never deletes (docs/ARCHITECTURE.md, rule 2)."""
         return frozenset(v.id for v in self.volumes if not v.root)
 
     def volume(self, volume_id: str) -> Volume | None:
