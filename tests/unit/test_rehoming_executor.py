@@ -1,4 +1,5 @@
-"""The plan executor with fakes: dry run and observe mode do nothing, the fence gate, the journal, retries, locks."""
+"""The plan executor with fakes: dry run and observe mode do nothing (no step, no plan journaled), the fence gate,
+the journal, retries, locks."""
 
 from __future__ import annotations
 
@@ -23,12 +24,16 @@ class MemoryJournal:
     def __init__(self) -> None:
         self.records: dict[tuple[str, str], StepRecord] = {}
         self.locks: dict[str, tuple[str, datetime]] = {}
+        self.plans: dict[tuple[str, str], Mapping[str, Any]] = {}
 
     def steps(self, run_id: str, step_ids: Any) -> dict[str, StepRecord]:
         return {s: self.records[(run_id, s)] for s in step_ids if (run_id, s) in self.records}
 
     def complete(self, run_id: str, step_id: str, kind: str, result: Mapping[str, Any], at: datetime) -> None:
         self.records[(run_id, step_id)] = StepRecord(step_id, kind, dict(result), at)
+
+    def save_plan(self, run_id: str, subject: str, plan: Mapping[str, Any], at: datetime) -> Mapping[str, Any]:
+        return self.plans.setdefault((run_id, subject), plan)
 
     def acquire(self, name: str, owner: str, now: datetime, lease: timedelta) -> bool:
         holder = self.locks.get(name)
@@ -100,9 +105,26 @@ def test_dry_run_and_observe_mode_perform_nothing(mode: Mode, dry_run: bool) -> 
 
     execution = run.execute("r", pet_actions(), effects, dry_run=dry_run, why="t", lock="pet/x")
 
+    journaled = run.journal_plans("r", {"pet/x": {"pod": "db-0"}}, dry_run=dry_run)
+    acted = run.act_or_plan(dry_run, lambda: "acted", lambda: "planned")
+
     assert execution.dry_run and {s.status for s in execution.steps} == {StepStatus.PLANNED}
     assert len(execution.steps) == len(pet_actions())
+    assert journaled.dry_run and journaled.plans == {"pet/x": {"pod": "db-0"}}
+    assert acted == "planned"
     assert effects.performed == [] and journal.records == {} and journal.locks == {} and audit.records == []
+    assert journal.plans == {}, "no plan journaled for later steps to execute"
+
+
+def test_the_first_plan_journaled_for_a_run_is_the_one_kept() -> None:
+    run, journal, _, _ = executor()
+
+    first = run.journal_plans("r", {"pet/x": {"to": "b"}, "node/y": {"node": "y"}}, dry_run=False)
+    again = run.journal_plans("r", {"pet/x": {"to": "c"}}, dry_run=False)
+
+    assert not first.dry_run and first.plans == {"pet/x": {"to": "b"}, "node/y": {"node": "y"}}
+    assert not again.dry_run and again.plans == {"pet/x": {"to": "b"}}, "a plan step run again reports the kept plan"
+    assert journal.plans == {("r", "pet/x"): {"to": "b"}, ("r", "node/y"): {"node": "y"}}
 
 
 def test_a_confirmed_fence_opens_the_gate_and_every_step_is_journaled_and_audited() -> None:

@@ -5,10 +5,16 @@ dry-run flag, so "observe mode changes nothing" is true by construction and test
 leaves an audit record (what, why, on which signals, with what result), in that order: an action whose audit
 write fails is not reported as done.
 
-- `ferry.executor.reactions`: the detector's reactions (start a runbook, alarm, notify).
-- `ferry.executor.plans`: a re-homing plan's actions, journaled and resumable.
+Each executor decides in one place, through `may_act`; the services hand it the requested dry run and
+build their answers from what it says it did (an `Execution` whose steps are PLANNED, `Outcome.OBSERVED`,
+`SnapshotsDone.acted`). tests/unit/test_services_do_not_decide.py keeps the services from deciding again.
 
-The two live apart so that `ingest`, which only reacts, does not import the re-homing planner at cold start.
+- `ferry.executor.reactions`: the detector's reactions (start a runbook, alarm, notify).
+- `ferry.executor.plans`: a re-homing plan's actions, journaled and resumable (`effects`: what each does).
+- `ferry.executor.nodes`: lifting the out-of-service taint from a fenced node that is healthy again.
+- `ferry.executor.snapshots`: the snapshot schedule's snapshots, taken and pruned.
+
+They live apart so that `ingest`, which only reacts, does not import the re-homing planner at cold start.
 """
 
 from __future__ import annotations

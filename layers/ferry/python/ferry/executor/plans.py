@@ -1,4 +1,8 @@
-"""Carrying out a re-homing plan.
+"""Carrying out a re-homing plan, and deciding, once, whether anything may change.
+
+`PlanExecutor.act_or_plan` is the one place a re-homing run's dry run and the deployment's mode are read:
+journaling a plan (`journal_plans`), carrying out its actions (`execute`) and a whole re-home step all go
+through it, so the services pass the requested `dryRun` along and report what the executor says it did.
 
 `PlanExecutor` carries out a re-homing plan's actions (`ferry.domain.rehoming.plans`) in order: a step the journal
 says is done is skipped; a step gated on a fence runs only if that fence was confirmed; the rest are
@@ -15,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ferry.adapters.journal import Journal
 from ferry.adapters.reporting import AuditLog
@@ -26,6 +30,7 @@ from ferry.executor import may_act
 from ferry.observability import logger
 
 Results = Mapping[str, Mapping[str, Any]]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,15 @@ class Execution:
 
 
 @dataclass(frozen=True, slots=True)
+class JournaledPlans:
+    """The plans a run's later steps will execute, by subject: the first written for the run and subject
+    (ours or an earlier plan step's), or, in a dry run, the ones given, written nowhere."""
+
+    dry_run: bool
+    plans: Mapping[str, Mapping[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """In-step retries of 409/429/5xx and EC2 throttling: bounded, with exponential backoff (capped);
     beyond them the error leaves the step (Step Functions retries transient ones again, later)."""
@@ -107,9 +121,19 @@ class PlanExecutor:
         self._retry = retry
         self._sleep = sleep
 
-    def dry_run(self, requested: bool) -> bool:
-        """A dry run was asked for, or Ferry is in observe mode: either way nothing changes."""
-        return not may_act(self._mode, dry_run=requested)
+    def act_or_plan(self, dry_run: bool, act: Callable[[], T], planned: Callable[[], T]) -> T:
+        """`act()` if the world may change (act mode, and no dry run asked for), else `planned()`, which
+        says what would have been done and changes nothing. Every other method here decides through this."""
+        return act() if may_act(self._mode, dry_run=dry_run) else planned()
+
+    def journal_plans(self, run_id: str, plans: Mapping[str, Mapping[str, Any]], *, dry_run: bool) -> JournaledPlans:
+        """Journal each subject's plan so the run's later steps execute it; the first one written wins."""
+
+        def journal() -> JournaledPlans:
+            at = self._clock()
+            return JournaledPlans(False, {s: self._journal.save_plan(run_id, s, p, at) for s, p in plans.items()})
+
+        return self.act_or_plan(dry_run, journal, lambda: JournaledPlans(True, dict(plans)))
 
     def execute(
         self,
@@ -122,9 +146,17 @@ class PlanExecutor:
         lock: str | None = None,
     ) -> Execution:
         """Carry out `actions` in order. Raises StepPending (not yet: ask again later; what is done stays
-        journaled), a transient error once in-step retries are spent, or Refused/FerryError (stop here)."""
-        if self.dry_run(dry_run):
-            return Execution(True, tuple(StepOutcome(a.step_id, a.kind.value, StepStatus.PLANNED) for a in actions))
+        journaled), a transient error once in-step retries are spent, or Refused/FerryError (stop here).
+        In a dry run or observe mode every step is PLANNED and nothing is read, locked or written."""
+        return self.act_or_plan(
+            dry_run,
+            lambda: self._execute(run_id, actions, effects, why, lock),
+            lambda: Execution(True, tuple(StepOutcome(a.step_id, a.kind.value, StepStatus.PLANNED) for a in actions)),
+        )
+
+    def _execute(
+        self, run_id: str, actions: Sequence[Action], effects: Effects, why: str, lock: str | None
+    ) -> Execution:
         owner = f"{self._owner}/{threading.get_ident()}"  # each thread of a local run is its own executor
         if lock and not self._journal.acquire(lock, owner, self._clock(), self._lease):
             raise StepPending(f"another executor is working on {lock}")

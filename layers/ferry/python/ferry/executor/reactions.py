@@ -19,6 +19,7 @@ from ferry.adapters.reporting import AuditLog, Notifier
 from ferry.adapters.stepfunctions import RunbookStarter
 from ferry.domain.modes import Mode
 from ferry.domain.reactions import Reaction, RunbookRequest
+from ferry.executor import may_act
 from ferry.observability import NAMESPACE, logger
 
 
@@ -57,7 +58,7 @@ class Executor:
         """Start the run if the mode and the stack allow it: the one place that decides whether to act."""
         if request is None:
             return Outcome.NOTHING_TO_START, None
-        if self._mode is Mode.OBSERVE:
+        if not may_act(self._mode):
             return Outcome.OBSERVED, None
         if not self._starter.deployed(request.runbook):
             return Outcome.NOT_DEPLOYED, None

@@ -1,12 +1,13 @@
 """The four re-homing steps the state machines run (plan, fence a node, re-home a pet, report), as services.
 
 Each `functions/runbook-*` handler parses its event into a model and calls one method here. The plan step
-validates the input, reads each cluster once, plans (pure), and, unless this is a dry run or observe mode,
-journals each node's and pet's plan so the later steps execute exactly what was planned. The fence and
-re-home steps load their plan, hand it to the executor (which skips journaled steps and checks the fence
-gate), and turn what happened into a report. "Not yet" leaves as `StepPending` and transient failures as
-themselves, for Step Functions to retry; a pet whose step keeps failing gets a `failed` report instead of
-failing the Map, so the other pets go on.
+validates the input, reads each cluster once, plans (pure), and has the executor journal each node's and
+pet's plan so the later steps execute exactly what was planned. The fence and re-home steps load their plan,
+hand it to the executor (which skips journaled steps and checks the fence gate), and turn what happened into
+a report. The requested `dryRun` is passed to the executor, which alone decides (with the mode) whether
+anything changes; each report says what the executor did. "Not yet" leaves as `StepPending` and transient
+failures as themselves, for Step Functions to retry; a pet whose step keeps failing gets a `failed` report
+instead of failing the Map, so the other pets go on.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from ferry.domain.rehoming.planner import Request, plan_evacuation, plan_fence, 
 from ferry.domain.rehoming.plans import NodePlan, PetPlan, Plan, Skipped, SkipReason
 from ferry.domain.runbooks import Runbook
 from ferry.executor.effects import ClusterEffects
-from ferry.executor.plans import Execution, PlanExecutor
+from ferry.executor.plans import Execution, PlanExecutor, StepStatus
 from ferry.observability import logger
 from ferry.services import reading
 from ferry.services.clocks import Clock
@@ -168,13 +169,11 @@ class RehomingSteps:
     # --- plan --------------------------------------------------------------------------------------------------
 
     def plan(self, event: Mapping[str, Any]) -> PlanOutput:
-        """Validate, read, plan; journal the plan unless nothing may change."""
+        """Validate, read, plan; the executor journals the plan unless nothing may change."""
         run_id, runbook, body = _parse_plan_event(event)
         request = Request(run_id=run_id, now=self._clock(), limits=self._settings.limits)
-        plan = self._make_plan(runbook, body, request)
-        dry_run = self.executor.dry_run(bool(body.get("dryRun", False)))
-        if not dry_run:
-            plan = self._journal_plan(run_id, plan)
+        planned = self._make_plan(runbook, body, request)
+        plan, dry_run = self._journal_plan(run_id, planned, bool(body.get("dryRun", False)))
         self._audit.record(
             f"{run_id}/plan",
             request.now,
@@ -229,21 +228,20 @@ class RehomingSteps:
             raise InputError([f"clusters: {', '.join(missing)} not registered with Ferry"])
         return [by_name[n] for n in sorted(set(named))]
 
-    def _journal_plan(self, run_id: str, plan: Plan) -> Plan:
-        """Journal each node's and pet's plan; the first one written for a run wins, and is what is returned
-        (a plan step run again for the same run reports what its later steps will execute)."""
-        at = self._clock()
-        nodes = tuple(
-            NodePlan.from_dict(self._journal.save_plan(run_id, node_subject(n.cluster, n.node), n.to_dict(), at))
-            for n in plan.nodes
+    def _journal_plan(self, run_id: str, plan: Plan, dry_run: bool) -> tuple[Plan, bool]:
+        """Have the executor journal each node's and pet's plan; the first one written for a run wins, and is
+        what is returned (a plan step run again for the same run reports what its later steps will execute).
+        Returns the plan and whether it was a dry run (nothing journaled), as the executor says."""
+        nodes = {node_subject(n.cluster, n.node): n for n in plan.nodes}
+        pets = {pet_subject(p.cluster, p.namespace, p.pod): p for p in plan.pets}
+        plans = {s: n.to_dict() for s, n in nodes.items()} | {s: p.to_dict() for s, p in pets.items()}
+        journaled = self.executor.journal_plans(run_id, plans, dry_run=dry_run)
+        kept = replace(
+            plan,
+            nodes=tuple(NodePlan.from_dict(journaled.plans[s]) for s in nodes),
+            pets=tuple(PetPlan.from_dict(journaled.plans[s]) for s in pets),
         )
-        pets = tuple(
-            PetPlan.from_dict(
-                self._journal.save_plan(run_id, pet_subject(p.cluster, p.namespace, p.pod), p.to_dict(), at)
-            )
-            for p in plan.pets
-        )
-        return replace(plan, nodes=nodes, pets=pets)
+        return kept, journaled.dry_run
 
     # --- fence -------------------------------------------------------------------------------------------------
 
@@ -257,7 +255,7 @@ class RehomingSteps:
                 job.run_id, plan.actions, self._effects(kube), dry_run=job.dry_run, why=f"fence {job.node}"
             )
         report = reports.node_report(plan, *_views(execution))
-        if not report.fenced and not execution.dry_run:
+        if execution.status(plan.fence_step) is StepStatus.NOT_CONFIRMED:
             self._notifier.notify(
                 f"Ferry: node {job.node} not fenced",
                 f"{job.cluster}/{job.node} ({job.instance_id}): {report.reason}.\n"
@@ -279,10 +277,13 @@ class RehomingSteps:
     # --- rehome ------------------------------------------------------------------------------------------------
 
     def rehome(self, job: PetJob) -> PetReport:
-        if self.executor.dry_run(job.dry_run):
-            return PetReport(
-                job.cluster, job.namespace, job.pod, job.policy, PetStatus.PLANNED, job.from_zone, job.target_zone
-            )
+        """Re-home one pet; in a dry run (or observe mode) only say it is planned, without reading anything."""
+        planned = PetReport(
+            job.cluster, job.namespace, job.pod, job.policy, PetStatus.PLANNED, job.from_zone, job.target_zone
+        )
+        return self.executor.act_or_plan(job.dry_run, lambda: self._rehome(job), lambda: planned)
+
+    def _rehome(self, job: PetJob) -> PetReport:
         registration = self._registration(job.cluster)
         subject = pet_subject(job.cluster, job.namespace, job.pod)
         with self._connect(registration) as kube:
@@ -299,7 +300,12 @@ class RehomingSteps:
                 )
             try:
                 execution = self.executor.execute(
-                    job.run_id, plan.actions, self._effects(kube), dry_run=False, why=f"re-home {subject}", lock=subject
+                    job.run_id,
+                    plan.actions,
+                    self._effects(kube),
+                    dry_run=job.dry_run,
+                    why=f"re-home {subject}",
+                    lock=subject,
                 )
             except TransientError:
                 raise
@@ -329,8 +335,8 @@ class RehomingSteps:
         )
         if not plan.pets:
             return plan.skipped[-1] if plan.skipped else Skipped(subject, SkipReason.POD_NOT_FOUND, "nothing planned")
-        kept = self._journal.save_plan(job.run_id, subject, plan.pets[0].to_dict(), request.now)
-        return PetPlan.from_dict(kept)
+        journaled = self.executor.journal_plans(job.run_id, {subject: plan.pets[0].to_dict()}, dry_run=job.dry_run)
+        return PetPlan.from_dict(journaled.plans[subject])
 
     # --- report ------------------------------------------------------------------------------------------------
 

@@ -1,11 +1,12 @@
 """The snapshot schedule's run: find every pet with an RPO, decide (`ferry.domain.rehoming.schedules`), act.
 
 Every 5 minutes, for each registered cluster, each StatefulSet annotated `ferry.io/max-rpo` and each of its
-pets' EBS volumes: take the snapshots the decision asks for, tagged as the schedule's own, and prune the
-schedule's own beyond retention (the volumes adapter re-checks the tag before any delete). A cluster that
-cannot be reached, or a zone whose EC2 API fails, costs those pets this round, not the others'; pets whose
-newest snapshot is already older than their RPO are counted and reported (`PetsAtRisk`). In observe mode
-the run says what it would take and prune, and changes nothing.
+pets' EBS volumes: the executor (`ferry.executor.snapshots`) takes the snapshots the decision asks for,
+tagged as the schedule's own, and prunes the schedule's own beyond retention (the volumes adapter re-checks
+the tag before any delete). A cluster that cannot be reached, or a zone whose EC2 API fails, costs those
+pets this round, not the others'; pets whose newest snapshot is already older than their RPO are counted
+and reported (`PetsAtRisk`). When the executor did not act (observe mode) the run says what it would take
+and prune.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ferry.domain.rehoming import manifests
 from ferry.domain.rehoming.inventory import key
 from ferry.domain.rehoming.policies import max_rpo
 from ferry.domain.rehoming.schedules import ScheduleDecision, ScheduledVolume, decide
-from ferry.executor import may_act
+from ferry.executor.snapshots import SnapshotTaker
 from ferry.observability import NAMESPACE, logger
 from ferry.services.clocks import Clock
 from ferry.services.settings import RehomeSettings
@@ -80,6 +81,7 @@ class SnapshotSchedule:
         self._registry = registry
         self._connect = connect
         self._volumes = Volumes(ec2)
+        self._taker = SnapshotTaker(settings.mode, volumes=self._volumes)
         self._clock = clock
 
     @classmethod
@@ -122,7 +124,8 @@ class SnapshotSchedule:
             for v in volumes
         ]
         decision = decide(with_snapshots, now, self._settings.snapshot_period, self._settings.limits.snapshot_retention)
-        if not may_act(self._settings.mode):  # observe mode: say what would be done, do nothing
+        done = self._taker.carry_out(decision)
+        if not done.acted:  # observe mode: say what would have been done
             return {
                 "clusters": [c.name for c in clusters],
                 "unreachable": unreachable,
@@ -132,19 +135,9 @@ class SnapshotSchedule:
                 "wouldPrune": [p.snapshot_id for p in decision.prune],
                 "atRisk": _at_risk(decision),
             }
-        taken, failed = [], []
-        for take in decision.take:
-            try:
-                made = self._volumes.create_snapshot(
-                    take.volume.volume_id, take.tags(), f"ferry scheduled snapshot of {take.volume.pet}"
-                )
-                taken.append(made.snapshot_id)
-            except FerryError as error:
-                failed.append(f"{take.volume.volume_id}: {error}")
-        pruned = [p.snapshot_id for p in decision.prune if self._volumes.delete_scheduled_snapshot(p.snapshot_id)]
         for name, value in (
-            ("SnapshotsTaken", len(taken)),
-            ("SnapshotsPruned", len(pruned)),
+            ("SnapshotsTaken", len(done.taken)),
+            ("SnapshotsPruned", len(done.pruned)),
             ("PetsAtRisk", len(decision.at_risk)),
         ):
             with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE):
@@ -153,17 +146,10 @@ class SnapshotSchedule:
             "clusters": [c.name for c in clusters],
             "unreachable": unreachable,
             "volumes": len(volumes),
-            "taken": taken,
-            "pruned": pruned,
-            "failed": failed,
-            "atRisk": [
-                {
-                    "cluster": r.volume.cluster,
-                    "pet": r.volume.pet,
-                    "ageSeconds": r.age.total_seconds() if r.age else None,
-                }
-                for r in decision.at_risk
-            ],
+            "taken": list(done.taken),
+            "pruned": list(done.pruned),
+            "failed": list(done.failed),
+            "atRisk": _at_risk(decision),
         }
         logger.info("snapshot schedule ran", extra={k: v for k, v in result.items() if k != "atRisk"})
         return result
