@@ -1,10 +1,11 @@
-"""The state store on moto: versioned conditional writes, lost races retried from a fresh read with no
-transition lost or doubled, static stability kept under races, and states that survive DynamoDB."""
+"""The state store on moto: states read with their versions and written only on them (a write over another
+writer's is a Conflict that changes nothing; a region's untouched zones are checked too), control planes
+read with their registration, and states that survive DynamoDB. Deciding and retrying lost races is the
+verdicts service's (tests/adapters/test_verdicts.py)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,18 +14,16 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 
 from ferry.adapters.registry import Registry
-from ferry.adapters.states import StateTable, _from_item, _to_item, apply_signal, apply_signals, zone_key
+from ferry.adapters.states import RegionSnapshot, StateTable, _from_item, _to_item, zone_key
 from ferry.domain.clusters import ClusterKind, ClusterRegistration
 from ferry.domain.detection import (
-    ControlPlaneStatus,
+    ControlPlaneState,
     DetectionPolicy,
-    Handoff,
     RegionState,
-    Transition,
-    TransitionReason,
-    ZoneStatus,
+    detect_control_plane,
+    detect_region,
 )
-from ferry.domain.errors import ConfigError, Conflict, Throttled
+from ferry.domain.errors import Conflict, FerryError, Throttled
 from ferry.domain.signals import Signal, SignalKind, Source
 from tests.unit.test_detection_properties import control_plane_timeline, replay, run_control_plane, timeline
 
@@ -54,52 +53,22 @@ def round_signal(kind: SignalKind, minute: int, cluster: str = "east-1") -> Sign
     )
 
 
-class Interfering:
-    """The DynamoDB client, with another writer slipping in between our read and each of our first writes."""
-
-    def __init__(self, client: Any, interfere: Callable[[], None], times: int = 1) -> None:
-        self._client = client
-        self._interfere = interfere
-        self.times = times
-        self.reads = 0
-        self.writes = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def transact_get_items(self, **kwargs: Any) -> Any:
-        self.reads += 1
-        return self._client.transact_get_items(**kwargs)
-
-    def _before_write(self) -> None:
-        self.writes += 1
-        if self.times:
-            self.times -= 1
-            self._interfere()
-
-    def transact_write_items(self, **kwargs: Any) -> Any:
-        self._before_write()
-        return self._client.transact_write_items(**kwargs)
-
-    def put_item(self, **kwargs: Any) -> Any:
-        self._before_write()
-        return self._client.put_item(**kwargs)
-
-
-def evacuations(transitions: Iterable[Transition]) -> list[str]:
-    return [t.subject for t in transitions if t.handoff is Handoff.EVACUATE_ZONE]
-
-
 def raw_zone_item(moto_table: Any, zone: str) -> dict[str, Any]:
     return moto_table.client.get_item(TableName=moto_table.name, Key=_to_item(zone_key(REGION, zone)))["Item"]
 
 
-def test_first_signal_writes_every_zone_of_the_region_at_version_one(moto_table: Any) -> None:
+def impaired(table: StateTable, zone: str, sid: str) -> tuple[RegionSnapshot, RegionState]:
+    """The region as read, and as it is once `zone` is impaired (an AWS Health issue)."""
+    before = table.read_region(REGION, POLICY.zones)
+    after, _ = detect_region(before.state, [issue(zone, sid)], T0, POLICY)
+    return before, after
+
+
+def test_a_first_write_puts_every_zone_of_the_region_at_version_one(moto_table: Any) -> None:
     table = StateTable(moto_table.client, moto_table.name)
 
-    transitions = apply_signal(table, issue(A, "h1"), T0, POLICY)
+    table.write_region(*impaired(table, A, "h1"))
 
-    assert evacuations(transitions) == [A]
     item = raw_zone_item(moto_table, A)
     assert (item["version"], item["status"], item["updated_at"]) == (
         {"N": "1"},
@@ -107,79 +76,36 @@ def test_first_signal_writes_every_zone_of_the_region_at_version_one(moto_table:
         {"S": T0.isoformat()},
     )
     assert {z: raw_zone_item(moto_table, z)["status"]["S"] for z in (B, C)} == {B: "healthy", C: "healthy"}
+    read = table.read_region(REGION, POLICY.zones)
+    assert read.state.evacuated == (A,) and read.versions == {A: 1, B: 1, C: 1}
 
 
-def test_a_replayed_signal_writes_nothing_and_hands_off_nothing(moto_table: Any) -> None:
+def test_a_write_on_a_stale_read_is_a_conflict_and_changes_nothing(moto_table: Any) -> None:
     table = StateTable(moto_table.client, moto_table.name)
-    apply_signal(table, issue(A, "h1"), T0, POLICY)
+    stale = impaired(table, A, "h1")
+    table.write_region(*impaired(table, A, "h0"))  # another writer, between our read and our write
 
-    assert apply_signal(table, issue(A, "h1"), T0, POLICY) == ()
+    with pytest.raises(Conflict, match="zones of us-east-1"):
+        table.write_region(*stale)
     assert raw_zone_item(moto_table, A)["version"] == {"N": "1"}
 
 
-def test_lost_race_is_retried_and_no_signal_is_lost(moto_table: Any) -> None:
-    real = StateTable(moto_table.client, moto_table.name)
-    concurrent: list[Transition] = []
-    fleet = zone_signal(K.INSTANCE_DOWN, Source.EC2, "ec2-1")
-    alarm = zone_signal(K.ALARM_FIRING, Source.CLOUDWATCH, "alarm-1", alarmName="ferry-a")
+def test_the_zones_a_write_leaves_unchanged_are_checked_too(moto_table: Any) -> None:
+    table = StateTable(moto_table.client, moto_table.name)
+    table.write_region(*impaired(table, A, "h1"))
+    ours = table.read_region(REGION, POLICY.zones)
+    table.write_region(*impaired(table, A, "h2"))  # another writer changes zone a after our read
+    suspect_b, _ = detect_region(ours.state, [zone_signal(K.INSTANCE_DOWN, Source.EC2, "ec2-b", B)], T0, POLICY)
 
-    client = Interfering(moto_table.client, lambda: concurrent.extend(apply_signal(real, fleet, T0, POLICY)))
-    ours = apply_signal(StateTable(client, moto_table.name), alarm, T0, POLICY)
-
-    assert [(t.to_status, t.reason) for t in concurrent] == [(ZoneStatus.SUSPECT, TransitionReason.EVIDENCE)]
-    assert [(t.to_status, t.reason) for t in ours] == [(ZoneStatus.IMPAIRED, TransitionReason.QUORUM)]
-    assert {r.source_id for r in ours[0].signals} == {"ec2-1", "alarm-1"}  # the other writer's fact counted
-    assert client.reads == 2
-    assert raw_zone_item(moto_table, A)["version"] == {"N": "2"}
-
-
-def test_lost_race_never_doubles_a_transition(moto_table: Any) -> None:
-    real = StateTable(moto_table.client, moto_table.name)
-    concurrent: list[Transition] = []
-
-    client = Interfering(moto_table.client, lambda: concurrent.extend(apply_signal(real, issue(A, "h1"), T0, POLICY)))
-    ours = apply_signal(StateTable(client, moto_table.name), issue(A, "h2"), T0, POLICY)
-
-    assert evacuations(concurrent) == [A]
-    assert ours == ()  # the zone was impaired by the winner: nothing more to hand off
+    with pytest.raises(Conflict):  # we change only zone b, but we decided it on zone a as it was
+        table.write_region(ours, suspect_b)
+    assert (raw_zone_item(moto_table, A)["version"], raw_zone_item(moto_table, B)["version"]) == (
+        {"N": "2"},
+        {"N": "1"},
+    )
 
 
-def test_racing_impairments_of_two_zones_keep_static_stability(moto_table: Any) -> None:
-    real = StateTable(moto_table.client, moto_table.name)
-    concurrent: list[Transition] = []
-
-    client = Interfering(moto_table.client, lambda: concurrent.extend(apply_signal(real, issue(A, "h1"), T0, POLICY)))
-    ours = apply_signal(StateTable(client, moto_table.name), issue(B, "h2"), T0, POLICY)
-
-    assert evacuations([*concurrent, *ours]) == [A]
-    assert [t.subject for t in ours if t.raises_alarm] == [B]
-    assert real.read_region(REGION, POLICY.zones).state.evacuated == (A,)
-
-
-def test_too_many_lost_races_raise_conflict(moto_table: Any) -> None:
-    real = StateTable(moto_table.client, moto_table.name)
-    minute = iter(range(100))
-
-    def bump() -> None:  # another writer changes zone A before every one of our writes
-        n = next(minute)
-        signal = Signal(
-            kind=K.INSTANCE_DOWN,
-            source=Source.EC2,
-            source_id=f"ec2-{n}",
-            observed_at=T0,
-            region=REGION,
-            zone=A,
-            instance=f"i-{n}",
-        )
-        apply_signal(real, signal, T0, POLICY)
-
-    client = Interfering(moto_table.client, bump, times=100)
-    with pytest.raises(Conflict, match="lost 3 races"):
-        apply_signal(StateTable(client, moto_table.name), issue(A, "h1"), T0, POLICY, attempts=3)
-    assert client.reads == 3
-
-
-def registered(moto_table: Any, name: str = "east-1", instances: tuple[str, ...] = ()) -> None:
+def registered(moto_table: Any, name: str = "east-1", instances: tuple[str, ...] = ()) -> ClusterRegistration:
     registration = ClusterRegistration(
         name=name,
         kind=ClusterKind.SELF_MANAGED,
@@ -190,87 +116,68 @@ def registered(moto_table: Any, name: str = "east-1", instances: tuple[str, ...]
         control_plane_instances=instances,
     )
     Registry(moto_table.client, moto_table.name).register(registration)
+    return registration
 
 
-def test_control_plane_of_a_registered_cluster_fails_over_once(moto_table: Any) -> None:
-    registered(moto_table)
+def test_a_control_plane_is_read_with_its_clusters_registration(moto_table: Any) -> None:
+    registration = registered(moto_table, instances=("i-cp1", "i-cp2"))
     table = StateTable(moto_table.client, moto_table.name)
 
-    transitions: list[Transition] = []
-    for minute in range(5):
-        now = T0 + timedelta(minutes=minute)
-        transitions += apply_signal(table, round_signal(K.API_UNREACHABLE, minute), now, POLICY)
+    before = table.read_control_plane("east-1")
+    down, _ = detect_control_plane(ControlPlaneState("east-1"), [round_signal(K.API_UNREACHABLE, 0)], T0, POLICY)
+    table.write_control_plane(before, down)
+    after = table.read_control_plane("east-1")
 
-    assert [(t.to_status, t.handoff) for t in transitions] == [(ControlPlaneStatus.DOWN, Handoff.FAILOVER_CLUSTER)]
-    snapshot = table.read_control_plane("east-1")
-    assert snapshot.state is not None and snapshot.state.status is ControlPlaneStatus.DOWN
-    assert snapshot.state.failover == transitions[0].execution_name
+    assert (before.state, before.version, before.registration) == (None, None, registration)
+    assert (after.state, after.version, after.registration) == (down, 1, registration)
+    assert table.read_control_plane("stranger").registration is None
 
 
-def test_registered_instances_are_the_roster(moto_table: Any) -> None:
-    registered(moto_table, instances=("i-cp1", "i-cp2"))
+def test_a_control_plane_written_on_a_stale_read_is_a_conflict(moto_table: Any) -> None:
     table = StateTable(moto_table.client, moto_table.name)
-    downs = [
-        Signal(
-            kind=K.INSTANCE_DOWN,
-            source=Source.EC2,
-            source_id=f"ec2-{instance}",
-            observed_at=T0,
-            region=REGION,
-            zone=A,
-            cluster="east-1",
-            instance=instance,
-        )
-        for instance in ("i-cp1", "i-cp2")
-    ]
+    stale = table.read_control_plane("east-1")
+    first, _ = detect_control_plane(ControlPlaneState("east-1"), [round_signal(K.API_UNREACHABLE, 0)], T0, POLICY)
+    table.write_control_plane(stale, first)
 
-    transitions = apply_signals(table, downs, T0, POLICY)
-
-    assert [t.reason for t in transitions if t.subject == "east-1"] == [TransitionReason.MEMBERS_DOWN]
+    with pytest.raises(Conflict, match="control plane of east-1"):
+        table.write_control_plane(stale, first)
+    assert table.read_control_plane("east-1").version == 1
 
 
-def test_unregistered_cluster_is_ignored(moto_table: Any) -> None:
-    table = StateTable(moto_table.client, moto_table.name)
+class Refusing:
+    """A DynamoDB client whose transactions are cancelled with these reasons."""
 
-    for minute in range(3):
-        assert apply_signal(table, round_signal(K.API_UNREACHABLE, minute, "stranger"), T0, POLICY) == ()
-    assert table.read_control_plane("stranger").state is None
+    def __init__(self, reasons: list[str], *, parsed: bool = True) -> None:
+        self._reasons = reasons
+        self._parsed = parsed
 
+    def transact_get_items(self, **kwargs: Any) -> Any:
+        return {"Responses": [{} for _ in kwargs["TransactItems"]]}
 
-def test_control_plane_lost_race_is_retried(moto_table: Any) -> None:
-    registered(moto_table)
-    real = StateTable(moto_table.client, moto_table.name)
-    apply_signal(real, round_signal(K.API_UNREACHABLE, 0), T0, POLICY)
-    second = T0 + timedelta(minutes=1)
-
-    client = Interfering(
-        moto_table.client, lambda: apply_signal(real, round_signal(K.API_UNREACHABLE, 1), second, POLICY)
-    )
-    ours = apply_signal(StateTable(client, moto_table.name), round_signal(K.API_UNREACHABLE, 2), second, POLICY)
-
-    assert [t.reason for t in ours] == [TransitionReason.API_UNREACHABLE]  # three rounds: none was lost
-    assert client.writes == 2
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        message = "Transaction cancelled, please refer cancellation reasons for specific reasons "
+        message += f"[{', '.join(self._reasons)}]"
+        response: dict[str, Any] = {"Error": {"Code": "TransactionCanceledException", "Message": message}}
+        if self._parsed:
+            response["CancellationReasons"] = [{"Code": r} for r in self._reasons]
+        raise ClientError(response, "TransactWriteItems")
 
 
-def test_unwatched_region_writes_nothing(moto_table: Any) -> None:
-    table = StateTable(moto_table.client, moto_table.name)
-    foreign = Signal(
-        kind=K.HEALTH_ISSUE,
-        source=Source.AWS_HEALTH,
-        source_id="eu",
-        observed_at=T0,
-        region="eu-west-1",
-        zone="eu-west-1a",
-    )
+@pytest.mark.parametrize(
+    ("reasons", "parsed", "lost_race"),
+    [
+        pytest.param(["ConditionalCheckFailed", "None", "None"], True, True, id="condition-failed"),
+        pytest.param(["None", "TransactionConflict", "None"], True, True, id="transaction-conflict"),
+        pytest.param(["ConditionalCheckFailed", "None", "None"], False, True, id="reasons-only-in-the-message"),
+        pytest.param(["ValidationError", "None", "None"], True, False, id="validation-error"),
+    ],
+)
+def test_only_a_lost_race_is_a_conflict(reasons: list[str], parsed: bool, lost_race: bool) -> None:
+    table = StateTable(Refusing(reasons, parsed=parsed), "ferry")
 
-    assert apply_signal(table, foreign, T0, POLICY) == ()
-    assert moto_table.client.scan(TableName=moto_table.name)["Count"] == 0
-
-
-def test_policy_without_zones_fails_fast(moto_table: Any) -> None:
-    with pytest.raises(ConfigError) as raised:
-        apply_signal(StateTable(moto_table.client, moto_table.name), issue(A, "h1"), T0, DetectionPolicy())
-    assert raised.value.setting == "zones"
+    with pytest.raises(FerryError) as raised:
+        table.write_region(*impaired(table, A, "h1"))
+    assert isinstance(raised.value, Conflict) is lost_race
 
 
 class Throttling:
@@ -281,7 +188,7 @@ class Throttling:
 
 def test_throttling_becomes_ferrys_throttled() -> None:
     with pytest.raises(Throttled):
-        apply_signal(StateTable(Throttling(), "ferry"), issue(A, "h1"), T0, POLICY)
+        StateTable(Throttling(), "ferry").read_region(REGION, POLICY.zones)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,30 +1,24 @@
-"""Zone and control-plane states in the Ferry table, changed only by conditional writes.
+"""Zone and control-plane states in the Ferry table: read with their versions, written only conditionally.
 
-Many ingest and probe invocations run at once, and two of them may see signals about the same failure. Each
-one reads the states, decides with the pure detector (`ferry.domain.detection`), and writes back only if no one
-wrote in between: every state item carries a `version`, and every write is conditioned on the version it
-read. A lost race is retried from a fresh read (the winner has committed by then), so no transition is lost
-(the loser recomputes on top of the winner's facts) and none is doubled (the winner's transition is already
-in the state the loser reads). After `attempts` lost races the call raises `ferry.domain.errors.Conflict`, which
-the caller retries like any transient failure.
+Many ingest and probe invocations run at once, and two of them may see signals about the same failure. Every
+state item carries a `version`; a read returns each state with the version it had, and a write is
+conditioned on the versions read, so a write over someone else's raises `ferry.domain.errors.Conflict`
+(a lost race) and changes nothing. Deciding, and retrying a lost race from a fresh read, is the caller's
+(`ferry.services.verdicts`).
 
 A region's zones are decided together (static stability), so they are written in one transaction that
 checks the version of every zone item read, changed or not: two invocations that each want to impair a
-different zone cannot both succeed. A control plane is one item, written alone.
+different zone cannot both succeed. A control plane is one item, written alone; it is read together with
+its cluster's registration (`REGISTRY` / `CLUSTER#<name>`, written by `ferry.adapters.registry`), in one
+consistent read.
 
 Items (docs/CONVENTIONS.md): `ZONE#<region>#<zone>` / `STATE` and `CLUSTER#<cluster>` / `CONTROL_PLANE`, each
 with `version` (N), `status` and `updated_at` for people reading the table, and `state`, the detector's
 state as a map (numbers as Decimal, times as ISO strings).
-
-Rules of this boundary: a region is watched when `DetectionPolicy.zones` lists zones of it (zone names start
-with their region's name); signals about other regions are left out. A cluster is watched when it has a
-registration (`REGISTRY` / `CLUSTER#<name>`, written by `ferry.adapters.registry`); its control-plane
-instances there are the roster the detector trusts to say "every member is down".
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,21 +30,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ferry.adapters.aws import translate_error
 from ferry.domain.clusters import ClusterRegistration
-from ferry.domain.detection import (
-    ControlPlaneState,
-    DetectionPolicy,
-    RegionState,
-    Transition,
-    ZoneState,
-    detect_control_plane,
-    detect_region,
-    with_roster,
-)
-from ferry.domain.detection.control_planes import CONTROL_PLANE_KINDS
-from ferry.domain.errors import ConfigError, Conflict
-from ferry.domain.signals import Signal
+from ferry.domain.detection import ControlPlaneState, RegionState, ZoneState
+from ferry.domain.errors import Conflict, FerryError
 
-DEFAULT_ATTEMPTS = 5
 _REGISTRY_PK = "REGISTRY"  # ferry.adapters.registry keeps every registration in this one partition
 _LOST_RACE = {"ConditionalCheckFailed", "TransactionConflict"}
 _serialize = TypeSerializer().serialize
@@ -81,10 +63,6 @@ class ControlPlaneSnapshot:
     state: ControlPlaneState | None
     version: int | None
     registration: ClusterRegistration | None
-
-
-class _LostRace(Exception):
-    """Another writer changed an item between our read and our write."""
 
 
 class StateTable:
@@ -127,7 +105,8 @@ class StateTable:
     # ------------------------------------------------------------------------------------------- writing
 
     def write_region(self, before: RegionSnapshot, after: RegionState) -> None:
-        """Put the changed zones and check the unchanged ones, all on the versions read, in one transaction."""
+        """Put the changed zones and check the unchanged ones, all on the versions read, in one transaction;
+        raises Conflict if another writer changed any of them since."""
         actions = []
         for old, new in zip(before.state.zones, after.zones, strict=True):
             version = before.versions.get(old.zone)
@@ -140,114 +119,26 @@ class StateTable:
                 actions.append({"Put": {"TableName": self._table, "Item": item, **condition}})
         try:
             self._dynamodb.transact_write_items(TransactItems=actions)
-        except ClientError as error:
-            if _lost_race(error):
-                raise _LostRace from error
-            raise translate_error(error) from error
-        except BotoCoreError as error:
-            raise translate_error(error) from error
+        except (ClientError, BotoCoreError) as error:
+            raise _write_error(error, f"zones of {after.region}") from error
 
     def write_control_plane(self, before: ControlPlaneSnapshot, after: ControlPlaneState) -> None:
+        """Put the control plane's state on the version read."""
         key = control_plane_key(after.cluster)
         item = _state_item(key, after.to_dict(), after.status.value, after.updated_at, before.version)
         try:
             self._dynamodb.put_item(TableName=self._table, Item=item, **_condition(before.version))
-        except ClientError as error:
-            if _lost_race(error):
-                raise _LostRace from error
-            raise translate_error(error) from error
-        except BotoCoreError as error:
-            raise translate_error(error) from error
+        except (ClientError, BotoCoreError) as error:
+            raise _write_error(error, f"control plane of {after.cluster}") from error
 
 
-# ------------------------------------------------------------------------------------------------ applying
-
-
-def apply_signal(
-    table: StateTable, signal: Signal, now: datetime, policy: DetectionPolicy, *, attempts: int = DEFAULT_ATTEMPTS
-) -> tuple[Transition, ...]:
-    """Decide one signal against the stored states; return the transitions this call committed."""
-    return apply_signals(table, (signal,), now, policy, attempts=attempts)
-
-
-def apply_signals(
-    table: StateTable,
-    signals: Iterable[Signal],
-    now: datetime,
-    policy: DetectionPolicy,
-    *,
-    attempts: int = DEFAULT_ATTEMPTS,
-) -> tuple[Transition, ...]:
-    """Decide a batch: per watched region its zones together, then per registered cluster its control plane.
-
-    Every signal of a watched region is offered to the zone detector, zone-less ones too: they change no
-    zone, but they let time pass (a scheduled tick ends a hold-down). The returned transitions are the ones
-    this call committed, zones first; each is to be handed off once.
-    """
-    batch = list(signals)
-    by_region: dict[str, list[Signal]] = defaultdict(list)
-    by_cluster: dict[str, list[Signal]] = defaultdict(list)
-    for signal in batch:
-        by_region[signal.region].append(signal)
-        if signal.cluster is not None and signal.kind in CONTROL_PLANE_KINDS:
-            by_cluster[signal.cluster].append(signal)
-    transitions: list[Transition] = []
-    for region in sorted(by_region):
-        zones = watched_zones(region, policy)
-        if zones:
-            transitions += _apply_region(table, region, by_region[region], now, policy, zones=zones, attempts=attempts)
-    for cluster in sorted(by_cluster):
-        transitions += _apply_control_plane(table, cluster, by_cluster[cluster], now, policy, attempts=attempts)
-    return tuple(transitions)
-
-
-def watched_zones(region: str, policy: DetectionPolicy) -> tuple[str, ...]:
-    """The policy's zones of `region`; raises ConfigError when the policy names no zone at all."""
-    if not policy.zones:
-        raise ConfigError("zones", "the store needs the region's zones (at least 2) to apply static stability")
-    return tuple(z for z in policy.zones if z.startswith(region))
-
-
-def _apply_region(
-    table: StateTable,
-    region: str,
-    signals: list[Signal],
-    now: datetime,
-    policy: DetectionPolicy,
-    *,
-    zones: tuple[str, ...],
-    attempts: int,
-) -> tuple[Transition, ...]:
-    for _ in range(attempts):
-        before = table.read_region(region, zones)
-        after, transitions = detect_region(before.state, signals, now, policy)
-        if after == before.state:
-            return transitions
-        try:
-            table.write_region(before, after)
-        except _LostRace:
-            continue
-        return transitions
-    raise Conflict(f"zones of {region}: lost {attempts} races to concurrent writers; retry the batch")
-
-
-def _apply_control_plane(
-    table: StateTable, cluster: str, signals: list[Signal], now: datetime, policy: DetectionPolicy, *, attempts: int
-) -> tuple[Transition, ...]:
-    for _ in range(attempts):
-        before = table.read_control_plane(cluster)
-        if before.registration is None:
-            return ()  # not a cluster Ferry protects: no state, no failover
-        base = with_roster(before.state or ControlPlaneState(cluster), before.registration.control_plane_instances)
-        after, transitions = detect_control_plane(base, signals, now, policy)
-        if after == before.state:
-            return transitions
-        try:
-            table.write_control_plane(before, after)
-        except _LostRace:
-            continue
-        return transitions
-    raise Conflict(f"control plane of {cluster}: lost {attempts} races to concurrent writers; retry the batch")
+def _write_error(error: ClientError | BotoCoreError, what: str) -> FerryError:
+    if isinstance(error, ClientError) and _lost_race(error):
+        return Conflict(f"{what}: changed by another writer since it was read")
+    translated = translate_error(error)
+    # A transaction cancelled for another reason (a validation error, say) is no lost race: reading again
+    # would not help, so it must not look like one.
+    return FerryError(str(translated)) if isinstance(translated, Conflict) else translated
 
 
 # ------------------------------------------------------------------------------------------- serialization

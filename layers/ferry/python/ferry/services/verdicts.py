@@ -1,19 +1,27 @@
 """From Signals to actions, the one path both `ingest` and `probe` take.
 
-Signals are decided against the stored zone and control-plane states (`ferry.adapters.states`, conditional
-writes); each committed transition becomes a reaction (`ferry.domain.reactions`), written to the outbox first and
-then carried out by the executor. A reaction the executor could not finish stays in the outbox, and the next
+Signals are decided against the stored zone and control-plane states (`apply_signals`); each committed
+transition becomes a reaction (`ferry.domain.reactions`), written to the outbox first and then carried out by
+the executor. A reaction the executor could not finish stays in the outbox, and the next
 probe round carries it out (`redo_pending`), so no hand-off is lost between a committed transition and a
 started run. The watched zones are those of the registered clusters: a zone no cluster uses is not Ferry's
 to judge, and "every zone failed at once" means every zone Ferry watches.
+
+Many ingest and probe invocations decide at once, and two of them may see signals about the same failure.
+Each reads the states with their versions, decides with the pure detector, and writes back only if no one
+wrote in between (`ferry.adapters.states` raises Conflict otherwise). A lost race is decided again from a
+fresh read (the winner has committed by then), so no transition is lost (the loser recomputes on top of the
+winner's facts) and none is doubled (the winner's transition is already in the state the loser reads).
+After `attempts` lost races the call raises Conflict, which the caller retries like any transient failure.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from ferry.adapters.aws import LazyClient
@@ -21,10 +29,20 @@ from ferry.adapters.journal import Journal
 from ferry.adapters.outbox import Outbox
 from ferry.adapters.registry import Registry
 from ferry.adapters.reporting import AuditLog, Notifier
-from ferry.adapters.states import StateTable, apply_signals, watched_zones
+from ferry.adapters.states import StateTable
 from ferry.adapters.stepfunctions import RunbookStarter
-from ferry.domain.detection import DetectionPolicy, Handoff, ZoneStatus
-from ferry.domain.errors import FerryError
+from ferry.domain.detection import (
+    ControlPlaneState,
+    DetectionPolicy,
+    Handoff,
+    Transition,
+    ZoneStatus,
+    detect_control_plane,
+    detect_region,
+    with_roster,
+)
+from ferry.domain.detection.batches import ControlPlaneBatch, RegionBatch, split_batch, watched_zones
+from ferry.domain.errors import Conflict, FerryError
 from ferry.domain.reactions import Reaction, RunbookRequest, react
 from ferry.domain.signals import Signal
 from ferry.executor.reactions import Done, Executor
@@ -34,11 +52,64 @@ from ferry.services.settings import ReactionSettings
 
 ZONES_TTL = timedelta(seconds=60)
 RETRY_EVERY = timedelta(minutes=5)  # how often an unfinished evacuation (a fence not confirmed) runs again
+ATTEMPTS = 5  # lost races to concurrent writers before a batch gives up (Conflict)
 
 
 def _region_of(zone: str) -> str:
     """us-east-1a -> us-east-1 (a zone name is its region's name and a letter)."""
     return zone[:-1]
+
+
+def apply_signals(
+    states: StateTable, signals: Iterable[Signal], now: datetime, policy: DetectionPolicy, *, attempts: int = ATTEMPTS
+) -> tuple[Transition, ...]:
+    """Decide a batch against the stored states, per watched region its zones together, then per registered
+    cluster its control plane; return the transitions this call committed, zones first, each to be handed
+    off once."""
+    batches = split_batch(signals, policy)
+    transitions: list[Transition] = []
+    for region in batches.regions:
+        transitions += _retried(
+            f"zones of {region.region}", attempts, partial(_decide_region, states, region, now, policy)
+        )
+    for plane in batches.control_planes:
+        decide = partial(_decide_control_plane, states, plane, now, policy)
+        transitions += _retried(f"control plane of {plane.cluster}", attempts, decide)
+    return tuple(transitions)
+
+
+def _retried(what: str, attempts: int, decide: Callable[[], tuple[Transition, ...]]) -> tuple[Transition, ...]:
+    for _ in range(attempts):
+        try:
+            return decide()
+        except Conflict:
+            continue  # another writer committed first: decide again on top of its facts
+    raise Conflict(f"{what}: lost {attempts} races to concurrent writers; retry the batch")
+
+
+def _decide_region(
+    states: StateTable, batch: RegionBatch, now: datetime, policy: DetectionPolicy
+) -> tuple[Transition, ...]:
+    before = states.read_region(batch.region, batch.zones)
+    after, transitions = detect_region(before.state, batch.signals, now, policy)
+    if after != before.state:
+        states.write_region(before, after)
+    return transitions
+
+
+def _decide_control_plane(
+    states: StateTable, batch: ControlPlaneBatch, now: datetime, policy: DetectionPolicy
+) -> tuple[Transition, ...]:
+    before = states.read_control_plane(batch.cluster)
+    if before.registration is None:
+        return ()  # not a cluster Ferry protects: no state, no failover
+    roster = before.registration.control_plane_instances  # the members the detector trusts to say "all down"
+    after, transitions = detect_control_plane(
+        with_roster(before.state or ControlPlaneState(batch.cluster), roster), batch.signals, now, policy
+    )
+    if after != before.state:
+        states.write_control_plane(before, after)
+    return transitions
 
 
 class Verdicts:

@@ -4,13 +4,15 @@ Ferry acts on a verdict, never on a single event: an authoritative signal (an AW
 zonal shift, a person's EvacuateZone request) or a quorum of independent witnesses makes a zone IMPAIRED;
 recovery needs a quiet hold-down; and static stability refuses to evacuate more than `max_impaired_zones`
 zones, or every zone, at once. Each function takes the previous state, the signals, the time and the
-policy, and returns the new state and the transitions: the store adapter (`ferry.adapters.states`) keeps
-the states in DynamoDB with conditional writes, and the caller hands transitions off to state machines.
+policy, and returns the new state and the transitions: `ferry.services.verdicts` splits a batch by state
+(`batches`), decides it and writes it back through the store adapter (`ferry.adapters.states`, conditional
+writes in DynamoDB), and hands transitions off to state machines.
 
 - `zones`: one zone's machine, HEALTHY -> SUSPECT -> IMPAIRED -> RECOVERING -> HEALTHY.
 - `regions`: all zones of a region, with static stability.
 - `control_planes`: one cluster's control plane, UP -> DEGRADED -> DOWN -> UP.
 - `transitions`: statuses, reasons, hand-offs and deterministic execution names; `policy`: the settings.
+- `batches`: which state (a watched region's zones, a cluster's control plane) each signal is decided against.
 
 Bad input is handled by rule, never by accident (each rule has a test in tests/unit/test_detection*.py):
 
@@ -22,7 +24,7 @@ Bad input is handled by rule, never by accident (each rule has a test in tests/u
 - Unknown zones and regions: a signal for a zone not in the region's zone list is ignored (UNKNOWN_ZONE);
   the zone list is an input, so a typo or a foreign region can neither impair a zone nor change what "every
   zone" means. Unknown clusters: the pure detector ignores signals for another cluster (OTHER_CLUSTER); the
-  store adapter ignores clusters that have no registration, so no FailoverCluster starts for a cluster
+  verdicts service ignores clusters that have no registration, so no FailoverCluster starts for a cluster
   Ferry does not protect.
 - Future timestamps: up to `future_skew` (default 2 min) ahead they are believed and clamped to the clock;
   further ahead they are ignored (FUTURE): a fact stamped in the future would outrank every later one.

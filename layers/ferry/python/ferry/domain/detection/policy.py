@@ -30,7 +30,7 @@ class DetectionPolicy:
       evacuated (IMPAIRED or RECOVERING) at once; beyond it, and whenever every zone would be impaired, Ferry
       holds (static stability) and raises its own alarm instead.
     - `zones` (default none; at least 2 when given, distinct): the zones of the watched region. A zone that
-      never reported is still a zone of the region; the store adapter requires this list.
+      never reported is still a zone of the region; deciding a region requires this list.
     - `future_skew` (default 2 min, from 0 to `window`): how far in the future a signal may be stamped and
       still be believed (clamped to now); beyond it the signal is ignored.
     - `nodes_not_ready_fraction` (default 0.5, from 0 to below 1): a probe's NODES_NOT_READY counts only when
