@@ -2,10 +2,10 @@
 
 Signals are decided against the stored zone and control-plane states (`apply_signals`); each committed
 transition becomes a reaction (`ferry.domain.reactions`), written to the outbox first and then carried out by
-the executor. A reaction the executor could not finish stays in the outbox, and the next
-probe round carries it out (`redo_pending`), so no hand-off is lost between a committed transition and a
-started run. The watched zones are those of the registered clusters: a zone no cluster uses is not Ferry's
-to judge, and "every zone failed at once" means every zone Ferry watches.
+the executor. A reaction the executor could not finish stays in the outbox, and the next probe round
+carries it out (`redo_pending`), so no hand-off is lost between a committed transition and a started run.
+The watched zones are those of the registered clusters: a zone no cluster uses is not Ferry's to judge,
+and "every zone failed at once" means every zone Ferry watches.
 
 Many ingest and probe invocations decide at once, and two of them may see signals about the same failure.
 Each reads the states with their versions, decides with the pure detector, and writes back only if no one
@@ -69,9 +69,8 @@ def apply_signals(
     batches = split_batch(signals, policy)
     transitions: list[Transition] = []
     for region in batches.regions:
-        transitions += _retried(
-            f"zones of {region.region}", attempts, partial(_decide_region, states, region, now, policy)
-        )
+        decide = partial(_decide_region, states, region, now, policy)
+        transitions += _retried(f"zones of {region.region}", attempts, decide)
     for plane in batches.control_planes:
         decide = partial(_decide_control_plane, states, plane, now, policy)
         transitions += _retried(f"control plane of {plane.cluster}", attempts, decide)
