@@ -15,6 +15,10 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
+# Tags, name prefixes and the runbooks' retry policy are shared with the Ferry package (IAM conditions on what
+# its code writes): they live there, in one pure module, and only derived values are made here.
+from ferry.domain import conventions
+
 # --- where things are --------------------------------------------------------------------------------
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = REPO_ROOT / "functions"
@@ -30,8 +34,8 @@ STACK_DESCRIPTION = "Ferry: keeps Kubernetes workloads alive through AZ, node an
 # Synth must work offline and without credentials: an explicit environment avoids the CLI's lookup.
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
-NAME_PREFIX = "ferry"
-TAGS = {"ferry:managed": "true"}
+NAME_PREFIX = conventions.NAME_PREFIX
+TAGS = {conventions.MANAGED_TAG: conventions.MANAGED_VALUE}
 
 
 class ContextKey:
@@ -211,7 +215,7 @@ BATCH_SIZE = 10
 MAX_BATCHING_WINDOW = Duration.seconds(1)  # small: a zonal event should reach the detector within seconds
 QUEUE_RETENTION = Duration.days(4)
 DLQ_RETENTION = Duration.days(14)  # the maximum, to leave time to inspect and redrive
-ALARM_NAME_PREFIX = f"{NAME_PREFIX}-"  # CONVENTIONS.md: only alarms with this prefix are Ferry's own
+ALARM_NAME_PREFIX = conventions.OWNED_ALARM_PREFIX  # CONVENTIONS.md: only alarms with this prefix are Ferry's own
 
 HEALTH_SERVICES = ("EC2", "EBS", "ELASTICLOADBALANCING")
 # A node's instance leaving "running" is what matters to Ferry (fencing is confirmed by stopped/terminated);
@@ -233,7 +237,7 @@ METRIC_EVENTS_SKIPPED = "EventsSkipped"  # EMF, dimension "reason"
 # --- probing -----------------------------------------------------------------------------------------
 # Cluster credentials (self-managed clusters: token and CA) live in Secrets Manager under this prefix; every
 # function that talks to clusters may read them, and no other secret (cdk/grants.py).
-CLUSTER_SECRET_PREFIX = "ferry/"
+CLUSTER_SECRET_PREFIX = conventions.SECRET_PREFIX
 METRIC_API_HEALTHY = "ApiHealthy"  # EMF, dimension "cluster"; 1 or 0 per probe round
 METRIC_NODES_NOT_READY = "NodesNotReady"  # EMF, dimensions "cluster" and "zone"
 METRIC_LEASE_AGE_MAX = "LeaseAgeMax"  # EMF, seconds, dimensions "cluster" and "zone"
@@ -288,33 +292,8 @@ RUNBOOKS = (EVACUATE_ZONE, REHOME_PET, FENCE_NODE)
 RUNBOOK_TIMEOUT = Duration.hours(12)  # 200 pets at 10 at a time, each waiting minutes for its volume
 FENCE_CONCURRENCY = 5  # instances stopped at once: bounded blast radius (DESIGN.md invariant 3)
 DEFAULT_REHOME_CONCURRENCY = 10  # pets re-homed at once unless the input's maxConcurrency says otherwise
-# Error names the steps raise (ferry.domain.errors class names, as Lambda reports them) and what Lambda raises.
-INPUT_ERROR = "InputError"
-TRANSIENT_ERRORS = ("Throttled", "Unavailable", "TransientError")
-STEP_PENDING_ERROR = "StepPending"
-LAMBDA_SERVICE_ERRORS = (
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-)
-RETRY_INTERVAL = Duration.seconds(2)
-RETRY_BACKOFF_RATE = 2
-TRANSIENT_MAX_ATTEMPTS = 6  # 2+4+...+64 s at most: about two minutes of a failing dependency
-STEP_PENDING_MAX_ATTEMPTS = 20
-# "Not yet" (a volume still creating) is waited for, not backed off from forever: 20 attempts capped at a
-# minute each wait up to about a quarter of an hour before the pet is reported failed.
-STEP_PENDING_MAX_DELAY = Duration.seconds(60)
+# Every Task's retries: ferry.domain.conventions.RUNBOOK_RETRIES (the steps' error names are the package's).
 RUNBOOK_LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 
-# --- what Ferry may touch in EC2 (docs/CONVENTIONS.md, docs/REHOMING.md) -------------------------------
-# Tags are how IAM tells a cluster's instances and volumes, and Ferry's own snapshots, from the rest of
-# the account: every write permission below is conditioned on one of them.
-MANAGED_TAG = ("ferry:managed", "true")  # on everything Ferry creates
-CLUSTER_TAG = "ferry:cluster"  # on every instance of a cluster Ferry protects
-# Volumes the EBS CSI driver provisions carry its own tag whatever the cluster's tagging; pets' old volumes
-# are those, and Ferry tags them with where their pet went.
-CSI_VOLUME_TAG = ("ebs.csi.aws.com/cluster", "true")
-REHOMED_TO_TAG = "ferry:rehomed-to"
-SCHEDULE_TAG = "ferry:schedule"  # only snapshots carrying it are ever deleted, by the schedule alone
+# --- snapshots -----------------------------------------------------------------------------------------
 SNAPSHOT_PERIOD = Duration.minutes(5)  # the snapshot schedule's rate (the package's FERRY_SNAPSHOT_PERIOD_SECONDS)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import ArnFormat, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -44,30 +44,28 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from cdk.constants import (
-    CLUSTER_TAG,
-    CSI_VOLUME_TAG,
     DEFAULT_REHOME_CONCURRENCY,
     FENCE_CONCURRENCY,
-    INPUT_ERROR,
-    LAMBDA_SERVICE_ERRORS,
     LOG_REMOVAL_POLICY,
-    MANAGED_TAG,
     NAME_PREFIX,
-    REHOMED_TO_TAG,
-    RETRY_BACKOFF_RATE,
-    RETRY_INTERVAL,
     RUNBOOK_LOG_RETENTION,
     RUNBOOK_TIMEOUT,
     RUNBOOKS,
-    STEP_PENDING_ERROR,
-    STEP_PENDING_MAX_ATTEMPTS,
-    STEP_PENDING_MAX_DELAY,
-    TRANSIENT_ERRORS,
-    TRANSIENT_MAX_ATTEMPTS,
     RunbookSpec,
 )
 from cdk.functions import FerryFunction
 from cdk.grants import arn_pattern, scoped_policy
+from ferry.domain.conventions import (
+    CLUSTER_TAG,
+    CSI_VOLUME_TAG,
+    CSI_VOLUME_VALUE,
+    INPUT_ERROR,
+    MANAGED_TAG,
+    MANAGED_VALUE,
+    REHOMED_TO_TAG,
+    RUNBOOK_RETRIES,
+    TAG_PREFIX,
+)
 
 J = sfn.JsonPath
 ALL_ERRORS = "States.ALL"
@@ -263,7 +261,7 @@ class FerryRunbooks(Construct):
                 iam.PolicyStatement(
                     actions=["ec2:CreateTags"],
                     resources=[instances],
-                    conditions={**of_a_cluster, "ForAllValues:StringLike": {"aws:TagKeys": [f"{NAME_PREFIX}:*"]}},
+                    conditions={**of_a_cluster, "ForAllValues:StringLike": {"aws:TagKeys": [f"{TAG_PREFIX}*"]}},
                 ),
             ],
             reason=(
@@ -279,8 +277,6 @@ class FerryRunbooks(Construct):
         volumes = arn_pattern(self, "ec2", "volume", "*")
         snapshots = arn_pattern(self, "ec2", "snapshot", "*", account=False)  # snapshot ARNs carry no account
         keys = arn_pattern(self, "kms", "key", "*")
-        managed_key, managed_value = MANAGED_TAG
-        csi_key, csi_value = CSI_VOLUME_TAG
         only_rehomed_to = {"ForAllValues:StringEquals": {"aws:TagKeys": [REHOMED_TO_TAG]}}
         via_ec2 = {"kms:ViaService": f"ec2.{region}.amazonaws.com"}
         scoped_policy(
@@ -292,7 +288,7 @@ class FerryRunbooks(Construct):
                 iam.PolicyStatement(
                     actions=["ec2:CreateVolume"],
                     resources=[volumes],
-                    conditions={"StringEquals": {f"aws:RequestTag/{managed_key}": managed_value}},
+                    conditions={"StringEquals": {f"aws:RequestTag/{MANAGED_TAG}": MANAGED_VALUE}},
                 ),
                 iam.PolicyStatement(actions=["ec2:CreateVolume"], resources=[snapshots]),
                 # Its tags, written in the same call.
@@ -310,7 +306,10 @@ class FerryRunbooks(Construct):
                 iam.PolicyStatement(
                     actions=["ec2:CreateTags"],
                     resources=[volumes],
-                    conditions={**only_rehomed_to, "StringEquals": {f"aws:ResourceTag/{csi_key}": csi_value}},
+                    conditions={
+                        **only_rehomed_to,
+                        "StringEquals": {f"aws:ResourceTag/{CSI_VOLUME_TAG}": CSI_VOLUME_VALUE},
+                    },
                 ),
                 # Encrypted volumes keep their customer managed key, which EC2 uses on the function's behalf.
                 iam.PolicyStatement(
@@ -324,7 +323,7 @@ class FerryRunbooks(Construct):
             ],
             reason=(
                 "Re-homing creates volumes and reads snapshots whose ids exist only at run time: new volumes must "
-                f"carry {managed_key}={managed_value}, old ones may only get {REHOMED_TO_TAG} and only if they belong "
+                f"carry {MANAGED_TAG}={MANAGED_VALUE}, old ones may only get {REHOMED_TO_TAG} and only if they belong "
                 "to a cluster, and the pets' own KMS keys are usable only through EC2 (kms:ViaService) for the "
                 "grants EBS needs; no permission here deletes anything."
             ),
@@ -499,21 +498,13 @@ class _Definition:
             input_path=input_path,
             result_path=result_path,
         )
-        jitter = sfn.JitterType.FULL
-        task.add_retry(
-            errors=[STEP_PENDING_ERROR],
-            interval=RETRY_INTERVAL,
-            backoff_rate=RETRY_BACKOFF_RATE,
-            max_attempts=STEP_PENDING_MAX_ATTEMPTS,
-            max_delay=STEP_PENDING_MAX_DELAY,
-            jitter_strategy=jitter,
-        )
-        for errors in (TRANSIENT_ERRORS, LAMBDA_SERVICE_ERRORS):
+        for retry in RUNBOOK_RETRIES:
             task.add_retry(
-                errors=list(errors),
-                interval=RETRY_INTERVAL,
-                backoff_rate=RETRY_BACKOFF_RATE,
-                max_attempts=TRANSIENT_MAX_ATTEMPTS,
-                jitter_strategy=jitter,
+                errors=list(retry.errors),
+                interval=Duration.seconds(retry.interval_seconds),
+                backoff_rate=retry.backoff_rate,
+                max_attempts=retry.max_attempts,
+                max_delay=Duration.seconds(retry.max_delay_seconds) if retry.max_delay_seconds is not None else None,
+                jitter_strategy=sfn.JitterType.FULL,
             )
         return task

@@ -12,10 +12,11 @@ from __future__ import annotations
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from cdk.constants import MANAGED_TAG, SCHEDULE_TAG, SNAPSHOT_PERIOD
+from cdk.constants import SNAPSHOT_PERIOD
 from cdk.functions import FerryFunction
 from cdk.grants import arn_pattern, scoped_policy
 from cdk.schedules import schedule_function
+from ferry.domain.conventions import MANAGED_TAG, MANAGED_VALUE, SCHEDULE_TAG
 
 # The Ferry package's setting for the period it plans against; it must equal the rule's rate.
 PERIOD_SETTING = "FERRY_SNAPSHOT_PERIOD_SECONDS"
@@ -40,7 +41,6 @@ class FerrySnapshots(Construct):
     def _grant_snapshots(self, function: FerryFunction) -> None:
         volumes = arn_pattern(self, "ec2", "volume", "*")
         snapshots = arn_pattern(self, "ec2", "snapshot", "*", account=False)  # snapshot ARNs carry no account
-        managed_key, managed_value = MANAGED_TAG
         scoped_policy(
             self,
             "SnapshotPermissions",
@@ -51,7 +51,7 @@ class FerrySnapshots(Construct):
                     actions=["ec2:CreateSnapshot"],
                     resources=[snapshots],
                     conditions={
-                        "StringEquals": {f"aws:RequestTag/{managed_key}": managed_value},
+                        "StringEquals": {f"aws:RequestTag/{MANAGED_TAG}": MANAGED_VALUE},
                         "Null": {f"aws:RequestTag/{SCHEDULE_TAG}": "false"},
                     },
                 ),
@@ -67,13 +67,13 @@ class FerrySnapshots(Construct):
                     resources=[snapshots],
                     conditions={
                         "Null": {f"aws:ResourceTag/{SCHEDULE_TAG}": "false"},
-                        "StringEquals": {f"aws:ResourceTag/{managed_key}": managed_value},
+                        "StringEquals": {f"aws:ResourceTag/{MANAGED_TAG}": MANAGED_VALUE},
                     },
                 ),
             ],
             reason=(
                 "The schedule snapshots pets' volumes and prunes its own snapshots, all of which exist only at run "
-                f"time: new snapshots must carry {managed_key}={managed_value} and {SCHEDULE_TAG}, and a snapshot may "
+                f"time: new snapshots must carry {MANAGED_TAG}={MANAGED_VALUE} and {SCHEDULE_TAG}, and a snapshot may "
                 f"be deleted only if it carries both (the schedule's own); volumes are only read from."
             ),
             dependent=function.function,

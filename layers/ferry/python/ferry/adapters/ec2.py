@@ -14,9 +14,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ferry.adapters.aws import translate_error
+from ferry.domain.conventions import CLUSTER_TAG
 from ferry.domain.errors import NotFound
 
-CLUSTER_TAG = "ferry:cluster"
 FILTER_VALUES_LIMIT = 200  # EC2 accepts at most 200 values in one filter
 _K8S_CLUSTER_TAG_PREFIX = "kubernetes.io/cluster/"
 

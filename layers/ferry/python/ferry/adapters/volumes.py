@@ -16,9 +16,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ferry.adapters.aws import translate_error
 from ferry.adapters.batching import describe_in_batches
+from ferry.domain.conventions import SCHEDULE_TAG  # only snapshots carrying it are ever deleted
 from ferry.domain.errors import NotFound
 from ferry.domain.rehoming.inventory import EbsSnapshot, EbsVolume
-from ferry.domain.rehoming.schedules import SCHEDULE_TAG  # only snapshots carrying it are ever deleted
 
 
 def _tags(raw: Iterable[Mapping[str, str]] | None) -> dict[str, str]:

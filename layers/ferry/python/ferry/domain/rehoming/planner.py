@@ -24,6 +24,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from ferry.domain.conventions import (
+    CLUSTER_TAG,
+    MANAGED_TAG,
+    MANAGED_VALUE,
+    PET_TAG,
+    REHOMED_TO_TAG,
+    RESTORED_FROM_TAG,
+    RUN_TAG,
+)
 from ferry.domain.detection.transitions import ZoneStatus
 from ferry.domain.rehoming.inventory import (
     ClusterInventory,
@@ -65,7 +74,7 @@ from ferry.domain.rehoming.policies import MAX_RPO_ANNOTATION, RehomeLimits, Reh
 
 OUT_OF_SERVICE_SINCE = (1, 28)  # the out-of-service taint is GA (NodeOutOfServiceVolumeDetach) from 1.28
 DEFAULT_ZONE_KEY = "topology.kubernetes.io/zone"
-_DROPPED_TAGS = ("kubernetes.io/created-for/pv/name", "ferry:rehomed-to", "ferry:run", "ferry:restored-from")
+_DROPPED_TAGS = ("kubernetes.io/created-for/pv/name", REHOMED_TO_TAG, RUN_TAG, RESTORED_FROM_TAG)
 
 
 @dataclass(frozen=True, slots=True)
@@ -484,11 +493,11 @@ def _new_volume_tags(
 ) -> tuple[tuple[str, str], ...]:
     tags = {k: v for k, v in old.tags.items() if not k.startswith("aws:") and k not in _DROPPED_TAGS}
     tags |= {
-        "ferry:managed": "true",
-        "ferry:cluster": cluster,
-        "ferry:pet": f"{namespace}/{move.claim}",
-        "ferry:run": run_id,
-        "ferry:restored-from": move.snapshot_id or "",
+        MANAGED_TAG: MANAGED_VALUE,
+        CLUSTER_TAG: cluster,
+        PET_TAG: f"{namespace}/{move.claim}",
+        RUN_TAG: run_id,
+        RESTORED_FROM_TAG: move.snapshot_id or "",
     }
     return tuple(sorted(tags.items()))
 

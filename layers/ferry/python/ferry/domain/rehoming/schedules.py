@@ -14,10 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ferry.domain.conventions import CLUSTER_TAG, MANAGED_TAG, MANAGED_VALUE, PET_TAG, SCHEDULE_TAG
 from ferry.domain.rehoming.inventory import EbsSnapshot
 from ferry.domain.rehoming.planner import newest_completed
-
-SCHEDULE_TAG = "ferry:schedule"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +40,9 @@ class Take:
 
     def tags(self) -> dict[str, str]:
         return {
-            "ferry:managed": "true",
-            "ferry:cluster": self.volume.cluster,
-            "ferry:pet": self.volume.pet,
+            MANAGED_TAG: MANAGED_VALUE,
+            CLUSTER_TAG: self.volume.cluster,
+            PET_TAG: self.volume.pet,
             SCHEDULE_TAG: f"max-rpo-{int(self.volume.max_rpo.total_seconds())}s",
         }
 
