@@ -22,7 +22,12 @@ them, started by the detector's real hand-off, calling the real `functions/runbo
   let the Kubernetes controllers catch up, and a run of minutes takes seconds.
 
 Ferry's code cannot tell: its starter calls `StartExecution` on the endpoint it is given, and its handlers
-receive the payloads the state machine builds. moto's state, its config and the hooks are process-wide;
+receive the payloads the state machine builds.
+
+Drills and benchmarks run the same machines without an act-mode world (`Runbooks`, at the end): they start
+executions themselves, say how a Task's function runs (the handlers, or the step services in-process with
+faults injected) and let the executions' own retry waits move the world's time. There is no other emulation
+of the state machines: what runs is what CDK synthesizes. moto's state, its config and the hooks are process-wide;
 several worlds may run at once, each hook call going to the world whose account the execution runs in.
 """
 
@@ -31,6 +36,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import heapq
+import itertools
 import json
 import os
 import subprocess
@@ -53,6 +60,8 @@ BUILD_DIR = ROOT / ".build" / "sandbox"
 CDK_DIR = ROOT / "cdk"
 CDK_JSON = ROOT / "cdk.json"
 STACK_ID = "Ferry"  # cdk/constants.py STACK_ID: the template is <STACK_ID>.template.json
+# The one module of the Ferry package the app imports (cdk/__init__.py): its tags and retry rules are in the template.
+CONVENTIONS = ROOT / "layers" / "ferry" / "python" / "ferry" / "domain" / "conventions.py"
 SYNTH_TIMEOUT = 300.0
 QUIET_SECONDS = 0.05  # how long the interpreter's threads must stay still before the world moves time on
 POLL_SECONDS = 0.01  # how often the world looks again for an execution that is between two states
@@ -66,11 +75,14 @@ TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 
 
 def template_key() -> str:
-    """What the runbooks' template depends on: every file of `cdk/`, `cdk.json`, the function folders' names."""
+    """What the runbooks' template depends on: every file of `cdk/`, `cdk.json`, the conventions module of the
+    Ferry package (cdk/ imports it), the function folders' names."""
     digest = hashlib.sha256()
     for path in sorted(p for p in CDK_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
     digest.update(CDK_JSON.read_bytes())
+    if CONVENTIONS.exists():
+        digest.update(CONVENTIONS.read_bytes())
     digest.update("\0".join(sorted(p.name for p in FUNCTIONS_DIR.iterdir() if p.is_dir())).encode())
     return digest.hexdigest()[:16]
 
@@ -569,7 +581,7 @@ class _Engine:
                 return
             result, error = owner.task(execution, function, json.loads(parameters["Payload"] or b"{}"))
             if error is not None:
-                raise failure("Unhandled", _lambda_error(type(error).__name__, str(error)))
+                raise failure("Unhandled", _lambda_error(error_name(error), str(error)))
             env.stack.append({"Payload": json.loads(json.dumps(result)), "StatusCode": 200})
 
         def sleep(seconds: float) -> None:
@@ -584,6 +596,19 @@ class _Engine:
         lambda_eval_utils.execute_lambda_function_integration = invoke
         # The retrier's module-level `time` only: the time module itself keeps its own sleep.
         retrier_decl.time = SimpleNamespace(sleep=sleep)  # type: ignore[attr-defined,assignment]
+
+
+class InvocationLost(Exception):
+    """An invocation that never finished because its execution environment died under it (a drill kills it):
+    Lambda answers the Task with a service error, which every runbook Task retries, so the step runs again."""
+
+    error_name = "Lambda.ServiceException"
+
+
+def error_name(error: BaseException) -> str:
+    """The error's name as Step Functions sees it: the exception's class name, as Lambda reports a Python
+    exception, or Lambda's own error for an invocation the service lost."""
+    return InvocationLost.error_name if isinstance(error, InvocationLost) else type(error).__name__
 
 
 def _lambda_error(error_type: str, message: str) -> str:
@@ -601,6 +626,129 @@ def _moto_config(moto_url: str, change: Mapping[str, Any] | None = None) -> dict
 
 
 _engine = _Engine()
+
+
+# --- a drill's runbooks: the stack's state machines on any world, driven by the caller -----------------------
+
+
+class Stage(Protocol):
+    """What `Runbooks` needs of a world: its AWS sandbox, and sandbox time it can tell, move and settle."""
+
+    aws: AwsSandbox
+
+    def offset(self) -> float: ...
+
+    def advance_to(self, offset: float) -> None: ...
+
+    def settle(self) -> None: ...
+
+
+Invoke = Callable[[str, Mapping[str, Any]], Invocation]
+
+
+class Runbooks:
+    """The stack's runbooks for a drill or a bench: start executions, then run them to their end.
+
+    The state machines are those of act mode (the synthesized template, moto's interpreter, the same hooks),
+    on a world of any mode. The caller says how a Task's function runs (`invoke`: the handlers of a
+    `LambdaRuntime`, or `in_process` step services with faults injected; a drill's `invoke` may also kill an
+    invocation: `InvocationLost`). Between Tasks only the executions' own retry waits move the world's time:
+    no probe, no scripted step, nothing but the runbooks happens that the drill did not do itself.
+    """
+
+    def __init__(self, world: Stage, invoke: Invoke, *, template: Mapping[str, Any] | None = None) -> None:
+        self._world = world
+        self._invoke = invoke
+        self._agenda: list[tuple[float, int, Callable[[], list[Any]]]] = []
+        self._sequence = itertools.count()
+        self.sandbox = StepFunctionsSandbox(world.aws, template if template is not None else synthesized_template())
+
+    def __enter__(self) -> Runbooks:
+        self.sandbox.start()
+        self.sandbox.attach(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sandbox.stop()
+
+    def run(self, runbook: str, payload: Mapping[str, Any], name: str) -> ExecutionView:
+        """Start one execution (named `name`, which is its run id) and run it, and any other started, to the end."""
+        self.start(runbook, payload, name)
+        self.finish()
+        return self.execution(runbook, name)
+
+    def start(self, runbook: str, payload: Mapping[str, Any], name: str) -> None:
+        sfn = self._world.aws.client("stepfunctions")
+        sfn.start_execution(stateMachineArn=self.sandbox.arn(runbook), name=name, input=json.dumps(payload))
+
+    def finish(self) -> None:
+        """Run the Tasks every execution asks for; when all wait on time, move the world to the next wake-up."""
+        while True:
+            self.sandbox.run_tasks()
+            if not self.sandbox.running():
+                return
+            if not self._agenda:
+                raise RuntimeError("runbook executions are running but none waits for a Task or for time")
+            at, _, wake = heapq.heappop(self._agenda)
+            self._world.advance_to(max(at, self._world.offset()))
+            wake()
+
+    def execution(self, runbook: str, name: str) -> ExecutionView:
+        return next(e for e in self.sandbox.executions(runbook) if e.name == name)
+
+    # --- the engine's Host --------------------------------------------------------------------------------------
+
+    def invoke(self, function: str, event: Mapping[str, Any]) -> Invocation:
+        return self._invoke(function, event)
+
+    def settle(self) -> None:
+        self._world.settle()
+
+    def offset(self) -> float:
+        return self._world.offset()
+
+    def schedule(self, at: float, label: str, action: Callable[[], list[Any]]) -> None:
+        heapq.heappush(self._agenda, (at, next(self._sequence), action))
+
+
+class Steps(Protocol):
+    """The runbook steps' services (ferry.services.rehoming.RehomingSteps), as the runbook-* handlers call them."""
+
+    def plan(self, event: Mapping[str, Any]) -> Any: ...
+
+    def fence(self, job: Any) -> Any: ...
+
+    def rehome(self, job: Any) -> Any: ...
+
+    def report(self, request: Any) -> Any: ...
+
+
+def in_process(steps: Steps) -> Invoke:
+    """Tasks run by step services of this process, as each runbook-* handler runs them (model in, model out),
+    without the Lambda wrapping: for drills that hand the services faulty clients or count their calls."""
+    # Here, not at the top: `python -m sandbox.stepfunctions synth` runs before sandbox.lambdas puts the layer on
+    # sys.path.
+    from ferry.domain.rehoming.models import NodeJob, PetJob, ReportInput
+
+    parse: dict[str, Callable[[Any], Any]] = {
+        "runbook-plan": dict,
+        "runbook-fence": NodeJob.from_dict,
+        "runbook-rehome": PetJob.from_dict,
+        "runbook-report": ReportInput.from_dict,
+    }
+
+    def invoke(function: str, event: Mapping[str, Any]) -> Invocation:
+        step = getattr(steps, function.removeprefix("runbook-"))  # looked up now: a bench may wrap it
+        started = time.perf_counter()
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            result = json.loads(json.dumps(step(parse[function](event)).to_dict()))
+        except Exception as exc:  # as the Lambda runtime reports it
+            error = exc
+        return Invocation(function, "in-process", event, result, error, "", time.perf_counter() - started, False)
+
+    return invoke
 
 
 def main(argv: list[str]) -> int:
