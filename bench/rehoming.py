@@ -3,12 +3,14 @@
 - Plan: a zone of 300 nodes holding 200 pets (20 StatefulSets), planned by the pure planner. Target < 1 s;
   also the size of the plan step's output, which a Step Functions state caps at 256 KB.
 - Re-home: a cluster with 300 pets (10 StatefulSets of 30, one in three per zone), zone a dark, then the
-  EvacuateZone runbook run in-process as the state machines run it (plan, fence Map, re-home Map of 10 at
-  once, report), sandbox time flowing 20 times faster than real time. Kubernetes, EC2 and DynamoDB calls
-  are counted per pet, with the listings (which must not grow with the pets) counted apart. Sandbox time
-  from the outage to every pet Running elsewhere is what the demo would show. The sandbox's API server,
-  controllers and moto share this process (and its two cores) with Ferry, so the run's wall time is mostly
-  theirs: Ferry's own time is the CPU its threads use.
+  EvacuateZone state machine as the stack synthesizes it (sandbox/stepfunctions.py: moto's interpreter runs
+  it, plan, fence Map, re-home Map of 10 at once, report, with its own Retry), each Task run by the step
+  services in this process. Sandbox time moves only when every execution waits on a retry's backoff, so
+  the sandbox time from the outage to every pet Running elsewhere is what the state machine's waits make it.
+  Kubernetes, EC2 and DynamoDB calls are counted per pet, with the listings (which must not grow with the
+  pets) counted apart. The sandbox's API server, controllers, moto and its interpreter share this process
+  (and its two cores) with Ferry, and the Tasks run one at a time, so the run's wall time is mostly theirs:
+  Ferry's own time is the CPU its threads use.
 """
 
 from __future__ import annotations
@@ -42,12 +44,13 @@ from ferry.domain.rehoming.inventory import (
     ZoneSpread,
     key,
 )
+from ferry.domain.rehoming.models import RunReport
 from ferry.domain.rehoming.planner import Request, plan_evacuation
 from ferry.domain.rehoming.policies import RehomeLimits
 from ferry.domain.runbooks import Runbook
 from ferry.services.rehoming import plan_output
-from sandbox.local_runs import Retries, run_runbook
 from sandbox.scenario import ClusterSpec, StatefulSetSpec
+from sandbox.stepfunctions import Runbooks, in_process
 from tests.e2e.rehoming_world import ZONE_A, drill_world, steps_in_process, zone_outage
 
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
@@ -107,30 +110,6 @@ def plan_figures() -> dict[str, Any]:
     }
 
 
-class Flow:
-    """Sandbox time flowing `speed` times faster than real time, in the background, while Ferry runs."""
-
-    def __init__(self, world: Any, speed: float = 20.0, tick: float = 0.2) -> None:
-        self.world, self.speed, self.tick = world, speed, tick
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.tick):
-            self.world.advance_to(self.world.offset() + self.tick * self.speed)
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds / self.speed)
-
-    def __enter__(self) -> Flow:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 @dataclass
 class Busy:
     """CPU seconds spent in Ferry's own threads (the sandbox's servers and controllers run in this process too,
@@ -176,30 +155,30 @@ def sandbox_figures(pets_per_set: int = 30, sets: int = 10) -> dict[str, Any]:
         steps = steps_in_process(world, ec2=ec2)
         busy = _measure(steps)
         kube_before = world.clusters["east-1"].request_count()
-        with Flow(world) as flow:
-            run = run_runbook(
-                steps,
-                Runbook.EVACUATE_ZONE,
+        began = time.monotonic()
+        with Runbooks(world, in_process(steps)) as runbooks:
+            execution = runbooks.run(
+                Runbook.EVACUATE_ZONE.value,
                 {"zone": ZONE_A, "reason": "bench", "dryRun": False, "maxConcurrency": 10},
-                run_id="evacuate-bench",
-                retries=Retries(interval=2, rate=1.5, max_interval=10, pending_attempts=60),
-                sleep=flow.sleep,
+                "evacuate-bench",
             )
+        elapsed = time.monotonic() - began
         running_at = world.offset()
+        if execution.output is None:
+            raise RuntimeError(f"the evacuation ended {execution.status}: {execution.error} {execution.cause}")
+        report = RunReport.from_dict(execution.output)
         kube_after = world.clusters["east-1"].request_count()
         kube = Counter({k: kube_after[k] - kube_before.get(k, 0) for k in kube_after})
-        moved = sum(1 for p in run.report.pets if p.status.value == "moved")
+        moved = sum(1 for p in report.pets if p.status.value == "moved")
         failures = Counter(
-            f"{p.status.value}: {(p.reason or '')[:60]}" for p in run.report.pets if p.status.value != "moved"
+            f"{p.status.value}: {(p.reason or '')[:60]}" for p in report.pets if p.status.value != "moved"
         )
         listings = sum(v for k, v in kube.items() if k.startswith("list "))
         return {
-            "re-home: pets moved / planned [100 / 100]": f"{moved} / {len(run.report.pets)}",
-            "re-home: outcome": run.report.outcome.value,
+            "re-home: pets moved / planned [100 / 100]": f"{moved} / {len(report.pets)}",
+            "re-home: outcome": report.outcome.value,
             "re-home: Ferry's own time, 100 pets: CPU in its threads (s) [< 30]": round(busy.cpu, 1),
-            "re-home: whole run's wall time, Kubernetes and the in-process sandbox included (s)": round(
-                run.elapsed_seconds, 1
-            ),
+            "re-home: whole run's wall time, Kubernetes and the in-process sandbox included (s)": round(elapsed, 1),
             "re-home: Kubernetes calls per pet (all)": round(sum(kube.values()) / max(1, moved), 1),
             "re-home: Kubernetes listings in the whole run (not per pet)": listings,
             "re-home: EC2 calls per pet": round(sum(ec2_calls.values()) / max(1, moved), 1),
