@@ -27,8 +27,10 @@ receive the payloads the state machine builds.
 Drills and benchmarks run the same machines without an act-mode world (`Runbooks`, at the end): they start
 executions themselves, say how a Task's function runs (the handlers, or the step services in-process with
 faults injected) and let the executions' own retry waits move the world's time. There is no other emulation
-of the state machines: what runs is what CDK synthesizes. moto's state, its config and the hooks are process-wide;
-several worlds may run at once, each hook call going to the world whose account the execution runs in.
+of the state machines: what runs is what CDK synthesizes.
+
+moto's state, its config and the hooks are process-wide; several worlds may run at once, each hook call going
+to the world whose account the execution runs in.
 """
 
 from __future__ import annotations
