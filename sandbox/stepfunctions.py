@@ -67,6 +67,7 @@ CONVENTIONS = ROOT / "layers" / "ferry" / "python" / "ferry" / "domain" / "conve
 SYNTH_TIMEOUT = 300.0
 QUIET_SECONDS = 0.05  # how long the interpreter's threads must stay still before the world moves time on
 POLL_SECONDS = 0.01  # how often the world looks again for an execution that is between two states
+WAKE_WINDOW = 1.0  # sandbox seconds: `Runbooks` lets retry waits that end this close to each other end together
 MAX_COLLECT_SECONDS = 10.0  # an execution that never waits in a hook cannot hold the world longer per round
 STATE_MACHINE = "AWS::StepFunctions::StateMachine"
 FUNCTION = "AWS::Lambda::Function"
@@ -691,9 +692,14 @@ class Runbooks:
                 return
             if not self._agenda:
                 raise RuntimeError("runbook executions are running but none waits for a Task or for time")
-            at, _, wake = heapq.heappop(self._agenda)
-            self._world.advance_to(max(at, self._world.offset()))
-            wake()
+            # Waits that end within WAKE_WINDOW of the first end together (full jitter spreads a hundred pets'
+            # retries over as many instants, each a round of the engine, and none is made shorter).
+            due = [heapq.heappop(self._agenda)]
+            while self._agenda and self._agenda[0][0] <= due[0][0] + WAKE_WINDOW:
+                due.append(heapq.heappop(self._agenda))
+            self._world.advance_to(max(due[-1][0], self._world.offset()))
+            for _, _, wake in due:
+                wake()
 
     def execution(self, runbook: str, name: str) -> ExecutionView:
         return next(e for e in self.sandbox.executions(runbook) if e.name == name)
