@@ -17,6 +17,7 @@ from typing import Any
 from ferry.adapters.fencing import Fencer
 from ferry.adapters.kube_writes import KubeWriter
 from ferry.adapters.volumes import Volumes
+from ferry.domain.conventions import PET_TAG, REHOMED_TO_TAG, RUN_TAG
 from ferry.domain.errors import Conflict, NotFound, Refused, StepPending, Throttled
 from ferry.domain.rehoming import manifests
 from ferry.domain.rehoming.inventory import OUT_OF_SERVICE_TAINT, QUARANTINE_TAINT, InstanceState, Taint
@@ -151,7 +152,7 @@ class ClusterEffects:
             kms_key_id=action.kms_key_id,
             tags=dict(action.tags),
             client_token=action.client_token,
-            identity={"ferry:run": action.run_id, "ferry:pet": f"{action.namespace}/{action.claim}"},
+            identity={RUN_TAG: action.run_id, PET_TAG: f"{action.namespace}/{action.claim}"},
         )
         return Performed(
             True,
@@ -166,7 +167,7 @@ class ClusterEffects:
 
     def _tag_old_volume(self, action: TagOldVolume, results: Results) -> Performed:
         new = self._new_volume(results, action.created_by)
-        self._volumes.tag(action.volume_id, {"ferry:rehomed-to": new})
+        self._volumes.tag(action.volume_id, {REHOMED_TO_TAG: new})
         return Performed(True, {"rehomedTo": new})
 
     def _create_pv(self, action: CreatePersistentVolume, results: Results) -> Performed:
