@@ -721,7 +721,10 @@ class AwsEvents:
     def health_issue(
         self, zone: str, instance_ids: Iterable[str], at: datetime, *, open_: bool = True
     ) -> dict[str, Any]:
-        """An AWS Health EC2 operational issue for the zone (open), or its resolution (closed)."""
+        """An AWS Health EC2 operational issue for the zone (open), or its resolution (closed).
+
+        As AWS writes it: no zone field; the zone's id in the description, the instances as affected entities.
+        """
         event = self._envelope(self.template(self.HEALTH_OPEN if open_ else self.HEALTH_CLOSED), at)
         detail = event["detail"]
         stamp = email.utils.format_datetime(at.astimezone(UTC), usegmt=True)
@@ -731,7 +734,6 @@ class AwsEvents:
         ids = list(instance_ids)
         detail.update(
             eventArn=self._health_arns[zone],
-            availabilityZone=zone,
             eventRegion=REGION,
             lastUpdatedTime=stamp,
             affectedEntities=[

@@ -678,6 +678,6 @@ def _event_label(event: Mapping[str, Any]) -> str:
     if event.get("source") == "aws.ec2":
         return f"EC2 instance state change ({detail.get('state')})"
     if event.get("source") == "aws.health":
-        where = detail.get("availabilityZone", "")
-        return f"AWS Health {detail.get('eventTypeCode')} ({detail.get('statusCode')}) in {where}"
+        where = ", ".join(e.get("entityValue", "") for e in detail.get("affectedEntities", [])[:3])
+        return f"AWS Health {detail.get('eventTypeCode')} ({detail.get('statusCode')}) about {where}"
     return str(event.get("detail-type"))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
+from ferry.adapters.placements import Placement, Placements
 from ferry.adapters.registry import Registry
 from ferry.domain.clusters import ClusterKind, ClusterRegistration
 from ferry.domain.errors import ConfigError
@@ -71,6 +73,24 @@ def emf_metrics(output: str) -> dict[tuple[str, str], float]:
                 value = blob[metric["Name"]]
                 found[(metric["Name"], dims[0] if dims else "")] = sum(value) if isinstance(value, list) else value
     return found
+
+
+def fresh(event: dict[str, Any]) -> dict[str, Any]:
+    """The sample as if AWS sent it now: an event older than the detection window decides nothing."""
+    return {**event, "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def place(instance: str, zone: str, cluster: str = "east-1") -> None:
+    """What the probe records of a node's instance: where ingest finds the zone of a Health issue's instance."""
+    Placements(boto3.client("dynamodb"), TABLE_NAME).remember(
+        [Placement(instance_id=instance, zone=zone, cluster=cluster, node=f"node-{instance}")], now=datetime.now(UTC)
+    )
+
+
+def health_issue_in_zone_b() -> dict[str, Any]:
+    """The documented Health issue (no zone field), its one instance placed in us-east-1b, sent now."""
+    place("i-0b5e3c1d2a4f60718", "us-east-1b")
+    return fresh(load_event("health-ec2-issue-open"))
 
 
 def launch_node(zone: str, cluster: str) -> str:
@@ -185,7 +205,7 @@ def test_records_are_retried_when_the_table_is_unavailable(ingest, lambda_contex
 
 
 def test_an_authoritative_event_impairs_the_zone_and_in_observe_mode_only_reports(ingest, lambda_context) -> None:
-    response = ingest.handler(sqs_event(load_event("health-ec2-issue-open")), lambda_context)
+    response = ingest.handler(sqs_event(health_issue_in_zone_b()), lambda_context)
 
     assert response == {"batchItemFailures": []}
     (state,) = [i for i in items("ZONE#") if i["pk"] == "ZONE#us-east-1#us-east-1b"]
@@ -205,7 +225,7 @@ def test_in_act_mode_two_reports_of_one_failure_start_one_evacuation(ingest, lam
     monkeypatch.setenv("FERRY_MODE", "act")
     monkeypatch.setenv("FERRY_SM_EVACUATE_ZONE", machine)
     ingest.ingestor.cache_clear()
-    first = load_event("health-ec2-issue-open")
+    first = health_issue_in_zone_b()
     second = {**first, "id": "a-second-delivery-of-the-same-issue"}
 
     ingest.handler(sqs_event(first), lambda_context)
@@ -218,10 +238,6 @@ def test_in_act_mode_two_reports_of_one_failure_start_one_evacuation(ingest, lam
 
 
 def test_an_instance_the_probe_placed_needs_no_ec2_call(ingest, lambda_context) -> None:
-    from datetime import UTC, datetime
-
-    from ferry.adapters.placements import Placement, Placements
-
     Placements(boto3.client("dynamodb"), TABLE_NAME).remember(
         [Placement(instance_id="i-0f00000000000000a", zone="us-east-1c", cluster="east-2", node="n1")],
         now=datetime.now(UTC),

@@ -154,7 +154,8 @@ def test_every_zone_failing_at_once_starts_no_evacuation(
         data.draw(zone_signals(now, [K.HEALTH_ISSUE, K.ZONAL_SHIFT_STARTED, K.EVACUATION_REQUESTED], zone))
         for zone in ZONES
     ]
-    outage = [s for s in outage if s.observed_at <= now]  # believed: not from the future
+    # Believed: not from the future, and not so old that it arrives stale.
+    outage = [s for s in outage if now - policy.window < s.observed_at <= now]
     assume(len(outage) == len(ZONES))
     noise = data.draw(st.lists(zone_signals(now, IMPAIRING), max_size=3))
     after = data.draw(timeline(kinds=IMPAIRING, size=10, start=now))

@@ -43,6 +43,8 @@ SOURCES = {
     K.NODES_READY: Source.PROBE,
     K.SCHEDULE_TICK: Source.SCHEDULER,
     K.REBALANCE_RECOMMENDATION: Source.EC2,
+    K.DRILL_STARTED: Source.ZONAL_SHIFT,
+    K.UNFOLLOWED_SHIFT_STARTED: Source.ZONAL_SHIFT,
 }
 DEFAULT_EVIDENCE: dict[SignalKind, dict[str, str]] = {
     K.HEALTH_ISSUE: {"eventArn": "arn:health:1"},
@@ -300,11 +302,30 @@ RECOVERING_AT_20 = [*IMPAIRED_BY_QUORUM, sig(K.NODES_READY, 20)]
             id="issue-delivered-after-its-resolution-stays-resolved",
         ),
         pytest.param(
-            [(sig(K.HEALTH_ISSUE, -30), 0)],
+            [(sig(K.HEALTH_ISSUE, -4), 0)],
             IMP,
             [(H, IMP, TransitionReason.AUTHORITY)],
-            id="late-authority-still-counts",
+            id="late-authority-inside-the-window-still-counts",
         ),
+        pytest.param([(sig(K.HEALTH_ISSUE, -30), 0)], H, [], id="authority-older-than-the-window-is-stale"),
+        pytest.param([(sig(K.ZONAL_SHIFT_STARTED, -5), 0)], H, [], id="shift-exactly-one-window-old-is-stale"),
+        pytest.param(
+            [(sig(K.HEALTH_ISSUE, -60 * 24 * 730), 0)], H, [], id="issue-from-two-years-ago-delivered-today-is-stale"
+        ),
+        pytest.param(
+            [sig(K.HEALTH_ISSUE, 0), (sig(K.HEALTH_RESOLVED, 10), 40)],
+            R,
+            [(H, IMP, TransitionReason.AUTHORITY), (IMP, R, TransitionReason.RECOVERY_SIGNALLED)],
+            id="late-resolution-still-resolves",
+        ),
+        pytest.param(
+            [sig(K.ZONAL_SHIFT_STARTED, 0), (sig(K.ZONAL_SHIFT_ENDED, 10), 40)],
+            R,
+            [(H, IMP, TransitionReason.AUTHORITY), (IMP, R, TransitionReason.RECOVERY_SIGNALLED)],
+            id="late-end-of-a-shift-still-ends-it",
+        ),
+        pytest.param([sig(K.DRILL_STARTED)], H, [], id="practice-run-or-fis-drill-impairs-nothing"),
+        pytest.param([sig(K.UNFOLLOWED_SHIFT_STARTED)], H, [], id="unfollowed-manual-shift-impairs-nothing"),
         pytest.param(
             [sig(K.ALARM_FIRING, 3), (sig(K.INSTANCE_DOWN, 1), 4)],
             IMP,

@@ -19,7 +19,7 @@ import pytest
 
 from ferry.domain.errors import EventParseError
 from ferry.domain.signals import Signal, SignalKind, Skip, SkipReason, Source
-from ferry.domain.translators import translate
+from ferry.domain.translators import Unplaced, translate
 from tests.conftest import EVENTS, load_event
 
 ACCOUNT = "123456789012"
@@ -75,8 +75,14 @@ def expect(
     }
 
 
-def translated_fields(event: object, **kwargs: Any) -> list[dict[str, Any]]:
+def translated(event: object, placed: dict[str, str] | None = None, **kwargs: Any) -> Any:
+    """`translate`, finishing an `Unplaced` translation with `placed` (resource id -> zone) as ingest would."""
     result = translate(event, **kwargs)
+    return result.place(placed or {}) if isinstance(result, Unplaced) else result
+
+
+def translated_fields(event: object, placed: dict[str, str] | None = None, **kwargs: Any) -> list[dict[str, Any]]:
+    result = translated(event, placed, **kwargs)
     assert isinstance(result, tuple), f"expected signals, got {result}"
     return [fields(signal) for signal in result]
 
@@ -99,7 +105,7 @@ OBSERVER_NOTES = (
 )
 
 
-def health_evidence(code: str, category: str, status: str, arn: str, start: str) -> dict[str, str]:
+def health_evidence(code: str, category: str, status: str, arn: str, start: str, **extra: str) -> dict[str, str]:
     return {
         "detail-type": "AWS Health Event",
         "account": ACCOUNT,
@@ -110,7 +116,21 @@ def health_evidence(code: str, category: str, status: str, arn: str, start: str)
         "eventArn": arn,
         "eventScopeCode": "ACCOUNT_SPECIFIC",
         "startTime": start,
+        **extra,
     }
+
+
+def issue_evidence(status: str, description: str, zone_from: str, **extra: str) -> dict[str, str]:
+    return health_evidence(
+        "AWS_EC2_OPERATIONAL_ISSUE",
+        "issue",
+        status,
+        ISSUE_ARN,
+        "Wed, 25 Nov 2026 08:52:00 GMT",
+        description=description,
+        zoneFrom=zone_from,
+        **extra,
+    )
 
 
 def ec2_evidence(detail_type: str, **extra: str) -> dict[str, str]:
@@ -150,6 +170,42 @@ def arc_evidence(detail_type: str, trigger: str, **extra: str) -> dict[str, str]
     return {"detail-type": detail_type, "account": ACCOUNT, "trigger": trigger, "awayFrom": "use1-az2", **extra}
 
 
+OPEN_DESCRIPTION = (
+    "[Investigating] We are investigating connectivity issues affecting instances in a single Availability Zone "
+    "(use1-az2) in the US-EAST-1 Region."
+)
+RESOLVED_DESCRIPTION = (
+    "[RESOLVED] Between 8:52 AM and 11:40 AM PST we experienced connectivity issues affecting instances in a "
+    "single Availability Zone (use1-az2) in the US-EAST-1 Region. The issue has been resolved."
+)
+NORMAL_DESCRIPTION = (
+    "[Monitoring] Connectivity to instances in the affected Availability Zone (use1-az2) has recovered and we "
+    "continue to monitor. Current severity level: Operating normally"
+)
+PUBLIC_DESCRIPTION = (
+    "[Investigating] We are investigating increased network connectivity errors to instances in a single "
+    "Availability Zone (use1-az2) in the US-EAST-1 Region. Other Availability Zones are not affected."
+)
+EBS_DESCRIPTION = (
+    "[Investigating] We are investigating degraded performance for some EBS volumes. Your volumes listed below "
+    "may experience increased I/O latency."
+)
+EBS_ARN = (
+    "arn:aws:health:us-east-1::event/EBS/AWS_EBS_OPERATIONAL_ISSUE/"
+    "AWS_EBS_OPERATIONAL_ISSUE_5b7d9f1a-3c5e-4a7b-9d1f-b3d5f7a9c1e3"
+)
+PUBLIC_ARN = (
+    "arn:aws:health:us-east-1::event/EC2/AWS_EC2_OPERATIONAL_ISSUE/"
+    "AWS_EC2_OPERATIONAL_ISSUE_3c1f7a9e-2b4d-5e6f-8a0b-c1d2e3f4a5b6"
+)
+ISSUE_INSTANCE = "i-0b5e3c1d2a4f60718"
+EBS_VOLUMES = ("vol-0a1b2c3d4e5f60718", "vol-0f1e2d3c4b5a69788")
+
+# What Ferry's placements (or EC2) know of the samples' resources: the ingest service's answer to `Unplaced`.
+PLACED = {ISSUE_INSTANCE: "us-east-1b", **dict.fromkeys(EBS_VOLUMES, "us-east-1b")}
+# The load balancer of the samples' cluster, which its registration lists: its manual shifts are authorities.
+FOLLOWED = frozenset({NLB_ARN})
+
 SIGNAL_SAMPLES = [
     pytest.param(
         "health-ec2-issue-open",
@@ -159,13 +215,11 @@ SIGNAL_SAMPLES = [
                 Source.AWS_HEALTH,
                 "5a9d1f3e-7c2b-4e86-9f10-3b6c8d2e4a71",
                 "2026-11-25T09:04:12",
-                health_evidence(
-                    "AWS_EC2_OPERATIONAL_ISSUE", "issue", "open", ISSUE_ARN, "Wed, 25 Nov 2026 08:52:00 GMT"
-                ),
+                issue_evidence("open", OPEN_DESCRIPTION, "affectedResources"),
                 zone="us-east-1b",
             )
         ],
-        id="health-ec2-issue-open-zone-b",
+        id="health-ec2-issue-open-zone-b-from-its-instance",
     ),
     pytest.param(
         "health-ec2-issue-resolved",
@@ -175,13 +229,72 @@ SIGNAL_SAMPLES = [
                 Source.AWS_HEALTH,
                 "c3e8b2a7-1f4d-4a9c-8e65-72d0f1b9a3c4",
                 "2026-11-25T11:47:30",
-                health_evidence(
-                    "AWS_EC2_OPERATIONAL_ISSUE", "issue", "closed", ISSUE_ARN, "Wed, 25 Nov 2026 08:52:00 GMT"
+                issue_evidence(
+                    "closed",
+                    RESOLVED_DESCRIPTION,
+                    "affectedResources",
+                    endTime="Wed, 25 Nov 2026 11:40:00 GMT",
+                    resolvedBy="statusCode",
                 ),
                 zone="us-east-1b",
             )
         ],
         id="health-ec2-issue-resolved-zone-b",
+    ),
+    pytest.param(
+        "health-ec2-issue-operating-normally",
+        [
+            expect(
+                SignalKind.HEALTH_RESOLVED,
+                Source.AWS_HEALTH,
+                "a6c8e0b2-4d7f-4a1c-b3e5-9f1b3d5a7c9e",
+                "2026-11-25T11:38:05",
+                issue_evidence("open", NORMAL_DESCRIPTION, "affectedResources", resolvedBy="description"),
+                zone="us-east-1b",
+            )
+        ],
+        id="health-operating-normally-resolves-though-status-open",
+    ),
+    pytest.param(
+        "health-ec2-issue-described-zone",
+        [
+            expect(
+                SignalKind.HEALTH_ISSUE,
+                Source.AWS_HEALTH,
+                "0f2d4b6a-8c1e-4f3a-9b5d-7e9f1a3c5b7d",
+                "2026-11-25T09:06:40",
+                {
+                    **issue_evidence("open", PUBLIC_DESCRIPTION, "description"),
+                    "eventArn": PUBLIC_ARN,
+                    "eventScopeCode": "PUBLIC",
+                },
+                zone_id="use1-az2",
+            )
+        ],
+        id="health-public-issue-zone-id-from-its-description",
+    ),
+    pytest.param(
+        "health-ebs-volume-issue",
+        [
+            expect(
+                SignalKind.HEALTH_ISSUE,
+                Source.AWS_HEALTH,
+                "d1f3b5a7-9c2e-4b6d-8f0a-2c4e6b8d0f1a",
+                "2026-11-25T09:07:55",
+                health_evidence(
+                    "AWS_EBS_OPERATIONAL_ISSUE",
+                    "issue",
+                    "open",
+                    EBS_ARN,
+                    "Wed, 25 Nov 2026 08:55:00 GMT",
+                    service="EBS",
+                    description=EBS_DESCRIPTION,
+                    zoneFrom="affectedResources",
+                ),
+                zone="us-east-1b",
+            )
+        ],
+        id="health-ebs-issue-zone-from-its-volumes",
     ),
     pytest.param(
         "health-scheduled-change",
@@ -446,7 +559,7 @@ SIGNAL_SAMPLES = [
                 Source.ZONAL_SHIFT,
                 "e2b4d6f8-0a1c-3e5a-7c9e-b1d3f5a7c9e0",
                 "2026-11-25T09:08:30",
-                arc_evidence("Manual Shift Started", "manual", resources=NLB_ARN),
+                arc_evidence("Manual Shift Started", "manual", resources=NLB_ARN, followed=NLB_ARN),
                 zone_id="use1-az2",
             )
         ],
@@ -460,11 +573,47 @@ SIGNAL_SAMPLES = [
                 Source.ZONAL_SHIFT,
                 "9f1b3d5a-7c2e-4a6c-8e0a-2c4e6a8c0e2b",
                 "2026-11-25T12:30:11",
-                arc_evidence("Manual Shift Canceled", "manual", resources=NLB_ARN),
+                arc_evidence("Manual Shift Canceled", "manual", resources=NLB_ARN, followed=NLB_ARN),
                 zone_id="use1-az2",
             )
         ],
         id="arc-manual-shift-canceled",
+    ),
+    pytest.param(
+        "arc-practice-run-started",
+        [
+            expect(
+                SignalKind.DRILL_STARTED,
+                Source.ZONAL_SHIFT,
+                "4b6d8f0a-2c1e-5a7c-9e3b-d5f7a9c1e3b5",
+                "2026-11-24T15:00:09",
+                {
+                    **arc_evidence(
+                        "Practice Run Started", "practice-run", resources=NLB_ARN, followed=NLB_ARN, drill="true"
+                    ),
+                    "awayFrom": "use1-az4",
+                },
+                zone_id="use1-az4",
+            )
+        ],
+        id="arc-practice-run-is-a-drill",
+    ),
+    pytest.param(
+        "arc-fis-experiment-started",
+        [
+            expect(
+                SignalKind.DRILL_STARTED,
+                Source.ZONAL_SHIFT,
+                "6e8a0c2e-4a6c-8e0a-2c4e-6a8c0e2a4c6e",
+                "2026-11-24T14:30:02",
+                {
+                    **arc_evidence("FIS Experiment Autoshift In Progress", "fis-experiment", drill="true"),
+                    "awayFrom": "use1-az4",
+                },
+                zone_id="use1-az4",
+            )
+        ],
+        id="arc-fis-experiment-is-a-drill",
     ),
     pytest.param(
         "scheduled-event",
@@ -488,12 +637,12 @@ SIGNAL_SAMPLES = [
 
 @pytest.mark.parametrize(("name", "expected"), SIGNAL_SAMPLES)
 def test_sample_translates_to_the_expected_signals(name: str, expected: list[dict[str, Any]]) -> None:
-    assert translated_fields(load_event(name)) == expected
+    assert translated_fields(load_event(name), PLACED, followed=FOLLOWED) == expected
 
 
 @pytest.mark.parametrize("name", [param.values[0] for param in SIGNAL_SAMPLES])
 def test_replaying_an_event_yields_equal_and_distinct_signals(name: str) -> None:
-    first, again = translate(load_event(name)), translate(load_event(name))
+    first, again = translated(load_event(name), PLACED), translated(load_event(name), PLACED)
     assert first == again
     assert isinstance(first, tuple)
     assert len({signal.source_id for signal in first}) == len(first)
@@ -520,11 +669,7 @@ def test_every_instance_state_maps_to_up_or_down(state: str, kind: SignalKind) -
 
 def test_health_issue_naming_several_zone_ids_yields_one_signal_per_zone() -> None:
     entities = [{"entityValue": value} for value in ("use1-az2", "use1-az4", "use1-az2", "i-0b5e3c1d2a4f60718")]
-    event = changed(
-        "health-ec2-issue-open",
-        (("detail", "availabilityZone"), DELETE),
-        (("detail", "affectedEntities"), entities),
-    )
+    event = changed("health-ec2-issue-open", (("detail", "affectedEntities"), entities))
     signals = translated_fields(event)
     assert [(s["zone"], s["zone_id"], s["source_id"]) for s in signals] == [
         (None, "use1-az2", "5a9d1f3e-7c2b-4e86-9f10-3b6c8d2e4a71#use1-az2"),
@@ -535,7 +680,7 @@ def test_health_issue_naming_several_zone_ids_yields_one_signal_per_zone() -> No
 
 @pytest.mark.parametrize("service", ["EBS", "ELASTICLOADBALANCING"])
 def test_health_issue_of_ebs_and_elb_counts_like_ec2(service: str) -> None:
-    [signal] = translated_fields(changed("health-ec2-issue-open", (("detail", "service"), service)))
+    [signal] = translated_fields(changed("health-ec2-issue-open", (("detail", "service"), service)), PLACED)
     assert (signal["kind"], signal["zone"], signal["evidence"]["service"]) == (
         SignalKind.HEALTH_ISSUE,
         "us-east-1b",
@@ -549,7 +694,7 @@ def test_health_signal_carries_the_impacted_region_not_the_delivery_region() -> 
         (("region",), "us-west-2"),  # a backup delivery to another region
         (("detail", "backupEvent"), "true"),
     )
-    [signal] = translated_fields(event)
+    [signal] = translated_fields(event, PLACED)
     assert signal["region"] == "us-east-1"
 
 
@@ -625,20 +770,19 @@ def test_alarm_on_a_zone_id_dimension_sets_zone_id() -> None:
 @pytest.mark.parametrize(
     ("detail_type", "kind", "trigger"),
     [
-        pytest.param(
-            "FIS Experiment Autoshift In Progress", SignalKind.ZONAL_SHIFT_STARTED, "fis-experiment", id="fis-started"
-        ),
-        pytest.param(
-            "FIS Experiment Autoshift Completed", SignalKind.ZONAL_SHIFT_ENDED, "fis-experiment", id="fis-completed"
-        ),
-        pytest.param(
-            "FIS Experiment Autoshift Canceled", SignalKind.ZONAL_SHIFT_ENDED, "fis-experiment", id="fis-canceled"
-        ),
-        pytest.param("Manual Shift Updated", SignalKind.ZONAL_SHIFT_STARTED, "manual", id="manual-updated"),
+        pytest.param("FIS Experiment Autoshift In Progress", SignalKind.DRILL_STARTED, "fis-experiment", id="fis-on"),
+        pytest.param("FIS Experiment Autoshift Completed", SignalKind.DRILL_ENDED, "fis-experiment", id="fis-done"),
+        pytest.param("FIS Experiment Autoshift Canceled", SignalKind.DRILL_ENDED, "fis-experiment", id="fis-canceled"),
+        pytest.param("Practice Run Succeeded", SignalKind.DRILL_ENDED, "practice-run", id="practice-run-succeeded"),
+        pytest.param("Practice Run Interrupted", SignalKind.DRILL_ENDED, "practice-run", id="practice-interrupted"),
+        pytest.param("Practice Run Failed", SignalKind.DRILL_ENDED, "practice-run", id="practice-run-failed"),
+        pytest.param("Manual Shift Updated", SignalKind.ZONAL_SHIFT_STARTED, "manual", id="followed-manual-updated"),
+        pytest.param("Autoshift In Progress", SignalKind.ZONAL_SHIFT_STARTED, "autoshift", id="autoshift-of-ours"),
     ],
 )
 def test_other_zonal_shift_events(detail_type: str, kind: SignalKind, trigger: str) -> None:
-    [signal] = translated_fields(changed("arc-zonal-shift-started", (("detail-type",), detail_type)))
+    event = changed("arc-zonal-shift-started", (("detail-type",), detail_type))
+    [signal] = translated_fields(event, followed=FOLLOWED)
     assert (signal["kind"], signal["zone_id"], signal["evidence"]["trigger"]) == (kind, "use1-az2", trigger)
 
 
@@ -661,7 +805,7 @@ def test_time_with_milliseconds_and_offset_is_read_as_utc() -> None:
         pytest.param(
             load_event("cloudwatch-alarm-insufficient-data"), SkipReason.IGNORED_STATE, id="alarm-insufficient-data"
         ),
-        pytest.param(load_event("arc-practice-run-started"), SkipReason.IGNORED_STATE, id="arc-practice-run"),
+        pytest.param(load_event("health-account-notification"), SkipReason.IGNORED_STATE, id="account-notification"),
         pytest.param(
             changed("health-ec2-issue-open", (("detail", "statusCode"), "upcoming")),
             SkipReason.IGNORED_STATE,
@@ -769,10 +913,28 @@ def test_well_formed_events_ferry_does_not_act_on_are_skipped(event: dict[str, A
             id="health-bad-zone",
         ),
         pytest.param(
-            changed("health-not-relevant-service", (("detail", "eventArn"), DELETE)),
+            changed("health-ec2-issue-open", (("detail", "eventArn"), DELETE)),
             "detail.eventArn",
             "missing",
-            id="health-malformed-never-passes-as-skip",
+            id="health-issue-without-its-arn",
+        ),
+        pytest.param(
+            changed("health-ec2-issue-open", (("detail", "statusCode"), DELETE)),
+            "detail.statusCode",
+            "missing, and nothing else says whether the issue is over",
+            id="health-issue-neither-open-nor-over",
+        ),
+        pytest.param(
+            changed("health-ec2-issue-resolved", (("detail", "statusCode"), "open"), (("detail", "endTime"), "soon")),
+            "detail.endTime",
+            "not an ISO-8601 time",
+            id="health-issue-end-time-not-a-time",
+        ),
+        pytest.param(
+            changed("health-ec2-issue-open", (("detail", "eventDescription", 0), "text")),
+            "detail.eventDescription[0]",
+            "expected an object, got string",
+            id="health-description-not-an-object",
         ),
         pytest.param(
             changed("health-scheduled-change", (("detail", "affectedEntities", 1), "i-0a9b8c7d6e5f40312")),
@@ -885,9 +1047,9 @@ SAMPLE_FILES = sorted(path.stem for path in EVENTS.glob("*.json"))
 TESTED_HERE = {param.values[0] for param in SIGNAL_SAMPLES} | {
     "health-non-zonal",
     "health-not-relevant-service",
+    "health-account-notification",
     "cloudwatch-alarm-not-owned",
     "cloudwatch-alarm-insufficient-data",
-    "arc-practice-run-started",
     "sqs-batch-ingest",
 }
 

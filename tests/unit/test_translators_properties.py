@@ -2,7 +2,9 @@
 
 Anything else (a KeyError, a TypeError, a ValueError from a Signal) would crash the ingest function on a
 message instead of skipping it or dead-lettering it with a reason. Inputs are the samples in events/ with
-keys deleted, replaced or retyped at random depths, samples with a random `detail`, and random JSON.
+keys deleted, replaced or retyped at random depths, samples with a random `detail`, and random JSON; an
+`Unplaced` translation is finished with random zones for its resources (some unknown, some in several
+zones), under every `drills` setting and with or without the samples' load balancer followed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from hypothesis import strategies as st
 
 from ferry.domain.errors import EventParseError
 from ferry.domain.signals import Signal, Skip, SkipReason
-from ferry.domain.translators import translate
+from ferry.domain.translators import Drills, Unplaced, translate
 from tests.conftest import EVENTS, load_event
 
 SAMPLES = {
@@ -51,6 +53,15 @@ INTERESTING = [
     "autoscaling:EC2_INSTANCE_TERMINATING",
     "AvailabilityZone",
     "ALARM(a) OR ALARM(b)",
+    "accountNotification",
+    "[RESOLVED] it is over",
+    "Current severity level: Operating normally",
+    "issues in a single Availability Zone (use1-az4) today",
+    "Wed, 25 Nov 2026 11:40:00 GMT",
+    "Mon, 31 Feb 2026 11:40:00 GMT",
+    "vol-0a1b2c3d4e5f60718",
+    "arn:aws:ec2:us-east-1:123456789012:volume/vol-0a1b2c3d4e5f60718",
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/ferry-prod-api/50dc6c495c0c9188",
     *sorted({sample["detail-type"] for sample in SAMPLES.values()}),
     *sorted({sample["source"] for sample in SAMPLES.values()}),
 ]
@@ -129,9 +140,30 @@ def samples_with_random_detail(draw: st.DrawFn) -> Any:
     return event
 
 
-def assert_only_allowed_outcomes(event: Any) -> None:
+FOLLOWED = frozenset({INTERESTING[-1]})
+ZONES = st.sampled_from(["us-east-1a", "us-east-1b", "us-east-1c"])
+
+
+@st.composite
+def lookups(draw: st.DrawFn) -> dict[str, Any]:
+    """What the ingest service knows: placed resources (drawn per resource when asked) and its settings."""
+    return {
+        "placements": draw(st.dictionaries(st.sampled_from(INTERESTING) | st.text(max_size=8), ZONES, max_size=3)),
+        "spread": draw(st.booleans()),  # resources asked about land in several zones, not one
+        "followed": draw(st.sampled_from([frozenset(), FOLLOWED])),
+        "drills": draw(st.sampled_from(list(Drills))),
+    }
+
+
+def assert_only_allowed_outcomes(event: Any, known: dict[str, Any] | None = None) -> None:
+    known = known or {"placements": {}, "spread": False, "followed": frozenset(), "drills": Drills.RECORD}
     try:
-        result = translate(event)
+        result = translate(event, followed=known["followed"], drills=known["drills"])
+        if isinstance(result, Unplaced):
+            assert result.resources, "an Unplaced translation must name what to place"
+            zones = ["us-east-1a", "us-east-1b", "us-east-1c"]
+            placed = {r: zones[i % 3] if known["spread"] else "us-east-1b" for i, r in enumerate(result.resources)}
+            result = result.place({**placed, **known["placements"]})
     except EventParseError as error:
         assert error.field, "an EventParseError must name the field"
         assert error.problem
@@ -152,15 +184,15 @@ FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCh
 
 
 @FAST
-@given(mutated_samples())
-def test_mutated_samples_translate_or_fail_cleanly(event: Any) -> None:
-    assert_only_allowed_outcomes(event)
+@given(mutated_samples(), lookups())
+def test_mutated_samples_translate_or_fail_cleanly(event: Any, known: dict[str, Any]) -> None:
+    assert_only_allowed_outcomes(event, known)
 
 
 @FAST
-@given(samples_with_random_detail())
-def test_samples_with_a_random_detail_translate_or_fail_cleanly(event: Any) -> None:
-    assert_only_allowed_outcomes(event)
+@given(samples_with_random_detail(), lookups())
+def test_samples_with_a_random_detail_translate_or_fail_cleanly(event: Any, known: dict[str, Any]) -> None:
+    assert_only_allowed_outcomes(event, known)
 
 
 @settings(max_examples=150, deadline=None)

@@ -1,8 +1,10 @@
-"""What EC2 knows about Ferry's instances and zones.
+"""What EC2 knows about Ferry's instances, volumes and zones.
 
-An EC2 state-change event names an instance but no zone or cluster; an ARC zonal shift names a zone id
-(use1-az1) but Kubernetes labels speak zone names (us-east-1a). This adapter answers both, caching the
-zone map for the life of the container (it never changes within a region).
+An EC2 state-change event names an instance but no zone or cluster; an AWS Health issue lists instances or
+volumes; an ARC zonal shift or a Health description names a zone id (use1-az1) but Kubernetes labels speak
+zone names (us-east-1a). This adapter answers all three with batched describes. The zone map is the
+account's own (a zone id maps to a different name in each account; no suffix can be assumed): fetched on
+first need, not at cold start, and cached for the life of the container (it never changes within a region).
 """
 
 from __future__ import annotations
@@ -70,6 +72,24 @@ class InstanceDirectory:
                             cluster=cluster_from_tags(instance.get("Tags", [])),
                             state=instance["State"]["Name"],
                         )
+        except (ClientError, BotoCoreError) as error:
+            translated = translate_error(error)
+            if isinstance(translated, NotFound):
+                return found
+            raise translated from error
+        return found
+
+    def locate_volumes(self, volume_ids: Iterable[str]) -> dict[str, str]:
+        """The zone of each EBS volume EC2 still knows; unknown ids are simply absent."""
+        ids = sorted(set(volume_ids))
+        found: dict[str, str] = {}
+        try:
+            for start in range(0, len(ids), FILTER_VALUES_LIMIT):
+                pages = self._ec2.get_paginator("describe_volumes").paginate(
+                    Filters=[{"Name": "volume-id", "Values": ids[start : start + FILTER_VALUES_LIMIT]}]
+                )
+                for page in pages:
+                    found.update({volume["VolumeId"]: volume["AvailabilityZone"] for volume in page["Volumes"]})
         except (ClientError, BotoCoreError) as error:
             translated = translate_error(error)
             if isinstance(translated, NotFound):

@@ -33,6 +33,9 @@ class ClusterRegistration:
     # Each control-plane member's own API endpoint (instance id -> https://<address>:6443), probed with
     # /readyz so that one failing member is seen while the load-balanced endpoint still answers.
     member_endpoints: tuple[tuple[str, str], ...] = ()
+    # ARNs of the cluster's load balancers (its API's NLB, its ingress): a manual ARC zonal shift of one of
+    # them is an operator's verdict on the zone that Ferry follows; anyone else's shift is only recorded.
+    load_balancers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         problems = []
@@ -49,6 +52,9 @@ class ClusterRegistration:
         for instance, url in self.member_endpoints:
             if not url.startswith(("https://", "http://")):
                 problems.append(f"member_endpoints.{instance}: expected an http(s) URL, got {url!r}")
+        for arn in self.load_balancers:
+            if not arn.startswith("arn:"):
+                problems.append(f"load_balancers: expected load balancer ARNs, got {arn!r}")
         if problems:
             raise InputError(problems)
 
@@ -63,6 +69,7 @@ class ClusterRegistration:
             "eks_cluster_name": self.eks_cluster_name,
             "control_plane_instances": list(self.control_plane_instances),
             "member_endpoints": dict(self.member_endpoints),
+            "load_balancers": list(self.load_balancers),
         }
 
     @classmethod
@@ -82,4 +89,5 @@ class ClusterRegistration:
             eks_cluster_name=data.get("eks_cluster_name"),
             control_plane_instances=tuple(data.get("control_plane_instances") or ()),
             member_endpoints=tuple(sorted((data.get("member_endpoints") or {}).items())),
+            load_balancers=tuple(data.get("load_balancers") or ()),
         )

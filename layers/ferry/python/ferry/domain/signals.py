@@ -31,6 +31,11 @@ class SignalKind(StrEnum):
     ALARM_CLEARED = "alarm-cleared"  # a Ferry-owned CloudWatch alarm went back to OK
     ZONAL_SHIFT_STARTED = "zonal-shift-started"  # ARC zonal shift or autoshift away from a zone (authoritative)
     ZONAL_SHIFT_ENDED = "zonal-shift-ended"  # that shift ended, expired or was cancelled
+    # A person's zonal shift of a resource Ferry does not follow: recorded, decides nothing about the zone.
+    UNFOLLOWED_SHIFT_STARTED = "unfollowed-shift-started"
+    UNFOLLOWED_SHIFT_ENDED = "unfollowed-shift-ended"
+    DRILL_STARTED = "drill-started"  # an ARC practice run or a FIS experiment's autoshift: recorded, not acted on
+    DRILL_ENDED = "drill-ended"  # that drill ended
     SCHEDULE_TICK = "schedule-tick"  # an EventBridge schedule fired (starts a probe round)
     NODES_NOT_READY = "nodes-not-ready"  # probe: nodes of a zone NotReady or their leases stale
     NODES_READY = "nodes-ready"  # probe: nodes of a zone Ready with fresh leases
@@ -114,7 +119,8 @@ class SkipReason(StrEnum):
     """Why a well-formed event leads to no Signal. Each reason is a metric dimension."""
 
     UNKNOWN_EVENT = "unknown-event"  # a source/detail-type Ferry has no translator for
-    NOT_ZONAL = "not-zonal"  # an AWS Health event that names no zone (account-wide or regional)
+    NOT_ZONAL = "not-zonal"  # an AWS Health event that names no zone and whose resources Ferry cannot place
+    REGIONAL = "regional"  # an AWS Health event whose resources span several zones, none of them named
     NOT_RELEVANT_SERVICE = "not-relevant-service"  # an AWS Health event for a service Ferry ignores
     NOT_OWNED = "not-owned"  # a CloudWatch alarm Ferry did not create
     IGNORED_STATE = "ignored-state"  # a state Ferry does not act on (alarm INSUFFICIENT_DATA, ...)

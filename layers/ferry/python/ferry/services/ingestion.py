@@ -1,15 +1,19 @@
 """The ingest path: every AWS event Ferry receives becomes Signals, a counted skip, or a loud failure.
 
 EventBridge delivers each event to one SQS queue; the `ingest` function gets batches of them. Per record:
-parse the body (an EventBridge event), translate it (pure, `ferry.domain.translators`), resolve what the event
-leaves out (an EC2 event names no zone, ARC names zone ids), and record the Signals. The work is
-idempotent on the EventBridge event id (Powertools Idempotency), so SQS's at-least-once delivery never
-records an event twice. Nothing is dropped silently:
+parse the body (an EventBridge event), translate it (pure, `ferry.domain.translators`), look up what the
+event leaves out (the zones of a Health issue's instances and volumes, the zone and cluster of an EC2
+event's instance, the account's zone name for a zone id), and record the Signals. The work is idempotent on
+the event's source, detail-type and id (Powertools Idempotency), so SQS's at-least-once delivery never
+records an event twice; Powertools' payload validation flags an id seen before with a different event
+(counted as EventsConflicting, logged, and not processed again). Nothing is dropped silently:
 
 - a well-formed event Ferry does not act on is a `Skip`: counted, acknowledged, never retried;
 - a malformed one raises `EventParseError`: that record alone fails, the log line and a `REJECTED#` record
   name the field, SQS retries it and after maxReceiveCount moves it, intact, to the dead-letter queue;
-- a transient failure (DynamoDB or EC2 throttling or down) fails the record so SQS retries it.
+- a transient failure (DynamoDB or EC2 throttling or down) fails the record so SQS retries it;
+- a signal whose event is older than the detection window on arrival is recorded with `stale` in its
+  evidence and counted (SignalsStale): it decides nothing (the detector's rule), but the audit shows it.
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -29,19 +33,39 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyValidationError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ferry.adapters.aws import LazyClient, client
 from ferry.adapters.ec2 import InstanceDirectory
 from ferry.adapters.placements import Placements
+from ferry.adapters.registry import Registry
 from ferry.adapters.signal_log import SignalLog
+from ferry.domain.detection import stale_on_arrival
 from ferry.domain.errors import EventParseError, FerryError
-from ferry.domain.signals import Signal, Skip
-from ferry.domain.translators import translate
+from ferry.domain.signals import Signal, Skip, Source, Translation
+from ferry.domain.translators import Unplaced, translate
+from ferry.domain.translators.zones import volume_id_in
 from ferry.observability import emit_counts, logger, metrics
 from ferry.services.clocks import Clock
 from ferry.services.settings import IngestSettings
 from ferry.services.verdicts import Verdicts
+
+# Idempotency: an event is known by who sent it and what it is, not by its id alone; a repeated key must
+# carry the same event (payload validation), or it is flagged rather than trusted.
+IDEMPOTENCY_KEY = '[source, "detail-type", id]'
+IDEMPOTENCY_PAYLOAD = "[time, resources, detail]"
+FOLLOWED_TTL = timedelta(seconds=60)  # how long a snapshot of the followed load balancers is trusted
+EVIDENCE_ZONE_FROM = "zoneFrom"
+
+
+_COUNTS = (
+    ("SignalsTranslated", "kind"),
+    ("SignalsStale", "kind"),
+    ("EventsSkipped", "reason"),
+    ("EventsRejected", "field"),
+    ("EventsConflicting", "source"),
+)
 
 
 def parse_body(body: str | None) -> dict[str, Any]:
@@ -72,18 +96,25 @@ class Ingestor:
         verdicts: Verdicts,
         persistence: DynamoDBPersistenceLayer,
         clock: Clock,
+        registry: Registry | None = None,
     ) -> None:
         self._settings = settings
         self._log = log
         self._directory = directory
         self._placements = placements
         self._verdicts = verdicts
+        self._registry = registry
         self._clock = clock
-        self._idempotency = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=24 * 3600)
+        self._idempotency = IdempotencyConfig(
+            event_key_jmespath=IDEMPOTENCY_KEY,
+            payload_validation_jmespath=IDEMPOTENCY_PAYLOAD,
+            expires_after_seconds=24 * 3600,
+        )
         self._ingest_once = idempotent_function(
             data_keyword_argument="event", persistence_store=persistence, config=self._idempotency
         )(self._ingest)
         self._counts: dict[str, Counter[str]] = {}
+        self._followed: tuple[frozenset[str], datetime] | None = None
 
     @classmethod
     def from_settings(cls, settings: IngestSettings, *, clock: Clock) -> Ingestor:
@@ -103,6 +134,7 @@ class Ingestor:
             verdicts=Verdicts.from_settings(settings.reactions, dynamodb, clock=clock),
             persistence=persistence,
             clock=clock,
+            registry=Registry(dynamodb, settings.table_name),
         )
 
     def process_batch(
@@ -111,16 +143,15 @@ class Ingestor:
         """Process every record; the response lists only the failed ones (ReportBatchItemFailures)."""
         self._idempotency.register_lambda_context(context)
         metrics.add_metric(name="RecordsReceived", unit=MetricUnit.Count, value=len(event.get("Records", [])))
-        self._counts = {"SignalsTranslated": Counter(), "EventsSkipped": Counter(), "EventsRejected": Counter()}
+        self._counts = {name: Counter() for name, _ in _COUNTS}
         try:
             response = process_partial_response(
                 event=dict(event), record_handler=self.handle_record, processor=processor, context=context
             )
             return dict(response)
         finally:
-            emit_counts("SignalsTranslated", "kind", self._counts["SignalsTranslated"])
-            emit_counts("EventsSkipped", "reason", self._counts["EventsSkipped"])
-            emit_counts("EventsRejected", "field", self._counts["EventsRejected"])
+            for name, dimension in _COUNTS:
+                emit_counts(name, dimension, self._counts[name])
 
     def handle_record(self, record: SQSRecord) -> dict[str, Any]:
         try:
@@ -128,6 +159,12 @@ class Ingestor:
             logger.set_correlation_id(event["id"])
             logger.append_keys(source=event.get("source"), detail_type=event.get("detail-type"))
             outcome: dict[str, Any] = self._ingest_once(event=event)
+        except IdempotencyValidationError:
+            # The same source, detail-type and id as an event already processed, but not the same event: a
+            # sender's bug or a forgery. It was processed once; this one is acknowledged, counted and logged.
+            self._counts["EventsConflicting"][str(event.get("source"))] += 1
+            logger.warning("event id seen before with a different payload: not processed again")
+            return {"conflicting": event["id"]}
         except EventParseError as error:
             self._reject(record, error)
             raise
@@ -139,13 +176,15 @@ class Ingestor:
             logger.info("event skipped", extra={"reason": outcome["skipped"], "detail": outcome["detail"]})
         for signal in outcome.get("signals", []):
             self._counts["SignalsTranslated"][signal["kind"]] += 1
+            if signal["evidence"].get("stale"):
+                self._counts["SignalsStale"][signal["kind"]] += 1
         return outcome
 
     def _ingest(self, event: dict[str, Any]) -> dict[str, Any]:
-        translation = translate(event, owned_alarm_prefix=self._settings.owned_alarm_prefix)
+        translation = self.translate(event)
         if isinstance(translation, Skip):
             return {"skipped": translation.reason.value, "detail": translation.detail}
-        signals = self.resolve(translation)
+        signals = self._mark_stale(self.resolve(translation))
         self._log.record_signals(signals, ttl=timedelta(days=self._settings.signal_ttl_days))
         logger.info("signals recorded", extra={"signals": [s.to_dict() for s in signals]})
         done = self._verdicts.decide(signals)
@@ -154,30 +193,89 @@ class Ingestor:
             "reactions": [{"action_id": d.action_id, "outcome": d.outcome.value} for d in done],
         }
 
+    def translate(self, event: dict[str, Any]) -> Translation:
+        """Translate with what the domain cannot know (the followed load balancers), placing what it asks."""
+        translation = translate(
+            event,
+            owned_alarm_prefix=self._settings.owned_alarm_prefix,
+            followed=self._followed_resources() if event.get("source") == Source.ZONAL_SHIFT else frozenset(),
+            drills=self._settings.drills,
+        )
+        if isinstance(translation, Unplaced):
+            return translation.place(self.place(translation.resources))
+        return translation
+
+    def place(self, resources: Iterable[str]) -> dict[str, str]:
+        """The zone of each instance or volume Ferry can place: placements first, then one EC2 describe each.
+
+        If EC2 cannot answer (the failing zone's API may be down too), what is known is returned: the
+        translation then falls back on the event's description, or is skipped as not zonal.
+        """
+        wanted = set(resources)
+        volumes = {r for r in wanted if volume_id_in(r)}
+        instances = wanted - volumes
+        zones = {i: p.zone for i, p in self._placements.lookup(instances).items()} if instances else {}
+        try:
+            if missing := instances - zones.keys():
+                zones |= {i: loc.zone for i, loc in self._directory.locate(missing).items()}
+            if volumes:
+                zones |= self._directory.locate_volumes(volumes)
+        except FerryError as error:
+            logger.warning(
+                "resources not placed", extra={"resources": sorted(wanted - zones.keys()), "error": str(error)}
+            )
+        return zones
+
     def resolve(self, signals: tuple[Signal, ...]) -> tuple[Signal, ...]:
         """Fill in what the event left out: zone and cluster of an instance, zone name of a zone id.
 
         Placements the probe remembered come first; EC2 is asked only about the rest, and if EC2 cannot
         answer (the failing zone's API may be down too) the signal is recorded without a zone rather than
-        failing the record: other witnesses still speak for that zone.
+        failing the record: other witnesses still speak for that zone. The evidence says where a zone found
+        here came from (`zoneFrom`: placement or ec2).
         """
         wanted = {s.instance for s in signals if s.instance and (s.zone is None or s.cluster is None)}
-        where: dict[str, tuple[str, str | None]] = {}
+        where: dict[str, tuple[str, str | None, str]] = {}
         if wanted:
-            where = {i: (p.zone, p.cluster) for i, p in self._placements.lookup(wanted).items()}
+            where = {i: (p.zone, p.cluster, "placement") for i, p in self._placements.lookup(wanted).items()}
         if missing := wanted - where.keys():
             try:
-                where |= {i: (loc.zone, loc.cluster) for i, loc in self._directory.locate(missing).items()}
+                where |= {i: (loc.zone, loc.cluster, "ec2") for i, loc in self._directory.locate(missing).items()}
             except FerryError as error:
                 logger.warning("instances not placed", extra={"instances": sorted(missing), "error": str(error)})
         resolved = []
         for signal in signals:
-            zone, cluster = where.get(signal.instance or "", (None, None))
+            zone, cluster, found_by = where.get(signal.instance or "", (None, None, None))
+            evidence = dict(signal.evidence)
+            if signal.zone is None and zone is not None and found_by is not None:
+                evidence.setdefault(EVIDENCE_ZONE_FROM, found_by)
             zone = signal.zone or zone
             if zone is None and signal.zone_id is not None:
+                # The account's own mapping (EC2 DescribeAvailabilityZones, fetched once per container).
                 zone = self._directory.zone_name(signal.zone_id)
-            resolved.append(dataclasses.replace(signal, zone=zone, cluster=signal.cluster or cluster))
+            resolved.append(
+                dataclasses.replace(signal, zone=zone, cluster=signal.cluster or cluster, evidence=evidence)
+            )
         return tuple(resolved)
+
+    def _mark_stale(self, signals: tuple[Signal, ...]) -> tuple[Signal, ...]:
+        now, window = self._clock(), self._settings.reactions.window
+        return tuple(
+            dataclasses.replace(signal, evidence={**signal.evidence, "stale": f"older than the {window} window"})
+            if stale_on_arrival(signal, now, window)
+            else signal
+            for signal in signals
+        )
+
+    def _followed_resources(self) -> frozenset[str]:
+        """The load balancers of the registered clusters, read at most once a minute."""
+        if self._registry is None:
+            return frozenset()
+        now = self._clock()
+        if self._followed is None or now - self._followed[1] > FOLLOWED_TTL:
+            followed = frozenset(arn for cluster in self._registry.clusters() for arn in cluster.load_balancers)
+            self._followed = (followed, now)
+        return self._followed[0]
 
     def _reject(self, record: SQSRecord, error: EventParseError) -> None:
         self._counts["EventsRejected"][error.field] += 1

@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 
 from ferry.domain.detection import DetectionPolicy
 from ferry.domain.errors import ConfigError
 from ferry.domain.modes import Mode
 from ferry.domain.rehoming.policies import RehomeLimits
+from ferry.domain.translators import Drills
 
 
 def require(env: Mapping[str, str], name: str) -> str:
@@ -36,13 +38,17 @@ def int_in_range(env: Mapping[str, str], name: str, default: int, low: int, high
     return value
 
 
-def mode(env: Mapping[str, str]) -> Mode:
-    raw = env.get("FERRY_MODE", Mode.OBSERVE.value).strip() or Mode.OBSERVE.value
+def one_of[E: StrEnum](env: Mapping[str, str], name: str, enum: type[E], default: E) -> E:
+    raw = env.get(name, default.value).strip() or default.value
     try:
-        return Mode(raw)
+        return enum(raw)
     except ValueError:
-        allowed = ", ".join(m.value for m in Mode)
-        raise ConfigError("FERRY_MODE", f"expected one of {allowed}, got {raw!r}") from None
+        allowed = ", ".join(member.value for member in enum)
+        raise ConfigError(name, f"expected one of {allowed}, got {raw!r}") from None
+
+
+def mode(env: Mapping[str, str]) -> Mode:
+    return one_of(env, "FERRY_MODE", Mode, Mode.OBSERVE)
 
 
 def seconds(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> timedelta:
@@ -95,6 +101,7 @@ class IngestSettings:
     signal_ttl_days: int = 7
     owned_alarm_prefix: str = "ferry-"
     rejected_ttl_days: int = 14  # as long as the dead-letter queue keeps a message
+    drills: Drills = Drills.RECORD  # FERRY_DRILLS: `act` handles practice runs and FIS experiments as real
 
     @property
     def table_name(self) -> str:
@@ -107,6 +114,7 @@ class IngestSettings:
             signal_ttl_days=int_in_range(env, "FERRY_SIGNAL_TTL_DAYS", 7, 1, 90),
             owned_alarm_prefix=env.get("FERRY_OWNED_ALARM_PREFIX", "ferry-").strip() or "ferry-",
             rejected_ttl_days=int_in_range(env, "FERRY_REJECTED_TTL_DAYS", 14, 1, 14),
+            drills=one_of(env, "FERRY_DRILLS", Drills, Drills.RECORD),
         )
 
 

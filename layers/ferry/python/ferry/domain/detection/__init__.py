@@ -28,8 +28,10 @@ Bad input is handled by rule, never by accident (each rule has a test in tests/u
   Ferry does not protect.
 - Future timestamps: up to `future_skew` (default 2 min) ahead they are believed and clamped to the clock;
   further ahead they are ignored (FUTURE): a fact stamped in the future would outrank every later one.
-- Stale: an observation (probe, EC2, Auto Scaling, alarm) older than the window is ignored (STALE).
-  Authoritative signals are conditions, not samples, and are applied whatever their age.
+- Stale: an observation (probe, EC2, Auto Scaling, alarm) or the opening of an authority (a Health issue,
+  an ARC shift, a person's request) older than the window when it arrives is ignored (STALE); once applied,
+  an authority holds until it is closed. Closings (a resolution, a shift's end) are applied whatever their
+  age: a late resolution still resolves.
 - Zone-less signals: ignored by the zone detector (NO_ZONE); the ingest path resolves zones upstream.
 - Evidence the rule needs that is missing or not a count (a NODES_NOT_READY without node counts) is
   ignored (MALFORMED_EVIDENCE) rather than guessed.
@@ -60,7 +62,15 @@ from ferry.domain.detection.transitions import (
     TransitionReason,
     ZoneStatus,
 )
-from ferry.domain.detection.zones import Authority, Observation, Witness, ZoneState, detect_zone, step_zone
+from ferry.domain.detection.zones import (
+    Authority,
+    Observation,
+    Witness,
+    ZoneState,
+    detect_zone,
+    stale_on_arrival,
+    step_zone,
+)
 
 __all__ = [
     "Authority",
@@ -85,6 +95,7 @@ __all__ = [
     "detect_zone",
     "screen_control_plane_signal",
     "screen_region_signal",
+    "stale_on_arrival",
     "step_control_plane",
     "step_region",
     "step_zone",

@@ -8,9 +8,12 @@ function of those facts and the clock, evaluated until it no longer changes.
 Facts about a zone:
 
 - authorities: an AWS Health issue (keyed by its event ARN) or an ARC zonal shift (keyed by trigger and
-  resources), open or closed. An open one impairs the zone at once. They are conditions, not samples, so
-  they never go stale: a late resolution still resolves; a late, older issue never reopens a newer
-  resolution.
+  resources), open or closed. An open one impairs the zone at once. An opening that arrives older than the
+  window decides nothing (STALE: an event from two years ago, delivered today, impairs nothing); once
+  applied it holds until it is closed, however long that takes. A closing is never stale: a late
+  resolution still resolves; a late, older issue never reopens a newer resolution. Drills (an ARC practice
+  run, a FIS experiment) and a manual shift of a resource Ferry does not follow are not authorities: the
+  translators give them kinds of their own, which this detector does not read.
 - a person's request (EVACUATION_REQUESTED): impairs the zone at once unless it predates the zone's last
   recovery. It holds nothing afterwards: once probes report the zone fine for the hold-down, Ferry fails
   back. A zone to be kept out for maintenance is shifted away with ARC, which holds until the shift ends.
@@ -38,7 +41,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -99,6 +102,7 @@ _OBSERVED: dict[SignalKind, tuple[Witness, bool]] = {
     SignalKind.NODES_READY: (Witness.NODES, False),
 }
 ZONE_KINDS = frozenset({*_AUTHORITY, *_OBSERVED, SignalKind.EVACUATION_REQUESTED})
+_OPENINGS = frozenset({*_AUTHORITY_OPEN, SignalKind.EVACUATION_REQUESTED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +216,14 @@ class ZoneState:
 # ---------------------------------------------------------------------------------------------- public API
 
 
+def stale_on_arrival(signal: Signal, clock: datetime, window: timedelta) -> bool:
+    """Whether a signal is too old to decide anything: an observation, or an authority's opening (or a
+    person's request), observed a whole window or more before `clock`. Closings are never stale."""
+    if signal.kind not in _OBSERVED and signal.kind not in _OPENINGS:
+        return False
+    return is_stale(effective_time(signal, clock), clock, window)
+
+
 def step_zone(
     state: ZoneState, signal: Signal, now: datetime, policy: DetectionPolicy
 ) -> tuple[ZoneState, tuple[Transition, ...]]:
@@ -256,7 +268,7 @@ def screen_zone_signal(
         return IgnoreReason.NOT_RELEVANT
     if is_future(signal, clock, policy.future_skew):
         return IgnoreReason.FUTURE
-    if signal.kind in _OBSERVED and is_stale(effective_time(signal, clock), clock, policy.window):
+    if stale_on_arrival(signal, clock, policy.window):
         return IgnoreReason.STALE
     if signal.kind is SignalKind.NODES_NOT_READY and _nodes_bad(signal, policy) is None:
         return IgnoreReason.MALFORMED_EVIDENCE

@@ -5,18 +5,30 @@ time, region). Reading the envelope once, here, gives every translator the same 
 through `emit` gives every signal the same identity rules: `source_id` is the EventBridge event id, with a
 suffix naming the subject only when one event yields several signals, so a replayed event yields equal
 signals.
+
+Classify first, require later: `route_of` reads only what picks a translator (source and detail-type), so
+an event of a source Ferry does not translate is a skip whatever else it lacks; the rest of the envelope is
+checked only for events a translator will read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from ferry.domain.errors import EventParseError
-from ferry.domain.signals import Signal, SignalKind, Source
-from ferry.domain.translators.fields import get_mapping, get_optional_str, get_str, get_time, require_str, type_name
+from ferry.domain.signals import Signal, SignalKind, Source, Translation
+from ferry.domain.translators.fields import (
+    get_mapping,
+    get_optional_str,
+    get_str,
+    get_time,
+    require_mapping,
+    require_str,
+    type_name,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,14 +60,41 @@ class Subject:
         return self.instance or self.zone or self.zone_id or self.cluster or "-"
 
 
+@dataclass(frozen=True, slots=True)
+class Unplaced:
+    """A translation that can be finished only once Ferry knows the zones of some resources.
+
+    An AWS Health event about instances or volumes names neither their zones nor, often, any zone at all:
+    the translator hands back the resource ids and a pure function that finishes the translation from
+    their zones (id -> zone name). The ingest service looks the zones up (Ferry's placements, then EC2) and
+    calls `place`; ids it could not place are simply absent from the mapping.
+    """
+
+    resources: tuple[str, ...]
+    finish: Callable[[Mapping[str, str]], Translation] = field(repr=False, compare=False)
+
+    def place(self, zones: Mapping[str, str]) -> Translation:
+        return self.finish(zones)
+
+
+def route_of(event: object) -> tuple[str, str]:
+    """The (source, detail-type) that picks a translator: all that must be read before classifying.
+
+    The id is checked too: without it an event has no identity (idempotency, signal ids), known or not.
+    """
+    head = require_mapping(event, "event")
+    get_str(head, "id", "")
+    return get_str(head, "source", ""), get_str(head, "detail-type", "")
+
+
 def parse_envelope(event: object) -> Envelope:
     """Check the envelope and return it; raise EventParseError naming the first bad field."""
-    if not isinstance(event, Mapping):
-        raise EventParseError("event", f"expected an object, got {type_name(event)}")
+    source, detail_type = route_of(event)
+    event = require_mapping(event, "event")
     return Envelope(
         id=get_str(event, "id", ""),
-        source=get_str(event, "source", ""),
-        detail_type=get_str(event, "detail-type", ""),
+        source=source,
+        detail_type=detail_type,
         time=get_time(event, "time", ""),
         region=get_str(event, "region", ""),
         account=get_optional_str(event, "account", ""),

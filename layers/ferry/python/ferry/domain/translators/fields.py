@@ -8,6 +8,7 @@ problem ("missing", "expected a string, got int"), which is what ends up in the 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -123,6 +124,38 @@ def get_time(parent: Mapping[str, Any], key: str, path: str) -> datetime:
         return parsed.astimezone(UTC)
     except (OverflowError, ValueError):
         raise EventParseError(field, f"time out of range: {raw!r}") from None
+
+
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1
+    )
+}
+# RFC 1123, as AWS Health writes its times in EventBridge events: "Wed, 25 Nov 2026 11:40:00 GMT".
+_HTTP_DATE = re.compile(r"(?:[A-Za-z]{3}, )?(\d{1,2}) ([A-Za-z]{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) (?:GMT|UTC|\+0000)")
+
+
+def get_optional_event_time(parent: Mapping[str, Any], key: str, path: str) -> datetime | None:
+    """An optional time as AWS Health writes it (RFC 1123, `Wed, 25 Nov 2026 11:40:00 GMT`) or ISO-8601.
+
+    Parsed by hand: `email.utils` would pull `time` into the pure domain, and `strptime`'s month names
+    follow the locale.
+    """
+    raw = get_optional_str(parent, key, path)
+    if raw is None:
+        return None
+    match = _HTTP_DATE.fullmatch(raw.strip())
+    if match is None:
+        return get_time(parent, key, path)
+    day, month, year, hour, minute, second = match.groups()
+    field = join_path(path, key)
+    if month.lower() not in _MONTHS:
+        raise EventParseError(field, f"not a time: {raw!r}")
+    try:
+        return datetime(int(year), _MONTHS[month.lower()], int(day), int(hour), int(minute), int(second), tzinfo=UTC)
+    except ValueError:
+        raise EventParseError(field, f"not a time: {raw!r}") from None
 
 
 def only_one[T](values: Iterable[T | None]) -> T | None:

@@ -1,35 +1,61 @@
 """AWS Health events: the authoritative word that a zone is impaired, recovered, or about to be maintained.
 
 Ferry acts only on the services a zone failure shows up in (EC2, EBS, Elastic Load Balancing) and only on
-events that name a zone: an open zonal issue becomes HEALTH_ISSUE per zone, its closing HEALTH_RESOLVED, and
-a scheduled change (instance retirement, maintenance) HEALTH_SCHEDULED_CHANGE per affected instance.
+issues it can place in a zone: an open issue becomes HEALTH_ISSUE per zone, its end HEALTH_RESOLVED, and a
+scheduled change (instance retirement, maintenance) HEALTH_SCHEDULED_CHANGE per affected instance.
 
-Where the zone is: the EventBridge schema (docs.aws.amazon.com/health/latest/ug/
-aws-health-events-eventbridge-schema.html) documents no zone field; the Health API's Event documents
-`availabilityZone` (a zone name). Ferry reads that field when present, else any affected entity whose value
-is a zone name or zone id, and treats an event with neither as not zonal.
+Classify first, require later: the service and the category decide whether Ferry reads on; an account
+notification, an investigation or another service's event is a skip whatever fields it lacks (AWS sends
+some without `statusCode`). Only the fields the chosen meaning needs are then required.
+
+Where the zone is. The EventBridge schema (docs.aws.amazon.com/health/latest/ug/
+aws-health-events-eventbridge-schema.html) documents no zone field: AWS writes the zone in the description
+("... in a single Availability Zone (use1-az4) in the US-EAST-1 Region") and lists the affected instances or
+volumes in `affectedEntities` (ARNs, sometimes, in `resources`). In this order, the first that answers wins,
+and the signal's evidence says which (`zoneFrom`):
+
+1. `availabilityZone` (the Health API's Event field; AWS may add it to events some day);
+2. zone names or ids given as affected entities;
+3. the zones of the affected instances and volumes, which only the ingest service can look up: the
+   translation comes back `Unplaced` and is finished once their zones are known;
+4. zone names or ids written as whole words in the latest description.
+
+Resources spread over several zones with no zone named are regional, not zonal: a skip with that reason.
+
+When the issue is over: `statusCode: closed`, a latest description that says so as AWS writes it
+("[RESOLVED]" anywhere, or "Operating normally" as the current severity), or an `endTime` no later than the
+event's own time. A description that says so wins over a status still `open`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from ferry.domain.errors import EventParseError
 from ferry.domain.signals import SignalKind, Skip, SkipReason, Source, Translation
-from ferry.domain.translators.envelopes import Envelope, Subject, emit
+from ferry.domain.translators.envelopes import Envelope, Subject, Unplaced, emit
 from ferry.domain.translators.fields import (
+    get_optional_event_time,
     get_optional_list,
     get_optional_str,
     get_str,
     join_path,
     require_mapping,
+    truncate,
 )
-from ferry.domain.translators.zones import ZoneRef, classify_zone, instance_id_in
+from ferry.domain.translators.zones import ZoneRef, classify_zone, instance_id_in, resource_id_in, zones_in_text
 
 DETAIL_TYPE = "AWS Health Event"
+DESCRIPTION_LANGUAGE = "en_US"
+
+# "[RESOLVED] Between 8:52 AM and ..." and "Current severity level: Operating normally": AWS's own words.
+_RESOLVED = re.compile(r"\[\s*resolved\s*\]", re.IGNORECASE)
+_OPERATING_NORMALLY = re.compile(r"current\s+severity(?:\s+level)?\s*:\s*operating\s+normally", re.IGNORECASE)
 
 
 class HealthService(StrEnum):
@@ -51,86 +77,189 @@ class EventStatus(StrEnum):
     UPCOMING = "upcoming"
 
 
-_ISSUE_KINDS: dict[str, SignalKind] = {
-    EventStatus.OPEN: SignalKind.HEALTH_ISSUE,
-    EventStatus.CLOSED: SignalKind.HEALTH_RESOLVED,
-}
+class ZoneFrom(StrEnum):
+    """Where the zone of a Health signal was found (the evidence's `zoneFrom`)."""
+
+    AVAILABILITY_ZONE = "availabilityZone"
+    AFFECTED_ENTITIES = "affectedEntities"
+    AFFECTED_RESOURCES = "affectedResources"
+    DESCRIPTION = "description"
+
+
+class Ended(StrEnum):
+    """What says an issue is over (the evidence's `resolvedBy`)."""
+
+    STATUS = "statusCode"
+    DESCRIPTION = "description"
+    END_TIME = "endTime"
+
+
+EVIDENCE_ZONE_FROM = "zoneFrom"
 
 
 @dataclass(frozen=True, slots=True)
-class _Codes:
-    """The fields that decide what a Health event means."""
+class _Issue:
+    """What a Health issue says, read before its zones are known."""
 
-    service: str
-    category: str
-    status: str
+    envelope: Envelope
+    kind: SignalKind
+    evidence: Mapping[str, str | None]
+    region: str
     type_code: str
+    described_zones: tuple[ZoneRef, ...]
 
 
-def translate_health_event(envelope: Envelope) -> Translation:
+def translate_health_event(envelope: Envelope) -> Translation | Unplaced:
     detail = envelope.detail
-    codes = _Codes(
-        service=get_str(detail, "service", "detail"),
-        category=get_str(detail, "eventTypeCategory", "detail"),
-        status=get_str(detail, "statusCode", "detail"),
-        type_code=get_str(detail, "eventTypeCode", "detail"),
+    service = get_str(detail, "service", "detail")
+    category = get_str(detail, "eventTypeCategory", "detail")
+    if service not in HealthService:
+        return Skip(SkipReason.NOT_RELEVANT_SERVICE, f"AWS Health event for {service}")
+    if category == EventCategory.ISSUE:
+        return _translate_issue(envelope, service)
+    if category == EventCategory.SCHEDULED_CHANGE:
+        return _translate_scheduled_change(envelope, service)
+    return Skip(SkipReason.IGNORED_STATE, f"AWS Health {service} event of category {category}")
+
+
+# -------------------------------------------------------------------------------------------------- issues
+
+
+def _translate_issue(envelope: Envelope, service: str) -> Translation | Unplaced:
+    detail = envelope.detail
+    type_code = get_str(detail, "eventTypeCode", "detail")
+    status = get_optional_str(detail, "statusCode", "detail")
+    description = _latest_description(detail)
+    ended = _ended(status, description, get_optional_event_time(detail, "endTime", "detail"), envelope.time)
+    if ended is None:
+        if status is None:
+            raise EventParseError("detail.statusCode", "missing, and nothing else says whether the issue is over")
+        if status != EventStatus.OPEN:
+            return Skip(SkipReason.IGNORED_STATE, f"AWS Health issue {type_code} with status {status}")
+    evidence = {
+        **_evidence(detail, service, type_code, status),
+        "resolvedBy": ended.value if ended else None,
+        "description": truncate(description) if description else None,
+    }
+    issue = _Issue(
+        envelope=envelope,
+        kind=SignalKind.HEALTH_RESOLVED if ended else SignalKind.HEALTH_ISSUE,
+        evidence=evidence,
+        region=get_optional_str(detail, "eventRegion", "detail") or envelope.region,
+        type_code=type_code,
+        described_zones=zones_in_text(description) if description else (),
     )
-    # Read everything before deciding, so that a malformed event never passes as a skip.
-    evidence = _evidence(codes, detail)
     entities = _entity_values(detail)
-    zones = _zones(detail, entities)
-    region = get_optional_str(detail, "eventRegion", "detail") or envelope.region
-
-    if codes.service not in HealthService:
-        return Skip(SkipReason.NOT_RELEVANT_SERVICE, f"AWS Health event for {codes.service}")
-    if codes.category == EventCategory.ISSUE:
-        decided = _decide_issue(codes, zones)
-    elif codes.category == EventCategory.SCHEDULED_CHANGE:
-        decided = _decide_scheduled_change(codes, entities, zones)
-    else:
-        return Skip(SkipReason.IGNORED_STATE, f"AWS Health event of category {codes.category}")
-    if isinstance(decided, Skip):
-        return decided
-    kind, subjects = decided
-    return emit(envelope, kind=kind, source=Source.AWS_HEALTH, evidence=evidence, subjects=subjects, region=region)
+    named = _named_zone(detail)
+    if named is not None:
+        return _emit(issue, (named,), ZoneFrom.AVAILABILITY_ZONE)
+    if entity_zones := _entity_zones(entities):
+        return _emit(issue, entity_zones, ZoneFrom.AFFECTED_ENTITIES)
+    resources = tuple(dict.fromkeys(r for r in map(resource_id_in, (*entities, *envelope.resources)) if r))
+    if resources:
+        return Unplaced(resources, lambda zones: _place_issue(issue, resources, zones))
+    return _from_description(issue, "names no zone and no instance or volume")
 
 
-def _decide_issue(codes: _Codes, zones: Sequence[ZoneRef]) -> tuple[SignalKind, list[Subject]] | Skip:
-    kind = _ISSUE_KINDS.get(codes.status)
-    if kind is None:
-        return Skip(SkipReason.IGNORED_STATE, f"AWS Health issue with status {codes.status}")
-    if not zones:
-        return Skip(SkipReason.NOT_ZONAL, f"AWS Health issue {codes.type_code} names no zone")
-    return kind, [Subject(zone=zone.name, zone_id=zone.id) for zone in zones]
+def _place_issue(issue: _Issue, resources: Sequence[str], zones: Mapping[str, str]) -> Translation:
+    placed = tuple(dict.fromkeys(zones[r] for r in resources if zones.get(r)))
+    if len(placed) == 1:
+        return _emit(issue, (ZoneRef(name=placed[0]),), ZoneFrom.AFFECTED_RESOURCES)
+    if len(placed) > 1:
+        if issue.described_zones:
+            return _emit(issue, issue.described_zones, ZoneFrom.DESCRIPTION)
+        return Skip(
+            SkipReason.REGIONAL,
+            f"AWS Health issue {issue.type_code}: its resources span {len(placed)} zones "
+            f"({', '.join(sorted(placed))}) and it names none",
+        )
+    return _from_description(issue, f"names no zone and none of its {len(resources)} resources could be placed")
 
 
-def _decide_scheduled_change(
-    codes: _Codes, entities: Sequence[str], zones: Sequence[ZoneRef]
-) -> tuple[SignalKind, list[Subject]] | Skip:
-    """One subject per affected instance (in its zone when the event names exactly one), else per zone."""
-    if codes.status == EventStatus.CLOSED:
-        return Skip(SkipReason.IGNORED_STATE, f"AWS Health scheduled change {codes.type_code} is closed")
-    instances = [instance for instance in map(instance_id_in, entities) if instance is not None]
+def _from_description(issue: _Issue, why: str) -> Translation:
+    if issue.described_zones:
+        return _emit(issue, issue.described_zones, ZoneFrom.DESCRIPTION)
+    return Skip(SkipReason.NOT_ZONAL, f"AWS Health issue {issue.type_code} {why}")
+
+
+def _emit(issue: _Issue, zones: Sequence[ZoneRef], source: ZoneFrom) -> Translation:
+    return emit(
+        issue.envelope,
+        kind=issue.kind,
+        source=Source.AWS_HEALTH,
+        evidence={**issue.evidence, EVIDENCE_ZONE_FROM: source.value},
+        subjects=[Subject(zone=zone.name, zone_id=zone.id) for zone in zones],
+        region=issue.region,
+    )
+
+
+def _ended(status: str | None, description: str | None, end: datetime | None, sent: datetime) -> Ended | None:
+    if status == EventStatus.CLOSED:
+        return Ended.STATUS
+    if description and (_RESOLVED.search(description) or _OPERATING_NORMALLY.search(description)):
+        return Ended.DESCRIPTION
+    if end is not None and end <= sent:
+        return Ended.END_TIME
+    return None
+
+
+# --------------------------------------------------------------------------------------- scheduled changes
+
+
+def _translate_scheduled_change(envelope: Envelope, service: str) -> Translation:
+    """One signal per affected instance (in its zone when the event names exactly one), else per zone."""
+    detail = envelope.detail
+    type_code = get_str(detail, "eventTypeCode", "detail")
+    status = get_optional_str(detail, "statusCode", "detail")
+    if status == EventStatus.CLOSED:
+        return Skip(SkipReason.IGNORED_STATE, f"AWS Health scheduled change {type_code} is closed")
+    entities = _entity_values(detail)
+    named = _named_zone(detail)
+    zones = (named,) if named is not None else _entity_zones(entities)
+    instances = list(dict.fromkeys(i for i in map(instance_id_in, entities) if i is not None))
     if instances:
         only = zones[0] if len(zones) == 1 else ZoneRef()
         subjects = [Subject(zone=only.name, zone_id=only.id, instance=instance) for instance in instances]
     else:
         subjects = [Subject(zone=zone.name, zone_id=zone.id) for zone in zones]
     if not subjects:
-        return Skip(SkipReason.NOT_ZONAL, f"AWS Health scheduled change {codes.type_code} names no instance or zone")
-    return SignalKind.HEALTH_SCHEDULED_CHANGE, subjects
+        return Skip(SkipReason.NOT_ZONAL, f"AWS Health scheduled change {type_code} names no instance or zone")
+    return emit(
+        envelope,
+        kind=SignalKind.HEALTH_SCHEDULED_CHANGE,
+        source=Source.AWS_HEALTH,
+        evidence=_evidence(detail, service, type_code, status),
+        subjects=subjects,
+        region=get_optional_str(detail, "eventRegion", "detail") or envelope.region,
+    )
 
 
-def _evidence(codes: _Codes, detail: Mapping[str, Any]) -> dict[str, str | None]:
+# ------------------------------------------------------------------------------------------------- fields
+
+
+def _evidence(detail: Mapping[str, Any], service: str, type_code: str, status: str | None) -> dict[str, str | None]:
     return {
-        "service": codes.service,
-        "eventTypeCode": codes.type_code,
-        "eventTypeCategory": codes.category,
-        "statusCode": codes.status,
+        "service": service,
+        "eventTypeCode": type_code,
+        "eventTypeCategory": get_str(detail, "eventTypeCategory", "detail"),
+        "statusCode": status,
         "eventArn": get_str(detail, "eventArn", "detail"),
         "eventScopeCode": get_optional_str(detail, "eventScopeCode", "detail"),
         "startTime": get_optional_str(detail, "startTime", "detail"),
+        "endTime": get_optional_str(detail, "endTime", "detail"),
     }
+
+
+def _latest_description(detail: Mapping[str, Any]) -> str | None:
+    """The English latest description (or the first one given): where AWS writes the zone and the status."""
+    path = "detail.eventDescription"
+    texts: dict[str, str] = {}
+    for index, raw in enumerate(get_optional_list(detail, "eventDescription", "detail")):
+        entry = require_mapping(raw, join_path(path, index))
+        text = get_optional_str(entry, "latestDescription", join_path(path, index))
+        if text is not None:
+            texts.setdefault(get_optional_str(entry, "language", join_path(path, index)) or "", text)
+    return texts.get(DESCRIPTION_LANGUAGE) or next(iter(texts.values()), None)
 
 
 def _entity_values(detail: Mapping[str, Any]) -> tuple[str, ...]:
@@ -142,16 +271,16 @@ def _entity_values(detail: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(values)
 
 
-def _zones(detail: Mapping[str, Any], entities: Sequence[str]) -> tuple[ZoneRef, ...]:
-    """The zones an event names: its `availabilityZone` if it has one, else its zone-shaped entities.
-
-    Never both: a zone name and a zone id cannot be matched here (the mapping differs per account), and one
-    zone counted twice would be two signals for one fact.
-    """
+def _named_zone(detail: Mapping[str, Any]) -> ZoneRef | None:
     named = get_optional_str(detail, "availabilityZone", "detail")
     if named is None:
-        return tuple(dict.fromkeys(zone for zone in map(classify_zone, entities) if zone is not None))
+        return None
     zone = classify_zone(named)
     if zone is None:
         raise EventParseError("detail.availabilityZone", f"not an Availability Zone name or id: {named!r}")
-    return (zone,)
+    return zone
+
+
+def _entity_zones(entities: Sequence[str]) -> tuple[ZoneRef, ...]:
+    """Zone-shaped entities, each once. A name and an id are not matched here (the mapping is per account)."""
+    return tuple(dict.fromkeys(zone for zone in map(classify_zone, entities) if zone is not None))

@@ -17,6 +17,11 @@ _AZ_NAME = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d+(?:[a-z]|-[a-z]+-\d+[a-z])")
 _AZ_ID = re.compile(r"[a-z]+\d+(?:-[a-z]+\d+)?-az\d+")
 # A bare instance id, or the tail of an instance ARN (arn:aws:ec2:us-east-1:123456789012:instance/i-0abc...).
 _INSTANCE = re.compile(r"(?:^|.*:instance/)(i-[0-9a-f]{8,17})")
+# The same for EBS volumes (arn:aws:ec2:us-east-1:123456789012:volume/vol-0abc...).
+_VOLUME = re.compile(r"(?:^|.*:volume/)(vol-[0-9a-f]{8,17})")
+# A zone name or id standing as a whole word in prose: "(use1-az4)", "in us-east-1b." but not "xuse1-az4" or
+# "us-east-1b-foo". AWS writes them in lower case; "US-EAST-1 Region" names a region, not a zone.
+_ZONE_WORD = re.compile(rf"(?<![\w-])({_AZ_NAME.pattern}|{_AZ_ID.pattern})(?![\w-])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,23 @@ def instance_id_in(value: str) -> str | None:
     """The instance id in `i-0abc...` or in an EC2 instance ARN; None for anything else."""
     match = _INSTANCE.fullmatch(value)
     return match.group(1) if match else None
+
+
+def volume_id_in(value: str) -> str | None:
+    """The volume id in `vol-0abc...` or in an EBS volume ARN; None for anything else."""
+    match = _VOLUME.fullmatch(value)
+    return match.group(1) if match else None
+
+
+def resource_id_in(value: str) -> str | None:
+    """The instance or volume id a string names (bare or as an ARN): what a zone can be looked up for."""
+    return instance_id_in(value) or volume_id_in(value)
+
+
+def zones_in_text(text: str) -> tuple[ZoneRef, ...]:
+    """Every distinct zone name or id written as a whole word in `text`, in order of first mention."""
+    found = (classify_zone(match.group(1)) for match in _ZONE_WORD.finditer(text))
+    return tuple(dict.fromkeys(zone for zone in found if zone is not None))
 
 
 def zone_in_instance_arn(arn: str) -> str | None:
