@@ -259,3 +259,172 @@ def test_an_instance_nobody_can_place_is_recorded_without_a_zone(ingest, lambda_
 
     (item,) = items("SIGNAL#")
     assert item["pk"] == "SIGNAL#us-east-1" and "zone" not in item
+
+
+# --------------------------------------------------------------------- AWS events as AWS writes them
+
+
+def signals_of(kind: str) -> list[dict[str, Any]]:
+    return [item for item in items("SIGNAL#") if item["kind"] == kind]
+
+
+def zone_status(zone: str) -> str:
+    found = [i["status"] for i in items("ZONE#") if i["pk"] == f"ZONE#us-east-1#{zone}"]
+    return found[0] if found else "healthy"
+
+
+def test_a_health_issue_about_an_instance_only_ec2_knows_is_placed_through_ec2(ingest, lambda_context) -> None:
+    instance = launch_node("us-east-1c", "east-1")
+    event = fresh(load_event("health-ec2-issue-open"))
+    event["detail"]["affectedEntities"] = [{"entityValue": instance}]
+    event["resources"] = [instance]
+
+    assert ingest.handler(sqs_event(event), lambda_context) == {"batchItemFailures": []}
+
+    (signal,) = signals_of("health-issue")
+    assert (signal["zone"], signal["evidence"]["zoneFrom"]) == ("us-east-1c", "affectedResources")
+    assert zone_status("us-east-1c") == "impaired"
+
+
+def test_a_health_issue_about_volumes_is_placed_in_their_zone(ingest, lambda_context) -> None:
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    volumes = [ec2.create_volume(AvailabilityZone="us-east-1a", Size=10)["VolumeId"] for _ in range(2)]
+    event = fresh(load_event("health-ebs-volume-issue"))
+    event["detail"]["affectedEntities"] = [{"entityValue": v} for v in volumes]
+    event["resources"] = volumes
+
+    assert ingest.handler(sqs_event(event), lambda_context) == {"batchItemFailures": []}
+
+    (signal,) = signals_of("health-issue")
+    assert (signal["zone"], signal["evidence"]["service"]) == ("us-east-1a", "EBS")
+
+
+def test_a_zone_id_in_the_description_becomes_the_accounts_zone_name(ingest, lambda_context) -> None:
+    zones = boto3.client("ec2", region_name="us-east-1").describe_availability_zones()["AvailabilityZones"]
+    zone_id = next(z["ZoneId"] for z in zones if z["ZoneName"] == "us-east-1b")
+    event = fresh(load_event("health-ec2-issue-described-zone"))
+    event["detail"]["eventDescription"][0]["latestDescription"] = f"Errors in a single Availability Zone ({zone_id})."
+
+    assert ingest.handler(sqs_event(event), lambda_context) == {"batchItemFailures": []}
+
+    (signal,) = signals_of("health-issue")
+    assert (signal["zone"], signal["zone_id"], signal["evidence"]["zoneFrom"]) == ("us-east-1b", zone_id, "description")
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        pytest.param(load_event("health-account-notification"), id="account-notification-without-status"),
+        pytest.param({"id": "x-1", "source": "aws.s3", "detail-type": "Object Created"}, id="unknown-source-no-detail"),
+    ],
+)
+def test_a_valid_event_ferry_does_not_act_on_is_a_counted_skip_never_a_dead_letter(
+    ingest, lambda_context, capsys, event
+) -> None:
+    assert ingest.handler(sqs_event(event), lambda_context) == {"batchItemFailures": []}
+
+    assert items("REJECTED#") == []
+    assert sum(v for (name, _), v in emf_metrics(capsys.readouterr().out).items() if name == "EventsSkipped") == 1
+
+
+def test_an_authority_older_than_the_window_is_recorded_stale_and_impairs_nothing(
+    ingest, lambda_context, capsys
+) -> None:
+    place("i-0b5e3c1d2a4f60718", "us-east-1b")
+    event = load_event("health-ec2-issue-open")  # sent on 2026-11-25: long before now
+
+    assert ingest.handler(sqs_event(event), lambda_context) == {"batchItemFailures": []}
+
+    (signal,) = signals_of("health-issue")
+    assert signal["evidence"]["stale"].startswith("older than")
+    assert zone_status("us-east-1b") == "healthy"
+    assert emf_metrics(capsys.readouterr().out)[("SignalsStale", "health-issue")] == 1
+
+
+def test_a_late_resolution_is_not_stale(ingest, lambda_context) -> None:
+    # Whether it closes the issue is the detector's rule (tests/unit/test_detection_zones.py,
+    # late-resolution-still-resolves); here: ingest records it as a resolution, not as stale.
+    place("i-0b5e3c1d2a4f60718", "us-east-1b")
+    closed = load_event("health-ec2-issue-resolved")  # stamped long ago, delivered now
+
+    assert ingest.handler(sqs_event(closed), lambda_context) == {"batchItemFailures": []}
+
+    (signal,) = signals_of("health-resolved")
+    assert (signal["zone"], "stale" in signal["evidence"]) == ("us-east-1b", False)
+
+
+def test_an_id_repeated_with_a_different_event_is_flagged_and_processed_once(ingest, lambda_context, capsys) -> None:
+    first = health_issue_in_zone_b()
+    forged = {**first, "detail": {**first["detail"], "eventTypeCode": "AWS_EC2_SOMETHING_ELSE"}}
+
+    ingest.handler(sqs_event(first), lambda_context)
+    capsys.readouterr()
+    response = ingest.handler(sqs_event(forged), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert [s["evidence"]["eventTypeCode"] for s in signals_of("health-issue")] == ["AWS_EC2_OPERATIONAL_ISSUE"]
+    assert emf_metrics(capsys.readouterr().out)[("EventsConflicting", "aws.health")] == 1
+
+
+def test_the_same_id_from_another_source_is_another_event(ingest, lambda_context) -> None:
+    health_event = health_issue_in_zone_b()
+    alarm = {**fresh(load_event("cloudwatch-alarm-metric")), "id": health_event["id"]}
+
+    ingest.handler(sqs_event(health_event), lambda_context)
+    ingest.handler(sqs_event(alarm), lambda_context)
+
+    assert {s["kind"] for s in items("SIGNAL#")} == {"health-issue", "alarm-firing"}
+
+
+NLB = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/ferry-prod-api/50dc6c495c0c9188"
+
+
+@pytest.mark.parametrize(
+    ("load_balancers", "status"),
+    [
+        pytest.param((NLB,), "impaired", id="followed-load-balancer-is-an-authority"),
+        pytest.param((), "healthy", id="someone-elses-shift-is-only-recorded"),
+    ],
+)
+def test_a_manual_shift_impairs_the_zone_only_for_a_followed_load_balancer(
+    ingest, lambda_context, load_balancers, status
+) -> None:
+    Registry(boto3.client("dynamodb"), TABLE_NAME).register(
+        ClusterRegistration(
+            name="east-2",
+            kind=ClusterKind.SELF_MANAGED,
+            endpoint="https://east-2.example.com",
+            region="us-east-1",
+            zones=("us-east-1a", "us-east-1b"),
+            credentials_secret="ferry/east-2",
+            load_balancers=load_balancers,
+        )
+    )
+    zones = boto3.client("ec2", region_name="us-east-1").describe_availability_zones()["AvailabilityZones"]
+    event = fresh(load_event("arc-zonal-shift-started"))
+    event["detail"]["metadata"]["awayFrom"] = next(z["ZoneId"] for z in zones if z["ZoneName"] == "us-east-1b")
+
+    assert ingest.handler(sqs_event(event), lambda_context) == {"batchItemFailures": []}
+
+    assert len(items("SIGNAL#")) == 1, "recorded either way"
+    assert zone_status("us-east-1b") == status
+
+
+@pytest.mark.parametrize("name", ["arc-practice-run-started", "arc-fis-experiment-started"])
+def test_a_drill_is_recorded_and_impairs_nothing(ingest, lambda_context, name) -> None:
+    assert ingest.handler(sqs_event(fresh(load_event(name))), lambda_context) == {"batchItemFailures": []}
+
+    assert [s["kind"] for s in items("SIGNAL#")] == ["drill-started"]
+    assert items("ZONE#") == [] or all(i.get("status") == "healthy" for i in items("ZONE#"))
+
+
+def test_with_drills_act_a_drill_impairs_its_zone(ingest, lambda_context, monkeypatch) -> None:
+    monkeypatch.setenv("FERRY_DRILLS", "act")
+    ingest.ingestor.cache_clear()
+    zones = boto3.client("ec2", region_name="us-east-1").describe_availability_zones()["AvailabilityZones"]
+    event = fresh(load_event("arc-fis-experiment-started"))
+    event["detail"]["metadata"]["awayFrom"] = next(z["ZoneId"] for z in zones if z["ZoneName"] == "us-east-1c")
+
+    assert ingest.handler(sqs_event(event), lambda_context) == {"batchItemFailures": []}
+
+    assert zone_status("us-east-1c") == "impaired"
