@@ -40,6 +40,11 @@ from cdk.constants import (
 )
 from cdk.functions import FerryFunction
 
+# What AWS Health says that Ferry reads: issues (a zone impaired) and warnings of node loss, which AWS sends as
+# scheduled changes or, for some maintenance, account notifications; the ingest function skips the rest.
+# (Kept beside the rules rather than in cdk/constants.py while that module is being reorganised.)
+HEALTH_CATEGORIES = ("issue", "scheduledChange", "accountNotification")
+
 
 @dataclass(frozen=True)
 class RuleSpec:
@@ -52,12 +57,13 @@ class RuleSpec:
 
 RULES: tuple[RuleSpec, ...] = (
     RuleSpec(
-        "HealthIssues",
-        "AWS Health issues of EC2, EBS and ELB (zonal impairments)",
+        "HealthEvents",
+        "AWS Health events of EC2, EBS and ELB: issues (zonal impairments), scheduled changes and account "
+        "notifications (instance retirement, scheduled stop or reboot, host maintenance: node warnings)",
         events.EventPattern(
             source=["aws.health"],
             detail_type=["AWS Health Event"],
-            detail={"service": list(HEALTH_SERVICES), "eventTypeCategory": ["issue"]},
+            detail={"service": list(HEALTH_SERVICES), "eventTypeCategory": list(HEALTH_CATEGORIES)},
         ),
     ),
     RuleSpec(

@@ -17,9 +17,12 @@ EXPECTED_PATTERNS = [
         {
             "source": ["aws.health"],
             "detail-type": ["AWS Health Event"],
-            "detail": {"service": ["EC2", "EBS", "ELASTICLOADBALANCING"], "eventTypeCategory": ["issue"]},
+            "detail": {
+                "service": ["EC2", "EBS", "ELASTICLOADBALANCING"],
+                "eventTypeCategory": ["issue", "scheduledChange", "accountNotification"],
+            },
         },
-        id="health-issues-ec2-ebs-elb",
+        id="health-issues-and-warnings-ec2-ebs-elb",
     ),
     pytest.param(
         {
