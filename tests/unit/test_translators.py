@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from ferry.domain.errors import EventParseError
-from ferry.domain.signals import Signal, SignalKind, Skip, SkipReason, Source
+from ferry.domain.signals import NODE_WARNINGS, Signal, SignalKind, Skip, SkipReason, Source
 from ferry.domain.translators import Unplaced, translate
 from tests.conftest import EVENTS, load_event
 
@@ -310,6 +310,7 @@ SIGNAL_SAMPLES = [
                     "open",
                     RETIREMENT_ARN,
                     "Thu, 03 Dec 2026 13:00:00 GMT",
+                    deadline="2026-12-03T13:00:00+00:00",
                 ),
                 instance=instance,
             )
@@ -367,7 +368,10 @@ SIGNAL_SAMPLES = [
                 Source.EC2,
                 "1e5527d7-bb36-4607-3370-4164db56a40e",
                 "2026-11-25T10:15:00",
-                ec2_evidence("EC2 Spot Instance Interruption Warning", **{"instance-action": "terminate"}),
+                ec2_evidence(
+                    "EC2 Spot Instance Interruption Warning",
+                    **{"instance-action": "terminate", "deadline": "2026-11-25T10:17:00+00:00"},
+                ),
                 instance="i-0d2c4e6f8a0b1c3d5",
                 zone="us-east-1c",
             )
@@ -718,6 +722,22 @@ def test_health_zonal_maintenance_without_instances_yields_one_signal_per_zone()
         "us-east-1c",
         None,
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "deadline"),
+    [
+        pytest.param("health-scheduled-change", "2026-12-03T13:00:00+00:00", id="retirement-at-its-start-time"),
+        pytest.param("ec2-spot-interruption", "2026-11-25T10:17:00+00:00", id="spot-two-minutes-after-warning"),
+        pytest.param("ec2-rebalance-recommendation", None, id="rebalance-has-no-deadline"),
+        pytest.param("autoscaling-terminate-lifecycle", None, id="terminate-hook-deadline-is-the-hooks"),
+    ],
+)
+def test_node_warnings_name_the_instance_and_the_deadline_aws_gives(name: str, deadline: str | None) -> None:
+    signals = translated_fields(load_event(name))
+    assert {s["kind"] for s in signals} <= NODE_WARNINGS
+    assert all(s["instance"] for s in signals)
+    assert {s["evidence"].get("deadline") for s in signals} == {deadline}
 
 
 def test_spot_interruption_without_a_zone_in_its_arn_leaves_the_zone_to_enrichment() -> None:

@@ -46,6 +46,19 @@ class SignalKind(StrEnum):
     EVACUATION_REQUESTED = "evacuation-requested"  # a person asked for EvacuateZone (authoritative)
 
 
+NODE_WARNINGS = frozenset(
+    {
+        SignalKind.HEALTH_SCHEDULED_CHANGE,
+        SignalKind.SPOT_INTERRUPTION,
+        SignalKind.REBALANCE_RECOMMENDATION,
+        SignalKind.ASG_TERMINATING,
+    }
+)
+"""Kinds that warn that one node's instance will be taken away: each names the instance and, where AWS gives
+one, the time it goes in the evidence's `deadline` (ISO-8601). What a draining runbook starts from."""
+EVIDENCE_DEADLINE = "deadline"
+
+
 class Source(StrEnum):
     """Who observed it. Quorum counts distinct sources, so two EC2 events are one voice, not two."""
 

@@ -11,9 +11,10 @@ spot-instance-termination-notices.html and rebalance-recommendations.html.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 
-from ferry.domain.signals import SignalKind, Source, Translation
+from ferry.domain.signals import EVIDENCE_DEADLINE, SignalKind, Source, Translation
 from ferry.domain.translators.envelopes import Envelope, Subject, emit
 from ferry.domain.translators.fields import get_enum, get_str, only_one
 from ferry.domain.translators.zones import zone_in_instance_arn
@@ -41,6 +42,9 @@ class InstanceAction(StrEnum):
 
 
 _UP_STATES = frozenset({InstanceState.PENDING, InstanceState.RUNNING})
+# AWS sends the Spot interruption warning two minutes before it acts on the instance; the event carries no
+# time of its own for that, so the deadline is the warning's time plus those two minutes.
+SPOT_NOTICE = timedelta(minutes=2)
 
 
 def translate_state_change(envelope: Envelope) -> Translation:
@@ -63,7 +67,10 @@ def translate_spot_interruption(envelope: Envelope) -> Translation:
         envelope,
         kind=SignalKind.SPOT_INTERRUPTION,
         source=Source.EC2,
-        evidence={"instance-action": action.value},
+        evidence={
+            "instance-action": action.value,
+            EVIDENCE_DEADLINE: (envelope.time + SPOT_NOTICE).isoformat(),
+        },
         subjects=[Subject(instance=instance, zone=only_one(map(zone_in_instance_arn, envelope.resources)))],
     )
 

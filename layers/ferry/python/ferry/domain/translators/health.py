@@ -37,7 +37,7 @@ from enum import StrEnum
 from typing import Any
 
 from ferry.domain.errors import EventParseError
-from ferry.domain.signals import SignalKind, Skip, SkipReason, Source, Translation
+from ferry.domain.signals import EVIDENCE_DEADLINE, SignalKind, Skip, SkipReason, Source, Translation
 from ferry.domain.translators.envelopes import Envelope, Subject, Unplaced, emit
 from ferry.domain.translators.fields import (
     get_optional_event_time,
@@ -224,11 +224,16 @@ def _translate_scheduled_change(envelope: Envelope, service: str) -> Translation
         subjects = [Subject(zone=zone.name, zone_id=zone.id) for zone in zones]
     if not subjects:
         return Skip(SkipReason.NOT_ZONAL, f"AWS Health scheduled change {type_code} names no instance or zone")
+    # The change starts at `startTime` (a retirement: "will be stopped or terminated after" it).
+    starts = get_optional_event_time(detail, "startTime", "detail")
     return emit(
         envelope,
         kind=SignalKind.HEALTH_SCHEDULED_CHANGE,
         source=Source.AWS_HEALTH,
-        evidence=_evidence(detail, service, type_code, status),
+        evidence={
+            **_evidence(detail, service, type_code, status),
+            EVIDENCE_DEADLINE: starts.isoformat() if starts else None,
+        },
         subjects=subjects,
         region=get_optional_str(detail, "eventRegion", "detail") or envelope.region,
     )
