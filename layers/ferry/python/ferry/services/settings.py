@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
+from ferry.domain.conventions import OWNED_ALARM_PREFIX
 from ferry.domain.detection import DetectionPolicy
 from ferry.domain.errors import ConfigError
 from ferry.domain.modes import Mode
@@ -99,7 +100,7 @@ class IngestSettings:
 
     reactions: ReactionSettings
     signal_ttl_days: int = 7
-    owned_alarm_prefix: str = "ferry-"
+    owned_alarm_prefix: str = OWNED_ALARM_PREFIX
     rejected_ttl_days: int = 14  # as long as the dead-letter queue keeps a message
     drills: Drills = Drills.RECORD  # FERRY_DRILLS: `act` handles practice runs and FIS experiments as real
 
@@ -112,7 +113,7 @@ class IngestSettings:
         return cls(
             reactions=ReactionSettings.from_env(env),
             signal_ttl_days=int_in_range(env, "FERRY_SIGNAL_TTL_DAYS", 7, 1, 90),
-            owned_alarm_prefix=env.get("FERRY_OWNED_ALARM_PREFIX", "ferry-").strip() or "ferry-",
+            owned_alarm_prefix=env.get("FERRY_OWNED_ALARM_PREFIX", OWNED_ALARM_PREFIX).strip() or OWNED_ALARM_PREFIX,
             rejected_ttl_days=int_in_range(env, "FERRY_REJECTED_TTL_DAYS", 14, 1, 14),
             drills=one_of(env, "FERRY_DRILLS", Drills, Drills.RECORD),
         )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from ferry.domain.conventions import OWNED_ALARM_PREFIX
 from ferry.domain.errors import EventParseError
 from ferry.domain.signals import SignalKind, Skip, SkipReason, Source, Translation
 from ferry.domain.translators.envelopes import Envelope, Subject, emit
@@ -36,7 +37,7 @@ from ferry.domain.translators.fields import (
 from ferry.domain.translators.zones import ZoneRef, classify_zone
 
 DETAIL_TYPE = "CloudWatch Alarm State Change"
-DEFAULT_OWNED_ALARM_PREFIX = "ferry-"
+DEFAULT_OWNED_ALARM_PREFIX = OWNED_ALARM_PREFIX  # the stack names its own alarms so (cdk reads the same value)
 
 # Dimension names that place an alarm in a zone or a cluster: AWS's own (load balancers, EBS, Container
 # Insights) and the short forms Ferry's custom metrics may use.
