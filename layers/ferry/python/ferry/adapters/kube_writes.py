@@ -5,15 +5,16 @@ Extends `KubeApi` (connection, timeouts, error translation) with what fencing an
 reads the planner's inventory needs. Responses stay JSON (`_preload_content=False`): deserializing into
 client models costs more than the request on large listings, and `ferry.domain.rehoming.manifests` parses what
 matters. Every write is one the real API server accepts as sent: merge patches with an explicit content
-type, node taints replaced as a whole list with the resourceVersion read (a concurrent writer gets 409 and
-the caller re-reads), deletes with a uid precondition so a newer object of the same name is never touched.
+type, node taints replaced as a whole list with the resourceVersion read (a concurrent write answers 409 and
+the change is made again on a fresh read), deletes with a uid precondition so a newer object of the same name
+is never touched.
 The verbs and resources used here are exactly those of deploy/kubernetes/ferry-rbac.yaml.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from kubernetes import client as k8s
@@ -24,6 +25,7 @@ from ferry.domain.errors import Conflict, NotFound
 from ferry.domain.rehoming.inventory import Taint
 
 MERGE_PATCH = "application/merge-patch+json"
+CONFLICT_ATTEMPTS = 5  # client-go's retry.DefaultRetry: five tries of a read-modify-write that met a 409
 PET_LABEL = "statefulset.kubernetes.io/pod-name"  # set by the StatefulSet controller on every pet
 
 Obj = dict[str, Any]
@@ -123,37 +125,51 @@ class KubeWriter(KubeApi):
         return True
 
     def add_taint(self, node: str, taint: Taint) -> bool:
-        """Add a taint unless one with its key and effect is there; False if it was.
+        """Add a taint unless one with its key and effect is there; False if it was."""
 
-        A merge patch replaces the whole list, so the list is read, extended and written back conditioned on
-        the resourceVersion read: a concurrent change (the node lifecycle controller's own taints) fails
-        with Conflict, and the caller re-reads rather than dropping someone else's taint.
-        """
-        current = self._get(self.core.read_node, node)
-        if current is None:
-            raise NotFound(f"node {node} not found")
-        taints = list((current.get("spec") or {}).get("taints") or [])
-        if any(t.get("key") == taint.key and t.get("effect") == taint.effect for t in taints):
-            return False
-        version = (current.get("metadata") or {}).get("resourceVersion")
-        body = {"metadata": {"resourceVersion": version}, "spec": {"taints": [*taints, taint.to_dict()]}}
-        self._patch(self.core.patch_node, node, body=body)
-        return True
+        def added(taints: list[Obj]) -> list[Obj] | None:
+            if any(t.get("key") == taint.key and t.get("effect") == taint.effect for t in taints):
+                return None
+            return [*taints, taint.to_dict()]
+
+        return self._rewrite_taints(node, added)
 
     def remove_taint(self, node: str, key: str) -> bool:
         """Remove every taint with this key (failback lifts out-of-service and quarantine); False if none."""
-        current = self._get(self.core.read_node, node)
-        if current is None:
-            raise NotFound(f"node {node} not found")
-        taints = list((current.get("spec") or {}).get("taints") or [])
-        kept = [t for t in taints if t.get("key") != key]
-        if len(kept) == len(taints):
-            return False
-        version = (current.get("metadata") or {}).get("resourceVersion")
-        self._patch(
-            self.core.patch_node, node, body={"metadata": {"resourceVersion": version}, "spec": {"taints": kept}}
-        )
-        return True
+
+        def removed(taints: list[Obj]) -> list[Obj] | None:
+            kept = [t for t in taints if t.get("key") != key]
+            return None if len(kept) == len(taints) else kept
+
+        return self._rewrite_taints(node, removed)
+
+    def _rewrite_taints(self, node: str, change: Callable[[list[Obj]], list[Obj] | None]) -> bool:
+        """Read the node's taints, `change` them (None: nothing to do) and write the whole list back; False if
+        nothing was to do.
+
+        A merge patch replaces the whole list, so it is conditioned on the resourceVersion read: the API server
+        answers 409 when anyone wrote the node since (the kubelet's status, the node lifecycle controller's own
+        taints, a cordon), and the change is made again on a fresh read, as client-go's RetryOnConflict does,
+        rather than dropping someone else's taint. Conflict leaves only after `CONFLICT_ATTEMPTS` reads.
+        """
+        attempts = CONFLICT_ATTEMPTS
+        while True:
+            current = self._get(self.core.read_node, node)
+            if current is None:
+                raise NotFound(f"node {node} not found")
+            taints = change(list((current.get("spec") or {}).get("taints") or []))
+            if taints is None:
+                return False
+            version = (current.get("metadata") or {}).get("resourceVersion")
+            body = {"metadata": {"resourceVersion": version}, "spec": {"taints": taints}}
+            try:
+                self._patch(self.core.patch_node, node, body=body)
+            except Conflict:
+                attempts -= 1
+                if not attempts:
+                    raise
+                continue
+            return True
 
     # --- pods --------------------------------------------------------------------------------------------------
 
