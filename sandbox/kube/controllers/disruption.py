@@ -7,10 +7,12 @@ counted for two minutes or until they are gone; percentages count against the ow
 from __future__ import annotations
 
 from datetime import timedelta
+from http import HTTPStatus
 
 from sandbox.kube import resources
 from sandbox.kube.controllers import Context
 from sandbox.kube.controllers.owners import scaled_value
+from sandbox.kube.errors import ApiError
 from sandbox.kube.objects import (
     Obj,
     clone,
@@ -89,14 +91,22 @@ class DisruptionController:
             },
             self.registry.now(),
         )
-        if status != pdb.get("status"):
-            self.registry.mutate(
-                resources.POD_DISRUPTION_BUDGETS,
-                namespace,
-                name_of(pdb),
-                lambda obj: obj.update(status=status),
-                subresource="status",
-            )
+        if status == pdb.get("status"):
+            return
+        version = pdb["metadata"]["resourceVersion"]
+
+        def write(obj: Obj) -> None:
+            # UpdateStatus of the budget as this pass read it: the eviction API may have spent a disruption
+            # since (disruptionsAllowed down, the pod in disruptedPods). The server refuses the stale write
+            # with 409 and the next pass, which that eviction asked for, counts again.
+            obj["metadata"]["resourceVersion"] = version
+            obj["status"] = status
+
+        try:
+            self.registry.mutate(resources.POD_DISRUPTION_BUDGETS, namespace, name_of(pdb), write, subresource="status")
+        except ApiError as error:
+            if error.code != HTTPStatus.CONFLICT:
+                raise
 
     def _expected(self, pods: list[Obj]) -> int:
         """Percentages count against the owning controllers' scale, as the real controller does."""

@@ -17,6 +17,7 @@ is deleted when that time has passed. Deletion is graceful, so on a dead node th
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -91,6 +92,29 @@ class Health:
 def zone_key(node: Obj) -> str:
     labels = labels_of(node)
     return f"{labels.get(REGION_LABEL, '')}:\x00:{labels.get(ZONE_LABEL, '')}"
+
+
+def _taints(node: Obj) -> list[Obj]:
+    return list(node.get("spec", {}).get("taints") or [])
+
+
+def _no_schedule(node: Obj) -> list[Obj]:
+    """The node's taints with the managed NoSchedule ones following its conditions and spec.unschedulable."""
+    wanted = []
+    for cond in node.get("status", {}).get("conditions") or []:
+        key = _CONDITION_TAINTS.get((cond.get("type"), cond.get("status")))
+        if key:
+            wanted.append({"key": key, "effect": "NoSchedule"})
+    if node.get("spec", {}).get("unschedulable"):
+        wanted.append({"key": UNSCHEDULABLE, "effect": "NoSchedule"})
+    taints = _taints(node)
+    managed = [t for t in taints if t.get("effect") == "NoSchedule" and t.get("key") in _MANAGED_NO_SCHEDULE]
+    if {t["key"] for t in managed} == {t["key"] for t in wanted}:
+        return taints
+    kept = [t for t in taints if t not in managed]
+    added = [t for t in wanted if t["key"] not in {m["key"] for m in managed}]
+    kept_managed = [t for t in managed if t["key"] in {w["key"] for w in wanted}]
+    return kept + kept_managed + added
 
 
 def _without(taints: list[Obj], key: str, effect: str) -> list[Obj]:
@@ -184,24 +208,22 @@ class NodeLifecycleController:
 
     def _no_schedule_taints(self, node: Obj) -> None:
         """doNoScheduleTaintingPass: NoSchedule taints follow the conditions and spec.unschedulable."""
-        wanted = []
-        for cond in node.get("status", {}).get("conditions") or []:
-            key = _CONDITION_TAINTS.get((cond.get("type"), cond.get("status")))
-            if key:
-                wanted.append({"key": key, "effect": "NoSchedule"})
-        if node.get("spec", {}).get("unschedulable"):
-            wanted.append({"key": UNSCHEDULABLE, "effect": "NoSchedule"})
-        taints = node.get("spec", {}).get("taints") or []
-        managed = [t for t in taints if t.get("effect") == "NoSchedule" and t.get("key") in _MANAGED_NO_SCHEDULE]
-        if {t["key"] for t in managed} == {t["key"] for t in wanted}:
-            return
-        kept = [t for t in taints if t not in managed]
-        added = [t for t in wanted if t["key"] not in {m["key"] for m in managed}]
-        kept_managed = [t for t in managed if t["key"] in {w["key"] for w in wanted}]
-        self._set_taints(node, kept + kept_managed + added)
+        self._edit_taints(node, _no_schedule)
 
-    def _set_taints(self, node: Obj, taints: list[Obj]) -> None:
+    def _edit_taints(self, node: Obj, edit: Callable[[Obj], list[Obj]]) -> None:
+        """Write `edit(node)` as the node's taints, `edit` seeing the node as stored at the moment of the write.
+
+        The real controller patches taints conditioned on the resourceVersion it read and, on a 409, reads the
+        node again and redoes its change (RetryOnConflict), so a taint another client wrote in between (Ferry's
+        out-of-service taint) is never dropped. Editing the stored node under the store lock is that retry;
+        writing a list computed from the pass's earlier read would be a lost update no API server allows.
+        Nothing is written when the edit changes nothing as read: a newer write has already asked for a pass.
+        """
+        if edit(node) == _taints(node):
+            return
+
         def write(obj: Obj) -> None:
+            taints = edit(obj)
             if taints:
                 obj.setdefault("spec", {})["taints"] = taints
             else:
@@ -211,9 +233,8 @@ class NodeLifecycleController:
 
     def _taint_based_eviction(self, node: Obj, observed: str, key: str) -> None:
         """processTaintBaseEviction, from the Ready status seen before this pass."""
-        taints = node.get("spec", {}).get("taints") or []
         name = name_of(node)
-        has = {t.get("key") for t in taints if t.get("effect") == "NoExecute"}
+        has = {t.get("key") for t in _taints(node) if t.get("effect") == "NoExecute"}
         if observed == "False":
             if UNREACHABLE in has:
                 self._swap(node, NOT_READY, UNREACHABLE)
@@ -228,16 +249,15 @@ class NodeLifecycleController:
             self._mark_reachable(node)
 
     def _swap(self, node: Obj, add: str, remove: str) -> None:
-        taints = _without(node.get("spec", {}).get("taints") or [], remove, "NoExecute")
-        taints = _without(taints, add, "NoExecute")
-        taints.append({"key": add, "effect": "NoExecute", "timeAdded": fmt_time(self.context.clock.now())})
-        self._set_taints(node, taints)
+        added = {"key": add, "effect": "NoExecute", "timeAdded": fmt_time(self.context.clock.now())}
+        self._edit_taints(
+            node, lambda obj: [*_without(_without(_taints(obj), remove, "NoExecute"), add, "NoExecute"), added]
+        )
 
     def _mark_reachable(self, node: Obj) -> None:
-        taints = node.get("spec", {}).get("taints") or []
-        kept = _without(_without(taints, UNREACHABLE, "NoExecute"), NOT_READY, "NoExecute")
-        if kept != taints:
-            self._set_taints(node, kept)
+        self._edit_taints(
+            node, lambda obj: _without(_without(_taints(obj), UNREACHABLE, "NoExecute"), NOT_READY, "NoExecute")
+        )
         self._queues.get(zone_key(node), OrderedDict()).pop(name_of(node), None)
 
     def _mark_pods_not_ready(self, node: Obj) -> None:
