@@ -51,6 +51,7 @@ import urllib.request
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Protocol
@@ -272,6 +273,7 @@ class ExecutionView:
 class _TaskRequest:
     """A Task waiting on an interpreter thread for the world's thread to run its function."""
 
+    execution: str
     function: str
     payload: dict[str, Any]
     done: threading.Event = field(default_factory=threading.Event)
@@ -282,12 +284,9 @@ class _TaskRequest:
 class _Sleeper:
     """A retrier's wait: its thread blocks until the world's clock reaches `wake_at` (a sandbox offset)."""
 
+    execution: str
     wake_at: float
     woken: threading.Event = field(default_factory=threading.Event)
-
-    def wake(self) -> list[Any]:
-        self.woken.set()
-        return []
 
 
 class StepFunctionsSandbox:
@@ -335,9 +334,9 @@ class StepFunctionsSandbox:
             sleepers, self._new_sleepers, self._waiting = self._new_sleepers + self._waiting, [], []
             requests, self._requests = list(self._requests), deque()
         for sleeper in sleepers:
-            sleeper.wake()
+            self._wake(sleeper)
         for request in requests:
-            request.done.set()
+            self._release(request.execution, request.done)
         _engine.leave(self)
 
     # --- what functions and people see --------------------------------------------------------------------------
@@ -441,7 +440,7 @@ class StepFunctionsSandbox:
         invocation = host.invoke(request.function, request.payload)
         host.settle()  # what the step wrote reaches the controllers before the state machine goes on
         request.invocation = invocation
-        request.done.set()
+        self._release(request.execution, request.done)
         run = TaskRun(host.offset(), request.function, invocation)
         self.task_runs.append(run)
         return run
@@ -456,12 +455,12 @@ class StepFunctionsSandbox:
         woken = 0
         for sleeper in sleepers:
             if sleeper.wake_at <= now + 1e-6:
-                sleeper.wake()
+                self._wake(sleeper)
                 woken += 1
             else:
                 with self._cond:
                     self._waiting.append(sleeper)
-                host.schedule(sleeper.wake_at, "Step Functions retry", sleeper.wake)
+                host.schedule(sleeper.wake_at, "Step Functions retry", partial(self._wake, sleeper))
         return woken
 
     def _require_host(self) -> Host:
@@ -473,20 +472,18 @@ class StepFunctionsSandbox:
 
     def task(self, execution: str, function_arn: str, payload: dict[str, Any]) -> tuple[Any, BaseException | None]:
         """A Task's Lambda call in `execution`: queue it for the world's thread, wait for its result (or error)."""
-        request = _TaskRequest(function_folder(function_arn), payload)
+        request = _TaskRequest(execution, function_folder(function_arn), payload)
         if self._park(execution, lambda: self._requests.append(request)):
             request.done.wait()
-            self._unpark(execution)
         if request.invocation is None:
             raise RuntimeError("the sandbox world stopped while this Task waited")
         return request.invocation.result, request.invocation.error
 
     def sleep(self, execution: str, seconds: float) -> None:
         """A retrier's wait in `execution`, on sandbox time: block until the world's clock has moved on."""
-        sleeper = _Sleeper(self._require_host().offset() + max(0.0, float(seconds)))
+        sleeper = _Sleeper(execution, self._require_host().offset() + max(0.0, float(seconds)))
         if self._park(execution, lambda: self._new_sleepers.append(sleeper)):
             sleeper.woken.wait()
-            self._unpark(execution)
 
     def _park(self, execution: str, change: Callable[[], None]) -> bool:
         """A thread of `execution` enters a hook; False (nothing to wait for) once the sandbox has stopped."""
@@ -499,11 +496,24 @@ class StepFunctionsSandbox:
             self._cond.notify_all()
             return True
 
-    def _unpark(self, execution: str) -> None:
+    def _release(self, execution: str, released: threading.Event) -> None:
+        """Let a thread of `execution` out of its hook (once), counting it out at once, by the releasing side.
+
+        From this moment its execution is between two states until the thread enters its next hook. Were the
+        thread to count itself out when it runs again, a loaded machine could leave it unscheduled for longer
+        than the quiet spell, and the world would take its execution for one still waiting and move on.
+        """
         with self._cond:
+            if released.is_set():
+                return
             self._parked[execution] -= 1
             self._activity += 1
+            released.set()
             self._cond.notify_all()
+
+    def _wake(self, sleeper: _Sleeper) -> list[Any]:
+        self._release(sleeper.execution, sleeper.woken)
+        return []
 
 
 # --- moto's interpreter, shared by every sandbox of the process -----------------------------------------------
