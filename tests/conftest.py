@@ -1,8 +1,10 @@
-"""Shared test fixtures: events from events/, a fake Lambda context, and no network but loopback."""
+"""Shared test fixtures: events from events/, a fake Lambda context, no network but loopback, and `wait_for`."""
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # Nothing in the suite may reach a network beyond this machine: the sandbox and moto listen on loopback.
     for item in items:
         item.add_marker(pytest.mark.allow_hosts(["127.0.0.1", "::1", "localhost"]))
+
+
+def wait_for[T](condition: Callable[[], T], *, timeout: float = 10.0, what: str = "") -> T:
+    """Poll `condition` until it returns something true and return that; fail the test after `timeout` s.
+
+    For what other threads do in their own time (the sandbox's controllers, moto's interpreter, a world's
+    executions): a test waits on the condition it needs, never on a sleep that is long enough only on a quiet
+    machine. The deadline is generous on purpose: it only decides how long a broken test takes to fail.
+    """
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"still not true after {timeout} s: {what or getattr(condition, '__name__', '')}")
+        time.sleep(0.01)
+    return result
 
 
 TABLE_NAME = "ferry-test"

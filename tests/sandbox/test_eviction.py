@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from kubernetes import client
 from sandbox.kube import KubeCluster
 from tests.sandbox.conftest import api_error, deployment, pod_manifest
 
+START = 5.0  # seconds of sandbox time a pod takes to start, where a test needs a replacement not Ready yet
 BUDGET_MESSAGE = "Cannot evict pod as it would violate the pod's disruption budget."
 
 
@@ -68,19 +70,27 @@ def test_a_budget_that_allows_no_disruption_answers_429(
     assert core.read_namespaced_pod(victim, namespace).metadata.deletion_timestamp is None
 
 
-def test_a_budget_counts_evictions_until_replacements_are_ready(
-    cluster: KubeCluster, core: client.CoreV1Api, apps: client.AppsV1Api, policy: client.PolicyV1Api, namespace: str
-) -> None:
-    apps.create_namespaced_deployment(namespace, deployment("rolling", 3))
-    policy.create_namespaced_pod_disruption_budget(namespace, budget("one-at-a-time", "rolling", maxUnavailable=1))
-    cluster.settle()
-    first, second, _ = running_pods(core, namespace)
-    core.create_namespaced_pod_eviction(first, namespace, eviction(first, namespace))
-    code, _ = api_error(core.create_namespaced_pod_eviction, second, namespace, eviction(second, namespace))
+def test_a_budget_counts_evictions_until_replacements_are_ready(make_cluster: Callable[..., KubeCluster]) -> None:
+    # Pods take START seconds of sandbox time to start: the replacement stays Pending until the clock moves, as
+    # it would for seconds on a real cluster. On a cluster whose pods start at once, the controllers could make
+    # it Ready between the two evictions and rightly let the second one through.
+    own = make_cluster(kubelet_start_delay=START)
+    core, apps = client.CoreV1Api(own.api_client()), client.AppsV1Api(own.api_client())
+    policy = client.PolicyV1Api(own.api_client())
+    apps.create_namespaced_deployment("default", deployment("rolling", 3))
+    policy.create_namespaced_pod_disruption_budget("default", budget("one-at-a-time", "rolling", maxUnavailable=1))
+    own.settle()
+    own.clock.advance(START)
+    own.settle()
+    first, second, _ = running_pods(core, "default")
+    core.create_namespaced_pod_eviction(first, "default", eviction(first, "default"))
+    code, _ = api_error(core.create_namespaced_pod_eviction, second, "default", eviction(second, "default"))
     assert code == 429  # the first eviction used the only allowed disruption
-    cluster.settle()  # the ReplicaSet's replacement is Running and Ready again
-    assert policy.read_namespaced_pod_disruption_budget("one-at-a-time", namespace).status.disruptions_allowed == 1
-    core.create_namespaced_pod_eviction(second, namespace, eviction(second, namespace))
+    own.settle()  # the ReplicaSet's replacement is scheduled, and starting
+    own.clock.advance(START)
+    own.settle()  # it is Running and Ready
+    assert policy.read_namespaced_pod_disruption_budget("one-at-a-time", "default").status.disruptions_allowed == 1
+    core.create_namespaced_pod_eviction(second, "default", eviction(second, "default"))
 
 
 def test_a_pod_under_two_budgets_cannot_be_evicted(

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from typing import Any
 
 from kubernetes import client
 
 from sandbox.kube import KubeCluster
+from tests.conftest import wait_for
 from tests.sandbox.conftest import ZONES, pod_manifest
 
 ZONE = "topology.kubernetes.io/zone"
@@ -181,12 +181,10 @@ def test_a_failed_provisioning_is_reported_and_retried(make_cluster) -> None:
     failed = core.list_namespaced_event("default", field_selector="reason=ProvisioningFailed").items
     assert failed and failed[0].type == "Warning" and "RequestLimitExceeded" in failed[0].message
     assert core.read_namespaced_persistent_volume_claim("flaky", "default").status.phase == "Pending"
-    deadline = time.monotonic() + 5  # the external-provisioner retries after a second of backoff
-    while (
-        core.read_namespaced_persistent_volume_claim("flaky", "default").status.phase != "Bound"
-        and time.monotonic() < deadline
-    ):
-        time.sleep(0.1)
+
+    def bound() -> bool:  # the external-provisioner retries after a second of (real-time) backoff
         own.settle()
-    assert core.read_namespaced_persistent_volume_claim("flaky", "default").status.phase == "Bound"
+        return core.read_namespaced_persistent_volume_claim("flaky", "default").status.phase == "Bound"
+
+    wait_for(bound)
     assert len(ebs.created) == 1

@@ -25,6 +25,7 @@ from sandbox.lambdas import Invocation, available_functions
 from sandbox.scenario import Scenario, ZoneOutage, load
 from sandbox.stepfunctions import StackRunbooks, StepFunctionsSandbox
 from sandbox.world import World
+from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")]
 
@@ -501,7 +502,7 @@ def test_stopping_lets_every_waiting_thread_go(engine: Engine) -> None:
     assert len(engine.host.agenda) == 1, "its wake-up is on the agenda, for a time the drill will never reach"
     sleeper, _ = engine.spawn(lambda: engine.sandbox.sleep(EXECUTION, 60))
     task, raised = engine.spawn(lambda: _raises(lambda: engine.sandbox.task(EXECUTION, FENCE, {"n": 2})))
-    time.sleep(0.1)
+    wait_for(lambda: engine.sandbox._parked[EXECUTION] == 3, what="all three threads waiting in a hook")
 
     engine.sandbox.stop()
 
