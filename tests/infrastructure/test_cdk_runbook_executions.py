@@ -15,7 +15,6 @@ no Docker to run functions) and the retrier's sleep (waits are recorded, not sle
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -23,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import load_event
+from tests.conftest import load_event, wait_for
 from tests.infrastructure.synthesis import Synthesized
 
 pytestmark = pytest.mark.xdist_group("cdk-synth")
@@ -170,13 +169,12 @@ class Runner:
 
     def run(self, runbook: str, payload: dict[str, Any], name: str) -> dict[str, Any]:
         arn = self.client.start_execution(stateMachineArn=self.machines[runbook], name=name, input=json.dumps(payload))
-        deadline = time.monotonic() + WAIT_SECONDS
-        while time.monotonic() < deadline:
+
+        def ended() -> dict[str, Any] | None:
             execution = self.client.describe_execution(executionArn=arn["executionArn"])
-            if execution["status"] != "RUNNING":
-                return dict(execution)
-            time.sleep(0.02)
-        raise AssertionError(f"{runbook} {name} still running after {WAIT_SECONDS} s")
+            return dict(execution) if execution["status"] != "RUNNING" else None
+
+        return wait_for(ended, timeout=WAIT_SECONDS, what=f"{runbook} {name} ended")
 
 
 @pytest.fixture(scope="module")
