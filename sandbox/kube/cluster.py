@@ -53,6 +53,19 @@ if TYPE_CHECKING:
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 DEFAULT_STORAGE_CLASS = "ebs-sc"
 CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
+DEFAULT_STORAGE_CLASS_MANIFEST: Obj = {
+    "apiVersion": "storage.k8s.io/v1",
+    "kind": "StorageClass",
+    "metadata": {
+        "name": DEFAULT_STORAGE_CLASS,
+        "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+    },
+    "provisioner": EBS_DRIVER,
+    "parameters": {"type": "gp3", "csi.storage.k8s.io/fstype": "ext4"},
+    "reclaimPolicy": "Delete",
+    "volumeBindingMode": "WaitForFirstConsumer",
+    "allowVolumeExpansion": True,
+}
 
 
 class FakeEbs:
@@ -182,63 +195,18 @@ class KubeCluster:
         instance_type: str = "m5.large",
     ) -> None:
         """Register a Ready node whose kubelet is running, as a freshly joined EC2 instance looks."""
-        region = zone[:-1] if zone[-1:].isalpha() else zone
-        node_labels = {
-            "beta.kubernetes.io/arch": "amd64",
-            "beta.kubernetes.io/os": "linux",
-            "kubernetes.io/arch": "amd64",
-            "kubernetes.io/os": "linux",
-            HOSTNAME_LABEL: name,
-            "node.kubernetes.io/instance-type": instance_type,
-            "beta.kubernetes.io/instance-type": instance_type,
-            REGION_LABEL: region,
-            ZONE_LABEL: zone,
-            "failure-domain.beta.kubernetes.io/region": region,
-            "failure-domain.beta.kubernetes.io/zone": zone,
-            EBS_ZONE_LABEL: zone,
-        }
-        taints = []
-        if control_plane:
-            node_labels["node-role.kubernetes.io/control-plane"] = ""
-            node_labels["node.kubernetes.io/exclude-from-external-load-balancers"] = ""
-            taints.append(dict(CONTROL_PLANE_TAINT))
-        node_labels.update(labels or {})
-        now = fmt_time(self.clock.now())
-        address = str(ipaddress.IPv4Address("10.0.0.0") + next(self._addresses))
-        node = {
-            "apiVersion": "v1",
-            "kind": "Node",
-            "metadata": {"name": name, "labels": node_labels, "annotations": {"node.alpha.kubernetes.io/ttl": "0"}},
-            "spec": {"providerID": f"aws:///{zone}/{instance_id}", **({"taints": taints} if taints else {})},
-            "status": {
-                "capacity": {"cpu": "2", "memory": "7934240Ki", "pods": str(pods), "ephemeral-storage": "20959212Ki"},
-                "allocatable": {
-                    "cpu": "1930m",
-                    "memory": "7244064Ki",
-                    "pods": str(pods),
-                    "ephemeral-storage": "18242267924",
-                },
-                "conditions": _node_conditions(now),
-                "addresses": [
-                    {"type": "InternalIP", "address": address},
-                    {"type": "InternalDNS", "address": name},
-                    {"type": "Hostname", "address": name},
-                ],
-                "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
-                "nodeInfo": {
-                    "machineID": secrets.token_hex(16),
-                    "systemUUID": f"ec2{secrets.token_hex(13)}",
-                    "bootID": secrets.token_hex(16),
-                    "kernelVersion": "6.1.102-111.182.amzn2023.x86_64",
-                    "osImage": "Amazon Linux 2023.5.20240805",
-                    "containerRuntimeVersion": "containerd://1.7.20",
-                    "kubeletVersion": self.version,
-                    "kubeProxyVersion": self.version,
-                    "operatingSystem": "linux",
-                    "architecture": "amd64",
-                },
-            },
-        }
+        node = node_manifest(
+            name,
+            zone,
+            instance_id=instance_id,
+            control_plane=control_plane,
+            labels=labels,
+            pods=pods,
+            instance_type=instance_type,
+            version=self.version,
+            address=str(ipaddress.IPv4Address("10.0.0.0") + next(self._addresses)),
+            now=fmt_time(self.clock.now()),
+        )
         self.registry.create(resources.NODES, "", node)
         self.context.alive[name] = True
 
@@ -314,21 +282,79 @@ class KubeCluster:
     def _seed(self) -> None:
         for namespace in SYSTEM_NAMESPACES:
             self.registry.create(resources.NAMESPACES, "", {"metadata": {"name": namespace}})
-        self.registry.create(
-            resources.STORAGE_CLASSES,
-            "",
-            {
-                "metadata": {
-                    "name": DEFAULT_STORAGE_CLASS,
-                    "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
-                },
-                "provisioner": EBS_DRIVER,
-                "parameters": {"type": "gp3", "csi.storage.k8s.io/fstype": "ext4"},
-                "reclaimPolicy": "Delete",
-                "volumeBindingMode": "WaitForFirstConsumer",
-                "allowVolumeExpansion": True,
+        self.registry.create(resources.STORAGE_CLASSES, "", clone(DEFAULT_STORAGE_CLASS_MANIFEST))
+
+
+def node_manifest(
+    name: str,
+    zone: str,
+    *,
+    instance_id: str,
+    control_plane: bool = False,
+    labels: dict[str, str] | None = None,
+    pods: int = 110,
+    instance_type: str = "m5.large",
+    version: str = "v1.31.0",
+    address: str = "10.0.0.10",
+    now: str,
+) -> Obj:
+    """A Ready node as a freshly joined EC2 instance's kubelet registers it (labels, providerID, status)."""
+    region = zone[:-1] if zone[-1:].isalpha() else zone
+    node_labels = {
+        "beta.kubernetes.io/arch": "amd64",
+        "beta.kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "kubernetes.io/os": "linux",
+        HOSTNAME_LABEL: name,
+        "node.kubernetes.io/instance-type": instance_type,
+        "beta.kubernetes.io/instance-type": instance_type,
+        REGION_LABEL: region,
+        ZONE_LABEL: zone,
+        "failure-domain.beta.kubernetes.io/region": region,
+        "failure-domain.beta.kubernetes.io/zone": zone,
+        EBS_ZONE_LABEL: zone,
+    }
+    taints = []
+    if control_plane:
+        node_labels["node-role.kubernetes.io/control-plane"] = ""
+        node_labels["node.kubernetes.io/exclude-from-external-load-balancers"] = ""
+        taints.append(dict(CONTROL_PLANE_TAINT))
+    node_labels.update(labels or {})
+    node = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": node_labels, "annotations": {"node.alpha.kubernetes.io/ttl": "0"}},
+        "spec": {"providerID": f"aws:///{zone}/{instance_id}", **({"taints": taints} if taints else {})},
+        "status": {
+            "capacity": {"cpu": "2", "memory": "7934240Ki", "pods": str(pods), "ephemeral-storage": "20959212Ki"},
+            "allocatable": {
+                "cpu": "1930m",
+                "memory": "7244064Ki",
+                "pods": str(pods),
+                "ephemeral-storage": "18242267924",
             },
-        )
+            "conditions": _node_conditions(now),
+            "addresses": [
+                {"type": "InternalIP", "address": address},
+                {"type": "InternalDNS", "address": name},
+                {"type": "Hostname", "address": name},
+            ],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            "nodeInfo": {
+                "machineID": secrets.token_hex(16),
+                "systemUUID": f"ec2{secrets.token_hex(13)}",
+                "bootID": secrets.token_hex(16),
+                "kernelVersion": "6.1.102-111.182.amzn2023.x86_64",
+                "osImage": "Amazon Linux 2023.5.20240805",
+                "containerRuntimeVersion": "containerd://1.7.20",
+                "kubeletVersion": version,
+                "kubeProxyVersion": version,
+                "operatingSystem": "linux",
+                "architecture": "amd64",
+            },
+        },
+    }
+    return node
 
 
 def _node_conditions(now: str) -> list[Obj]:

@@ -164,49 +164,12 @@ class Kubelet:
         return True
 
     def _start(self, pod: Obj, node: Obj, now: datetime) -> None:
-        stamp = fmt_time(now)
-        host_ip = next(
-            (a["address"] for a in node.get("status", {}).get("addresses") or [] if a.get("type") == "InternalIP"),
-            "10.0.0.1",
-        )
         pod_ip = str(ipaddress.IPv4Address("100.64.0.0") + next(self._pod_ips))
-        containers = []
-        for container in pod["spec"].get("containers") or []:
-            image = container.get("image", "")
-            digest = hashlib.sha256(image.encode()).hexdigest()
-            containers.append(
-                {
-                    "name": container["name"],
-                    "state": {"running": {"startedAt": stamp}},
-                    "lastState": {},
-                    "ready": True,
-                    "restartCount": 0,
-                    "image": image,
-                    "imageID": f"{image.split(':')[0]}@sha256:{digest}",
-                    "containerID": "containerd://"
-                    + hashlib.sha256(f"{uid_of(pod)}/{container['name']}".encode()).hexdigest(),
-                    "started": True,
-                }
-            )
-
-        def run(obj: Obj) -> None:
-            status = clone(obj.get("status") or {})
-            for kind in _POD_CONDITIONS:
-                set_condition(status, {"type": kind, "status": "True", "lastProbeTime": None}, stamp)
-            order = {kind: index for index, kind in enumerate(_POD_CONDITIONS)}
-            status["conditions"].sort(key=lambda c: order.get(c["type"], len(order)))
-            status.update(
-                phase="Running",
-                hostIP=host_ip,
-                hostIPs=[{"ip": host_ip}],
-                podIP=pod_ip,
-                podIPs=[{"ip": pod_ip}],
-                startTime=stamp,
-                containerStatuses=containers,
-            )
-            obj["status"] = status
-
-        self.registry.mutate(resources.PODS, namespace_of(pod), name_of(pod), run, subresource="status")
+        status = running_status(pod, node, fmt_time(now), pod_ip)
+        self.registry.mutate(
+            resources.PODS, namespace_of(pod), name_of(pod), lambda obj: obj.update(status=status), subresource="status"
+        )
+        containers = status["containerStatuses"]
         self.registry.record_event(
             pod,
             "Started",
@@ -214,3 +177,44 @@ class Kubelet:
             component="kubelet",
             host=name_of(node),
         )
+
+
+def running_status(pod: Obj, node: Obj, stamp: str, pod_ip: str) -> Obj:
+    """The status a kubelet posts once a pod's containers run: phase Running, every condition True, IPs."""
+    host_ip = next(
+        (a["address"] for a in node.get("status", {}).get("addresses") or [] if a.get("type") == "InternalIP"),
+        "10.0.0.1",
+    )
+    containers = []
+    for container in pod["spec"].get("containers") or []:
+        image = container.get("image", "")
+        digest = hashlib.sha256(image.encode()).hexdigest()
+        containers.append(
+            {
+                "name": container["name"],
+                "state": {"running": {"startedAt": stamp}},
+                "lastState": {},
+                "ready": True,
+                "restartCount": 0,
+                "image": image,
+                "imageID": f"{image.split(':')[0]}@sha256:{digest}",
+                "containerID": "containerd://"
+                + hashlib.sha256(f"{uid_of(pod)}/{container['name']}".encode()).hexdigest(),
+                "started": True,
+            }
+        )
+    status: Obj = clone(pod.get("status") or {})
+    for kind in _POD_CONDITIONS:
+        set_condition(status, {"type": kind, "status": "True", "lastProbeTime": None}, stamp)
+    order = {kind: index for index, kind in enumerate(_POD_CONDITIONS)}
+    status["conditions"].sort(key=lambda c: order.get(c["type"], len(order)))
+    status.update(
+        phase="Running",
+        hostIP=host_ip,
+        hostIPs=[{"ip": host_ip}],
+        podIP=pod_ip,
+        podIPs=[{"ip": pod_ip}],
+        startTime=stamp,
+        containerStatuses=containers,
+    )
+    return status

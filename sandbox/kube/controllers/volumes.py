@@ -280,48 +280,7 @@ class PersistentVolumeController:
             return
         self._failures.pop(uid, None)
         self._retry_at.pop(uid, None)
-        policy = storage_class.get("reclaimPolicy", "Delete")
-        volume = {
-            "apiVersion": "v1",
-            "kind": "PersistentVolume",
-            "metadata": {
-                "name": f"pvc-{uid}",
-                "annotations": {
-                    "pv.kubernetes.io/provisioned-by": EBS_DRIVER,
-                    "volume.kubernetes.io/provisioner-deletion-secret-name": "",
-                    "volume.kubernetes.io/provisioner-deletion-secret-namespace": "",
-                },
-                "finalizers": [PROVISIONER_FINALIZER] if policy == "Delete" else [],
-            },
-            "spec": {
-                "accessModes": claim["spec"].get("accessModes", ["ReadWriteOnce"]),
-                "capacity": {"storage": f"{size}Gi"},
-                "claimRef": {
-                    "apiVersion": "v1",
-                    "kind": "PersistentVolumeClaim",
-                    "name": name_of(claim),
-                    "namespace": namespace_of(claim),
-                    "resourceVersion": claim["metadata"]["resourceVersion"],
-                    "uid": uid,
-                },
-                "csi": {
-                    "driver": EBS_DRIVER,
-                    "fsType": (storage_class.get("parameters") or {}).get("csi.storage.k8s.io/fstype", "ext4"),
-                    "volumeAttributes": {"storage.kubernetes.io/csiProvisionerIdentity": self._identity},
-                    "volumeHandle": volume_id,
-                },
-                "nodeAffinity": {
-                    "required": {
-                        "nodeSelectorTerms": [
-                            {"matchExpressions": [{"key": ZONE_LABEL, "operator": "In", "values": [zone]}]}
-                        ]
-                    }
-                },
-                "persistentVolumeReclaimPolicy": policy,
-                "storageClassName": name_of(storage_class),
-                "volumeMode": claim["spec"].get("volumeMode", "Filesystem"),
-            },
-        }
+        volume = provisioned_volume(claim, storage_class, zone, size=size, volume_id=volume_id, identity=self._identity)
         try:
             created = self.registry.create(resources.PERSISTENT_VOLUMES, "", volume)
         except ApiError:
@@ -404,6 +363,52 @@ class PersistentVolumeController:
                 lambda obj: _set_phase(obj, phase),
                 subresource="status",
             )
+
+
+def provisioned_volume(claim: Obj, storage_class: Obj, zone: str, *, size: int, volume_id: str, identity: str) -> Obj:
+    """The PV the external-provisioner writes for a claim the EBS CSI driver provisioned in `zone`."""
+    policy = storage_class.get("reclaimPolicy", "Delete")
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {
+            "name": f"pvc-{uid_of(claim)}",
+            "annotations": {
+                "pv.kubernetes.io/provisioned-by": EBS_DRIVER,
+                "volume.kubernetes.io/provisioner-deletion-secret-name": "",
+                "volume.kubernetes.io/provisioner-deletion-secret-namespace": "",
+            },
+            "finalizers": [PROVISIONER_FINALIZER] if policy == "Delete" else [],
+        },
+        "spec": {
+            "accessModes": claim["spec"].get("accessModes", ["ReadWriteOnce"]),
+            "capacity": {"storage": f"{size}Gi"},
+            "claimRef": {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "name": name_of(claim),
+                "namespace": namespace_of(claim),
+                "resourceVersion": claim["metadata"]["resourceVersion"],
+                "uid": uid_of(claim),
+            },
+            "csi": {
+                "driver": EBS_DRIVER,
+                "fsType": (storage_class.get("parameters") or {}).get("csi.storage.k8s.io/fstype", "ext4"),
+                "volumeAttributes": {"storage.kubernetes.io/csiProvisionerIdentity": identity},
+                "volumeHandle": volume_id,
+            },
+            "nodeAffinity": {
+                "required": {
+                    "nodeSelectorTerms": [
+                        {"matchExpressions": [{"key": ZONE_LABEL, "operator": "In", "values": [zone]}]}
+                    ]
+                }
+            },
+            "persistentVolumeReclaimPolicy": policy,
+            "storageClassName": name_of(storage_class),
+            "volumeMode": claim["spec"].get("volumeMode", "Filesystem"),
+        },
+    }
 
 
 class PvcProtectionController:
