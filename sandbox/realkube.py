@@ -338,7 +338,7 @@ class RealControlPlane:
         while time.monotonic() < deadline:
             for process in self._processes:
                 if process.poll() is not None:
-                    raise RuntimeError(f"{process.args[0]} exited with {process.returncode}: {self._log_tail()}")
+                    raise RuntimeError(f"{process.args!r} exited with {process.returncode}: {self._log_tail()}")
             try:
                 with urllib.request.urlopen(f"{self.url}/readyz", context=context, timeout=2) as answer:
                     if answer.status == 200:

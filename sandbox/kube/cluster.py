@@ -333,7 +333,7 @@ def node_manifest(
                 "pods": str(pods),
                 "ephemeral-storage": "18242267924",
             },
-            "conditions": _node_conditions(now),
+            "conditions": node_conditions(now),
             "addresses": [
                 {"type": "InternalIP", "address": address},
                 {"type": "InternalDNS", "address": name},
@@ -357,7 +357,7 @@ def node_manifest(
     return node
 
 
-def _node_conditions(now: str) -> list[Obj]:
+def node_conditions(now: str) -> list[Obj]:
     def condition(kind: str, status: str, reason: str, message: str) -> Obj:
         return {
             "type": kind,
