@@ -2,8 +2,8 @@
 
 The only module that imports the `kubernetes` client. Every call carries a timeout, lists are paginated
 (`limit`/`continue`, never a full pod listing for a probe), and every failure leaves as a `ferry.domain.errors`
-type: 404 NotFound, 409 Conflict, 401/403 Forbidden, 429 Throttled (with Retry-After), 5xx, timeouts and
-refused connections Unavailable, so callers decide by type whether to retry.
+type: 404 NotFound, 409 Conflict, 401/403 Forbidden, 422 Invalid, 429 Throttled (with Retry-After), 5xx,
+timeouts, refused connections and failed TLS handshakes Unavailable, so callers decide by type whether to retry.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from kubernetes.client.exceptions import ApiException
 
 from ferry.adapters.aws import translate_error
 from ferry.domain.clusters import ClusterKind, ClusterRegistration
-from ferry.domain.errors import Conflict, FerryError, Forbidden, NotFound, Throttled, Unavailable
+from ferry.domain.errors import Conflict, FerryError, Forbidden, Invalid, NotFound, Throttled, Unavailable
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
@@ -40,6 +40,8 @@ def translate_api_error(error: Exception) -> FerryError:
             return Conflict(reason)
         if status in (401, 403):
             return Forbidden(reason)
+        if status == 422:
+            return Invalid(reason)
         if status == 429:
             retry_after = (error.headers or {}).get("Retry-After")
             return Throttled(reason, retry_after=float(retry_after) if retry_after else None)
@@ -48,10 +50,23 @@ def translate_api_error(error: Exception) -> FerryError:
         return FerryError(reason)
     if isinstance(error, (urllib3.exceptions.HTTPError, OSError)):
         return Unavailable(f"{type(error).__name__}: {error}")
+    if isinstance(error, (AttributeError, TypeError)) and _raised_by_transport(error):
+        # The client (36/37) over TLS with a CA that does not match: urllib3 gives up on the handshake and
+        # the client then reads `.decode` of a response that never came. No answer: Unavailable.
+        return Unavailable(f"no usable answer (TLS or connection failure inside the client): {error}")
     if isinstance(error, ValueError):
         # The client raises ValueError on a body it cannot deserialize: an answer, but garbage.
         return Unavailable(f"unreadable response: {error}")
     return FerryError(str(error))
+
+
+def _raised_by_transport(error: BaseException) -> bool:
+    """Whether the error's innermost frame is in the client's or urllib3's code, not in Ferry's."""
+    trace = error.__traceback__
+    while trace is not None and trace.tb_next is not None:
+        trace = trace.tb_next
+    filename = trace.tb_frame.f_code.co_filename if trace is not None else ""
+    return any(part in filename for part in ("/kubernetes/client/", "/urllib3/"))
 
 
 def _status_message(error: ApiException) -> str:

@@ -54,6 +54,11 @@ class Forbidden(FerryError):
     """Ferry's credentials are not allowed to do this (401/403, AccessDenied): not retried."""
 
 
+class Invalid(FerryError):
+    """The API refused the request as invalid (Kubernetes 422: an immutable field changed, a value out of
+    range): the same request gets the same answer, so it is reported, never retried."""
+
+
 class TransientError(FerryError):
     """Worth retrying with backoff: the same call may succeed later."""
 
@@ -67,7 +72,8 @@ class Throttled(TransientError):
 
 
 class Unavailable(TransientError):
-    """The service did not answer or answered 5xx: timeouts, connection refused, 500/503."""
+    """The service did not answer or answered 5xx: timeouts, connection refused, 500/503, a TLS handshake that
+    failed (a wrong or rotated CA)."""
 
 
 class StepPending(TransientError):
