@@ -613,13 +613,28 @@ class Registry:
                     "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.",
                     {},
                 )
+            # The caller's preconditions hold before any budget is spent, as on the real server: an eviction
+            # naming a pod that was since replaced (a stale uid) is refused with 409 and evicts nothing.
+            preconditions = {"uid": uid_of(pod), **(options.preconditions or {})}
+            if preconditions["uid"] != uid_of(pod):
+                raise errors.precondition_failed(
+                    f"UID in precondition: {preconditions['uid']}, UID in object meta: {uid_of(pod)}"
+                )
+            if (
+                preconditions.get("resourceVersion", pod["metadata"]["resourceVersion"])
+                != pod["metadata"]["resourceVersion"]
+            ):
+                raise errors.precondition_failed(
+                    f"ResourceVersion in precondition: {preconditions['resourceVersion']}, "
+                    f"ResourceVersion in object meta: {pod['metadata']['resourceVersion']}"
+                )
             if budgets:
                 self._check_budget(budgets[0], pod, dry_run=dry_run)
             self.delete(
                 PODS,
                 namespace,
                 name,
-                DeleteOptions(options.grace_period_seconds, options.propagation_policy, {"uid": uid_of(pod)}),
+                DeleteOptions(options.grace_period_seconds, options.propagation_policy, preconditions),
                 dry_run=dry_run,
             )
             return _eviction_success()

@@ -116,3 +116,19 @@ def test_evicting_a_missing_pod_is_404(core: client.CoreV1Api, namespace: str) -
 def test_an_eviction_named_for_another_pod_is_400(core: client.CoreV1Api, namespace: str) -> None:
     code, body = api_error(core.create_namespaced_pod_eviction, "one", namespace, eviction("other", namespace))
     assert (code, body["message"]) == (400, "name in URL does not match name in Eviction object")
+
+
+def test_an_eviction_with_a_stale_uid_is_refused_and_evicts_nothing(
+    cluster: KubeCluster, core: client.CoreV1Api, namespace: str
+) -> None:
+    core.create_namespaced_pod(namespace, pod_manifest("pet"))
+    cluster.settle()
+    current = core.read_namespaced_pod("pet", namespace).metadata.uid
+    stale = {**eviction("pet", namespace), "deleteOptions": {"preconditions": {"uid": "0000-stale"}}}
+
+    code, body = api_error(core.create_namespaced_pod_eviction, "pet", namespace, stale)
+
+    assert (code, body["reason"]) == (409, "Conflict")
+    assert "Precondition failed: UID in precondition: 0000-stale" in body["message"]
+    survivor = core.read_namespaced_pod("pet", namespace)
+    assert (survivor.metadata.uid, survivor.metadata.deletion_timestamp) == (current, None)
