@@ -173,6 +173,12 @@ class RealControlPlane:
     def url(self) -> str:
         return f"https://127.0.0.1:{self.port}"
 
+    @property
+    def ca_file(self) -> str:
+        """The CA bundle's path (exists while the control plane runs)."""
+        assert self.workdir is not None
+        return str(self.workdir / "pki" / "ca.crt")
+
     # --- lifecycle ----------------------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -362,7 +368,7 @@ class RealControlPlane:
         assert self.workdir is not None
         configuration = client.Configuration()
         configuration.host = self.url
-        configuration.ssl_ca_cert = str(self.workdir / "pki" / "ca.crt")
+        configuration.ssl_ca_cert = self.ca_file
         configuration.api_key = {"BearerToken": self.token}
         configuration.api_key_prefix = {"BearerToken": "Bearer"}
         return client.ApiClient(configuration)

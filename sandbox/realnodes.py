@@ -73,6 +73,7 @@ LEASE_DURATION = 8
 PASS_INTERVAL = 0.2
 # What settle() watches: the objects controllers and stand-ins write, not Leases or Events (heartbeats).
 SETTLE_KINDS = (
+    resources.NAMESPACES,
     resources.PODS,
     resources.PERSISTENT_VOLUME_CLAIMS,
     resources.PERSISTENT_VOLUMES,
@@ -325,6 +326,10 @@ class RealCluster:
         return self.control_plane.token
 
     @property
+    def ca_file(self) -> str:
+        return self.control_plane.ca_file
+
+    @property
     def rest(self) -> Rest:
         if self._rest is None:
             raise RuntimeError(f"cluster {self.name} is not started: call start() first")
@@ -332,6 +337,21 @@ class RealCluster:
 
     def api_client(self) -> ApiClient:
         return self.control_plane.api_client()
+
+    def kubeconfig(self) -> dict[str, Any]:
+        """A kubeconfig for the admin user, the CA inline, as `kubectl config view --raw --minify` gives."""
+        import base64
+
+        user = f"{self.name}-admin"
+        ca_data = base64.b64encode(self.control_plane.ca_pem.encode()).decode()
+        return {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": self.name, "cluster": {"server": self.url, "certificate-authority-data": ca_data}}],
+            "users": [{"name": user, "user": {"token": self.token}}],
+            "contexts": [{"name": self.name, "context": {"cluster": self.name, "user": user, "namespace": "default"}}],
+            "current-context": self.name,
+        }
 
     def start(self) -> None:
         """Start the control plane (unless running), seed the default StorageClass, start the stand-ins."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,38 @@ def lambda_context() -> FakeLambdaContext:
     return FakeLambdaContext()
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    from sandbox.realkube import ASSETS_VARIABLE, HOW_TO_GET_THEM
+
+    if os.environ.get(ASSETS_VARIABLE):
+        return f"real Kubernetes tier: on ({ASSETS_VARIABLE}={os.environ[ASSETS_VARIABLE]})"
+    return f"real Kubernetes tier: not run (its tests are deselected); to run it, {HOW_TO_GET_THEM}"
+
+
+@pytest.fixture(scope="session")
+def real_control_plane() -> Iterator[Any]:
+    """A real control plane for the session (per xdist worker), from FERRY_KUBE_ASSETS; skipped without it."""
+    from sandbox.realkube import HOW_TO_GET_THEM, RealControlPlane, assets_dir
+
+    assets = assets_dir()
+    if assets is None:
+        pytest.skip(f"real Kubernetes tier: to run it, {HOW_TO_GET_THEM}")
+    control_plane = RealControlPlane(assets)
+    control_plane.start()
+    yield control_plane
+    control_plane.stop()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Without the binaries the real tier is not run at all: the report header says so, in one line, with how
+    # to get them, and the summary counts its tests as deselected.
+    from sandbox.realkube import ASSETS_VARIABLE
+
+    if not os.environ.get(ASSETS_VARIABLE):
+        real = [item for item in items if item.get_closest_marker("real_kube")]
+        if real:
+            config.hook.pytest_deselected(items=real)
+            items[:] = [item for item in items if not item.get_closest_marker("real_kube")]
     # Nothing in the suite may reach a network beyond this machine: the sandbox and moto listen on loopback.
     for item in items:
         item.add_marker(pytest.mark.allow_hosts(["127.0.0.1", "::1", "localhost"]))

@@ -139,6 +139,17 @@ def precondition_failed(problem: str) -> ApiError:
     return ApiError(409, "Conflict", f"Precondition failed: {problem}", {})
 
 
+def uid_precondition_failed(kind: str, name: str, expected: str, actual: str) -> ApiError:
+    """A delete (or an eviction) naming an object by a uid it no longer has: it was deleted and recreated."""
+    return ApiError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {kind} "{name}": the UID in the precondition ({expected}) does not '
+        f"match the UID in record ({actual}). The object might have been deleted and then recreated",
+        {"name": name, "kind": kind},
+    )
+
+
 def invalid(qualified_kind: str, group: str, name: str, errors: list[FieldError]) -> ApiError:
     summary = errors[0].error() if len(errors) == 1 else "[" + ", ".join(error.error() for error in errors) + "]"
     details: dict[str, Any] = {"name": name}

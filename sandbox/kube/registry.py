@@ -497,9 +497,7 @@ class Registry:
             old = self._require(rt, namespace, name)
             precondition = options.preconditions or {}
             if precondition.get("uid") and precondition["uid"] != uid_of(old):
-                raise errors.precondition_failed(
-                    f"UID in precondition: {precondition['uid']}, UID in object meta: {uid_of(old)}"
-                )
+                raise errors.uid_precondition_failed(rt.kind, name, precondition["uid"], uid_of(old))
             if (
                 precondition.get("resourceVersion")
                 and precondition["resourceVersion"] != old["metadata"]["resourceVersion"]
@@ -617,9 +615,7 @@ class Registry:
             # naming a pod that was since replaced (a stale uid) is refused with 409 and evicts nothing.
             preconditions = {"uid": uid_of(pod), **(options.preconditions or {})}
             if preconditions["uid"] != uid_of(pod):
-                raise errors.precondition_failed(
-                    f"UID in precondition: {preconditions['uid']}, UID in object meta: {uid_of(pod)}"
-                )
+                raise errors.uid_precondition_failed(PODS.kind, name, preconditions["uid"], uid_of(pod))
             if (
                 preconditions.get("resourceVersion", pod["metadata"]["resourceVersion"])
                 != pod["metadata"]["resourceVersion"]

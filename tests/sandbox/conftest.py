@@ -1,7 +1,10 @@
-"""Fixtures for the sandbox conformance tests: clusters on a manual clock, and the official client's APIs.
+"""Fixtures for the sandbox conformance tests: one suite, two backends, and the official client's APIs.
 
-A module shares one cluster (3 zones x 2 nodes) where tests do not interfere, each test in its own
-namespace; tests that kill nodes or move the clock get clusters of their own from `make_cluster`.
+`cluster` is the double (a module shares one, 3 zones x 2 nodes, each test in its own namespace) and, when
+`FERRY_KUBE_ASSETS` names the binaries, the real control plane with stand-in kubelets and EBS driver
+(`sandbox/realnodes.py`; one per test session and worker, the same 6 nodes). Where the two disagree the real
+one is right. Tests that kill nodes or move the clock get double clusters of their own from `make_cluster`;
+a test that needs the double's clock or faults on `cluster` says so with `@pytest.mark.double_only(reason)`.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -33,11 +37,37 @@ def build_cluster(name: str, *, nodes_per_zone: int = 2, **options: Any) -> Kube
     return cluster
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[KubeCluster]:
+@pytest.fixture(scope="session")
+def real_cluster(real_control_plane: Any) -> Iterator[Any]:
+    """The real control plane with 3 zones x 2 stand-in nodes, named as the double's."""
+    from sandbox.realnodes import RealCluster
+
+    shared = RealCluster(real_control_plane)
+    shared.start()
+    for zone in ZONES:
+        for index in range(2):
+            shared.add_node(f"{zone}-node-{index}", zone, instance_id=f"i-{zone[-1]}{index:016d}")
+    shared.settle()
+    yield shared
+    shared.stop()
+
+
+@pytest.fixture(scope="module", params=["double", pytest.param("real", marks=pytest.mark.real_kube)])
+def cluster(request: pytest.FixtureRequest) -> Iterator[KubeCluster]:
+    if request.param == "real":
+        yield request.getfixturevalue("real_cluster")
+        return
     shared = build_cluster("shared")
     yield shared
     shared.stop()
+
+
+@pytest.fixture(autouse=True)
+def _double_only(request: pytest.FixtureRequest) -> None:
+    marker = request.node.get_closest_marker("double_only")
+    callspec = getattr(request.node, "callspec", None)
+    if marker is not None and callspec is not None and callspec.params.get("cluster") == "real":
+        pytest.skip(f"double only: {marker.args[0] if marker.args else marker.kwargs.get('reason', '')}")
 
 
 @pytest.fixture
@@ -120,6 +150,11 @@ def deployment(name: str, replicas: int = 2) -> dict[str, Any]:
             },
         },
     }
+
+
+def http(cluster: Any) -> urllib3.PoolManager:
+    """Raw HTTP to a cluster, trusting its CA when it has one (the real control plane serves TLS)."""
+    return urllib3.PoolManager(ca_certs=getattr(cluster, "ca_file", None), retries=False)
 
 
 def api_error(call: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[int, dict[str, Any]]:

@@ -77,7 +77,7 @@ class TestPods:
         options = {"preconditions": {"uid": "00000000-0000-0000-0000-000000000000"}}
         code, status = api_error(core.delete_namespaced_pod, "pre", namespace, body=options)
         assert (code, status["reason"]) == (409, "Conflict") and status["message"].startswith(
-            "Precondition failed: UID in precondition"
+            'Operation cannot be fulfilled on Pod "pre": the UID in the precondition (00000000-'
         )
 
 

@@ -129,6 +129,6 @@ def test_an_eviction_with_a_stale_uid_is_refused_and_evicts_nothing(
     code, body = api_error(core.create_namespaced_pod_eviction, "pet", namespace, stale)
 
     assert (code, body["reason"]) == (409, "Conflict")
-    assert "Precondition failed: UID in precondition: 0000-stale" in body["message"]
+    assert "the UID in the precondition (0000-stale) does not match" in body["message"]
     survivor = core.read_namespaced_pod("pet", namespace)
     assert (survivor.metadata.uid, survivor.metadata.deletion_timestamp) == (current, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from kubernetes import client
 
 from sandbox.kube import KubeCluster
@@ -10,6 +11,11 @@ from tests.sandbox.conftest import deployment, stateful_set
 
 def names(pods: list[client.V1Pod]) -> list[str]:
     return sorted(pod.metadata.name for pod in pods)
+
+
+def claim_of(pod: client.V1Pod) -> str:
+    """The claim behind the pod's `data` volume (a real server adds the service-account token volume too)."""
+    return next(v.persistent_volume_claim.claim_name for v in pod.spec.volumes if v.name == "data")
 
 
 class TestStatefulSet:
@@ -55,7 +61,7 @@ class TestStatefulSet:
         assert pod.metadata.labels["statefulset.kubernetes.io/pod-name"] == "pets-1"
         assert pod.metadata.labels["apps.kubernetes.io/pod-index"] == "1"
         assert (pod.spec.hostname, pod.spec.subdomain) == ("pets-1", "pets")
-        assert pod.spec.volumes[-1].persistent_volume_claim.claim_name == "data-pets-1"
+        assert claim_of(pod) == "data-pets-1"
         owner = pod.metadata.owner_references[0]
         assert (owner.kind, owner.name, owner.uid, owner.controller) == ("StatefulSet", "pets", sts.metadata.uid, True)
         claims = core.list_namespaced_persistent_volume_claim(namespace).items
@@ -83,7 +89,7 @@ class TestStatefulSet:
         cluster.settle()
         after = core.read_namespaced_pod("phoenix-1", namespace)
         assert after.metadata.uid != before.metadata.uid and after.status.phase == "Running"
-        assert after.spec.volumes[-1].persistent_volume_claim.claim_name == "data-phoenix-1"
+        assert claim_of(after) == "data-phoenix-1"
         assert after.spec.node_name == before.spec.node_name  # its zonal volume holds it to the zone
 
     def test_scaling_down_removes_the_highest_ordinals_and_keeps_their_claims(
@@ -97,8 +103,8 @@ class TestStatefulSet:
         assert len(core.list_namespaced_persistent_volume_claim(namespace).items) == 3
         events = core.list_namespaced_event(namespace, field_selector="reason=SuccessfulDelete").items
         assert [e.message for e in sorted(events, key=lambda e: e.metadata.resource_version)] == [
-            "delete Pod shrink-2 in StatefulSet shrink successful",
-            "delete Pod shrink-1 in StatefulSet shrink successful",
+            "Delete Pod shrink-2 in StatefulSet shrink successful",
+            "Delete Pod shrink-1 in StatefulSet shrink successful",
         ]
 
     def test_a_template_change_rolls_pods_from_the_highest_ordinal(
@@ -145,6 +151,7 @@ class TestDeployment:
         )
         assert {(c.type, c.status) for c in status.conditions} == {("Available", "True"), ("Progressing", "True")}
 
+    @pytest.mark.double_only("moves the double's clock to order pod creation times")
     def test_scaling_down_deletes_the_newest_pods_first(
         self, cluster: KubeCluster, core: client.CoreV1Api, apps: client.AppsV1Api, namespace: str
     ) -> None:

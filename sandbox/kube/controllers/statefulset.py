@@ -148,7 +148,7 @@ class StatefulSetController:
             )
             return
         self.registry.record_event(
-            sts, "SuccessfulCreate", f"create Pod {pod_name} in StatefulSet {name} successful", component=COMPONENT
+            sts, "SuccessfulCreate", f"Create Pod {pod_name} in StatefulSet {name} successful", component=COMPONENT
         )
 
     def _create_claim(self, sts: Obj, template: Obj, claim_name: str) -> None:
@@ -197,7 +197,7 @@ class StatefulSetController:
         self.registry.record_event(
             sts,
             "SuccessfulDelete",
-            f"delete Pod {name_of(pod)} in StatefulSet {name_of(sts)} successful",
+            f"Delete Pod {name_of(pod)} in StatefulSet {name_of(sts)} successful",
             component=COMPONENT,
         )
 
