@@ -61,6 +61,22 @@ def real_control_plane() -> Iterator[Any]:
     control_plane.stop()
 
 
+@pytest.fixture(scope="session")
+def real_cluster(real_control_plane: Any) -> Iterator[Any]:
+    """The real control plane with stand-in kubelets and EBS driver, 3 zones x 2 nodes named as the double's
+    (`<zone>-node-<n>`); tests share it, each in its own namespace, and leave its nodes alive."""
+    from sandbox.realnodes import RealCluster
+
+    shared = RealCluster(real_control_plane)
+    shared.start()
+    for zone in ("us-east-1a", "us-east-1b", "us-east-1c"):
+        for index in range(2):
+            shared.add_node(f"{zone}-node-{index}", zone, instance_id=f"i-{zone[-1]}{index:016d}")
+    shared.settle()
+    yield shared
+    shared.stop()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Without the binaries the real tier is not run at all: the report header says so, in one line, with how
     # to get them, and the summary counts its tests as deselected.

@@ -37,21 +37,6 @@ def build_cluster(name: str, *, nodes_per_zone: int = 2, **options: Any) -> Kube
     return cluster
 
 
-@pytest.fixture(scope="session")
-def real_cluster(real_control_plane: Any) -> Iterator[Any]:
-    """The real control plane with 3 zones x 2 stand-in nodes, named as the double's."""
-    from sandbox.realnodes import RealCluster
-
-    shared = RealCluster(real_control_plane)
-    shared.start()
-    for zone in ZONES:
-        for index in range(2):
-            shared.add_node(f"{zone}-node-{index}", zone, instance_id=f"i-{zone[-1]}{index:016d}")
-    shared.settle()
-    yield shared
-    shared.stop()
-
-
 @pytest.fixture(scope="module", params=["double", pytest.param("real", marks=pytest.mark.real_kube)])
 def cluster(request: pytest.FixtureRequest) -> Iterator[KubeCluster]:
     if request.param == "real":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from kubernetes import client
 
 from sandbox.kube import KubeCluster
@@ -143,6 +144,9 @@ class TestPropagation:
 
 
 class TestNamespaces:
+    @pytest.mark.double_only(
+        "the real namespace controller rechecks after its pods' 30 s grace period: too slow for the tier's budget"
+    )
     def test_a_deleted_namespace_empties_then_goes(
         self, cluster: KubeCluster, core: client.CoreV1Api, namespace: str
     ) -> None:
