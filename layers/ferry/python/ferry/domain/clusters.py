@@ -8,11 +8,12 @@ secret (self-managed clusters) and EKS clusters get a short-lived token from STS
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from ferry.domain.errors import InputError
+from ferry.domain.serialization import JsonModel, wire
 
 
 class ClusterKind(StrEnum):
@@ -20,8 +21,14 @@ class ClusterKind(StrEnum):
     SELF_MANAGED = "self-managed"
 
 
+def _sorted_pairs(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected an object, got {value!r}")
+    return tuple(sorted(value.items()))
+
+
 @dataclass(frozen=True, slots=True)
-class ClusterRegistration:
+class ClusterRegistration(JsonModel):
     name: str
     kind: ClusterKind
     endpoint: str
@@ -32,7 +39,8 @@ class ClusterRegistration:
     control_plane_instances: tuple[str, ...] = ()
     # Each control-plane member's own API endpoint (instance id -> https://<address>:6443), probed with
     # /readyz so that one failing member is seen while the load-balanced endpoint still answers.
-    member_endpoints: tuple[tuple[str, str], ...] = ()
+    # Stored as an object ({instance: url}), kept sorted by instance so that equal registrations compare equal.
+    member_endpoints: tuple[tuple[str, str], ...] = field(default=(), metadata=wire(dump=dict, load=_sorted_pairs))
     # ARNs of the cluster's load balancers (its API's NLB, its ingress): a manual ARC zonal shift of one of
     # them is an operator's verdict on the zone that Ferry follows; anyone else's shift is only recorded.
     load_balancers: tuple[str, ...] = ()
@@ -57,37 +65,3 @@ class ClusterRegistration:
                 problems.append(f"load_balancers: expected load balancer ARNs, got {arn!r}")
         if problems:
             raise InputError(problems)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "kind": self.kind.value,
-            "endpoint": self.endpoint,
-            "region": self.region,
-            "zones": list(self.zones),
-            "credentials_secret": self.credentials_secret,
-            "eks_cluster_name": self.eks_cluster_name,
-            "control_plane_instances": list(self.control_plane_instances),
-            "member_endpoints": dict(self.member_endpoints),
-            "load_balancers": list(self.load_balancers),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ClusterRegistration:
-        try:
-            kind = ClusterKind(data["kind"])
-        except (KeyError, ValueError):
-            allowed = ", ".join(k.value for k in ClusterKind)
-            raise InputError([f"kind: expected one of {allowed}, got {data.get('kind')!r}"]) from None
-        return cls(
-            name=str(data.get("name", "")),
-            kind=kind,
-            endpoint=str(data.get("endpoint", "")),
-            region=str(data.get("region", "")),
-            zones=tuple(data.get("zones") or ()),
-            credentials_secret=data.get("credentials_secret"),
-            eks_cluster_name=data.get("eks_cluster_name"),
-            control_plane_instances=tuple(data.get("control_plane_instances") or ()),
-            member_endpoints=tuple(sorted((data.get("member_endpoints") or {}).items())),
-            load_balancers=tuple(data.get("load_balancers") or ()),
-        )

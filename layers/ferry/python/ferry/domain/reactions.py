@@ -11,17 +11,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from ferry.domain.detection.transitions import Handoff, SubjectKind, Transition
+from ferry.domain.serialization import JsonModel
 
 
 @dataclass(frozen=True, slots=True)
-class RunbookRequest:
+class RunbookRequest(JsonModel):
     runbook: Handoff
     name: str  # deterministic: a second request for the same failure names the same run
     input: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
-class Reaction:
+class Reaction(JsonModel):
+    """What to do about one transition. Its JSON (`to_dict`) waits in the outbox, so a reaction survives the
+    invocation that decided it."""
+
     transition: Transition
     subject_line: str
     summary: str
@@ -32,31 +36,6 @@ class Reaction:
     def action_id(self) -> str:
         t = self.transition
         return f"{t.subject_kind.value}:{t.subject}:{t.to_status.value}:{int(t.at.timestamp())}"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready, for the outbox: a reaction survives the invocation that decided it."""
-        return {
-            "transition": self.transition.to_dict(),
-            "subject_line": self.subject_line,
-            "summary": self.summary,
-            "start": None
-            if self.start is None
-            else {"runbook": self.start.runbook.value, "name": self.start.name, "input": self.start.input},
-            "raise_alarm": self.raise_alarm,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Reaction:
-        start = data.get("start")
-        return cls(
-            transition=Transition.from_dict(data["transition"]),
-            subject_line=data["subject_line"],
-            summary=data["summary"],
-            start=None
-            if start is None
-            else RunbookRequest(runbook=Handoff(start["runbook"]), name=start["name"], input=start["input"]),
-            raise_alarm=bool(data["raise_alarm"]),
-        )
 
 
 def react(transition: Transition, *, requested_by: str = "ferry-detector") -> Reaction:

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+
+from ferry.domain.serialization import JsonModel
 
 
 class SignalKind(StrEnum):
@@ -73,12 +74,14 @@ class Source(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Signal:
+class Signal(JsonModel):
     """One observation. `zone` is the AZ name (us-east-1a); `zone_id` the AZ id (use1-az1) when the source
     speaks in ids (ARC, some Health events). Either may be None until enrichment resolves it.
 
     `source_id` is the id of the event or probe round it came from; with `kind` and the subject it makes the
     signal's identity, so replaying the same event yields an equal Signal.
+
+    Its JSON (`to_dict`, ISO timestamps, snake_case keys) is the form stored in DynamoDB and logged.
     """
 
     kind: SignalKind
@@ -96,36 +99,6 @@ class Signal:
         if self.observed_at.tzinfo is None:
             raise ValueError("Signal.observed_at must be timezone-aware (UTC)")
         object.__setattr__(self, "evidence", MappingProxyType(dict(self.evidence)))
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (ISO timestamps), the form stored in DynamoDB and passed to state machines."""
-        return {
-            "kind": self.kind.value,
-            "source": self.source.value,
-            "source_id": self.source_id,
-            "observed_at": self.observed_at.isoformat(),
-            "region": self.region,
-            "zone": self.zone,
-            "zone_id": self.zone_id,
-            "cluster": self.cluster,
-            "instance": self.instance,
-            "evidence": dict(self.evidence),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Signal:
-        return cls(
-            kind=SignalKind(data["kind"]),
-            source=Source(data["source"]),
-            source_id=data["source_id"],
-            observed_at=datetime.fromisoformat(data["observed_at"]),
-            region=data["region"],
-            zone=data.get("zone"),
-            zone_id=data.get("zone_id"),
-            cluster=data.get("cluster"),
-            instance=data.get("instance"),
-            evidence=data.get("evidence") or {},
-        )
 
 
 class SkipReason(StrEnum):

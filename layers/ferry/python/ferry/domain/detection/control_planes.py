@@ -22,10 +22,9 @@ a window are forgotten; the roster's are kept, with their last EC2 word, until t
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from ferry.domain.detection.facts import (
     IgnoreReason,
@@ -34,8 +33,6 @@ from ferry.domain.detection.facts import (
     effective_time,
     is_future,
     is_stale,
-    iso,
-    parse_iso,
 )
 from ferry.domain.detection.policy import DetectionPolicy
 from ferry.domain.detection.transitions import (
@@ -47,6 +44,7 @@ from ferry.domain.detection.transitions import (
     execution_name,
     transition,
 )
+from ferry.domain.serialization import JsonModel
 from ferry.domain.signals import Signal, SignalKind
 
 EVIDENCE_ROLE = "role"  # on an EC2 signal: "control-plane" marks an instance of the control plane
@@ -59,22 +57,15 @@ CONTROL_PLANE_KINDS = frozenset({*_API, *_READYZ, *_EC2})
 
 
 @dataclass(frozen=True, slots=True)
-class Reading:
+class Reading(JsonModel):
     """One probe round's answer (or one EC2 word): ok or not."""
 
     ok: bool
     ref: SignalRef
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "ref": self.ref.to_dict()}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Reading:
-        return cls(bool(data["ok"]), SignalRef.from_dict(data["ref"]))
-
 
 @dataclass(frozen=True, slots=True)
-class Member:
+class Member(JsonModel):
     """A control-plane instance: its recent `/readyz` rounds, its newest EC2 word, its replacement if any."""
 
     instance: str
@@ -93,30 +84,9 @@ class Member:
         times = [r.ref.observed_at for r in self.readyz] + ([self.ec2.ref.observed_at] if self.ec2 else [])
         return max(times, default=None)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "instance": self.instance,
-            "rostered": self.rostered,
-            "readyz": [r.to_dict() for r in self.readyz],
-            "ec2": self.ec2.to_dict() if self.ec2 else None,
-            "unhealthy_since": iso(self.unhealthy_since),
-            "replacement": self.replacement,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Member:
-        return cls(
-            instance=str(data["instance"]),
-            rostered=bool(data.get("rostered", False)),
-            readyz=tuple(Reading.from_dict(r) for r in data.get("readyz") or ()),
-            ec2=Reading.from_dict(data["ec2"]) if data.get("ec2") else None,
-            unhealthy_since=parse_iso(data.get("unhealthy_since")),
-            replacement=data.get("replacement"),
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class ControlPlaneState:
+class ControlPlaneState(JsonModel):
     """What Ferry believes about one cluster's control plane; `failover` names the run while DOWN."""
 
     cluster: str
@@ -130,31 +100,6 @@ class ControlPlaneState:
 
     def member(self, instance: str) -> Member | None:
         return next((m for m in self.members if m.instance == instance), None)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "cluster": self.cluster,
-            "status": self.status.value,
-            "since": iso(self.since),
-            "updated_at": iso(self.updated_at),
-            "api": [r.to_dict() for r in self.api],
-            "members": [m.to_dict() for m in self.members],
-            "down_since": iso(self.down_since),
-            "failover": self.failover,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ControlPlaneState:
-        return cls(
-            cluster=str(data["cluster"]),
-            status=ControlPlaneStatus(data["status"]),
-            since=parse_iso(data.get("since")),
-            updated_at=parse_iso(data.get("updated_at")),
-            api=tuple(Reading.from_dict(r) for r in data.get("api") or ()),
-            members=tuple(Member.from_dict(m) for m in data.get("members") or ()),
-            down_since=parse_iso(data.get("down_since")),
-            failover=data.get("failover"),
-        )
 
 
 # ---------------------------------------------------------------------------------------------- public API

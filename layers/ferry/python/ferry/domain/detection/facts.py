@@ -12,12 +12,11 @@ fact in the future, where it would outrank every later fact.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
+from ferry.domain.serialization import JsonModel
 from ferry.domain.signals import Signal, SignalKind, Source
 
 
@@ -36,7 +35,7 @@ class IgnoreReason(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class SignalRef:
+class SignalRef(JsonModel):
     """A signal as the detector remembers it; `observed_at` is the effective (clamped) time."""
 
     source_id: str
@@ -57,23 +56,6 @@ class SignalRef:
     def order(self) -> tuple[datetime, str, str]:
         """A total order for facts: time first, then a deterministic tie-break."""
         return (self.observed_at, self.kind.value, self.source_id)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "source_id": self.source_id,
-            "kind": self.kind.value,
-            "source": self.source.value,
-            "observed_at": self.observed_at.isoformat(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SignalRef:
-        return cls(
-            source_id=str(data["source_id"]),
-            kind=SignalKind(data["kind"]),
-            source=Source(data["source"]),
-            observed_at=datetime.fromisoformat(data["observed_at"]),
-        )
 
 
 def detector_clock(now: datetime, *updated: datetime | None) -> datetime:
@@ -96,15 +78,3 @@ def is_stale(at: datetime, clock: datetime, window: timedelta) -> bool:
 
 def newer(current: SignalRef | None, candidate: SignalRef) -> SignalRef:
     return candidate if current is None or candidate.order > current.order else current
-
-
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def parse_iso(value: Any) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(str(value))
-
-
-def ref_or_none(data: Any) -> SignalRef | None:
-    return None if data is None else SignalRef.from_dict(data)

@@ -18,22 +18,22 @@ ignored.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from ferry.domain.detection.facts import IgnoreReason, detector_clock
 from ferry.domain.detection.policy import DetectionPolicy
 from ferry.domain.detection.transitions import Transition, ZoneStatus
 from ferry.domain.detection.zones import ZoneState, merge_zone, screen_zone_signal, settle_zone
+from ferry.domain.serialization import JsonModel
 from ferry.domain.signals import Signal
 
 EVACUATED = frozenset({ZoneStatus.IMPAIRED, ZoneStatus.RECOVERING})
 
 
 @dataclass(frozen=True, slots=True)
-class RegionState:
+class RegionState(JsonModel):
     """Every zone of one region, in zone-name order."""
 
     region: str
@@ -60,13 +60,6 @@ class RegionState:
     def held(self) -> tuple[str, ...]:
         """Zones static stability holds back: while any is held, Ferry's own alarm should be raised."""
         return tuple(z.zone for z in self.zones if z.held)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"region": self.region, "zones": [z.to_dict() for z in self.zones]}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RegionState:
-        return cls(str(data["region"]), tuple(ZoneState.from_dict(z) for z in data["zones"]))
 
 
 def step_region(

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from ferry.domain.detection.facts import SignalRef
+from ferry.domain.serialization import JsonModel, wire
 
 
 class ZoneStatus(StrEnum):
@@ -65,19 +64,22 @@ class TransitionReason(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Transition:
+class Transition(JsonModel):
     """One change of verdict about one zone or one control plane.
 
     `handoff` and `execution_name` say which run to start, if any. A relapse (RECOVERING -> IMPAIRED) has no
     hand-off: its `execution_name` names the evacuation already under way, which it continues. A
     `STATIC_STABILITY` transition starts nothing: `raises_alarm` tells the caller to raise Ferry's own alarm
     and notify, because the observer is the likelier failure.
+
+    Its JSON (`to_dict`) is the audit record's and the notification's view, and the outbox keeps it.
     """
 
     subject_kind: SubjectKind
     subject: str
-    from_status: ZoneStatus | ControlPlaneStatus
-    to_status: ZoneStatus | ControlPlaneStatus
+    # One union for both subjects: the two enums share no value, so each status reads back as what it was.
+    from_status: ZoneStatus | ControlPlaneStatus = field(metadata=wire(key="from"))
+    to_status: ZoneStatus | ControlPlaneStatus = field(metadata=wire(key="to"))
     at: datetime
     reason: TransitionReason
     signals: tuple[SignalRef, ...] = ()
@@ -92,41 +94,6 @@ class Transition:
     @property
     def raises_alarm(self) -> bool:
         return self.reason is TransitionReason.STATIC_STABILITY
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: the audit record's and the notification's view of the transition."""
-        return {
-            "subject_kind": self.subject_kind.value,
-            "subject": self.subject,
-            "from": self.from_status.value,
-            "to": self.to_status.value,
-            "at": self.at.isoformat(),
-            "reason": self.reason.value,
-            "signals": [ref.to_dict() for ref in self.signals],
-            "handoff": self.handoff.value if self.handoff else None,
-            "execution_name": self.execution_name,
-            "member": self.member,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Transition:
-        """The inverse of `to_dict` (a reaction waiting in the outbox is stored in that form)."""
-        kind = SubjectKind(data["subject_kind"])
-        status: type[ZoneStatus] | type[ControlPlaneStatus] = (
-            ZoneStatus if kind is SubjectKind.ZONE else ControlPlaneStatus
-        )
-        return cls(
-            subject_kind=kind,
-            subject=data["subject"],
-            from_status=status(data["from"]),
-            to_status=status(data["to"]),
-            at=datetime.fromisoformat(data["at"]),
-            reason=TransitionReason(data["reason"]),
-            signals=tuple(SignalRef.from_dict(ref) for ref in data.get("signals", ())),
-            handoff=Handoff(data["handoff"]) if data.get("handoff") else None,
-            execution_name=data.get("execution_name"),
-            member=data.get("member"),
-        )
 
 
 def transition(

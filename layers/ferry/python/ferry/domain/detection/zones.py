@@ -39,7 +39,7 @@ Transitions:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -52,10 +52,7 @@ from ferry.domain.detection.facts import (
     effective_time,
     is_future,
     is_stale,
-    iso,
     newer,
-    parse_iso,
-    ref_or_none,
 )
 from ferry.domain.detection.policy import DetectionPolicy
 from ferry.domain.detection.transitions import (
@@ -68,6 +65,7 @@ from ferry.domain.detection.transitions import (
     is_execution_name,
     transition,
 )
+from ferry.domain.serialization import JsonModel
 from ferry.domain.signals import Signal, SignalKind
 
 OBSERVATIONS_PER_WITNESS = 16  # enough to show the audit what happened; keeps the item small
@@ -106,7 +104,7 @@ _OPENINGS = frozenset({*_AUTHORITY_OPEN, SignalKind.EVACUATION_REQUESTED})
 
 
 @dataclass(frozen=True, slots=True)
-class Authority:
+class Authority(JsonModel):
     """An authoritative condition on the zone, open or closed, as of its newest signal."""
 
     key: str
@@ -118,16 +116,9 @@ class Authority:
         # At the same instant a resolution outranks an opening: acting needs the stronger case.
         return (self.ref.observed_at, 0 if self.open else 1, self.ref.kind.value, self.ref.source_id)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "open": self.open, "ref": self.ref.to_dict()}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Authority:
-        return cls(str(data["key"]), bool(data["open"]), SignalRef.from_dict(data["ref"]))
-
 
 @dataclass(frozen=True, slots=True)
-class Observation:
+class Observation(JsonModel):
     """A witness's newest word about one subject: a cluster's nodes, an instance, an alarm."""
 
     witness: Witness
@@ -139,21 +130,15 @@ class Observation:
     def order(self) -> tuple[datetime, int, str, str]:
         return (self.ref.observed_at, 0 if self.bad else 1, self.ref.kind.value, self.ref.source_id)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"witness": self.witness.value, "subject": self.subject, "bad": self.bad, "ref": self.ref.to_dict()}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Observation:
-        return cls(Witness(data["witness"]), str(data["subject"]), bool(data["bad"]), SignalRef.from_dict(data["ref"]))
-
 
 @dataclass(frozen=True, slots=True)
-class ZoneState:
+class ZoneState(JsonModel):
     """What Ferry believes about one zone, and the facts that belief rests on.
 
     `since` is when the status was entered; `impaired_since` when the current episode began (it names the
     evacuation and the failback); `recovering_from` the time of the good news that started the hold-down;
     `recovered_at` when the last episode ended; `held` that static stability keeps the zone from IMPAIRED.
+    Its JSON (`to_dict`: ISO timestamps, no floats, snake_case keys) is the form stored in DynamoDB.
     """
 
     zone: str
@@ -171,46 +156,6 @@ class ZoneState:
     request_execution: str | None = None
     authorities: tuple[Authority, ...] = ()
     observations: tuple[Observation, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready (ISO timestamps, no floats): the form stored in DynamoDB."""
-        return {
-            "zone": self.zone,
-            "status": self.status.value,
-            "since": iso(self.since),
-            "updated_at": iso(self.updated_at),
-            "held": self.held,
-            "impaired_since": iso(self.impaired_since),
-            "evacuation": self.evacuation,
-            "recovering_from": iso(self.recovering_from),
-            "recovered_at": iso(self.recovered_at),
-            "last_bad": self.last_bad.to_dict() if self.last_bad else None,
-            "last_good": self.last_good.to_dict() if self.last_good else None,
-            "request": self.request.to_dict() if self.request else None,
-            "request_execution": self.request_execution,
-            "authorities": [a.to_dict() for a in self.authorities],
-            "observations": [o.to_dict() for o in self.observations],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ZoneState:
-        return cls(
-            zone=str(data["zone"]),
-            status=ZoneStatus(data["status"]),
-            since=parse_iso(data.get("since")),
-            updated_at=parse_iso(data.get("updated_at")),
-            held=bool(data.get("held", False)),
-            impaired_since=parse_iso(data.get("impaired_since")),
-            evacuation=data.get("evacuation"),
-            recovering_from=parse_iso(data.get("recovering_from")),
-            recovered_at=parse_iso(data.get("recovered_at")),
-            last_bad=ref_or_none(data.get("last_bad")),
-            last_good=ref_or_none(data.get("last_good")),
-            request=ref_or_none(data.get("request")),
-            request_execution=data.get("request_execution"),
-            authorities=tuple(Authority.from_dict(a) for a in data.get("authorities") or ()),
-            observations=tuple(Observation.from_dict(o) for o in data.get("observations") or ()),
-        )
 
 
 # ---------------------------------------------------------------------------------------------- public API

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from ferry.domain.errors import InputError
 from ferry.domain.rehoming.policies import RehomePolicy
+from ferry.domain.serialization import CamelJsonModel, JsonModel, dump, load, wire
 
 
 class ActionKind(StrEnum):
@@ -60,7 +61,10 @@ class Condition(StrEnum):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Action:
+class Action(JsonModel):
+    """One step. Its JSON (the journal's form, and the plan a step reads back) is its kind and step id, then its
+    fields by name, snake_case; `Action.from_dict` picks the class by kind."""
+
     cluster: str
     when: Condition = Condition.ALWAYS
     gate: str | None = None  # step id of the Fence step that decides `when`
@@ -79,16 +83,24 @@ class Action:
         raise NotImplementedError
 
     def to_dict(self) -> dict[str, Any]:
-        data = {k: _plain(v) for k, v in asdict(self).items()}
-        data["when"] = self.when.value
-        return {"kind": self.kind.value, "stepId": self.step_id, **data}
+        return {"kind": self.kind.value, "stepId": self.step_id, **dump(self)}
 
-
-def _plain(value: Any) -> Any:
-    """Tuples as lists, all the way down: JSON and DynamoDB both speak lists."""
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    return value
+    @classmethod
+    def from_dict(cls, data: Any) -> Self:
+        """The action class that `kind` names (one of `cls`'s); a `stepId`, if given, must be the one its fields
+        make, so a journaled step cannot be read back as another."""
+        kind: Any = data.get("kind") if isinstance(data, Mapping) else None
+        try:
+            found: type[Action] | None = ACTION_TYPES[ActionKind(kind)]
+        except ValueError:
+            found = None
+        if found is None or not issubclass(found, cls):
+            kinds = ", ".join(k.value for k, c in ACTION_TYPES.items() if issubclass(c, cls))
+            raise InputError([f"kind: expected one of {kinds}, got {kind!r}"])
+        action = load(found, data)
+        if data.get("stepId") not in (None, action.step_id):
+            raise InputError([f"stepId: {data['stepId']!r} does not match the action ({action.step_id!r})"])
+        return action
 
 
 # --- nodes ----------------------------------------------------------------------------------------------------
@@ -400,25 +412,7 @@ ACTION_TYPES: Mapping[ActionKind, type[Action]] = {
 
 def action_from_dict(data: Mapping[str, Any]) -> Action:
     """The inverse of `Action.to_dict` (a journaled or passed-along plan back into actions)."""
-    try:
-        cls = ACTION_TYPES[ActionKind(data["kind"])]
-    except (KeyError, ValueError):
-        raise InputError(
-            [f"kind: expected one of {', '.join(k.value for k in ActionKind)}, got {data.get('kind')!r}"]
-        ) from None
-    values: dict[str, Any] = {}
-    for spec in fields(cls):
-        if spec.name not in data:
-            continue
-        value = data[spec.name]
-        if isinstance(value, list):
-            value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
-        values[spec.name] = value
-    values["when"] = Condition(data.get("when", Condition.ALWAYS.value))
-    action = cls(**values)
-    if data.get("stepId") not in (None, action.step_id):
-        raise InputError([f"stepId: {data['stepId']!r} does not match the action ({action.step_id!r})"])
-    return action
+    return Action.from_dict(data)
 
 
 # --- plans ----------------------------------------------------------------------------------------------------
@@ -452,11 +446,13 @@ class Skipped:
     detail: str
 
     def to_dict(self) -> dict[str, str]:
+        # Written by hand: one way only, into `models.SkippedItem`'s shape (the reason and its detail in one
+        # line for a person), never read back.
         return {"subject": self.subject, "reason": f"{self.reason.value}: {self.detail}"}
 
 
 @dataclass(frozen=True, slots=True)
-class NodePlan:
+class NodePlan(CamelJsonModel):
     cluster: str
     node: str
     instance_id: str
@@ -467,64 +463,25 @@ class NodePlan:
     def fence_step(self) -> str:
         return self.actions[0].step_id
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "cluster": self.cluster,
-            "node": self.node,
-            "instanceId": self.instance_id,
-            "zone": self.zone,
-            "actions": [a.to_dict() for a in self.actions],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> NodePlan:
-        return cls(
-            cluster=data["cluster"],
-            node=data["node"],
-            instance_id=data["instanceId"],
-            zone=data["zone"],
-            actions=tuple(action_from_dict(a) for a in data["actions"]),
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class ClaimMove:
+class ClaimMove(CamelJsonModel):
     """One claim of a pet and what happens to its data: from which volume, through which snapshot."""
 
     claim: str
     old_pv: str
     old_volume: str | None
-    snapshot_id: str | None = None
+    snapshot_id: str | None = field(default=None, metadata=wire(key="snapshot"))
     snapshot_started_at: datetime | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "claim": self.claim,
-            "oldPv": self.old_pv,
-            "oldVolume": self.old_volume,
-            "snapshot": self.snapshot_id,
-            "snapshotStartedAt": self.snapshot_started_at.isoformat() if self.snapshot_started_at else None,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ClaimMove:
-        started = data.get("snapshotStartedAt")
-        return cls(
-            claim=data["claim"],
-            old_pv=data["oldPv"],
-            old_volume=data.get("oldVolume"),
-            snapshot_id=data.get("snapshot"),
-            snapshot_started_at=datetime.fromisoformat(started) if started else None,
-        )
 
 
 @dataclass(frozen=True, slots=True)
-class PetPlan:
+class PetPlan(CamelJsonModel):
     """One pet's steps. Its node's steps come first (same step ids as the node's own plan: done once)."""
 
     cluster: str
     namespace: str
-    statefulset: str
+    statefulset: str = field(metadata=wire(key="statefulSet"))
     ordinal: int
     pod: str
     node: str | None
@@ -532,7 +489,7 @@ class PetPlan:
     from_zone: str | None
     target_zone: str | None
     moves: tuple[ClaimMove, ...]
-    max_rpo: timedelta | None
+    max_rpo: timedelta | None = field(metadata=wire(key="maxRpoSeconds"))
     actions: tuple[Action, ...]
     warnings: tuple[str, ...] = field(default=())
 
@@ -543,42 +500,6 @@ class PetPlan:
     @property
     def crosses_zones(self) -> bool:
         return any(a.kind in (ActionKind.CREATE_VOLUME, ActionKind.RECREATE_CLAIM) for a in self.actions)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "cluster": self.cluster,
-            "namespace": self.namespace,
-            "statefulSet": self.statefulset,
-            "ordinal": self.ordinal,
-            "pod": self.pod,
-            "node": self.node,
-            "policy": self.policy.value,
-            "fromZone": self.from_zone,
-            "targetZone": self.target_zone,
-            "moves": [m.to_dict() for m in self.moves],
-            "maxRpoSeconds": int(self.max_rpo.total_seconds()) if self.max_rpo else None,
-            "actions": [a.to_dict() for a in self.actions],
-            "warnings": list(self.warnings),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PetPlan:
-        rpo = data.get("maxRpoSeconds")
-        return cls(
-            cluster=data["cluster"],
-            namespace=data["namespace"],
-            statefulset=data["statefulSet"],
-            ordinal=int(data["ordinal"]),
-            pod=data["pod"],
-            node=data.get("node"),
-            policy=RehomePolicy(data["policy"]),
-            from_zone=data.get("fromZone"),
-            target_zone=data.get("targetZone"),
-            moves=tuple(ClaimMove.from_dict(m) for m in data.get("moves", ())),
-            max_rpo=timedelta(seconds=int(rpo)) if rpo is not None else None,
-            actions=tuple(action_from_dict(a) for a in data["actions"]),
-            warnings=tuple(data.get("warnings", ())),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -600,12 +521,8 @@ class Plan:
                     yield action
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "zone": self.zone,
-            "nodes": [n.to_dict() for n in self.nodes],
-            "pets": [p.to_dict() for p in self.pets],
-            "skipped": [s.to_dict() for s in self.skipped],
-        }
+        """Written only: a plan is read back per node and per pet (`NodePlan`, `PetPlan`), never whole."""
+        return dump(self)
 
     def readable(self, *, detailed: bool = True) -> dict[str, Any]:
         """The plan as a person reads it in the console: one line per step (`detailed`), or, for a plan
