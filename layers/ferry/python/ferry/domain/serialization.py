@@ -16,19 +16,22 @@ JSON from its fields rather than from a hand-written pair, so the two directions
   default; without one it is None if Optional, else `<key>: required`.
 
 What a field's type cannot say (a pair list kept as an object, say) goes in `wire(dump=..., load=...)`.
-The per-class work (type hints, keys, converters) is done once per class, on first use rather than at
-import: `get_type_hints` costs tens of microseconds a class, and a cold start touches only a few classes.
+The per-class work (types, keys, converters) is done once per class and direction, on first use rather than
+at import: a cold start touches only a few classes, and a step that only writes a model never builds its reader.
 """
 
 from __future__ import annotations
 
+import builtins
+import sys
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, fields
 from datetime import datetime, timedelta
 from enum import Enum
-from operator import attrgetter
-from typing import Any, ClassVar, Self, Union, cast, get_args, get_origin, get_type_hints
+from functools import reduce
+from operator import attrgetter, methodcaller, or_
+from typing import Any, ClassVar, Self, Union, cast, get_args, get_origin
 
 from ferry.domain.errors import InputError
 
@@ -122,7 +125,7 @@ class _Writer:
     __slots__ = ("converted", "keys", "omitted", "values")
 
     def __init__(self, cls: type) -> None:
-        hints = get_type_hints(cls)
+        hints = _types(cls)
         names: list[str] = []
         keys: list[str] = []
         converted: list[tuple[int, str, Dump]] = []
@@ -146,7 +149,7 @@ class _Writer:
 
 def _reader(cls: type) -> tuple[tuple[str, str, int, Load], ...]:
     """What `load` needs of one class: per field its name, key, meaning of absence, and converter."""
-    hints, found = get_type_hints(cls), []
+    hints, found = _types(cls), []
     for spec in _fields(cls):
         kind = hints[spec.name]
         has_default = spec.default is not MISSING or spec.default_factory is not MISSING
@@ -167,6 +170,42 @@ def _writer(cls: type) -> _Writer:
     except KeyError:
         writer = _WRITERS[cls] = _Writer(cls)
         return writer
+
+
+def _types(cls: type) -> dict[str, Any]:
+    """Each field's type, from its annotation's text (`from __future__ import annotations`), read in the
+    module that declares the field. Like `typing.get_type_hints`, but each distinct text is read once per
+    module, not once per field and class: `get_type_hints` compiles every annotation, a few hundred
+    microseconds a class at a cold start, while models repeat a handful of texts (`str`, `str | None`)."""
+    declared_in = {}
+    for klass in reversed(cls.__mro__):
+        for name in vars(klass).get("__annotations__", {}):
+            declared_in[name] = klass.__module__
+    found = {}
+    for spec in _fields(cls):
+        kind = spec.type
+        if isinstance(kind, str):
+            kind = _annotation(declared_in.get(spec.name, cls.__module__), kind)
+        found[spec.name] = kind
+    return found
+
+
+_ANNOTATIONS: dict[tuple[str, str], Any] = {}
+
+
+def _annotation(module: str, text: str) -> Any:
+    try:
+        return _ANNOTATIONS[module, text]
+    except KeyError:
+        pass
+    namespace = vars(sys.modules[module])
+    names = text.split(" | ")
+    if all(name.isidentifier() for name in names):  # `str`, `str | None`: looked up, nothing to compile
+        kind = reduce(or_, (namespace[n] if n in namespace else getattr(builtins, n) for n in names))
+    else:
+        kind = eval(text, namespace)  # what get_type_hints does with an annotation's text
+    _ANNOTATIONS[module, text] = kind
+    return kind
 
 
 def _fields(cls: type) -> list[Field[Any]]:
@@ -203,8 +242,7 @@ def _seconds(value: timedelta) -> int:
     return int(value.total_seconds())
 
 
-def _model_dict(value: Any) -> Any:
-    return value.to_dict()
+_model_dict = methodcaller("to_dict")  # the model's own, so a model that specialises its JSON is written so
 
 
 def _dumper(kind: Any) -> Dump | None:
