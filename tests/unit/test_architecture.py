@@ -74,6 +74,20 @@ PLANTS = [
         id="ingest-imports-the-planner",
     ),
     pytest.param(
+        "domain/translators/health.py",
+        "import ferry.domain.detection.zones",
+        "Translators, the detector and the re-homing planner",
+        "ferry.domain.translators.health -> ferry.domain.detection.zones",
+        id="translator-imports-the-detector",
+    ),
+    pytest.param(
+        "services/snapshotting.py",
+        "import ferry.services.ingestion",
+        "Each function's service stands alone",
+        "ferry.services.snapshotting -> ferry.services.ingestion",
+        id="one-service-imports-another",
+    ),
+    pytest.param(
         "domain/signals.py",
         "import sandbox.world",
         "The product never imports the sandbox",
