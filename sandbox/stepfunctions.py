@@ -618,10 +618,17 @@ class InvocationLost(Exception):
     error_name = "Lambda.ServiceException"
 
 
+class InvocationTimedOut(InvocationLost):
+    """An invocation the function's own timeout ended half-way (a drill makes it): Lambda reports
+    `Sandbox.Timedout`, which every runbook Task retries too (ferry.domain.conventions.LAMBDA_KILLED_ERRORS)."""
+
+    error_name = "Sandbox.Timedout"
+
+
 def error_name(error: BaseException) -> str:
     """The error's name as Step Functions sees it: the exception's class name, as Lambda reports a Python
-    exception, or Lambda's own error for an invocation the service lost."""
-    return InvocationLost.error_name if isinstance(error, InvocationLost) else type(error).__name__
+    exception, or Lambda's own error for an invocation the service lost or timed out."""
+    return error.error_name if isinstance(error, InvocationLost) else type(error).__name__
 
 
 def _lambda_error(error_type: str, message: str) -> str:

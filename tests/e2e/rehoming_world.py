@@ -6,18 +6,16 @@ volumes and fresh snapshots) without its scripted steps. The pets' StatefulSets 
 dead zone's tainted nodes still count, and Kubernetes itself would keep a moved pet Pending (Ferry's planner
 skips such pets with that reason; tests/unit/test_rehoming_planner.py shows it).
 
-`StateMachine` runs a runbook's Tasks in order through the Lambda handlers (`functions/runbook-*`), feeding
-each output to the next through the step models, with the state machines' retry and catch rules; its
-"waiting" moves sandbox time, so a drill of minutes takes seconds.
+The runs go through the stack's own state machines (`sandbox.stepfunctions.Runbooks`: the synthesized
+definitions in moto's interpreter, their retry waits moving sandbox time); `run`, `report` and `planned` read
+a run's report and plan from the Tasks it ran. There is no other stand-in for Step Functions.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import sandbox.world
@@ -29,16 +27,16 @@ from ferry.adapters.reporting import AuditLog, Notifier
 from ferry.adapters.states import StateTable
 from ferry.domain.clusters import ClusterRegistration
 from ferry.domain.modes import Mode
-from ferry.domain.rehoming.models import NodeReport, PetReport, PlanOutput, ReportInput, RunReport, StepError
+from ferry.domain.rehoming.models import PlanOutput, RunOutcome, RunReport
 from ferry.domain.rehoming.policies import RehomeLimits
 from ferry.services.rehoming import RehomingSteps
 from ferry.services.settings import RehomeSettings
-from sandbox.lambdas import Invocation, LambdaRuntime
+from sandbox.lambdas import LambdaRuntime
 from sandbox.scenario import ClusterSpec, StatefulSetSpec, ZoneOutage, load
+from sandbox.stepfunctions import Runbooks
 from sandbox.world import World
 
 ZONE_A = "us-east-1a"
-TRANSIENT = ("Throttled", "Unavailable", "TransientError", "Conflict")
 
 
 def drill_world(
@@ -136,51 +134,30 @@ def steps_in_process(
     )
 
 
-@dataclass
-class StateMachine:
-    """Step Functions, reduced to what the re-homing runbooks use: Tasks in order, two Maps, Retry, Catch."""
-
-    world: World
-    lambdas: LambdaRuntime
-    wait_seconds: float = 5.0  # sandbox time per retry; the real state machine backs off from 2 s
-    invocations: list[Invocation] = field(default_factory=list)
-
-    def _task(self, function: str, payload: dict[str, Any]) -> Any:
-        pending = transient = 0
-        while True:
-            invocation = self.lambdas.invoke(function, json.loads(json.dumps(payload)))
-            self.invocations.append(invocation)
-            if invocation.ok:
-                return invocation.result
-            name = type(invocation.error).__name__
-            if name == "StepPending" and pending < 19:
-                pending += 1
-            elif name in TRANSIENT and transient < 5:
-                transient += 1
-            else:
-                raise TaskFailed(name, str(invocation.error))
-            self.world.advance_to(self.world.offset() + self.wait_seconds)
-
-    def run(self, runbook: str, payload: dict[str, Any], run_id: str) -> tuple[RunReport, PlanOutput | None]:
-        report_input: dict[str, Any] = {"runId": run_id, "runbook": runbook, "input": payload}
-        plan: PlanOutput | None = None
-        try:
-            plan = PlanOutput.from_dict(self._task("runbook-plan", {**payload, "runId": run_id, "runbook": runbook}))
-            report_input["plan"] = plan.to_dict()
-            nodes = [NodeReport.from_dict(self._task("runbook-fence", job.to_dict())) for job in plan.nodes]
-            report_input["nodes"] = [n.to_dict() for n in nodes]
-            pets = [PetReport.from_dict(self._task("runbook-rehome", job.to_dict())) for job in plan.pets]
-            report_input["pets"] = [p.to_dict() for p in pets]
-        except TaskFailed as failed:  # the state machines' Catch: straight to the report, with the error
-            report_input["error"] = StepError(failed.error, failed.cause).to_dict()
-        request = ReportInput.from_dict(report_input)
-        return RunReport.from_dict(self._task("runbook-report", request.to_dict())), plan
+# --- runs of the stack's runbooks (sandbox.stepfunctions.Runbooks) ----------------------------------------------
 
 
-class TaskFailed(Exception):
-    def __init__(self, error: str, cause: str) -> None:
-        super().__init__(f"{error}: {cause}")
-        self.error, self.cause = error, cause
+def report(runbooks: Runbooks, run_id: str) -> RunReport:
+    """The run's report, as the report step returned it (a failed run's execution carries only its summary)."""
+    reports = [r for r in runbooks.sandbox.task_runs if r.function == "runbook-report" and r.run_id == run_id]
+    assert reports and reports[-1].invocation.ok, f"{run_id}: no report"
+    return RunReport.from_dict(reports[-1].invocation.result)
+
+
+def planned(runbooks: Runbooks, run_id: str) -> PlanOutput | None:
+    """The run's plan, as the plan step returned it; None if it planned nothing (a rejected input)."""
+    plans = [r for r in runbooks.sandbox.task_runs if r.function == "runbook-plan" and r.run_id == run_id]
+    return PlanOutput.from_dict(plans[-1].invocation.result) if plans and plans[-1].invocation.ok else None
+
+
+def run(runbooks: Runbooks, runbook: str, payload: dict[str, Any], run_id: str) -> RunReport:
+    """One execution named `run_id` (Step Functions refuses a name used before: a second run is a new name),
+    run to its end; its report."""
+    execution = runbooks.run(runbook, payload, run_id)
+    made = report(runbooks, run_id)
+    # The execution ends as its report says: FAILED for a failed run (console, alarm), SUCCEEDED otherwise.
+    assert execution.status == ("FAILED" if made.outcome is RunOutcome.FAILED else "SUCCEEDED"), execution
+    return made
 
 
 # --- what the world holds --------------------------------------------------------------------------------------

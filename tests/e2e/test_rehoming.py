@@ -1,7 +1,8 @@
-"""Re-homing end to end on the sandbox, through the real Lambda handlers in the order the state machines run
-them (plan -> fence Map -> re-home Map -> report): a dry run that changes nothing, zone a's pet back Running
-in zone b on a volume restored from its snapshot, a replay that does nothing twice, RehomePet through the
-Eviction API, FenceNode, and a rejected input. (A fence EC2 cannot confirm, and a step that keeps failing:
+"""Re-homing end to end on the sandbox, through the stack's synthesized state machines (sandbox.stepfunctions
+`Runbooks`: plan -> fence Map -> re-home Map -> report, with their Retry and Catch) calling the real Lambda
+handlers: a dry run that changes nothing, zone a's pet back Running in zone b on a volume restored from its
+snapshot, an evacuation started again that does nothing twice, RehomePet through the Eviction API, FenceNode,
+and a rejected input. (A fence EC2 cannot confirm, and a step that keeps failing:
 tests/e2e/test_rehoming_invariants.py, one sandbox world at a time.)"""
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from collections.abc import Iterator
 import pytest
 
 from ferry.domain.rehoming.models import FencedBy, IdentityFreed, PetStatus, RunOutcome
+from sandbox.stepfunctions import Runbooks
 from sandbox.world import World
 from tests.e2e.rehoming_world import (
     ZONE_A,
-    StateMachine,
     drill_world,
+    planned,
     pods_per_identity,
+    run,
     runtime,
     state,
     wait_until,
@@ -34,12 +37,17 @@ def evacuated() -> Iterator[tuple[World, dict, dict]]:
     world = drill_world()
     try:
         zone_outage(world)
-        machine = StateMachine(world, runtime(world))
-        before = state(world)
-        dry = machine.run("EvacuateZone", {**EVACUATE, "dryRun": True}, "evacuate-us-east-1a-dry")
-        after_dry = state(world)
-        real = machine.run("EvacuateZone", EVACUATE, "evacuate-us-east-1a-1")
-        yield world, {"before": before, "after_dry": after_dry}, {"dry": dry, "real": real, "machine": machine}
+        with Runbooks(world, runtime(world).invoke) as runbooks:
+            before = state(world)
+            dry = run(runbooks, "EvacuateZone", {**EVACUATE, "dryRun": True}, "evacuate-us-east-1a-dry")
+            after_dry = state(world)
+            real = run(runbooks, "EvacuateZone", EVACUATE, "evacuate-us-east-1a-1")
+            runs = {
+                "dry": (dry, planned(runbooks, "evacuate-us-east-1a-dry")),
+                "real": (real, planned(runbooks, "evacuate-us-east-1a-1")),
+                "runbooks": runbooks,
+            }
+            yield world, {"before": before, "after_dry": after_dry}, runs
     finally:
         world.stop()
 
@@ -94,10 +102,12 @@ def test_no_volume_is_deleted_and_every_pet_has_one_pod(evacuated) -> None:
     assert claim["spec"]["volumeName"].startswith("ferry-")
 
 
-def test_a_replay_of_the_same_run_does_nothing_twice(evacuated) -> None:
+def test_evacuating_the_zone_again_does_nothing_twice(evacuated) -> None:
+    """Step Functions refuses to start an execution under a name it has used: the evacuation started again (by
+    the detector or a person) is a new execution, a new run, over what the first one did."""
     world, _, runs = evacuated
     before = state(world)
-    report, _ = runs["machine"].run("EvacuateZone", EVACUATE, "evacuate-us-east-1a-1")
+    report = run(runs["runbooks"], "EvacuateZone", EVACUATE, "evacuate-us-east-1a-again")
 
     assert report.outcome is RunOutcome.SUCCEEDED
     assert (
@@ -122,19 +132,22 @@ def test_the_audit_log_has_a_record_per_step(evacuated) -> None:
 
 def test_rehome_pet_moves_a_live_pet_through_the_eviction_api_and_fence_node_frees_a_node(evacuated) -> None:
     world, _, runs = evacuated
-    machine: StateMachine = runs["machine"]
+    runbooks: Runbooks = runs["runbooks"]
     before = world.clusters["east-1"].request_count().get("create pods/eviction", 0)
 
     pet = {"cluster": "east-1", "namespace": "shop", "statefulSet": "db", "ordinal": 1, "targetZone": "us-east-1c"}
-    moved, _ = machine.run("RehomePet", {**pet, "reason": "rebalance", "dryRun": False}, "rehome-db-1-1")
+    moved = run(runbooks, "RehomePet", {**pet, "reason": "rebalance", "dryRun": False}, "rehome-db-1-1")
 
     assert moved.outcome is RunOutcome.SUCCEEDED, moved.summary
     assert world.clusters["east-1"].request_count().get("create pods/eviction", 0) > before
     db1 = next(p for p in world.pets() if p.name == "db-1")
     assert (db1.zone, db1.phase, db1.pods) == ("us-east-1c", "Running", 1)
 
-    fenced, _ = machine.run(
-        "FenceNode", {"cluster": "east-2", "node": "east-2-c-w1", "reason": "drill", "dryRun": False}, "fence-1"
+    fenced = run(
+        runbooks,
+        "FenceNode",
+        {"cluster": "east-2", "node": "east-2-c-w1", "reason": "drill", "dryRun": False},
+        "fence-1",
     )
     (node,) = fenced.nodes
     assert (node.fenced, node.fenced_by, node.identity_freed) == (
@@ -146,9 +159,13 @@ def test_rehome_pet_moves_a_live_pet_through_the_eviction_api_and_fence_node_fre
 
 
 def test_bad_input_is_rejected_naming_every_wrong_field(evacuated) -> None:
+    """The plan step refuses the input; the state machine ends in its InputRejected Fail state with the step's
+    message (no report: nothing was planned or done)."""
     _, _, runs = evacuated
-    report, plan = runs["machine"].run("EvacuateZone", {"zone": "mars-1a", "dryRun": "yes"}, "evacuate-bad")
+    runbooks: Runbooks = runs["runbooks"]
+    execution = runbooks.run("EvacuateZone", {"zone": "mars-1a", "dryRun": "yes"}, "evacuate-bad")
 
-    assert plan is None and report.outcome is RunOutcome.REJECTED and report.error is not None
-    assert report.error.error == "InputError"
-    assert all(field in report.error.cause for field in ("reason: required", "zone:", "dryRun:"))
+    assert planned(runbooks, "evacuate-bad") is None
+    assert not [r for r in runbooks.sandbox.task_runs if r.run_id == "evacuate-bad" and r.function != "runbook-plan"]
+    assert (execution.status, execution.error) == ("FAILED", "InputError")
+    assert all(field in (execution.cause or "") for field in ("reason: required", "zone:", "dryRun:"))

@@ -31,13 +31,14 @@ from ferry.executor.effects import ClusterEffects
 from sandbox.aws import FaultScope
 from sandbox.lambdas import Invocation
 from sandbox.scenario import StatefulSetSpec
-from sandbox.stepfunctions import InvocationLost, Runbooks, in_process
+from sandbox.stepfunctions import InvocationLost, InvocationTimedOut, Runbooks, in_process
 from sandbox.world import World
 from tests.conftest import load_event
 from tests.e2e.rehoming_world import (
     ZONE_A,
     drill_world,
     pods_per_identity,
+    run,
     runtime,
     state,
     steps_in_process,
@@ -51,21 +52,6 @@ EVACUATE = {"zone": ZONE_A, "reason": "drill", "dryRun": False}
 
 class Crash(BaseException):
     """The step's invocation dies (its environment lost, the container killed) between two of its actions."""
-
-
-def report(runbooks: Runbooks, run_id: str) -> RunReport:
-    """The run's report, as the report step returned it (a failed run's execution carries only its summary)."""
-    reports = [r for r in runbooks.sandbox.task_runs if r.function == "runbook-report" and r.run_id == run_id]
-    assert reports and reports[-1].invocation.ok, f"{run_id}: no report"
-    return RunReport.from_dict(reports[-1].invocation.result)
-
-
-def run(runbooks: Runbooks, runbook: str, payload: dict[str, Any], run_id: str) -> RunReport:
-    execution = runbooks.run(runbook, payload, run_id)
-    made = report(runbooks, run_id)
-    # The execution ends as its report says: FAILED for a failed run (console, alarm), SUCCEEDED otherwise.
-    assert execution.status == ("FAILED" if made.outcome is RunOutcome.FAILED else "SUCCEEDED"), execution
-    return made
 
 
 def moved_pets(world: World, run_id: str, statefulset: str) -> dict[str, tuple[Any, ...]]:
@@ -110,7 +96,18 @@ def crowded() -> Iterator[World]:
         world.stop()
 
 
-def test_killing_a_step_after_any_action_then_retrying_it_ends_as_an_uninterrupted_run(crowded, monkeypatch) -> None:
+@pytest.mark.parametrize(
+    "death",
+    [
+        pytest.param(InvocationLost, id="environment-lost"),  # Lambda.ServiceException
+        pytest.param(InvocationTimedOut, id="function-timed-out"),  # Sandbox.Timedout
+    ],
+)
+def test_killing_a_step_after_any_action_then_retrying_it_ends_as_an_uninterrupted_run(
+    crowded, monkeypatch, death: type[InvocationLost]
+) -> None:
+    """However the invocation dies (its environment lost, or the function's own timeout), the Task's Retry runs
+    the step again before the Map's per-item Catch could report it failed, and the journal makes it finish."""
     world = crowded
     volumes_before = {v.id for v in world.inventory().volumes}
     # Each node's fence dies before its 1st, 2nd or 3rd action, each db pet before a different one of its 8;
@@ -145,7 +142,7 @@ def test_killing_a_step_after_any_action_then_retrying_it_ends_as_an_uninterrupt
             return steps(function, event)
         except Crash as died:
             crashed[str(died).split("/")[1]] += 1
-            return Invocation(function, "killed", event, None, InvocationLost(f"killed at {died}"), "", 0.0, False)
+            return Invocation(function, "killed", event, None, death(f"killed at {died}"), "", 0.0, False)
 
     with Runbooks(world, invoke) as runbooks:
         done = run(runbooks, "EvacuateZone", EVACUATE, "evacuate-crash")

@@ -48,6 +48,14 @@ EXPECTED_RETRIES = [
         "BackoffRate": 2,
         "JitterStrategy": "FULL",
     },
+    {
+        # The function killed (its timeout, its process gone): the steps are idempotent, so run it again.
+        "ErrorEquals": ["Sandbox.Timedout", "Runtime.ExitError", "Runtime.Unknown"],
+        "IntervalSeconds": 2,
+        "MaxAttempts": 3,
+        "BackoffRate": 2,
+        "JitterStrategy": "FULL",
+    },
 ]
 
 

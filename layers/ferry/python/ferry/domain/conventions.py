@@ -53,6 +53,11 @@ LAMBDA_SERVICE_ERRORS: Final = (
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 )
+# The function itself died: its timeout (Sandbox.Timedout), its process exited or crashed (Runtime.ExitError,
+# Runtime.Unknown). Every step is journaled and idempotent (a re-run finishes the plan without doing any
+# action twice: DESIGN.md, proven by the kill drill), so a step killed half-way is run again, a bounded number
+# of times, rather than reported failed half-way. Each attempt may last the function's whole timeout: few.
+LAMBDA_KILLED_ERRORS: Final = ("Sandbox.Timedout", "Runtime.ExitError", "Runtime.Unknown")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,4 +78,5 @@ RUNBOOK_RETRIES: Final = (
     # 2+4+...+64 s at most: about two minutes of a failing dependency.
     Retry(TRANSIENT_ERRORS, max_attempts=6),
     Retry(LAMBDA_SERVICE_ERRORS, max_attempts=6),
+    Retry(LAMBDA_KILLED_ERRORS, max_attempts=3),
 )
