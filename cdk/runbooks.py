@@ -13,8 +13,9 @@ input, and every run can be a dry run. docs/REHOMING.md fixes the contract; each
   reads `maxConcurrency` (default 10; the plan step validates the value the person gave).
 - Every Task retries `StepPending` (up to 20 times, each wait capped at a minute), Ferry's transient errors,
   Lambda's own service errors and a killed function (`Sandbox.Timedout`, `Runtime.ExitError`,
-  `Runtime.Unknown`, 3 attempts: the steps are idempotent) with backoff and full jitter. Plan's `InputError` is not retried: the run
-  ends in the InputRejected Fail state whose cause is the error's message (it names each wrong field).
+  `Runtime.Unknown`, 3 retries: the steps are idempotent) with backoff and full jitter. Plan's `InputError`
+  is not retried: the run ends in the InputRejected Fail state whose cause is the error's message (it names
+  each wrong field).
   Anything else is caught into Report (under `$.error`), so a failed run still says what it did.
 - Inside the Maps, a node or pet whose step keeps failing becomes a failed report for that item, and the
   other items go on (issue 5: "a step that keeps failing stops that pet, not the others"); the Maps
