@@ -72,8 +72,8 @@ class Retry:
 
 
 RUNBOOK_RETRIES: Final = (
-    # "Not yet" is waited for, not backed off from forever: 20 attempts capped at a minute each wait up to about
-    # a quarter of an hour before the pet is reported failed.
+    # "Not yet" is waited for, not backed off from forever: 20 retries (21 tries; MaxAttempts counts retries)
+    # capped at a minute each wait up to about a quarter of an hour before the pet is reported failed.
     Retry((STEP_PENDING_ERROR,), max_attempts=20, max_delay_seconds=60),
     # 2+4+...+64 s at most: about two minutes of a failing dependency.
     Retry(TRANSIENT_ERRORS, max_attempts=6),
