@@ -285,7 +285,12 @@ FENCE_NODE = RunbookSpec(
     description="Fence one lost node and free its pets' identities",
     rehomes_pets=False,
 )
-RUNBOOKS = (EVACUATE_ZONE, REHOME_PET, FENCE_NODE)
+DRAIN_NODE = RunbookSpec(
+    name="DrainNode",
+    description="Cordon a warned node and evict its pods through PodDisruptionBudgets before its deadline",
+    rehomes_pets=False,
+)
+RUNBOOKS = (EVACUATE_ZONE, REHOME_PET, FENCE_NODE, DRAIN_NODE)
 
 # Standard, not Express: an evacuation outlives Express's 5 minutes, and only Standard refuses a second
 # execution of the same name, which is what makes two starts of one evacuation start one run.

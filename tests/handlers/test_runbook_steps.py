@@ -98,6 +98,16 @@ def _plan_input(**changes: Any) -> dict[str, Any]:
             ["node: required", "dryRun:"],
             id="fence-node-missing-node-and-bad-dry-run",
         ),
+        pytest.param(
+            {"runId": "drain-1", "runbook": "DrainNode", "cluster": "east-1", "reason": "spot", "deadline": "soon"},
+            ["node or instanceId: required", "deadline:"],
+            id="drain-node-neither-node-nor-instance-and-bad-deadline",
+        ),
+        pytest.param(
+            {"runId": "drain-1", "runbook": "DrainNode", "cluster": "east-1", "instanceId": "vm-1", "reason": "x"},
+            ["instanceId:"],
+            id="drain-node-bad-instance-id",
+        ),
     ],
 )
 def test_a_bad_plan_input_raises_input_error_naming_each_wrong_field(

@@ -98,7 +98,7 @@ def test_runbook_steps_do_not_page_on_the_errors_the_state_machine_retries(synth
         if spec.name.startswith("runbook-"):
             assert not spec.alarm_on_errors
             assert f"ferry-{spec.name}-errors" not in alarms
-    for name in ("EvacuateZone", "RehomePet", "FenceNode"):
+    for name in ("EvacuateZone", "RehomePet", "FenceNode", "DrainNode"):
         alarm = alarms[f"ferry-{name}-failed"]
         metrics = {m["Id"]: m for m in alarm["Metrics"]}
         assert metrics["expr_1"]["Expression"] == "FILL(failed, 0) + FILL(timedOut, 0)"

@@ -77,8 +77,9 @@ class FakeSteps:
             Runbook.EVACUATE_ZONE: ["node-a-1", "node-a-2"],
             Runbook.REHOME_PET: ["node-a-1"],
             Runbook.FENCE_NODE: [body.get("node", "")],
+            Runbook.DRAIN_NODE: [body.get("node", "")],
         }[runbook]
-        pets = {Runbook.EVACUATE_ZONE: 3, Runbook.REHOME_PET: 1, Runbook.FENCE_NODE: 0}[runbook]
+        pets = {Runbook.EVACUATE_ZONE: 3, Runbook.REHOME_PET: 1, Runbook.FENCE_NODE: 0, Runbook.DRAIN_NODE: 0}[runbook]
         return PlanOutput(
             run_id=run_id,
             runbook=runbook,
@@ -274,6 +275,7 @@ def test_a_run_plans_fences_rehomes_and_reports(
         pytest.param("EvacuateZone", "evacuate-zone", id="evacuate-zone"),
         pytest.param("RehomePet", "rehome-pet", id="rehome-pet"),
         pytest.param("FenceNode", "fence-node", id="fence-node"),
+        pytest.param("DrainNode", "drain-node", id="drain-node"),
     ],
 )
 def test_the_samples_are_dry_runs_that_plan_and_report_and_touch_nothing(

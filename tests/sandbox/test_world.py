@@ -309,7 +309,7 @@ def test_the_template_is_cached_under_a_key_of_cdk_and_the_function_folders(
 
 def test_the_stacks_runbooks_call_ferrys_functions_and_the_detector_gets_evacuate_zones_arn() -> None:
     stack = StackRunbooks.from_template(stepfunctions.synthesized_template())
-    assert set(stack.definitions) == {"ferry-EvacuateZone", "ferry-RehomePet", "ferry-FenceNode"}
+    assert set(stack.definitions) == {"ferry-EvacuateZone", "ferry-RehomePet", "ferry-FenceNode", "ferry-DrainNode"}
     for machine in stack.definitions:
         states = json.loads(stack.definition(machine, lambda name: f"arn:aws:lambda:::function:{name}"))
         resources = {s["Resource"] for s in _states(states) if s.get("Type") == "Task"}

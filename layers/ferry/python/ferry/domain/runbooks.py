@@ -24,6 +24,7 @@ class Runbook(StrEnum):
     REPLACE_CONTROL_PLANE_MEMBER = "ReplaceControlPlaneMember"
     REHOME_PET = "RehomePet"
     FENCE_NODE = "FenceNode"
+    DRAIN_NODE = "DrainNode"
 
 
 _REASON = {"type": "string", "minLength": 1, "maxLength": 500}
@@ -33,6 +34,11 @@ _ZONE = {"type": "string", "pattern": "^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$"}
 _INSTANCE = {"type": "string", "pattern": "^i-[0-9a-f]{8,17}$"}
 _LABEL = {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63}
 _ORDINAL = {"type": "integer", "minimum": 0, "maximum": 99999}
+# RFC 3339 with an explicit offset, as AWS writes a warning's deadline (`2026-12-03T12:30:00Z`).
+_TIMESTAMP = {
+    "type": "string",
+    "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})$",
+}
 # Pets re-homed at once by the re-home Map (docs/REHOMING.md; an inline Map runs at most 40 at once).
 _CONCURRENCY = {"type": "integer", "minimum": 1, "maximum": 40}
 
@@ -81,6 +87,15 @@ INPUT_SCHEMAS: dict[str, dict[str, Any]] = {
         ["cluster", "namespace", "statefulSet", "ordinal"],
     ),
     Runbook.FENCE_NODE: _schema("FenceNode", {"cluster": _NAME, "node": _NAME}, ["cluster", "node"]),
+    # The node by name, or by its EC2 instance (what a warning names); `deadline`: when the node goes away.
+    Runbook.DRAIN_NODE: {
+        **_schema(
+            "DrainNode",
+            {"cluster": _NAME, "node": _NAME, "instanceId": _INSTANCE, "deadline": _TIMESTAMP},
+            ["cluster"],
+        ),
+        "anyOf": [{"required": ["node"]}, {"required": ["instanceId"]}],
+    },
 }
 
 

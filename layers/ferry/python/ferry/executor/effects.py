@@ -31,6 +31,7 @@ from ferry.domain.rehoming.plans import (
     CreateVolume,
     DeleteClaim,
     DeleteVolumeAttachments,
+    DrainPod,
     Evict,
     Fence,
     ForceDeletePods,
@@ -78,6 +79,7 @@ class ClusterEffects:
             RecreateClaim: self._recreate_claim,
             AskEviction: self._ask_eviction,
             Evict: self._evict,
+            DrainPod: self._drain_pod,
             VerifyRunning: self._verify_running,
         }
 
@@ -281,6 +283,23 @@ class ClusterEffects:
             return Performed(True, {"changed": self._kube.evict(action.namespace, action.pod, action.uid)})
         except Throttled as error:
             raise StepPending(f"eviction of {action.target} refused for now (PodDisruptionBudget): {error}") from None
+
+    def _drain_pod(self, action: DrainPod, _: Results) -> Performed:
+        """Evict (never force). A budget's refusal before the deadline is a step not done yet (not journaled:
+        the executor goes on to the node's other pods, and the step is asked again on the next attempt); at
+        the deadline it is done, with the pod not evicted and the budget's answer as the reason."""
+        pod = self._kube.pod_object(action.namespace, action.pod)
+        if pod is None or pod["metadata"].get("uid") != action.uid:
+            return Performed(True, {"evicted": True, "changed": False})
+        try:
+            return Performed(
+                True, {"evicted": True, "changed": self._kube.evict(action.namespace, action.pod, action.uid)}
+            )
+        except Throttled as error:
+            if self._clock() >= datetime.fromisoformat(action.deadline):
+                reason = f"PodDisruptionBudget refused the eviction until the deadline {action.deadline}: {error}"
+                return Performed(True, {"evicted": False, "reason": reason})
+            return Performed(False, {"evicted": False, "reason": f"PodDisruptionBudget refuses for now: {error}"})
 
     def _verify_running(self, action: VerifyRunning, _: Results) -> Performed:
         pod = self._kube.pod_object(action.namespace, action.pod)

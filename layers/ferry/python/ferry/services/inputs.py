@@ -36,6 +36,9 @@ def _problems(schema: dict[str, Any], event: Any) -> list[str]:
         return [f"input: expected a JSON object, got {type(event).__name__}"]
     properties: dict[str, Any] = schema["properties"]
     problems = [f"{name}: required" for name in schema["required"] if name not in event]
+    alternatives = [option["required"] for option in schema.get("anyOf", ())]
+    if alternatives and not any(all(name in event for name in names) for names in alternatives):
+        problems.append(f"{' or '.join(' and '.join(names) for names in alternatives)}: required")
     problems += [
         f"{name}: not a field of {schema['title']} (expected {', '.join(sorted(properties))})"
         for name in sorted(event)

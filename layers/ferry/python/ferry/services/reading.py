@@ -23,6 +23,7 @@ from ferry.domain.rehoming.inventory import (
     Node,
     PersistentVolume,
     Pod,
+    Resident,
     StatefulSet,
     key,
 )
@@ -140,6 +141,21 @@ def read_pet(
         snapshots=snapshots,
         zones=zones,
     )
+
+
+def read_drain(
+    kube: KubeWriter, *, node: str | None, instance_id: str | None
+) -> tuple[Node | None, str, list[Resident]]:
+    """DrainNode's reading: the node, by name or by the instance in its providerID (what a warning names),
+    the name asked for, and every pod on it (one listing by field selector)."""
+    if node is not None:
+        raw = kube.node_object(node)
+        found, name = (manifests.parse_node(raw) if raw else None), node
+    else:
+        found = next((n for n in map(manifests.parse_node, kube.node_objects()) if n.instance_id == instance_id), None)
+        name = found.name if found else str(instance_id)
+    residents = [manifests.parse_resident(p) for p in kube.pods_on_node(found.name)] if found else []
+    return found, name, residents
 
 
 def read_node(kube: KubeWriter, fencer: Fencer, zones: Mapping[str, ZoneStatus], *, node: str) -> ClusterInventory:

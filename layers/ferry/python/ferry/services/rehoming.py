@@ -31,7 +31,7 @@ from ferry.adapters.states import StateTable
 from ferry.adapters.volumes import Volumes
 from ferry.domain.clusters import ClusterRegistration
 from ferry.domain.detection.transitions import ZoneStatus
-from ferry.domain.errors import FerryError, InputError, TransientError
+from ferry.domain.errors import FerryError, InputError, StepPending, TransientError
 from ferry.domain.rehoming import reports
 from ferry.domain.rehoming.inventory import ClusterInventory
 from ferry.domain.rehoming.models import (
@@ -45,7 +45,7 @@ from ferry.domain.rehoming.models import (
     RunReport,
     SkippedItem,
 )
-from ferry.domain.rehoming.planner import Request, plan_evacuation, plan_fence, plan_node, plan_rehome
+from ferry.domain.rehoming.planner import Request, plan_drain, plan_evacuation, plan_fence, plan_node, plan_rehome
 from ferry.domain.rehoming.plans import NodePlan, PetPlan, Plan, Skipped, SkipReason
 from ferry.domain.runbooks import Runbook
 from ferry.executor.effects import ClusterEffects
@@ -57,7 +57,7 @@ from ferry.services.inputs import validate_input
 from ferry.services.settings import RehomeSettings
 
 Connect = Callable[[ClusterRegistration], KubeWriter]
-RUNBOOKS = (Runbook.EVACUATE_ZONE, Runbook.REHOME_PET, Runbook.FENCE_NODE)
+RUNBOOKS = (Runbook.EVACUATE_ZONE, Runbook.REHOME_PET, Runbook.FENCE_NODE, Runbook.DRAIN_NODE)
 READABLE_LIMIT = 120_000  # bytes of readable plan in the output: Step Functions states carry at most 256 KB
 WHO = "ferry-rehoming"
 REGISTRY_TTL = timedelta(seconds=60)
@@ -215,8 +215,15 @@ class RehomingSteps:
                     request=request,
                     target_zone=body.get("targetZone"),
                 )
+            if runbook is Runbook.DRAIN_NODE:
+                return self._plan_drain(kube, body, request)
             inventory = reading.read_node(kube, self._fencer, zones, node=str(body["node"]))
             return plan_node(inventory, str(body["node"]), request)
+
+    def _plan_drain(self, kube: KubeWriter, body: Mapping[str, Any], request: Request) -> Plan:
+        node, name, residents = reading.read_drain(kube, node=body.get("node"), instance_id=body.get("instanceId"))
+        deadline = datetime.fromisoformat(body["deadline"]) if body.get("deadline") else None
+        return plan_drain(kube.cluster, node, residents, request, node_name=name, deadline=deadline)
 
     def _clusters_for(self, zone: str, named: Iterable[str] | None) -> list[ClusterRegistration]:
         registered = self._clusters()
@@ -251,6 +258,8 @@ class RehomingSteps:
             plan = self._node_plan(job, kube, registration)
             if isinstance(plan, Skipped):
                 return NodeReport(job.cluster, job.node, job.instance_id, False, None, None, False, plan.detail)
+            if plan.drains:
+                return self._drain(job, plan, kube)
             execution = self.executor.execute(
                 job.run_id, plan.actions, self._effects(kube), dry_run=job.dry_run, why=f"fence {job.node}"
             )
@@ -263,6 +272,17 @@ class RehomingSteps:
                 {"cluster": job.cluster, "node": job.node, "outcome": "not-fenced"},
             )
         return report
+
+    def _drain(self, job: NodeJob, plan: NodePlan, kube: KubeWriter) -> NodeReport:
+        """Cordon and evict; while a budget refuses a pod before its deadline, StepPending (Step Functions asks
+        again with backoff; what is done stays journaled). At the deadline the refused pods are reported."""
+        execution = self.executor.execute(
+            job.run_id, plan.actions, self._effects(kube), dry_run=job.dry_run, why=f"drain {job.node}"
+        )
+        waiting = [s.step_id for s in execution.steps if s.status is StepStatus.NOT_CONFIRMED]
+        if waiting:
+            raise StepPending(f"{len(waiting)} pod(s) of {job.node} not evicted yet (PodDisruptionBudget)")
+        return reports.drain_report(plan, *_views(execution))
 
     def _node_plan(self, job: NodeJob, kube: KubeWriter, registration: ClusterRegistration) -> NodePlan | Skipped:
         saved = self._journal.load_plan(job.run_id, node_subject(job.cluster, job.node))

@@ -225,6 +225,19 @@ class Pod:
     deleting: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Resident:
+    """Any pod on a node, as a drain sees it: who controls it (its owner's kind), and whether it is a mirror
+    pod (the kubelet's copy of a static pod, which the API cannot evict)."""
+
+    namespace: str
+    name: str
+    uid: str
+    owner_kind: str | None = None
+    mirror: bool = False
+    deleting: bool = False
+
+
 def key(namespace: str, name: str) -> str:
     return f"{namespace}/{name}"
 

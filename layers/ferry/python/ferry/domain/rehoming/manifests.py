@@ -21,6 +21,7 @@ from ferry.domain.rehoming.inventory import (
     Node,
     PersistentVolume,
     Pod,
+    Resident,
     StatefulSet,
     Taint,
     ZoneSpread,
@@ -63,6 +64,23 @@ def parse_node(obj: Obj) -> Node:
             Taint(key=t.get("key", ""), effect=t.get("effect", ""), value=t.get("value") or "")
             for t in spec.get("taints") or []
         ),
+    )
+
+
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+
+
+def parse_resident(obj: Obj) -> Resident:
+    """Any pod, for a drain: its controller's kind and whether it is a mirror pod."""
+    meta = _meta(obj)
+    owner = next((ref.get("kind") for ref in meta.get("ownerReferences") or [] if ref.get("controller")), None)
+    return Resident(
+        namespace=meta.get("namespace", "default"),
+        name=meta.get("name", ""),
+        uid=meta.get("uid", ""),
+        owner_kind=str(owner) if owner else None,
+        mirror=MIRROR_ANNOTATION in (meta.get("annotations") or {}),
+        deleting=bool(meta.get("deletionTimestamp")),
     )
 
 

@@ -64,6 +64,17 @@ class NodeJob(CamelJsonModel):
 
 
 @dataclass(frozen=True, slots=True)
+class PodEviction(CamelJsonModel):
+    """DrainNode, per pod of the node: evicted through the Eviction API, or not and why (a budget's refusal
+    at the deadline, a dry run)."""
+
+    namespace: str
+    pod: str
+    evicted: bool
+    reason: str | None = field(default=None, metadata=OMITTED_WHEN_EMPTY)
+
+
+@dataclass(frozen=True, slots=True)
 class NodeReport(CamelJsonModel):
     cluster: str
     node: str
@@ -73,6 +84,8 @@ class NodeReport(CamelJsonModel):
     identity_freed: IdentityFreed | None
     cordoned: bool
     reason: str | None = field(default=None, metadata=OMITTED_WHEN_EMPTY)
+    # DrainNode only: each pod of the node, evicted or not and why.
+    evictions: tuple[PodEviction, ...] = field(default=(), metadata=OMITTED_WHEN_EMPTY)
 
 
 @dataclass(frozen=True, slots=True)

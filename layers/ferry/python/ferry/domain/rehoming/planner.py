@@ -9,6 +9,9 @@ Three requests, one set of rules:
   RPO zero); crossing zones is for impaired zones or an explicit `targetZone`; a pet on a live node leaves
   through the Eviction API.
 - `plan_node` (FenceNode): fence one node and free its identities.
+- `plan_drain` (DrainNode): a warned node that still runs: cordon it, then evict each of its pods through the
+  Eviction API as `kubectl drain` does (DaemonSet and mirror pods stay, nothing forced, no claim touched); a
+  pet whose zone is healthy comes back on another node of its zone with its own volume.
 
 Rules that keep the safety invariants structural (tests/unit/test_rehoming_properties.py checks them on
 random inventories): every freeing action and every pet action on a lost node is gated on that node's
@@ -40,6 +43,7 @@ from ferry.domain.rehoming.inventory import (
     EbsVolume,
     Node,
     Pod,
+    Resident,
     StatefulSet,
     key,
 )
@@ -55,6 +59,7 @@ from ferry.domain.rehoming.plans import (
     CreateVolume,
     DeleteClaim,
     DeleteVolumeAttachments,
+    DrainPod,
     Evict,
     Fence,
     ForceDeletePods,
@@ -74,6 +79,12 @@ from ferry.domain.rehoming.policies import MAX_RPO_ANNOTATION, RehomeLimits, Reh
 
 OUT_OF_SERVICE_SINCE = (1, 28)  # the out-of-service taint is GA (NodeOutOfServiceVolumeDetach) from 1.28
 DEFAULT_ZONE_KEY = "topology.kubernetes.io/zone"
+# How long a drain asks budgets again, at most: within what the runbook's retries of StepPending wait in all
+# (ferry.domain.conventions.RUNBOOK_RETRIES: 20 full-jitter waits capped at a minute, about 7 minutes on
+# average), so a refused pod ends reported, not as a step that ran out of retries. A warning whose deadline is
+# days away (a scheduled retirement) is drained now and reports what its budgets still hold after this.
+DRAIN_WINDOW = timedelta(minutes=5)
+_LEFT_ON_DRAIN = {"DaemonSet": SkipReason.DAEMONSET_POD}
 _DROPPED_TAGS = ("kubernetes.io/created-for/pv/name", REHOMED_TO_TAG, RUN_TAG, RESTORED_FROM_TAG)
 
 
@@ -122,6 +133,50 @@ def plan_node(inventory: ClusterInventory, node_name: str, request: Request) -> 
     if isinstance(planned, Skipped):
         return Plan(zone=node.zone, skipped=(planned,))
     return Plan(zone=node.zone, nodes=(planned,))
+
+
+def plan_drain(
+    cluster: str,
+    node: Node | None,
+    residents: Iterable[Resident],
+    request: Request,
+    *,
+    node_name: str,
+    deadline: datetime | None = None,
+) -> Plan:
+    """DrainNode: cordon, then one eviction per pod (by uid, in name order), each asked until the deadline
+    (or `DRAIN_WINDOW` from now, whichever comes first).
+
+    Left on the node, as `kubectl drain` leaves them: DaemonSet pods (their controller ignores the cordon and
+    would put them back), mirror pods (the kubelet's; the API cannot evict them) and pods already deleting.
+    """
+    subject = f"{cluster}/node/{node_name}"
+    if node is None:
+        return Plan(zone=None, skipped=(Skipped(subject, SkipReason.POD_NOT_FOUND, "no such node"),))
+    window = request.now + DRAIN_WINDOW
+    until = (min(deadline, window) if deadline is not None else window).isoformat()
+    actions: list[Action] = [Cordon(cluster=cluster, node=node.name)]
+    skipped: list[Skipped] = []
+    for pod in sorted(residents, key=lambda p: (p.namespace, p.name)):
+        where = f"{cluster}/{pod.namespace}/{pod.name}"
+        if pod.mirror:
+            skipped.append(Skipped(where, SkipReason.MIRROR_POD, "a mirror pod (static pod): the kubelet owns it"))
+        elif pod.owner_kind in _LEFT_ON_DRAIN:
+            skipped.append(Skipped(where, _LEFT_ON_DRAIN[pod.owner_kind], "its DaemonSet ignores the cordon"))
+        elif pod.deleting:
+            skipped.append(Skipped(where, SkipReason.POD_DELETING, "already terminating"))
+        else:
+            actions.append(
+                DrainPod(cluster=cluster, namespace=pod.namespace, pod=pod.name, uid=pod.uid, deadline=until)
+            )
+    plan = NodePlan(
+        cluster=cluster,
+        node=node.name,
+        instance_id=node.instance_id or "",
+        zone=node.zone or "",
+        actions=tuple(actions),
+    )
+    return Plan(zone=node.zone, nodes=(plan,), skipped=tuple(skipped))
 
 
 # --- zones ----------------------------------------------------------------------------------------------------

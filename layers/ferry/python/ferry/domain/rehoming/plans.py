@@ -43,6 +43,7 @@ class ActionKind(StrEnum):
     RECREATE_CLAIM = "recreate-pvc"
     ASK_EVICTION = "ask-eviction"
     EVICT = "evict"
+    DRAIN_POD = "drain-pod"
     VERIFY_RUNNING = "verify-running"
 
 
@@ -377,6 +378,23 @@ class Evict(PodAction):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DrainPod(PodAction):
+    """DrainNode: one pod of a warned node leaves through the Eviction API, as `kubectl drain` evicts it: never
+    forced, its claims untouched. A budget's refusal is asked again until `deadline` (ISO 8601), then the step
+    ends with the pod reported not evicted and why (the node is going away; Ferry still does not force)."""
+
+    kind: ClassVar[ActionKind] = ActionKind.DRAIN_POD
+    uid: str
+    deadline: str
+
+    def describe(self) -> str:
+        return (
+            f"evict pod {self.namespace}/{self.pod} (Eviction API; PodDisruptionBudgets apply; never forced)"
+            f" until {self.deadline}"
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class VerifyRunning(PodAction):
     kind: ClassVar[ActionKind] = ActionKind.VERIFY_RUNNING
     zones: tuple[str, ...]
@@ -405,6 +423,7 @@ ACTION_TYPES: Mapping[ActionKind, type[Action]] = {
         RecreateClaim,
         AskEviction,
         Evict,
+        DrainPod,
         VerifyRunning,
     )
 }
@@ -436,6 +455,8 @@ class SkipReason(StrEnum):
     POD_DELETING = "pod-deleting"
     NOTHING_TO_DO = "nothing-to-do"
     NODE_NOT_FENCED = "node-not-fenced"
+    DAEMONSET_POD = "daemonset-pod"  # a drain leaves it, as `kubectl drain --ignore-daemonsets` does
+    MIRROR_POD = "mirror-pod"  # a static pod's mirror: the API cannot evict it
     SPREAD_BLOCKS = "topology-spread-blocks"  # the moved pod would stay Pending: its zone spread forbids the move
 
 
@@ -462,6 +483,11 @@ class NodePlan(CamelJsonModel):
     @property
     def fence_step(self) -> str:
         return self.actions[0].step_id
+
+    @property
+    def drains(self) -> bool:
+        """A DrainNode plan (cordon, then evict): no fence, so nothing in it may be forced."""
+        return not any(a.kind is ActionKind.FENCE for a in self.actions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -530,7 +556,7 @@ class Plan:
         if detailed:
             nodes: dict[str, Any] = {f"{n.cluster}/{n.node}": [_line(a) for a in n.actions] for n in self.nodes}
         else:
-            nodes = {f"{n.cluster}/{n.node}": f"fence {n.instance_id}, cordon, free identities" for n in self.nodes}
+            nodes = {f"{n.cluster}/{n.node}": _summary(n) for n in self.nodes}
         return {
             "zone": self.zone,
             "nodes": nodes,
@@ -547,6 +573,12 @@ class Plan:
             },
             "skipped": [s.to_dict() for s in self.skipped],
         }
+
+
+def _summary(node: NodePlan) -> str:
+    if node.drains:
+        return f"cordon, evict {sum(1 for a in node.actions if a.kind is ActionKind.DRAIN_POD)} pod(s)"
+    return f"fence {node.instance_id}, cordon, free identities"
 
 
 def _line(action: Action) -> str:

@@ -21,11 +21,13 @@ from ferry.domain.rehoming.models import (
     NodeReport,
     PetReport,
     PetStatus,
+    PodEviction,
     ReportInput,
     RunOutcome,
     RunReport,
 )
-from ferry.domain.rehoming.plans import ActionKind, Condition, NodePlan, PetPlan
+from ferry.domain.rehoming.plans import ActionKind, Condition, DrainPod, NodePlan, PetPlan
+from ferry.domain.runbooks import Runbook
 
 Statuses = Mapping[str, str]
 Results = Mapping[str, Mapping[str, Any]]
@@ -66,6 +68,39 @@ def node_report(plan: NodePlan, statuses: Statuses, results: Results) -> NodeRep
         identity_freed=freed,
         cordoned=_finished(statuses, cordon.step_id),
         reason=reason,
+    )
+
+
+def drain_report(plan: NodePlan, statuses: Statuses, results: Results) -> NodeReport:
+    """DrainNode's node: cordoned or not, and each pod evicted or not with the reason."""
+    evictions = []
+    for action in plan.actions:
+        if not isinstance(action, DrainPod):
+            continue
+        result = results.get(action.step_id) or {}
+        if statuses.get(action.step_id) == "planned":
+            evictions.append(PodEviction(action.namespace, action.pod, False, "dry run: nothing done"))
+        else:
+            evicted = bool(result.get("evicted"))
+            evictions.append(
+                PodEviction(action.namespace, action.pod, evicted, None if evicted else result.get("reason"))
+            )
+    left = [e for e in evictions if not e.evicted]
+    cordon = plan.actions[0]
+    dry_run = statuses.get(cordon.step_id) == "planned"
+    reason = "dry run: nothing done" if dry_run else None
+    if left and not dry_run:
+        reason = f"{len(left)} of {len(evictions)} pod(s) not evicted (never forced)"
+    return NodeReport(
+        cluster=plan.cluster,
+        node=plan.node,
+        instance_id=plan.instance_id,
+        fenced=False,
+        fenced_by=None,
+        identity_freed=None,
+        cordoned=_finished(statuses, cordon.step_id),
+        reason=reason,
+        evictions=tuple(evictions),
     )
 
 
@@ -143,6 +178,9 @@ def outcome(request: ReportInput, dry_run: bool) -> RunOutcome:
     statuses = Counter(p.status for p in request.pets)
     if request.pets and statuses[PetStatus.FAILED] == len(request.pets):
         return RunOutcome.FAILED
+    if request.runbook is Runbook.DRAIN_NODE:  # nothing fenced; what it leaves by design is not a shortfall
+        drained = all(n.cordoned and all(e.evicted for e in n.evictions) for n in request.nodes)
+        return RunOutcome.SUCCEEDED if request.nodes and drained else RunOutcome.PARTIAL
     unfenced = any(not n.fenced for n in request.nodes)
     # Nodes left alone matter through their pets (skipped with the node's reason); control-plane nodes do not.
     pets_left = [s for s in (request.plan.skipped if request.plan else ()) if "/node/" not in s.subject]
@@ -170,7 +208,9 @@ def summary(request: ReportInput, result: RunOutcome) -> str:
     lines = [f"{request.runbook.value} {request.run_id}{f' ({zone})' if zone else ''}: {result.value}"]
     if request.input.get("reason"):
         lines.append(f"why: {request.input['reason']}")
-    if request.nodes:
+    if request.runbook is Runbook.DRAIN_NODE:
+        lines += _drain_lines(request.nodes)
+    elif request.nodes:
         fenced = sum(1 for n in request.nodes if n.fenced)
         lines.append(f"nodes: {fenced}/{len(request.nodes)} fenced")
         lines += [f"  - {n.cluster}/{n.node} ({n.instance_id}): {n.reason}" for n in request.nodes if n.reason]
@@ -184,6 +224,20 @@ def summary(request: ReportInput, result: RunOutcome) -> str:
     if request.error:
         lines.append(f"error: {request.error.error}: {request.error.cause[:1000]}")
     return "\n".join(lines)
+
+
+def _drain_lines(nodes: tuple[NodeReport, ...]) -> list[str]:
+    lines = []
+    for node in nodes:
+        evicted = sum(1 for e in node.evictions if e.evicted)
+        cordoned = "cordoned" if node.cordoned else "NOT cordoned"
+        lines.append(
+            f"node {node.cluster}/{node.node} ({node.instance_id}): {cordoned}, {evicted}/{len(node.evictions)} evicted"
+        )
+        lines += [f"  - {e.namespace}/{e.pod}: not evicted: {e.reason}" for e in node.evictions if not e.evicted]
+        if node.reason and not node.evictions:
+            lines.append(f"  - {node.reason}")
+    return lines
 
 
 def _pet_line(pet: PetReport) -> str:
