@@ -258,6 +258,8 @@ class RunbookSpec:
     rehomes_pets: bool  # EvacuateZone and RehomePet move pets; FenceNode only fences and frees
     # Started by the detector (a ferry.domain.detection Handoff): ingest and probe get its ARN and may start it.
     handoff: bool = False
+    # Started by ingest on a node warning (ferry.domain.reactions.drain_request): ingest alone gets its ARN.
+    started_on_warning: bool = False
 
     @property
     def state_machine_name(self) -> str:
@@ -289,6 +291,7 @@ DRAIN_NODE = RunbookSpec(
     name="DrainNode",
     description="Cordon a warned node and evict its pods through PodDisruptionBudgets before its deadline",
     rehomes_pets=False,
+    started_on_warning=True,
 )
 RUNBOOKS = (EVACUATE_ZONE, REHOME_PET, FENCE_NODE, DRAIN_NODE)
 

@@ -140,13 +140,13 @@ class FerryRunbooks(Construct):
             self._grant_fencing(step)
         self._grant_rehoming(steps.rehome)
 
-    def allow_to_start(self, function: FerryFunction) -> None:
-        """The detector's hand-off: the runbooks it starts, by ARN in the environment, and leave to start them.
-
-        Only the runbooks that are a hand-off (EvacuateZone); the others are started by people.
+    def allow_to_start(self, function: FerryFunction, *, on_warnings: bool = False) -> None:
+        """The runbooks Ferry starts itself, by ARN in the environment, and leave to start them: the detector's
+        hand-offs (EvacuateZone) and, for the function that reads node warnings (`on_warnings`: ingest),
+        DrainNode. The others are started by people.
         """
         for spec in RUNBOOKS:
-            if not spec.handoff:
+            if not (spec.handoff or (on_warnings and spec.started_on_warning)):
                 continue
             machine = self.state_machines[spec.name]
             function.function.add_environment(spec.arn_setting, machine.state_machine_arn)

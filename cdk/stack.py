@@ -69,8 +69,8 @@ class FerryStack(Stack):
                 report=self._build_function("RunbookReport", RUNBOOK_REPORT),
             ),
         )
-        for detector in (self.ingest, self.probe):
-            self.runbooks.allow_to_start(detector)
+        self.runbooks.allow_to_start(self.ingest, on_warnings=True)  # node warnings arrive as events only
+        self.runbooks.allow_to_start(self.probe)
         self.snapshot_schedule = self._build_function("SnapshotSchedule", SNAPSHOT_SCHEDULE)
         self.snapshots = FerrySnapshots(self, "Snapshots", function=self.snapshot_schedule)
 

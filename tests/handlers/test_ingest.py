@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -428,3 +428,51 @@ def test_with_drills_act_a_drill_impairs_its_zone(ingest, lambda_context, monkey
     assert ingest.handler(sqs_event(event), lambda_context) == {"batchItemFailures": []}
 
     assert zone_status("us-east-1c") == "impaired"
+
+
+# --- node warnings: DrainNode ---------------------------------------------------------------------------------
+
+
+def spot_warning_for_a_placed_node() -> dict[str, Any]:
+    """The documented Spot warning, sent now, for an instance the probe placed as node `node-<instance>`."""
+    place("i-0d2c4e6f8a0b1c3d5", "us-east-1c")
+    return fresh(load_event("ec2-spot-interruption"))
+
+
+def test_a_node_warning_in_observe_mode_is_audited_and_told_would_have_drained(ingest, lambda_context) -> None:
+    ingest.handler(sqs_event(spot_warning_for_a_placed_node()), lambda_context)
+
+    (audit,) = [a for a in items("AUDIT#") if a["record"].get("runbook") == "DrainNode"]
+    assert audit["record"]["outcome"] == "observe-mode-not-started"
+    assert audit["record"]["input"]["node"] == "node-i-0d2c4e6f8a0b1c3d5"
+    (told,) = [n for n in notifications() if "DrainNode" in n]
+    assert "would have started DrainNode as drain-i-0d2c4e6f8a0b1c3d5-spot-interruption-" in told
+
+
+def test_in_act_mode_a_spot_warning_delivered_twice_starts_one_drain_of_its_node(
+    ingest, lambda_context, monkeypatch
+) -> None:
+    role = boto3.client("iam").create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    sfn = boto3.client("stepfunctions")
+    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+    machine = sfn.create_state_machine(name="DrainNode", definition=definition, roleArn=role)["stateMachineArn"]
+    monkeypatch.setenv("FERRY_MODE", "act")
+    monkeypatch.setenv("FERRY_SM_DRAIN_NODE", machine)
+    ingest.ingestor.cache_clear()
+    event = spot_warning_for_a_placed_node()
+
+    ingest.handler(sqs_event(event), lambda_context)
+    ingest.handler(sqs_event(event), lambda_context)  # SQS's at-least-once delivery
+
+    (execution,) = sfn.list_executions(stateMachineArn=machine)["executions"]
+    assert execution["name"].startswith("drain-i-0d2c4e6f8a0b1c3d5-spot-interruption-")
+    started = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+    assert started["cluster"] == "east-1" and started["node"] == "node-i-0d2c4e6f8a0b1c3d5"
+    assert (started["dryRun"], started["requestedBy"]) == (False, "ferry-ingest")
+    assert started["deadline"] == (datetime.fromisoformat(event["time"]) + timedelta(minutes=2)).isoformat()
+
+
+def test_a_warning_about_an_instance_of_no_registered_cluster_drains_nothing(ingest, lambda_context) -> None:
+    ingest.handler(sqs_event(fresh(load_event("ec2-spot-interruption"))), lambda_context)  # placed by no one
+
+    assert [a for a in items("AUDIT#") if a["record"].get("runbook") == "DrainNode"] == []

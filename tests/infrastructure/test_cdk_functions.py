@@ -46,9 +46,10 @@ def _own_environment(synthesized: Synthesized, spec: FunctionSpec) -> dict[str, 
     """What a function gets beyond the common settings: the detector's hand-off, the schedule's period."""
     stack = synthesized.stack
     if spec.name in ("ingest", "probe"):
-        return {
-            "FERRY_SM_EVACUATE_ZONE": {"Ref": synthesized.logical_id(stack.runbooks.state_machines["EvacuateZone"])}
-        }
+        evacuate = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["EvacuateZone"])}
+        drain = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["DrainNode"])}
+        # Only ingest reads node warnings, so only ingest may start DrainNode.
+        return {"FERRY_SM_EVACUATE_ZONE": evacuate, **({"FERRY_SM_DRAIN_NODE": drain} if spec.name == "ingest" else {})}
     if spec.name == "snapshot-schedule":
         return {"FERRY_SNAPSHOT_PERIOD_SECONDS": "300"}
     return {}

@@ -519,30 +519,39 @@ def test_rehome_uses_the_pets_keys_only_through_ec2(synthesized: Synthesized) ->
 # --- the detector's hand-off and the snapshot schedule --------------------------------------------------------
 
 
-def test_ingest_and_probe_know_evacuate_zone_by_the_variable_ferry_reads(synthesized: Synthesized) -> None:
+def test_ingest_and_probe_know_evacuate_zone_and_ingest_drain_node_by_the_variables_ferry_reads(
+    synthesized: Synthesized,
+) -> None:
     from ferry.domain.detection.transitions import Handoff
-    from ferry.domain.runbooks import arn_setting
+    from ferry.domain.runbooks import Runbook, arn_setting
 
     stack = synthesized.stack
     machine = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["EvacuateZone"])}
-    for detector in (stack.ingest, stack.probe):
+    drain = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["DrainNode"])}
+    for detector, extra in ((stack.ingest, {arn_setting(Runbook.DRAIN_NODE): drain}), (stack.probe, {})):
         variables = _properties(synthesized, detector.function)["Environment"]["Variables"]
         hand_offs = {k: v for k, v in variables.items() if k.startswith("FERRY_SM_")}
         # FailbackZone, FailoverCluster and ReplaceControlPlaneMember do not exist yet: left unset.
-        assert hand_offs == {arn_setting(Handoff.EVACUATE_ZONE): machine}
+        assert hand_offs == {arn_setting(Handoff.EVACUATE_ZONE): machine, **extra}
     assert [spec.arn_setting for spec in RUNBOOKS if spec.handoff] == ["FERRY_SM_EVACUATE_ZONE"]
+    assert [spec.arn_setting for spec in RUNBOOKS if spec.started_on_warning] == ["FERRY_SM_DRAIN_NODE"]
 
 
-def test_only_the_detector_may_start_a_runbook_and_only_evacuate_zone(synthesized: Synthesized) -> None:
+def test_only_the_detector_may_start_evacuate_zone_and_only_ingest_drain_node(synthesized: Synthesized) -> None:
     stack = synthesized.stack
     machine = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["EvacuateZone"])}
+    drain = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["DrainNode"])}
     starting = _allowing(synthesized, "states:StartExecution")
-    assert {r for logical_id, _ in starting for r in _roles_of(synthesized, logical_id)} == {
-        synthesized.logical_id(stack.ingest.role),
-        synthesized.logical_id(stack.probe.role),
+    by_role: dict[str, list[Any]] = {}
+    for logical_id, statement in starting:
+        assert statement["Action"] == "states:StartExecution" and statement["Effect"] == "Allow"
+        for role in _roles_of(synthesized, logical_id):
+            resources = statement["Resource"]  # one statement with both, as CDK merges them
+            by_role.setdefault(role, []).extend(resources if isinstance(resources, list) else [resources])
+    assert {role: sorted(map(str, resources)) for role, resources in by_role.items()} == {
+        synthesized.logical_id(stack.ingest.role): sorted(map(str, [machine, drain])),
+        synthesized.logical_id(stack.probe.role): [str(machine)],
     }
-    for _, statement in starting:
-        assert statement == {"Action": "states:StartExecution", "Effect": "Allow", "Resource": machine}
 
 
 def test_snapshot_schedule_runs_every_five_minutes_and_knows_its_period(synthesized: Synthesized) -> None:

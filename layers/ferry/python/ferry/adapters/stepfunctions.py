@@ -12,7 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ferry.adapters.aws import translate_error
 from ferry.domain.detection.transitions import Handoff
 from ferry.domain.errors import ConfigError
-from ferry.domain.runbooks import arn_setting
+from ferry.domain.runbooks import STARTED_AUTOMATICALLY, Runbook, arn_setting
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,19 +24,19 @@ class Started:
 
 
 class RunbookStarter:
-    def __init__(self, sfn: Any, arns: Mapping[Handoff, str]) -> None:
+    def __init__(self, sfn: Any, arns: Mapping[Handoff | Runbook, str]) -> None:
         self._sfn = sfn
         self._arns = dict(arns)
 
     @classmethod
     def from_env(cls, sfn: Any, env: Mapping[str, str]) -> RunbookStarter:
-        return cls(sfn, {h: env[arn_setting(h)] for h in Handoff if env.get(arn_setting(h))})
+        return cls(sfn, {h: env[arn_setting(h)] for h in STARTED_AUTOMATICALLY if env.get(arn_setting(h))})
 
-    def deployed(self, runbook: Handoff) -> bool:
+    def deployed(self, runbook: Handoff | Runbook) -> bool:
         """Whether this stack has a state machine for the runbook (not every hand-off has one yet)."""
         return runbook in self._arns
 
-    def start(self, runbook: Handoff, name: str, payload: Mapping[str, Any]) -> Started:
+    def start(self, runbook: Handoff | Runbook, name: str, payload: Mapping[str, Any]) -> Started:
         arn = self._arns.get(runbook)
         if arn is None:
             raise ConfigError(arn_setting(runbook), f"no state machine ARN configured for {runbook.value}")

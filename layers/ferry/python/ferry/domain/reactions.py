@@ -1,22 +1,27 @@
 """What Ferry does about a verdict (pure): the run to start, the alarm to raise, the words to say.
 
-A `Transition` from the detector becomes one `Reaction`. The executor carries it out: in act mode it starts
+A `Transition` from the detector becomes one `Reaction`; a node warning (a Signal of `NODE_WARNINGS` about a
+registered cluster's instance) becomes a `DrainNode` request without going through the detector, since it
+is about one node, not a zone (`drain_request`). The executor carries it out: in act mode it starts
 the run; in observe mode (a fresh deployment's default) it only records and says what it would have
 started. Either way every reaction leaves an audit record and a notification.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 from ferry.domain.detection.transitions import Handoff, SubjectKind, Transition
+from ferry.domain.runbooks import TIMESTAMP_PATTERN, Runbook
 from ferry.domain.serialization import JsonModel
+from ferry.domain.signals import EVIDENCE_DEADLINE, NODE_WARNINGS, Signal, SignalKind
 
 
 @dataclass(frozen=True, slots=True)
 class RunbookRequest(JsonModel):
-    runbook: Handoff
+    runbook: Handoff | Runbook
     name: str  # deterministic: a second request for the same failure names the same run
     input: dict[str, Any]
 
@@ -69,6 +74,38 @@ def runbook_input(transition: Transition, requested_by: str) -> dict[str, Any]:
         case Handoff.REPLACE_CONTROL_PLANE_MEMBER:
             return {"cluster": transition.subject, "instance": transition.member, **common}
     return common
+
+
+def drain_request(
+    signal: Signal, node: str | None, *, drain_on_rebalance: bool, requested_by: str = "ferry-ingest"
+) -> RunbookRequest | None:
+    """DrainNode for a node warning about a registered cluster's instance; None for anything else.
+
+    One run per instance and warning: the name is made of the instance, the kind and a digest of the event's
+    id, so a redelivered event names the same run (Step Functions refuses the second start). A stale warning
+    decides nothing, like every stale signal. A rebalance recommendation only cordons unless the setting asks
+    to drain (as the AWS Node Termination Handler does by default).
+    """
+    if signal.kind not in NODE_WARNINGS or not signal.instance or not signal.cluster or "stale" in signal.evidence:
+        return None
+    cordon_only = signal.kind is SignalKind.REBALANCE_RECOMMENDATION and not drain_on_rebalance
+    digest = hashlib.sha256(signal.source_id.encode()).hexdigest()[:10]
+    deadline = signal.evidence.get(EVIDENCE_DEADLINE)
+    target = {"node": node} if node else {"instanceId": signal.instance}
+    reason = f"{signal.kind.value} from {signal.source.value} ({signal.source_id}) for {signal.instance}"
+    return RunbookRequest(
+        runbook=Runbook.DRAIN_NODE,
+        name=f"drain-{signal.instance}-{signal.kind.value}-{digest}"[:80],
+        input={
+            "cluster": signal.cluster,
+            **target,
+            "reason": reason[:500],
+            **({"deadline": deadline} if deadline and TIMESTAMP_PATTERN.match(deadline) else {}),
+            **({"cordonOnly": True} if cordon_only else {}),
+            "dryRun": False,
+            "requestedBy": requested_by,
+        },
+    )
 
 
 def subject_line(transition: Transition) -> str:

@@ -91,7 +91,14 @@ INPUT_SCHEMAS: dict[str, dict[str, Any]] = {
     Runbook.DRAIN_NODE: {
         **_schema(
             "DrainNode",
-            {"cluster": _NAME, "node": _NAME, "instanceId": _INSTANCE, "deadline": _TIMESTAMP},
+            {
+                "cluster": _NAME,
+                "node": _NAME,
+                "instanceId": _INSTANCE,
+                "deadline": _TIMESTAMP,
+                # A rebalance recommendation, unless FERRY_DRAIN_ON_REBALANCE says drain: cordon, evict nothing.
+                "cordonOnly": {"type": "boolean"},
+            },
             ["cluster"],
         ),
         "anyOf": [{"required": ["node"]}, {"required": ["instanceId"]}],
@@ -99,6 +106,12 @@ INPUT_SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
-def arn_setting(handoff: Handoff) -> str:
+# Started by Ferry itself (ingest and probe get their ARNs): the detector's hand-offs, and DrainNode on a
+# node warning (ferry.domain.reactions.drain_request).
+STARTED_AUTOMATICALLY: tuple[Handoff | Runbook, ...] = (*Handoff, Runbook.DRAIN_NODE)
+TIMESTAMP_PATTERN = re.compile(str(_TIMESTAMP["pattern"]))
+
+
+def arn_setting(handoff: Handoff | Runbook) -> str:
     """The environment variable holding a state machine's ARN: `FERRY_SM_EVACUATE_ZONE`, ..."""
     return "FERRY_SM_" + re.sub(r"(?<!^)(?=[A-Z])", "_", handoff.value).upper()

@@ -93,6 +93,34 @@ class Executor:
             )
         return Done(action_id=action_id, outcome=outcome, execution_arn=execution_arn)
 
+    def drain(self, request: RunbookRequest, *, why: str) -> Done:
+        """Start DrainNode for a node warning: audited, and told whatever the outcome (in observe mode: what
+        would have started)."""
+        outcome, execution_arn = self._start(request)
+        action_id = f"run:{request.name}"
+        target = request.input.get("node") or request.input.get("instanceId")
+        self._audit.record(
+            action_id,
+            self._clock(),
+            {
+                "what": f"start {request.runbook.value} as {request.name}",
+                "who": "ferry-ingest",
+                "why": why,
+                "mode": self._mode.value,
+                "runbook": request.runbook.value,
+                "execution_name": request.name,
+                "input": request.input,
+                "outcome": outcome,
+                "execution_arn": execution_arn,
+            },
+        )
+        self._notifier.notify(
+            f"Ferry: node {request.input.get('cluster')}/{target} warned ({why.split(' ', 1)[0]})",
+            f"{why}\n{_run_line(request, outcome)}",
+            {"outcome": outcome},
+        )
+        return Done(action_id=action_id, outcome=outcome, execution_arn=execution_arn)
+
     def carry_out(self, reaction: Reaction) -> Done:
         transition = reaction.transition
         outcome, execution_arn = self._start(reaction.start)
@@ -129,7 +157,11 @@ def _outcome_line(reaction: Reaction, outcome: Outcome) -> str:
         return "action: none (notification only)" + (
             "; Ferry's static-stability alarm raised" if reaction.raise_alarm else ""
         )
-    run = f"{reaction.start.runbook.value} as {reaction.start.name}"
+    return _run_line(reaction.start, outcome)
+
+
+def _run_line(request: RunbookRequest, outcome: Outcome) -> str:
+    run = f"{request.runbook.value} as {request.name}"
     return {
         Outcome.STARTED: f"action: started {run}",
         Outcome.ALREADY_RUNNING: f"action: {run} was already running; nothing new started",

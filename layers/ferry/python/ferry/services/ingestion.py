@@ -43,9 +43,11 @@ from ferry.adapters.registry import Registry
 from ferry.adapters.signal_log import SignalLog
 from ferry.domain.detection import stale_on_arrival
 from ferry.domain.errors import EventParseError, FerryError
-from ferry.domain.signals import Signal, Skip, Source, Translation
+from ferry.domain.reactions import drain_request
+from ferry.domain.signals import NODE_WARNINGS, Signal, Skip, Source, Translation
 from ferry.domain.translators import Unplaced, translate
 from ferry.domain.translators.zones import volume_id_in
+from ferry.executor.reactions import Done
 from ferry.observability import emit_counts, logger, metrics
 from ferry.services.clocks import Clock
 from ferry.services.settings import IngestSettings
@@ -187,7 +189,7 @@ class Ingestor:
         signals = self._mark_stale(self.resolve(translation))
         self._log.record_signals(signals, ttl=timedelta(days=self._settings.signal_ttl_days))
         logger.info("signals recorded", extra={"signals": [s.to_dict() for s in signals]})
-        done = self._verdicts.decide(signals)
+        done = (*self._verdicts.decide(signals), *self._drain_warned(signals))
         return {
             "signals": [s.to_dict() for s in signals],
             "reactions": [{"action_id": d.action_id, "outcome": d.outcome.value} for d in done],
@@ -257,6 +259,23 @@ class Ingestor:
                 dataclasses.replace(signal, zone=zone, cluster=signal.cluster or cluster, evidence=evidence)
             )
         return tuple(resolved)
+
+    def _drain_warned(self, signals: tuple[Signal, ...]) -> list[Done]:
+        """DrainNode for each node warning about an instance of a registered cluster (its node name from the
+        probe's placements; else the run finds the node by its instance). A start that fails fails the record,
+        and SQS's retry names the same run."""
+        warned = [s for s in signals if s.kind in NODE_WARNINGS and s.instance and s.cluster]
+        if not warned:
+            return []
+        placed = self._placements.lookup({s.instance for s in warned if s.instance})
+        done = []
+        for signal in warned:
+            placement = placed.get(signal.instance or "")
+            node = placement.node if placement and placement.cluster == signal.cluster else None
+            request = drain_request(signal, node, drain_on_rebalance=self._settings.drain_on_rebalance)
+            if request is not None:
+                done.append(self._verdicts.drain(request, why=str(request.input["reason"])))
+        return done
 
     def _mark_stale(self, signals: tuple[Signal, ...]) -> tuple[Signal, ...]:
         now, window = self._clock(), self._settings.reactions.window

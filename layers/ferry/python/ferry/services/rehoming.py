@@ -223,7 +223,15 @@ class RehomingSteps:
     def _plan_drain(self, kube: KubeWriter, body: Mapping[str, Any], request: Request) -> Plan:
         node, name, residents = reading.read_drain(kube, node=body.get("node"), instance_id=body.get("instanceId"))
         deadline = datetime.fromisoformat(body["deadline"]) if body.get("deadline") else None
-        return plan_drain(kube.cluster, node, residents, request, node_name=name, deadline=deadline)
+        return plan_drain(
+            kube.cluster,
+            node,
+            residents,
+            request,
+            node_name=name,
+            deadline=deadline,
+            cordon_only=bool(body.get("cordonOnly", False)),
+        )
 
     def _clusters_for(self, zone: str, named: Iterable[str] | None) -> list[ClusterRegistration]:
         registered = self._clusters()

@@ -19,6 +19,11 @@ from ferry.domain.rehoming.policies import RehomeLimits
 from ferry.domain.translators import Drills
 
 
+class _Flag(StrEnum):
+    TRUE = "true"
+    FALSE = "false"
+
+
 def require(env: Mapping[str, str], name: str) -> str:
     value = env.get(name, "").strip()
     if not value:
@@ -103,6 +108,7 @@ class IngestSettings:
     owned_alarm_prefix: str = OWNED_ALARM_PREFIX
     rejected_ttl_days: int = 14  # as long as the dead-letter queue keeps a message
     drills: Drills = Drills.RECORD  # FERRY_DRILLS: `act` handles practice runs and FIS experiments as real
+    drain_on_rebalance: bool = False  # FERRY_DRAIN_ON_REBALANCE=true: a rebalance recommendation drains, not cordons
 
     @property
     def table_name(self) -> str:
@@ -116,6 +122,7 @@ class IngestSettings:
             owned_alarm_prefix=env.get("FERRY_OWNED_ALARM_PREFIX", OWNED_ALARM_PREFIX).strip() or OWNED_ALARM_PREFIX,
             rejected_ttl_days=int_in_range(env, "FERRY_REJECTED_TTL_DAYS", 14, 1, 14),
             drills=one_of(env, "FERRY_DRILLS", Drills, Drills.RECORD),
+            drain_on_rebalance=one_of(env, "FERRY_DRAIN_ON_REBALANCE", _Flag, _Flag.FALSE) is _Flag.TRUE,
         )
 
 

@@ -239,6 +239,10 @@ class Verdicts:
                 logger.error("pending reaction failed again", extra={"action_id": action_id, "error": str(error)})
         return tuple(done)
 
+    def drain(self, request: RunbookRequest, *, why: str) -> Done:
+        """A node warning's DrainNode (ferry.domain.reactions.drain_request): started in act mode, told always."""
+        return self._executor.drain(request, why=why)
+
     def _carry_out(self, reaction: Reaction) -> Done:
         done = self._executor.carry_out(reaction)
         self._outbox.remove(reaction.action_id)

@@ -143,12 +143,14 @@ def plan_drain(
     *,
     node_name: str,
     deadline: datetime | None = None,
+    cordon_only: bool = False,
 ) -> Plan:
     """DrainNode: cordon, then one eviction per pod (by uid, in name order), each asked until the deadline
     (or `DRAIN_WINDOW` from now, whichever comes first).
 
     Left on the node, as `kubectl drain` leaves them: DaemonSet pods (their controller ignores the cordon and
     would put them back), mirror pods (the kubelet's; the API cannot evict them) and pods already deleting.
+    `cordon_only` (a rebalance recommendation, by default): the cordon alone, every pod stays.
     """
     subject = f"{cluster}/node/{node_name}"
     if node is None:
@@ -157,7 +159,7 @@ def plan_drain(
     until = (min(deadline, window) if deadline is not None else window).isoformat()
     actions: list[Action] = [Cordon(cluster=cluster, node=node.name)]
     skipped: list[Skipped] = []
-    for pod in sorted(residents, key=lambda p: (p.namespace, p.name)):
+    for pod in () if cordon_only else sorted(residents, key=lambda p: (p.namespace, p.name)):
         where = f"{cluster}/{pod.namespace}/{pod.name}"
         if pod.mirror:
             skipped.append(Skipped(where, SkipReason.MIRROR_POD, "a mirror pod (static pod): the kubelet owns it"))
