@@ -128,3 +128,34 @@ def test_a_spot_warning_drains_exactly_its_node_through_budgets_never_forcing(wo
     print(
         f"drain of {len(on_node)} pods: {elapsed:.0f}s sandbox time, {sum(requests.values())} API requests {requests}"
     )
+
+
+def test_a_ten_pod_node_with_no_budget_in_the_way_is_drained_well_before_its_deadline() -> None:
+    crowd = dataclasses.replace(QUEUE, replicas=54)  # with db: ten pets on each of the six workers of east-1
+    world = drill_world((load("az-outage").statefulsets[0], crowd))
+    try:
+        cluster = world.clusters["east-1"]
+        node = next(p.node for p in world.pets() if p.name == "db-1")
+        instance = (cluster.get("Node", node) or {})["spec"]["providerID"].rsplit("/", 1)[-1]
+        on_node = sorted(p.name for p in world.pets() if p.node == node)
+        before = where(world)
+        requests_before = dict(cluster.request_count())
+        started = world.offset()
+
+        request = drain_request(spot_warning(world, instance), node, drain_on_rebalance=False)
+        assert request is not None
+        report, _ = StateMachine(world, runtime(world)).run("DrainNode", request.input, request.name)
+
+        elapsed = world.offset() - started
+        assert report.outcome is RunOutcome.SUCCEEDED, report.summary
+        assert sorted(e.pod for e in report.nodes[0].evictions if e.evicted) == on_node and len(on_node) == 10
+        assert elapsed < 120, "done before the Spot deadline"
+        after = where(world)
+        for name in on_node:
+            assert (after[name][1], after[name][2], after[name][3]) == (before[name][1], "Running", before[name][3])
+        requests = {k: v - requests_before.get(k, 0) for k, v in cluster.request_count().items()}
+        assert requests.get("delete pods", 0) == 0
+        total = sum(requests.values())
+        print(f"drain of {len(on_node)} pods: {elapsed:.0f}s sandbox time, {total} API requests {requests}")
+    finally:
+        world.stop()
