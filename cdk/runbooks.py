@@ -139,6 +139,7 @@ class FerryRunbooks(Construct):
         for step in (steps.fence, steps.rehome):
             self._grant_fencing(step)
         self._grant_rehoming(steps.rehome)
+        self._grant_lifecycle(steps.fence)
 
     def allow_to_start(self, function: FerryFunction, *, on_warnings: bool = False) -> None:
         """The runbooks Ferry starts itself, by ARN in the environment, and leave to start them: the detector's
@@ -270,6 +271,28 @@ class FerryRunbooks(Construct):
                 "Fencing stops the instance of a lost node, and the nodes of clusters registered after deployment are "
                 f"not known in advance: the instance pattern is limited by the condition that the instance carries "
                 f"{CLUSTER_TAG} (every node of a protected cluster does), and tags written are only Ferry's own keys."
+            ),
+            dependent=fence.function,
+        )
+
+    def _grant_lifecycle(self, fence: FerryFunction) -> None:
+        """DrainNode's node step completes an Auto Scaling terminate hook (CONTINUE) once the node is drained."""
+        groups = arn_pattern(self, "autoscaling", "autoScalingGroup", "*", arn_format=ArnFormat.COLON_RESOURCE_NAME)
+        scoped_policy(
+            self,
+            f"{fence.node.id}Lifecycle",
+            role=fence.role,
+            statements=[
+                iam.PolicyStatement(
+                    actions=["autoscaling:CompleteLifecycleAction"],
+                    resources=[groups],
+                    conditions={"Null": {f"aws:ResourceTag/{CLUSTER_TAG}": "false"}},
+                )
+            ],
+            reason=(
+                "A drained node's Auto Scaling group is known only from the warning at run time: the group pattern "
+                f"is limited by the condition that the group carries {CLUSTER_TAG} (a protected cluster's groups do), "
+                "and the one action only lets the group go on terminating an instance it already decided to."
             ),
             dependent=fence.function,
         )

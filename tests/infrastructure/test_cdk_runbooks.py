@@ -6,6 +6,7 @@ run, step by step, is checked by test_cdk_runbook_executions.py in Step Function
 
 from __future__ import annotations
 
+import json
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -576,3 +577,17 @@ def test_runbook_step_timeouts_stay_under_the_step_lock_lease() -> None:
     for spec in FUNCTIONS:
         if spec.name.startswith("runbook-"):
             assert spec.timeout.to_seconds() < lease, spec.name
+
+
+def test_only_the_node_step_may_complete_a_lifecycle_action_and_only_of_a_clusters_group(
+    synthesized: Synthesized,
+) -> None:
+    """DrainNode's node step tells an Auto Scaling terminate hook CONTINUE; no other role may, and only for a
+    group carrying the cluster tag."""
+    completing = _allowing(synthesized, "autoscaling:CompleteLifecycleAction")
+    assert {r for logical_id, _ in completing for r in _roles_of(synthesized, logical_id)} == {
+        _role(synthesized, "runbook-fence")
+    }
+    for _, statement in completing:
+        assert statement["Condition"] == {"Null": {"aws:ResourceTag/ferry:cluster": "false"}}
+        assert "autoScalingGroup:*" in json.dumps(statement["Resource"])

@@ -17,7 +17,7 @@ from ferry.domain.rehoming.inventory import Node, Resident
 from ferry.domain.rehoming.manifests import parse_resident
 from ferry.domain.rehoming.models import NodeReport, PodEviction, ReportInput, RunOutcome
 from ferry.domain.rehoming.planner import DRAIN_WINDOW, plan_drain
-from ferry.domain.rehoming.plans import ActionKind, Cordon, DrainPod, NodePlan, Plan
+from ferry.domain.rehoming.plans import ActionKind, CompleteLifecycleAction, Cordon, DrainPod, NodePlan, Plan
 from ferry.domain.runbooks import Runbook
 from ferry.executor.effects import ClusterEffects
 from tests.unit.rehoming_builders import NOW, request
@@ -153,7 +153,14 @@ def effects(kube: FakeKube, now: Any = NOW) -> ClusterEffects:
         pytest.param(
             {"metadata": {"uid": "new"}}, False, NOW, True, {"evicted": True, "changed": False}, id="recreated"
         ),
-        pytest.param({"metadata": {"uid": "p1"}}, True, NOW, False, {"evicted": False}, id="refused-before-deadline"),
+        pytest.param(
+            {"metadata": {"uid": "p1"}},
+            True,
+            NOW,
+            False,
+            {"evicted": False, "pending": True},
+            id="refused-before-deadline",
+        ),
         pytest.param({"metadata": {"uid": "p1"}}, True, DEADLINE, True, {"evicted": False}, id="refused-at-deadline"),
     ],
 )
@@ -227,3 +234,57 @@ def test_a_drain_succeeds_when_the_node_is_cordoned_and_every_pod_evicted(
     assert ("not evicted: budget" in result.summary) is (
         outcome is RunOutcome.PARTIAL and bool(nodes) and bool(nodes[0].evictions)
     )
+
+
+# --- an Auto Scaling terminate hook ---------------------------------------------------------------------------
+
+HOOK = {
+    "autoScalingGroupName": "east-1-workers-b",
+    "lifecycleHookName": "ferry-drain-and-fence",
+    "lifecycleActionToken": "19cc4d4a-e450-4d1c-b448-0de67EXAMPLE",
+}
+
+
+def test_a_terminate_hook_is_completed_last_after_every_eviction() -> None:
+    plan = plan_drain(C, NODE, [resident("web-1"), resident("web-2")], request(), node_name="b-w1", lifecycle=HOOK)
+    (node,) = plan.nodes
+    last = node.actions[-1]
+    assert isinstance(last, CompleteLifecycleAction)
+    assert (last.group, last.hook, last.token, last.instance_id) == (*HOOK.values(), "i-0b1")
+    assert last.after == tuple(a.step_id for a in node.actions if isinstance(a, DrainPod))
+    assert NodePlan.from_dict(node.to_dict()) == node
+
+
+class FakeLifecycle:
+    def __init__(self) -> None:
+        self.completed: list[str] = []
+
+    def complete(self, *, group: str, hook: str, token: str, instance_id: str) -> bool:
+        self.completed.append(instance_id)
+        return True
+
+
+@pytest.mark.parametrize(
+    ("eviction", "done"),
+    [
+        pytest.param({"evicted": True}, True, id="after-the-drain"),
+        pytest.param({"evicted": False, "reason": "budget until the deadline"}, True, id="at-the-deadline"),
+        pytest.param({"evicted": False, "pending": True}, False, id="not-before-the-deadline"),
+    ],
+)
+def test_continue_is_sent_once_no_eviction_waits_for_its_deadline(eviction: dict[str, Any], done: bool) -> None:
+    lifecycle = FakeLifecycle()
+    action = CompleteLifecycleAction(
+        cluster=C, node="b-w1", group="g", hook="h", token="t", instance_id="i-0b1", after=("east-1/drain-pod/x",)
+    )
+    performed = ClusterEffects(
+        kube=FakeKube(),  # type: ignore[arg-type]
+        fencer=FakeFencer(),  # type: ignore[arg-type]
+        volumes=FakeVolumes(),  # type: ignore[arg-type]
+        fence_wait=timedelta(seconds=1),
+        clock=lambda: NOW,
+        lifecycle=lifecycle,  # type: ignore[arg-type]
+    ).perform(action, {"east-1/drain-pod/x": eviction})
+
+    assert performed.done is done
+    assert lifecycle.completed == (["i-0b1"] if done else [])

@@ -50,6 +50,18 @@ def test_each_node_warning_starts_one_drain_with_a_valid_input(
     assert request.name.startswith(f"drain-{signal.instance}-{signal.kind.value}-") and len(request.name) <= 80
 
 
+def test_a_terminate_hook_is_passed_on_for_the_drain_to_complete() -> None:
+    request = drain_request(warning("autoscaling-terminate-lifecycle"), "n", drain_on_rebalance=False)
+    assert request is not None
+    assert request.input["lifecycleAction"] == {
+        "autoScalingGroupName": "ferry-prod-control-plane-us-east-1b",
+        "lifecycleHookName": "ferry-drain-and-fence",
+        "lifecycleActionToken": "19cc4d4a-e450-4d1c-b448-0de67EXAMPLE",
+    }
+    spot = drain_request(warning("ec2-spot-interruption"), "n", drain_on_rebalance=False)
+    assert spot is not None and "lifecycleAction" not in spot.input
+
+
 def test_the_setting_makes_a_rebalance_recommendation_drain() -> None:
     request = drain_request(warning("ec2-rebalance-recommendation"), "n", drain_on_rebalance=True)
     assert request is not None and "cordonOnly" not in request.input

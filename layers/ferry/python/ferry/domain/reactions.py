@@ -102,10 +102,22 @@ def drain_request(
             "reason": reason[:500],
             **({"deadline": deadline} if deadline and TIMESTAMP_PATTERN.match(deadline) else {}),
             **({"cordonOnly": True} if cordon_only else {}),
+            **_lifecycle_action(signal),
             "dryRun": False,
             "requestedBy": requested_by,
         },
     )
+
+
+def _lifecycle_action(signal: Signal) -> dict[str, Any]:
+    """An Auto Scaling terminate hook's action, for DrainNode to complete (CONTINUE) once drained."""
+    names = ("AutoScalingGroupName", "LifecycleHookName", "LifecycleActionToken")
+    if signal.kind is not SignalKind.ASG_TERMINATING or not all(signal.evidence.get(n) for n in names):
+        return {}
+    group, hook, token = (signal.evidence[n] for n in names)
+    return {
+        "lifecycleAction": {"autoScalingGroupName": group, "lifecycleHookName": hook, "lifecycleActionToken": token}
+    }
 
 
 def subject_line(transition: Transition) -> str:

@@ -98,6 +98,17 @@ INPUT_SCHEMAS: dict[str, dict[str, Any]] = {
                 "deadline": _TIMESTAMP,
                 # A rebalance recommendation, unless FERRY_DRAIN_ON_REBALANCE says drain: cordon, evict nothing.
                 "cordonOnly": {"type": "boolean"},
+                # An Auto Scaling terminate hook's action, completed (CONTINUE) once the node is drained.
+                "lifecycleAction": {
+                    "type": "object",
+                    "properties": {
+                        "autoScalingGroupName": {"type": "string", "minLength": 1, "maxLength": 255},
+                        "lifecycleHookName": {"type": "string", "minLength": 1, "maxLength": 255},
+                        "lifecycleActionToken": {"type": "string", "minLength": 1, "maxLength": 255},
+                    },
+                    "required": ["autoScalingGroupName", "lifecycleHookName", "lifecycleActionToken"],
+                    "additionalProperties": False,
+                },
             },
             ["cluster"],
         ),

@@ -16,6 +16,7 @@ from typing import Any
 
 from ferry.adapters.fencing import Fencer
 from ferry.adapters.kube_writes import KubeWriter
+from ferry.adapters.lifecycle import CONTINUE, LifecycleActions
 from ferry.adapters.volumes import Volumes
 from ferry.domain.conventions import PET_TAG, REHOMED_TO_TAG, RUN_TAG
 from ferry.domain.errors import Conflict, NotFound, Refused, StepPending, Throttled
@@ -26,6 +27,7 @@ from ferry.domain.rehoming.plans import (
     AskEviction,
     AwaitPodReleased,
     BindClaim,
+    CompleteLifecycleAction,
     Cordon,
     CreatePersistentVolume,
     CreateVolume,
@@ -56,7 +58,9 @@ class ClusterEffects:
         volumes: Volumes,
         fence_wait: timedelta,
         clock: Callable[[], datetime],
+        lifecycle: LifecycleActions | None = None,
     ) -> None:
+        self._lifecycle = lifecycle
         self._kube = kube
         self._fencer = fencer
         self._volumes = volumes
@@ -80,6 +84,7 @@ class ClusterEffects:
             AskEviction: self._ask_eviction,
             Evict: self._evict,
             DrainPod: self._drain_pod,
+            CompleteLifecycleAction: self._complete_lifecycle_action,
             VerifyRunning: self._verify_running,
         }
 
@@ -299,7 +304,20 @@ class ClusterEffects:
             if self._clock() >= datetime.fromisoformat(action.deadline):
                 reason = f"PodDisruptionBudget refused the eviction until the deadline {action.deadline}: {error}"
                 return Performed(True, {"evicted": False, "reason": reason})
-            return Performed(False, {"evicted": False, "reason": f"PodDisruptionBudget refuses for now: {error}"})
+            reason = f"PodDisruptionBudget refuses for now: {error}"
+            return Performed(False, {"evicted": False, "pending": True, "reason": reason})
+
+    def _complete_lifecycle_action(self, action: CompleteLifecycleAction, results: Results) -> Performed:
+        """CONTINUE only once no eviction of the node is still waiting for its deadline (not done: asked again
+        with them); the group terminates the instance after it."""
+        if self._lifecycle is None:
+            raise Refused("no Auto Scaling client: the lifecycle action is left to its timeout")
+        if any((results.get(step) or {}).get("pending") for step in action.after):
+            return Performed(False, {"completed": False, "waitingFor": "evictions before their deadline"})
+        completed = self._lifecycle.complete(
+            group=action.group, hook=action.hook, token=action.token, instance_id=action.instance_id
+        )
+        return Performed(True, {"completed": completed, "result": CONTINUE})
 
     def _verify_running(self, action: VerifyRunning, _: Results) -> Performed:
         pod = self._kube.pod_object(action.namespace, action.pod)

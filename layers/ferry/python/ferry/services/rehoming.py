@@ -25,6 +25,7 @@ from ferry.adapters.fencing import Fencer
 from ferry.adapters.journal import Journal
 from ferry.adapters.kube import credentials_for
 from ferry.adapters.kube_writes import KubeWriter
+from ferry.adapters.lifecycle import LifecycleActions
 from ferry.adapters.registry import Registry
 from ferry.adapters.reporting import AuditLog, Notifier
 from ferry.adapters.states import StateTable
@@ -87,6 +88,7 @@ class RehomingSteps:
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         owner: str | None = None,
+        autoscaling: Any = None,
     ) -> None:
         self._settings = settings
         self._registry = registry
@@ -99,6 +101,7 @@ class RehomingSteps:
         self._registered: tuple[list[ClusterRegistration], datetime] | None = None
         self._fencer = Fencer(ec2, sleep=sleep, monotonic=monotonic)  # `sleep` and `monotonic` share one time
         self._volumes = Volumes(ec2)
+        self._lifecycle = LifecycleActions(autoscaling) if autoscaling is not None else None
         self.executor = PlanExecutor(
             settings.mode,
             journal=journal,
@@ -125,6 +128,7 @@ class RehomingSteps:
             registry=Registry(dynamodb, table),
             connect=connect,
             ec2=LazyClient("ec2"),
+            autoscaling=LazyClient("autoscaling"),
             states=StateTable(dynamodb, table),
             journal=Journal(dynamodb, table, ttl=timedelta(days=settings.journal_ttl_days)),
             audit=AuditLog(dynamodb, table),
@@ -160,6 +164,7 @@ class RehomingSteps:
             volumes=self._volumes,
             fence_wait=self._settings.limits.fence_wait,
             clock=self._clock,
+            lifecycle=self._lifecycle,
         )
 
     def _read_zone(self, registration: ClusterRegistration, zone: str) -> ClusterInventory:
@@ -231,6 +236,7 @@ class RehomingSteps:
             node_name=name,
             deadline=deadline,
             cordon_only=bool(body.get("cordonOnly", False)),
+            lifecycle=body.get("lifecycleAction"),
         )
 
     def _clusters_for(self, zone: str, named: Iterable[str] | None) -> list[ClusterRegistration]:

@@ -53,6 +53,7 @@ from ferry.domain.rehoming.plans import (
     AwaitPodReleased,
     BindClaim,
     ClaimMove,
+    CompleteLifecycleAction,
     Condition,
     Cordon,
     CreatePersistentVolume,
@@ -144,6 +145,7 @@ def plan_drain(
     node_name: str,
     deadline: datetime | None = None,
     cordon_only: bool = False,
+    lifecycle: Mapping[str, str] | None = None,
 ) -> Plan:
     """DrainNode: cordon, then one eviction per pod (by uid, in name order), each asked until the deadline
     (or `DRAIN_WINDOW` from now, whichever comes first).
@@ -151,6 +153,8 @@ def plan_drain(
     Left on the node, as `kubectl drain` leaves them: DaemonSet pods (their controller ignores the cordon and
     would put them back), mirror pods (the kubelet's; the API cannot evict them) and pods already deleting.
     `cordon_only` (a rebalance recommendation, by default): the cordon alone, every pod stays.
+    `lifecycle` (an Auto Scaling terminate hook: `autoScalingGroupName`, `lifecycleHookName`,
+    `lifecycleActionToken`): CONTINUE last, once every eviction is finished.
     """
     subject = f"{cluster}/node/{node_name}"
     if node is None:
@@ -171,6 +175,18 @@ def plan_drain(
             actions.append(
                 DrainPod(cluster=cluster, namespace=pod.namespace, pod=pod.name, uid=pod.uid, deadline=until)
             )
+    if lifecycle is not None and node.instance_id:
+        actions.append(
+            CompleteLifecycleAction(
+                cluster=cluster,
+                node=node.name,
+                group=lifecycle["autoScalingGroupName"],
+                hook=lifecycle["lifecycleHookName"],
+                token=lifecycle["lifecycleActionToken"],
+                instance_id=node.instance_id,
+                after=tuple(a.step_id for a in actions if isinstance(a, DrainPod)),
+            )
+        )
     plan = NodePlan(
         cluster=cluster,
         node=node.name,

@@ -44,6 +44,7 @@ class ActionKind(StrEnum):
     ASK_EVICTION = "ask-eviction"
     EVICT = "evict"
     DRAIN_POD = "drain-pod"
+    COMPLETE_LIFECYCLE_ACTION = "complete-lifecycle-action"
     VERIFY_RUNNING = "verify-running"
 
 
@@ -395,6 +396,22 @@ class DrainPod(PodAction):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CompleteLifecycleAction(NodeAction):
+    """DrainNode for an Auto Scaling terminate hook: CONTINUE once every `after` step (the node's evictions)
+    is finished, evicted or reported at its deadline; the group then terminates the instance."""
+
+    kind: ClassVar[ActionKind] = ActionKind.COMPLETE_LIFECYCLE_ACTION
+    group: str
+    hook: str
+    token: str
+    instance_id: str
+    after: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        return f"complete the lifecycle action of {self.instance_id} ({self.group}/{self.hook}): CONTINUE"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class VerifyRunning(PodAction):
     kind: ClassVar[ActionKind] = ActionKind.VERIFY_RUNNING
     zones: tuple[str, ...]
@@ -424,6 +441,7 @@ ACTION_TYPES: Mapping[ActionKind, type[Action]] = {
         AskEviction,
         Evict,
         DrainPod,
+        CompleteLifecycleAction,
         VerifyRunning,
     )
 }
