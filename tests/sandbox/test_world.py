@@ -317,7 +317,8 @@ def test_the_stacks_runbooks_call_ferrys_functions_and_the_detector_gets_evacuat
         assert folders <= set(available_functions()), f"{machine} calls a function that has no folder"
         assert {"runbook-plan", "runbook-fence", "runbook-report"} <= folders
     assert stack.handoffs == {
-        "ferry-ingest": {"FERRY_SM_EVACUATE_ZONE": "ferry-EvacuateZone"},
+        # ingest also starts DrainNode on a node warning
+        "ferry-ingest": {"FERRY_SM_EVACUATE_ZONE": "ferry-EvacuateZone", "FERRY_SM_DRAIN_NODE": "ferry-DrainNode"},
         "ferry-probe": {"FERRY_SM_EVACUATE_ZONE": "ferry-EvacuateZone"},
     }
 

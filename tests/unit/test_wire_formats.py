@@ -86,7 +86,7 @@ def top_level_keys(shape: str) -> list[str]:
 
 FULL = {
     "NodeJob": samples.NODE_JOB,
-    "NodeReport": samples.NODE_REPORT_UNFENCED,
+    "NodeReport": samples.NODE_REPORT_DRAINED,
     "PetJob": samples.PET_JOB,
     "PetReport": samples.PET_REPORT_FAILED,
     "PlanOutput": samples.PLAN_OUTPUT,

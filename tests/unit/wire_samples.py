@@ -39,6 +39,7 @@ from ferry.domain.rehoming.models import (
     PetReport,
     PetStatus,
     PlanOutput,
+    PodEviction,
     ReportInput,
     RunOutcome,
     RunReport,
@@ -86,6 +87,20 @@ NODE_REPORT = NodeReport(
     "east-1", "a-w0", "i-0a1b2c3d4e5f", True, FencedBy.STOPPED_BY_FERRY, IdentityFreed.OUT_OF_SERVICE_TAINT, True
 )
 NODE_REPORT_UNFENCED = NodeReport("east-1", "a-w1", "i-9f8e7d", False, None, None, True, "EC2 still reports running")
+NODE_REPORT_DRAINED = NodeReport(
+    "east-1",
+    "b-w0",
+    "i-0b1c2d3e4f5a",
+    False,
+    None,
+    None,
+    True,
+    "1 of 2 pod(s) not evicted (never forced)",
+    (
+        PodEviction("shop", "db-1", False, "PodDisruptionBudget refused the eviction until the deadline"),
+        PodEviction("shop", "queue-1", True),
+    ),
+)
 PET_JOB = PetJob(
     RUN, "east-1", "shop", "db", 0, "db-0", "a-w0", RehomePolicy.SNAPSHOT, ZONES[0], ZONES[1], dry_run=False
 )
@@ -314,6 +329,7 @@ SAMPLES: dict[str, Any] = {
     "node-job": NODE_JOB,
     "node-report": NODE_REPORT,
     "node-report-unfenced": NODE_REPORT_UNFENCED,
+    "node-report-drained": NODE_REPORT_DRAINED,
     "pet-job": PET_JOB,
     "pet-job-no-node": PET_JOB_NO_NODE,
     "pet-report": PET_REPORT,
