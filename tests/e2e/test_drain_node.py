@@ -19,9 +19,10 @@ from ferry.domain.reactions import drain_request
 from ferry.domain.rehoming.models import RunOutcome
 from ferry.domain.translators import translate
 from sandbox.scenario import StatefulSetSpec, load
+from sandbox.stepfunctions import Runbooks
 from sandbox.world import World
 from tests.conftest import load_event
-from tests.e2e.rehoming_world import StateMachine, drill_world, pods_per_identity, runtime
+from tests.e2e.rehoming_world import drill_world, planned, pods_per_identity, run, runtime
 
 pytestmark = pytest.mark.xdist_group("rehoming-drill")  # one sandbox world per process at a time
 
@@ -83,10 +84,10 @@ def test_a_spot_warning_drains_exactly_its_node_through_budgets_never_forcing(wo
 
     request = drain_request(spot_warning(world, instance), node, drain_on_rebalance=False)
     assert request is not None
-    # The real machine's StepPending retries wait about 7 minutes in all (capped exponential backoff); this
-    # stand-in waits a fixed time per retry, 10 s here so that its 19 retries outlast the 2-minute deadline.
-    machine = StateMachine(world, runtime(world), wait_seconds=10)
-    report, plan = machine.run("DrainNode", request.input, request.name)
+    # The synthesized ferry-DrainNode, its Tasks the real steps; its StepPending retries outlast the deadline.
+    with Runbooks(world, runtime(world).invoke) as runbooks:
+        report = run(runbooks, "DrainNode", request.input, request.name)
+        plan = planned(runbooks, request.name)
 
     elapsed = world.offset() - started
     # The run: exactly that node, cordoned; each pod evicted or reported with the budget's reason.
@@ -144,7 +145,8 @@ def test_a_ten_pod_node_with_no_budget_in_the_way_is_drained_well_before_its_dea
 
         request = drain_request(spot_warning(world, instance), node, drain_on_rebalance=False)
         assert request is not None
-        report, _ = StateMachine(world, runtime(world)).run("DrainNode", request.input, request.name)
+        with Runbooks(world, runtime(world).invoke) as runbooks:
+            report = run(runbooks, "DrainNode", request.input, request.name)
 
         elapsed = world.offset() - started
         assert report.outcome is RunOutcome.SUCCEEDED, report.summary
