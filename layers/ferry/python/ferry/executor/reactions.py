@@ -67,12 +67,34 @@ class Executor:
 
     def start_run(self, request: RunbookRequest, *, who: str, why: str) -> Done:
         """Start a run that no transition asked for (a retry of unfinished work): audited and told alike."""
+        done = self._start_audited(request, who=who, why=why)
+        if done.outcome is Outcome.STARTED:
+            self._notifier.notify(
+                f"Ferry: {request.runbook.value} started again ({request.input.get('zone', '')})",
+                f"{why}\naction: started {request.runbook.value} as {request.name}",
+                {"outcome": done.outcome},
+            )
+        return done
+
+    def drain(self, request: RunbookRequest, *, why: str) -> Done:
+        """Start DrainNode for a node warning: audited, and told whatever the outcome (in observe mode: what
+        would have started)."""
+        done = self._start_audited(request, who="ferry-ingest", why=why)
+        target = request.input.get("node") or request.input.get("instanceId")
+        self._notifier.notify(
+            f"Ferry: node {request.input.get('cluster')}/{target} warned ({why.split(' ', 1)[0]})",
+            f"{why}\n{_run_line(request, done.outcome)}",
+            {"outcome": done.outcome},
+        )
+        return done
+
+    def _start_audited(self, request: RunbookRequest, *, who: str, why: str) -> Done:
+        """Start a run no transition asked for, and leave its audit record (written before anyone is told)."""
         outcome, execution_arn = self._start(request)
-        now = self._clock()
         action_id = f"run:{request.name}"
         self._audit.record(
             action_id,
-            now,
+            self._clock(),
             {
                 "what": f"start {request.runbook.value} as {request.name}",
                 "who": who,
@@ -84,40 +106,6 @@ class Executor:
                 "outcome": outcome,
                 "execution_arn": execution_arn,
             },
-        )
-        if outcome is Outcome.STARTED:
-            self._notifier.notify(
-                f"Ferry: {request.runbook.value} started again ({request.input.get('zone', '')})",
-                f"{why}\naction: started {request.runbook.value} as {request.name}",
-                {"outcome": outcome},
-            )
-        return Done(action_id=action_id, outcome=outcome, execution_arn=execution_arn)
-
-    def drain(self, request: RunbookRequest, *, why: str) -> Done:
-        """Start DrainNode for a node warning: audited, and told whatever the outcome (in observe mode: what
-        would have started)."""
-        outcome, execution_arn = self._start(request)
-        action_id = f"run:{request.name}"
-        target = request.input.get("node") or request.input.get("instanceId")
-        self._audit.record(
-            action_id,
-            self._clock(),
-            {
-                "what": f"start {request.runbook.value} as {request.name}",
-                "who": "ferry-ingest",
-                "why": why,
-                "mode": self._mode.value,
-                "runbook": request.runbook.value,
-                "execution_name": request.name,
-                "input": request.input,
-                "outcome": outcome,
-                "execution_arn": execution_arn,
-            },
-        )
-        self._notifier.notify(
-            f"Ferry: node {request.input.get('cluster')}/{target} warned ({why.split(' ', 1)[0]})",
-            f"{why}\n{_run_line(request, outcome)}",
-            {"outcome": outcome},
         )
         return Done(action_id=action_id, outcome=outcome, execution_arn=execution_arn)
 
