@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ferry.adapters.aws import translate_error
+from ferry.adapters.batching import put_in_batches
 
 RETENTION = timedelta(days=7)
 _REFRESH = timedelta(days=1)
@@ -44,9 +45,7 @@ class Placements:
             for p in placements
             if (seen := self._written.get(p.instance_id)) is None or seen[0] != p or now - seen[1] > _REFRESH
         ]
-        for start in range(0, len(due), 25):
-            requests = [{"PutRequest": {"Item": self._item(p, now)}} for p in due[start : start + 25]]
-            self._call("batch_write_item", RequestItems={self._table: requests})
+        put_in_batches(self._dynamodb, self._table, [self._item(p, now) for p in due])
         self._written.update({p.instance_id: (p, now) for p in due})
         return len(due)
 

@@ -16,6 +16,7 @@ from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ferry.adapters.aws import translate_error
+from ferry.adapters.batching import put_in_batches
 from ferry.domain.signals import Signal
 
 _serialize = TypeSerializer().serialize
@@ -41,10 +42,12 @@ class SignalLog:
         self._table = table_name
 
     def record_signals(self, signals: Iterable[Signal], *, ttl: timedelta) -> None:
-        """Write each signal; a replay overwrites the same key, so recording is idempotent."""
-        for signal in signals:
-            expires = int((signal.observed_at + ttl).timestamp())
-            self._put({**signal_key(signal), **signal.to_dict(), "expires_at": expires})
+        """Write the signals, 25 to a call; a replay overwrites the same key, so recording is idempotent."""
+        items = [
+            _item({**signal_key(signal), **signal.to_dict(), "expires_at": int((signal.observed_at + ttl).timestamp())})
+            for signal in signals
+        ]
+        put_in_batches(self._dynamodb, self._table, items)
 
     def record_rejection(self, message_id: str, reason: str, body: str, *, now: datetime, ttl: timedelta) -> None:
         self._put(
