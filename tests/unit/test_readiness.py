@@ -1,0 +1,205 @@
+"""Readiness: "if this zone failed now", per pet and per zone, from one snapshot (ferry.domain.readiness).
+
+One small cluster per finding kind, named so that a failing id says which answer changed; then properties on
+random clusters: the assessment agrees with the EvacuateZone plan for the same snapshot (same pets moved, same
+targets, same skips), is deterministic, and grades a zone by its worst finding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ferry.domain.detection.transitions import ZoneStatus
+from ferry.domain.errors import InputError
+from ferry.domain.readiness import SEVERITY, FindingKind, Grade, Outcome, assess, assess_zone
+from ferry.domain.rehoming.inventory import ClusterInventory
+from ferry.domain.rehoming.planner import Request, plan_evacuation
+from ferry.domain.rehoming.policies import RehomeLimits
+from tests.unit.rehoming_builders import NOW, ZONES, ClusterBuilder
+from tests.unit.test_rehoming_properties import clusters
+
+A, B, C = ZONES
+
+
+def one_pet(**pet: object) -> ClusterBuilder:
+    """Two workers per zone, StatefulSet `db` (snapshot, max-rpo 15m), its pet db-0 on a-w0."""
+    statefulset = {k: pet.pop(k) for k in ("rehome", "max_rpo", "spread", "zones") if k in pet}
+    return ClusterBuilder().standard().statefulset(**statefulset).pet(0, "a-w0", **pet)  # type: ignore[arg-type]
+
+
+def kinds(inventory: ClusterInventory, zone: str = A) -> dict[str, set[FindingKind]]:
+    found: dict[str, set[FindingKind]] = {}
+    for finding in assess_zone(zone, [inventory], NOW).findings:
+        found.setdefault(finding.subject, set()).add(finding.kind)
+    return found
+
+
+# --- one finding kind each --------------------------------------------------------------------------------
+
+
+def test_a_pet_with_a_recent_snapshot_moves_within_its_rpo_and_the_zone_is_ready() -> None:
+    readiness = assess_zone(A, [one_pet(snapshot_age=timedelta(minutes=5)).build()], NOW)
+
+    (pet,) = readiness.pets
+    assert (pet.subject, pet.outcome, pet.target_zone) == ("east-1/shop/db-0", Outcome.MOVES, B)
+    assert pet.data_loss == timedelta(minutes=5) and pet.max_rpo == timedelta(minutes=15)
+    assert pet.snapshots and all(s.startswith("snap-") for s in pet.snapshots)
+    assert (readiness.grade, readiness.findings) == (Grade.READY, ())
+
+
+@pytest.mark.parametrize(
+    "pet, subject, kind, grade",
+    [
+        pytest.param(
+            {"snapshot_age": timedelta(hours=3)},
+            "east-1/shop/db-0",
+            FindingKind.RPO_EXCEEDED,
+            Grade.AT_RISK,
+            id="snapshot-older-than-max-rpo",
+        ),
+        pytest.param(
+            {"snapshot_age": None}, "east-1/shop/db-0", FindingKind.NO_SNAPSHOT, Grade.NOT_READY, id="no-snapshot"
+        ),
+        pytest.param({"rehome": "stay"}, "east-1/shop/db-0", FindingKind.STAYS_DOWN, Grade.AT_RISK, id="stay-policy"),
+        pytest.param(
+            {"rehome": "teleport"}, "east-1/shop/db-0", FindingKind.CANNOT_MOVE, Grade.NOT_READY, id="unknown-policy"
+        ),
+        pytest.param(
+            {"max_rpo": "soon"},
+            "east-1/shop/db-0",
+            FindingKind.UNKNOWN_ANNOTATION,
+            Grade.AT_RISK,
+            id="unreadable-max-rpo",
+        ),
+        pytest.param(
+            {"zones": frozenset({A})},
+            "east-1/shop/db-0",
+            FindingKind.CANNOT_MOVE,
+            Grade.NOT_READY,
+            id="node-affinity-allows-no-other-zone",
+        ),
+        pytest.param({"ebs": False}, "east-1/shop/db-0", FindingKind.CANNOT_MOVE, Grade.NOT_READY, id="volume-not-ebs"),
+    ],
+)
+def test_each_finding_kind_is_named_for_its_pet_and_grades_the_zone(
+    pet: dict[str, object], subject: str, kind: FindingKind, grade: Grade
+) -> None:
+    readiness = assess_zone(A, [one_pet(**pet).build()], NOW)
+
+    assert kind in {f.kind for f in readiness.findings if f.subject == subject}
+    assert readiness.grade is grade
+
+
+def test_a_node_ferry_cannot_fence_is_named_and_its_pet_cannot_move() -> None:
+    builder = ClusterBuilder().standard().statefulset()
+    builder.node("a-w9", A, instance=None)
+    inventory = builder.pet(0, "a-w9").build()
+
+    found = kinds(inventory)
+
+    assert found["east-1/node/a-w9"] == {FindingKind.NOT_FENCEABLE}
+    assert found["east-1/shop/db-0"] == {FindingKind.CANNOT_MOVE}
+    assert assess_zone(A, [inventory], NOW).grade is Grade.NOT_READY
+
+
+def test_no_healthy_zone_with_a_schedulable_node_leaves_the_pet_down() -> None:
+    builder = one_pet()
+    builder.zones[B] = builder.zones[C] = ZoneStatus.IMPAIRED
+
+    assert kinds(builder.build())["east-1/shop/db-0"] == {FindingKind.CANNOT_MOVE}
+
+
+def test_control_plane_nodes_are_not_findings() -> None:
+    builder = one_pet()
+    builder.node("a-cp", A, control_plane=True)
+
+    assert "east-1/node/a-cp" not in kinds(builder.build())
+
+
+def test_nodes_beyond_one_runs_fence_budget_are_at_risk_not_lost() -> None:
+    builder = ClusterBuilder().statefulset()
+    for index in range(3):
+        builder.node(f"a-w{index}", A)
+    builder.node("b-w0", B).node("c-w0", C)
+    for index in range(3):
+        builder.pet(index, f"a-w{index}")
+    inventory = builder.build()
+
+    readiness = assess_zone(A, [inventory], NOW, limits=RehomeLimits(max_fences_per_run=2))
+
+    (waiting,) = [p for p in readiness.pets if p.outcome is Outcome.SKIPPED]
+    assert {f.kind for f in readiness.findings if f.subject in (waiting.subject, "east-1/node/a-w2")} == {
+        FindingKind.FENCE_LIMIT
+    }
+    assert readiness.grade is Grade.AT_RISK
+    assert assess_zone(A, [inventory], NOW).grade is Grade.READY  # the default budget (50) fences all three
+
+
+def test_an_unreachable_cluster_is_a_finding_and_the_rest_is_assessed() -> None:
+    readiness = assess_zone(A, [one_pet().build()], NOW, unreachable=["east-2"])
+
+    assert [(f.kind, f.subject) for f in readiness.findings] == [(FindingKind.UNREACHABLE, "east-2")]
+    assert [p.outcome for p in readiness.pets] == [Outcome.MOVES]
+    assert readiness.grade is Grade.NOT_READY
+
+
+def test_a_pet_of_another_zone_is_not_in_this_zones_answer() -> None:
+    inventory = ClusterBuilder().standard().statefulset().pet(0, "b-w0").build()
+
+    assert assess_zone(A, [inventory], NOW).pets == ()
+    assert [p.subject for p in assess_zone(B, [inventory], NOW).pets] == ["east-1/shop/db-0"]
+
+
+def test_fresh_pets_come_back_empty_with_no_data_loss_to_measure() -> None:
+    (pet,) = assess_zone(A, [one_pet(rehome="fresh").build()], NOW).pets
+
+    assert (pet.outcome, pet.data_loss, pet.snapshots) == (Outcome.FRESH, None, ())
+
+
+def test_zones_are_assessed_one_at_a_time_and_an_unknown_zone_is_named() -> None:
+    inventory = ClusterBuilder().standard().statefulset().pet(0, "a-w0").pet(1, "b-w0").build()
+
+    assert [r.zone for r in assess([A, B], [inventory], NOW)] == [A, B]
+    with pytest.raises(InputError, match="us-west-2a"):
+        assess(["us-west-2a"], [inventory], NOW)
+
+
+# --- properties --------------------------------------------------------------------------------------------
+
+
+COMMON = settings(max_examples=200, deadline=None)
+
+
+@COMMON
+@given(clusters(), st.sampled_from(ZONES))
+def test_the_assessment_agrees_with_evacuate_zones_plan_for_the_same_snapshot(
+    inventory: ClusterInventory, zone: str
+) -> None:
+    lost = replace(inventory, zones={**inventory.zones, zone: ZoneStatus.IMPAIRED})
+    plan = plan_evacuation(zone, [lost], Request("readiness", NOW))
+
+    readiness = assess_zone(zone, [inventory], NOW)
+
+    moved = {p.subject: p.target_zone for p in readiness.pets if p.outcome in (Outcome.MOVES, Outcome.FRESH)}
+    planned = {p.subject: p.target_zone for p in plan.pets if p.target_zone != p.from_zone}
+    assert moved == planned
+    assert {p.subject for p in readiness.pets if p.outcome is Outcome.SKIPPED} == {
+        s.subject for s in plan.skipped if "/node/" not in s.subject
+    }
+
+
+@COMMON
+@given(clusters(), st.sampled_from(ZONES))
+def test_one_snapshot_gives_one_answer_graded_by_its_worst_finding(inventory: ClusterInventory, zone: str) -> None:
+    first, again = assess_zone(zone, [inventory], NOW), assess_zone(zone, [inventory], NOW)
+
+    assert first == again
+    worst = max((SEVERITY[f.kind] for f in first.findings), key=list(Grade).index, default=Grade.READY)
+    assert first.grade is worst
+    assert first.grade is Grade.READY or first.findings
+    assert len({p.subject for p in first.pets}) == len(first.pets)
