@@ -435,6 +435,10 @@ def _handler_class(api: ApiServer) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         server_version = "sandbox-kube-apiserver"
         sys_version = ""
+        # A watch sends its headers, then one chunk per event: with Nagle's algorithm on, each event after the
+        # first waits for the client's delayed ACK (40 ms on Linux). The real API server's Go net/http sets
+        # TCP_NODELAY on every connection too.
+        disable_nagle_algorithm = True
 
         def setup(self) -> None:
             super().setup()
