@@ -7,11 +7,14 @@ from typing import Any
 
 import pytest
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from sandbox.kube import KubeCluster
+from tests.conftest import wait_for
 from tests.sandbox.conftest import api_error, deployment, pod_manifest
 
 START = 5.0  # seconds of sandbox time a pod takes to start, where a test needs a replacement not Ready yet
+HOLD = "sandbox.ferry.io/hold"
 BUDGET_MESSAGE = "Cannot evict pod as it would violate the pod's disruption budget."
 
 
@@ -22,6 +25,14 @@ def policy(cluster: KubeCluster) -> client.PolicyV1Api:
 
 def eviction(name: str, namespace: str) -> dict[str, Any]:
     return {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": namespace}}
+
+
+def gone(core: client.CoreV1Api, name: str, namespace: str) -> bool:
+    try:
+        core.read_namespaced_pod(name, namespace)
+    except ApiException as error:
+        return error.status == 404
+    return False
 
 
 def budget(name: str, app: str, **bounds: Any) -> dict[str, Any]:
@@ -37,12 +48,17 @@ def running_pods(core: client.CoreV1Api, namespace: str) -> list[str]:
 def test_eviction_without_a_budget_deletes_gracefully(
     cluster: KubeCluster, core: client.CoreV1Api, namespace: str
 ) -> None:
-    core.create_namespaced_pod(namespace, pod_manifest("free"))
+    # The test's own finalizer holds the pod after the eviction, so the graceful deletion can be read before the
+    # kubelet completes it (without it, a busy machine's kubelet may finish before the test looks).
+    manifest = pod_manifest("free")
+    manifest["metadata"]["finalizers"] = [HOLD]
+    core.create_namespaced_pod(namespace, manifest)
     cluster.settle()
     core.create_namespaced_pod_eviction("free", namespace, eviction("free", namespace))
-    assert core.read_namespaced_pod("free", namespace).metadata.deletion_timestamp is not None
-    cluster.settle()
-    assert api_error(core.read_namespaced_pod, "free", namespace)[0] == 404
+    evicted = core.read_namespaced_pod("free", namespace).metadata
+    assert evicted.deletion_timestamp is not None
+    core.patch_namespaced_pod("free", namespace, {"metadata": {"finalizers": None}})
+    wait_for(lambda: gone(core, "free", namespace), what="the evicted pod gone")
 
 
 def test_a_budget_that_allows_no_disruption_answers_429(
