@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import http.server
 import ssl
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ferry.adapters.kube import Credentials, KubeApi
+from ferry.adapters.kube import Credentials, KubeApi, ca_file
 from ferry.domain.clusters import ClusterKind, ClusterRegistration
 from ferry.domain.errors import Invalid, TransientError, Unavailable
 from sandbox.kube import KubeCluster
@@ -77,3 +78,17 @@ def test_an_invalid_request_is_invalid_and_not_retried() -> None:
 
     assert not isinstance(refused.value, TransientError)
     assert "422" in str(refused.value)
+
+
+def test_connecting_every_round_writes_one_ca_file_per_ca(tls_server, tmp_path, monkeypatch) -> None:
+    endpoint, ca = tls_server
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "lambda-tmp"))
+    (tmp_path / "lambda-tmp").mkdir()
+
+    for _ in range(3):
+        KubeApi(registration(endpoint), Credentials(token="t", ca_pem=ca), timeout=2).close()
+    KubeApi(registration(endpoint), Credentials(token="t", ca_pem=ca + "\n"), timeout=2).close()
+
+    files = sorted(p.name for p in (tmp_path / "lambda-tmp").iterdir())
+    assert len(files) == 2 and all(f.startswith("ferry-ca-") and f.endswith(".pem") for f in files)
+    assert Path(ca_file(ca)).name in files and Path(ca_file(ca)).read_text() == ca

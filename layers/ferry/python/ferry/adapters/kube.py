@@ -9,11 +9,14 @@ timeouts, refused connections and failed TLS handshakes Unavailable, so callers 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import urllib3
@@ -75,6 +78,18 @@ def _status_message(error: ApiException) -> str:
     except ValueError:
         body = {}
     return f"{error.status} {error.reason}: {body.get('message', '') if isinstance(body, dict) else ''}".strip()
+
+
+def ca_file(ca_pem: str) -> str:
+    """The path of a file holding this CA bundle, named by its digest: the client reads CAs only from files, and
+    a warm Lambda connects every round, so one file per distinct CA is written once and reused (a file per
+    connection would fill /tmp). Written to a temporary name and renamed, so a reader never sees half a file."""
+    path = Path(tempfile.gettempdir()) / f"ferry-ca-{hashlib.sha256(ca_pem.encode()).hexdigest()[:32]}.pem"
+    if not path.exists():
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".part", delete=False) as part:
+            part.write(ca_pem)
+        os.replace(part.name, path)
+    return str(path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +168,7 @@ class KubeApi:
         configuration.api_key_prefix = {"BearerToken": "Bearer"}
         configuration.retries = False  # Ferry decides about retries, by error type
         if credentials.ca_pem:
-            with tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False) as ca:
-                ca.write(credentials.ca_pem)
-            configuration.ssl_ca_cert = ca.name
+            configuration.ssl_ca_cert = ca_file(credentials.ca_pem)
         self.cluster = registration.name
         self._timeout = timeout
         self._client = k8s.ApiClient(configuration)
