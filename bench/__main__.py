@@ -10,6 +10,7 @@ MODULES = [
     "bench.ingest",
     "bench.synth",
     "bench.detection",
+    "bench.federation",
     "bench.probe",
     "bench.sandbox",
     "sandbox.kube.bench",

@@ -76,9 +76,23 @@ PLANTS = [
     pytest.param(
         "domain/translators/health.py",
         "import ferry.domain.detection.zones",
-        "Translators, the detector and the re-homing planner",
+        "Translators, the detector, the re-homing planner and the federation",
         "ferry.domain.translators.health -> ferry.domain.detection.zones",
         id="translator-imports-the-detector",
+    ),
+    pytest.param(
+        "domain/federation/distribution.py",
+        "import ferry.domain.detection.zones",
+        "Translators, the detector, the re-homing planner and the federation",
+        "ferry.domain.federation.distribution -> ferry.domain.detection.zones",
+        id="distribution-imports-the-detector",
+    ),
+    pytest.param(
+        "domain/federation/apps.py",
+        "import ferry.adapters.registry",
+        "The domain is pure",
+        "ferry.domain.federation.apps -> ferry.adapters.registry",
+        id="federation-model-reads-the-registry",
     ),
     pytest.param(
         "services/snapshotting.py",
