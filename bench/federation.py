@@ -18,7 +18,8 @@ if _LAYER not in sys.path:  # `python -m bench` from the repository root, as `ma
     sys.path.insert(0, _LAYER)
 
 from ferry.domain.detection.transitions import ControlPlaneStatus, ZoneStatus  # noqa: E402
-from ferry.domain.federation import ClusterHealth, FederatedApp, Placement, ZoneNodes, distribute_all  # noqa: E402
+from ferry.domain.federation.apps import FederatedApp, Placement  # noqa: E402
+from ferry.domain.federation.distribution import ClusterHealth, ZoneNodes, distribute_all  # noqa: E402
 
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 CLUSTERS = tuple(f"cluster-{n}" for n in range(10))

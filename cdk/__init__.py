@@ -5,10 +5,11 @@ is past its end of life (this machine runs Node 20). The banner says nothing the
 a synth, so it is silenced here, before any module of the package imports aws_cdk; an explicit setting in
 the environment still wins.
 
-The app imports one module of the Ferry package, `ferry.domain.conventions`: the tags and names its IAM
-conditions must share with the code that writes them. The Ferry layer's folder goes on `sys.path` here, once,
-so that `python -m cdk.app` (cdk.json), `python -m cdk.synth` and the tests import it the same way. Nothing
-else of Ferry is imported by the app (tests/infrastructure/test_cdk_conventions.py checks it).
+The app imports two pure modules of the Ferry package: `ferry.domain.conventions` (the tags and names its IAM
+conditions must share with the code that writes them) and `ferry.domain.configuration` (the reader of the
+configuration file, with the models it checks the file against). The Ferry layer's folder goes on `sys.path`
+here, once, so that `python -m cdk.app` (cdk.json), `python -m cdk.synth` and the tests import it the same
+way. Nothing else of Ferry is imported by the app (tests/infrastructure/test_cdk_conventions.py checks it).
 """
 
 import os

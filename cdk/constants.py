@@ -26,6 +26,8 @@ LAYERS_DIR = REPO_ROOT / "layers"
 # Local bundles (pip installs per requirements hash) are cached here between synths; see cdk/bundling.py.
 BUILD_DIR = REPO_ROOT / ".build"
 CDK_JSON = REPO_ROOT / "cdk.json"
+# The member clusters and federated apps that `cdk deploy` writes into the registry (ferry.domain.configuration).
+DEFAULT_CONFIG = REPO_ROOT / "ferry.yaml"
 DEFAULT_OUTDIR = REPO_ROOT / "cdk.out"
 
 # --- the app -----------------------------------------------------------------------------------------
@@ -47,6 +49,7 @@ class ContextKey:
     NOTIFY_EMAIL = "notifyEmail"
     LOG_LEVEL = "logLevel"
     PROBE_INTERVAL_MINUTES = "probeIntervalMinutes"
+    CONFIG = "config"  # the configuration file (clusters, federated apps); relative paths from the repository
 
 
 MODES = ("observe", "act")

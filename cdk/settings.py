@@ -7,12 +7,15 @@ not deploy a Ferry that silently observes (or acts) against the operator's inten
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from constructs import Node
 
+from cdk.configuration import load_configuration
 from cdk.constants import (
     DEFAULT_ACCOUNT,
+    DEFAULT_CONFIG,
     DEFAULT_LOG_LEVEL,
     DEFAULT_MODE,
     DEFAULT_PROBE_INTERVAL_MINUTES,
@@ -20,8 +23,10 @@ from cdk.constants import (
     LOG_LEVELS,
     MODES,
     PROBE_INTERVAL_RANGE,
+    REPO_ROOT,
     ContextKey,
 )
+from ferry.domain.configuration import Configuration
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
@@ -40,6 +45,8 @@ class Settings:
     log_level: str = DEFAULT_LOG_LEVEL
     notify_email: str | None = None
     probe_interval_minutes: int = DEFAULT_PROBE_INTERVAL_MINUTES
+    config_file: Path = DEFAULT_CONFIG
+    configuration: Configuration = field(default_factory=Configuration)  # read from config_file, problems named
 
     @classmethod
     def from_context(cls, node: Node) -> Settings:
@@ -60,7 +67,8 @@ class Settings:
             ),
         )
         settings.validate()
-        return settings
+        config_file = REPO_ROOT / (get(ContextKey.CONFIG, None) or DEFAULT_CONFIG)
+        return replace(settings, config_file=config_file, configuration=load_configuration(config_file))
 
     def validate(self) -> None:
         if not _ACCOUNT.match(self.account):

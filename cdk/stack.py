@@ -29,6 +29,7 @@ from cdk.layers import FerryLayers
 from cdk.monitoring import FerryMonitoring
 from cdk.notifications import FerryNotifications
 from cdk.probing import FerryProbing
+from cdk.registry import FerryRegistry
 from cdk.runbooks import FerryRunbooks, RunbookSteps
 from cdk.settings import Settings
 from cdk.snapshots import FerrySnapshots
@@ -49,6 +50,8 @@ class FerryStack(Stack):
         self.functions: list[FerryFunction] = []
 
         self.state = FerryState(self, "State")
+        # The member clusters and federated apps of the configuration file, written into the table on deploy.
+        self.registry = FerryRegistry(self, "Registry", state=self.state, configuration=settings.configuration)
         self.notifications = FerryNotifications(self, "Notifications", email=settings.notify_email)
         self.layers = FerryLayers(self, "Layers")
 

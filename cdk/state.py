@@ -43,7 +43,8 @@ class FerryState(Construct):
     |---|---|---|---|
     | zone state | `ZONE#<region>#<zone>` | `STATE` | `version` (N) for conditional writes |
     | control-plane state | `CLUSTER#<cluster>` | `CONTROL_PLANE` | `version` (N) |
-    | cluster registration | `CLUSTER#<cluster>` | `REGISTRATION` | endpoint, kind (eks/self-managed), zones |
+    | cluster registration | `REGISTRY` | `CLUSTER#<cluster>` | endpoint, kind (eks/self-managed), zones |
+    | federated app | `FEDERATION` | `APP#<namespace>/<name>` | replicas, per-cluster weight/min/max |
     | recorded signal | `SIGNAL#<zone or cluster or region>` | `<observed_at ISO>#<kind>#<source_id>` | TTL 7 days |
     | lock | `LOCK#<name>` | `LOCK` | owner, TTL |
     | idempotency (Powertools) | `idempotency#<function>` | hashed key | sort-key mode, expiry attr `expires_at` |

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cdk.app import build_app, project_context
+from cdk.configuration import ConfigurationError
 from cdk.constants import DEFAULT_OUTDIR
 from cdk.settings import SettingsError
 
@@ -33,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=_context_pair,
         default=[],
         metavar="KEY=VALUE",
-        help="context value (account, region, mode, notifyEmail, logLevel, probeIntervalMinutes); repeatable",
+        help="context value (account, region, mode, notifyEmail, logLevel, probeIntervalMinutes, config); repeatable",
     )
     parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTDIR, help="cloud assembly folder")
     args = parser.parse_args(argv)
@@ -45,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         assembly = app.synth()
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except ConfigurationError as error:
+        print("error: the configuration file is not valid:", *error.problems, sep="\n  ", file=sys.stderr)
         return 2
     except RuntimeError as error:
         if "ValidationFailed" not in str(error):

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from ferry.domain.detection.transitions import ControlPlaneStatus, ZoneStatus
+from ferry.domain.documents import DocumentReader, join_path, parse_duration
 from ferry.domain.errors import InputError
 from ferry.domain.modes import Mode
 from ferry.domain.rehoming.models import RunOutcome
@@ -365,131 +366,8 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_MISSING = object()
-
-
-def parse_duration(value: object) -> float | None:
-    """`90`, `90s`, `1m30s`, `15m`, `1h` -> seconds; None if it is not a duration."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value) if value >= 0 else None
-    if not isinstance(value, str) or not value.strip():
-        return None
-    match = _DURATION.match(value.strip())
-    if not match or not any(match.groups()):
-        return None
-    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
-
-
-class _Reader:
-    """Reads a parsed YAML document field by field, collecting problems instead of stopping at the first."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.problems: list[str] = []
-
-    def fail(self, path: str, expected: str, got: object = _MISSING) -> None:
-        self.problems.append(f"{path}: expected {expected}" + ("" if got is _MISSING else f", got {got!r}"))
-
-    # fields
-
-    def mapping(self, data: object, path: str, allowed: Iterable[str]) -> dict[str, Any] | None:
-        if not isinstance(data, dict):
-            self.fail(path or "(top level)", "a mapping", data)
-            return None
-        allowed = tuple(allowed)
-        for key in data:
-            if key not in allowed:
-                self.problems.append(f"{_join(path, key)}: unknown field; expected one of {', '.join(allowed)}")
-        return data
-
-    def get(self, data: Mapping[str, Any], key: str, path: str, default: object = _MISSING) -> object:
-        if key in data and data[key] is not None:
-            return data[key]
-        if default is _MISSING:
-            self.fail(_join(path, key), "a value (required)")
-            return None
-        return default
-
-    def text(self, data: Mapping[str, Any], key: str, path: str, default: object = _MISSING) -> str:
-        value = self.get(data, key, path, default)
-        if not isinstance(value, str):
-            if value is not None:
-                self.fail(_join(path, key), "a string", value)
-            return ""
-        return value
-
-    def name(self, data: Mapping[str, Any], key: str, path: str) -> str:
-        value = self.text(data, key, path)
-        if value and not _NAME.match(value):
-            self.fail(_join(path, key), "a DNS-1123 name (lowercase letters, digits, '-')", value)
-        return value
-
-    def integer(self, data: Mapping[str, Any], key: str, path: str, default: object = _MISSING, *, low: int = 0) -> int:
-        value = self.get(data, key, path, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            if value is not None:
-                self.fail(_join(path, key), f"a whole number >= {low}", value)
-            return low
-        return value
-
-    def number(self, data: Mapping[str, Any], key: str, path: str, low: float, high: float) -> float:
-        value = self.get(data, key, path)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-            if value is not None:
-                self.fail(_join(path, key), f"a number from {low:g} to {high:g}", value)
-            return low
-        return float(value)
-
-    def flag(self, data: Mapping[str, Any], key: str, path: str, default: bool) -> bool:
-        value = self.get(data, key, path, default)
-        if not isinstance(value, bool):
-            self.fail(_join(path, key), "true or false", value)
-            return default
-        return value
-
-    def duration(self, data: Mapping[str, Any], key: str, path: str, default: object = _MISSING) -> float:
-        value = self.get(data, key, path, default)
-        seconds = parse_duration(value)
-        if seconds is None:
-            if value is not None:
-                self.fail(_join(path, key), "a duration like 90s, 5m or 1m30s", value)
-            return 0.0
-        return seconds
-
-    def optional_duration(self, data: Mapping[str, Any], key: str, path: str, default: float | None) -> float | None:
-        """A duration, or None when absent without default or written `key: never`."""
-        if data.get(key) == "never":
-            return None
-        if key not in data:
-            return default
-        return self.duration(data, key, path)
-
-    def choice(
-        self, data: Mapping[str, Any], key: str, path: str, allowed: Iterable[str], default: object = _MISSING
-    ) -> str:
-        value = self.get(data, key, path, default)
-        allowed = tuple(allowed)
-        if value not in allowed:
-            if value is not None:
-                self.fail(_join(path, key), f"one of {', '.join(allowed)}", value)
-            return ""
-        return str(value)
-
-    def items(self, data: Mapping[str, Any], key: str, path: str, *, required: bool = False) -> list[tuple[str, Any]]:
-        value = data.get(key)
-        if value is None:
-            if required:
-                self.fail(_join(path, key), "a non-empty list (required)")
-            return []
-        if not isinstance(value, list) or (required and not value):
-            self.fail(_join(path, key), "a non-empty list" if required else "a list", value)
-            return []
-        return [(f"{_join(path, key)}[{n}]", item) for n, item in enumerate(value)]
+class _Reader(DocumentReader):
+    """The scenario's sections, read with the generic fields of `DocumentReader`."""
 
     # sections
 
@@ -558,13 +436,6 @@ class _Reader:
         self.unique(value, "zones", "zones")
         return tuple(str(z) for z in value)
 
-    def unique(self, values: Iterable[object], path: str, what: str) -> None:
-        seen: set[object] = set()
-        for value in values:
-            if value in seen:
-                self.fail(path, f"distinct {what}", f"{value} twice")
-            seen.add(value)
-
     def cluster(self, data: object, path: str) -> ClusterSpec | None:
         fields = self.mapping(data, path, ("name", "workers_per_zone", "control_planes_per_zone"))
         if fields is None:
@@ -582,7 +453,7 @@ class _Reader:
             return None
         max_rpo = self.text(fields, "max_rpo", path, "15m")
         if max_rpo and parse_duration(max_rpo) is None:
-            self.fail(_join(path, "max_rpo"), "a duration like 15m", max_rpo)
+            self.fail(join_path(path, "max_rpo"), "a duration like 15m", max_rpo)
         return StatefulSetSpec(
             cluster=self.choice(fields, "cluster", path, ctx.clusters),
             namespace=self.name(fields, "namespace", path),
@@ -598,7 +469,7 @@ class _Reader:
         fields = self.mapping(data, path, ("name", "namespace", "total_replicas", "weights"))
         if fields is None:
             return None
-        weights_path = _join(path, "weights")
+        weights_path = join_path(path, "weights")
         raw_weights = self.mapping(self.get(fields, "weights", path, {}), weights_path, ctx.clusters) or {}
         weights = {c: self.integer(raw_weights, c, weights_path, low=1) for c in raw_weights if c in ctx.clusters}
         if not raw_weights:
@@ -641,10 +512,6 @@ class _Context:
     nodes: Mapping[str, set[str]]
 
 
-def _join(path: str, key: object) -> str:
-    return f"{path}.{key}" if path else str(key)
-
-
 def _zone(r: _Reader, f: Mapping[str, Any], p: str, ctx: _Context) -> str:
     return r.choice(f, "zone", p, ctx.zones)
 
@@ -684,7 +551,7 @@ def _control_plane_outage(r: _Reader, f: Mapping[str, Any], p: str, ctx: _Contex
 def _api_errors(r: _Reader, f: Mapping[str, Any], p: str, ctx: _Context, at: float) -> Step:
     codes = f.get("codes", [429, 500])
     if not isinstance(codes, list) or not all(isinstance(c, int) and 400 <= c <= 599 for c in codes):
-        r.fail(_join(p, "codes"), "a list of HTTP error statuses (400-599)", codes)
+        r.fail(join_path(p, "codes"), "a list of HTTP error statuses (400-599)", codes)
         codes = [500]
     return ApiErrors(
         at=at,
@@ -720,7 +587,7 @@ def _optional_cluster(r: _Reader, f: Mapping[str, Any], p: str, ctx: _Context) -
 def _zone_observed(r: _Reader, f: Mapping[str, Any], p: str, ctx: _Context) -> Check:
     kinds = f.get("kinds", [])
     if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
-        r.fail(_join(p, "kinds"), "a list of signal kinds (health-issue, instance-down, ...)", kinds)
+        r.fail(join_path(p, "kinds"), "a list of signal kinds (health-issue, instance-down, ...)", kinds)
         kinds = []
     return ZoneObserved(
         zone=_zone(r, f, p, ctx), min_sources=r.integer(f, "min_sources", p, 1, low=1), kinds=tuple(kinds)
@@ -746,7 +613,7 @@ def _nodes_ready(r: _Reader, f: Mapping[str, Any], p: str, ctx: _Context) -> Che
 def _states(r: _Reader, f: Mapping[str, Any], p: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
     states = f.get("in")
     if not isinstance(states, list) or not states or not all(s in allowed for s in states):
-        r.fail(_join(p, "in"), f"a non-empty list of {', '.join(allowed)}", states)
+        r.fail(join_path(p, "in"), f"a non-empty list of {', '.join(allowed)}", states)
         return ()
     return tuple(states)
 
@@ -772,7 +639,7 @@ def _runbook_runs(r: _Reader, f: Mapping[str, Any], p: str, ctx: _Context) -> Ch
     outcomes = f.get("outcomes", [])
     allowed = [o.value for o in RunOutcome]
     if not isinstance(outcomes, list) or not all(o in allowed for o in outcomes):
-        r.fail(_join(p, "outcomes"), f"a list of {', '.join(allowed)}", outcomes)
+        r.fail(join_path(p, "outcomes"), f"a list of {', '.join(allowed)}", outcomes)
         outcomes = []
     return RunbookRuns(
         runbook=r.choice(f, "runbook", p, [b.value for b in Runbook]),

@@ -115,11 +115,22 @@ def test_names_in_the_policies_use_the_modules_prefixes(synthesized: Synthesized
     assert alarms == {f"{conventions.OWNED_ALARM_PREFIX}*"}
 
 
-def test_the_cdk_app_imports_nothing_of_ferry_but_the_conventions() -> None:
+def test_the_cdk_app_imports_nothing_of_ferry_but_the_conventions_and_the_configuration_reader() -> None:
     probe = "import sys, cdk.app; print(sorted(m for m in sys.modules if m.split('.')[0] == 'ferry'))"
     # A fresh interpreter without pytest's pythonpath: as `cdk.json` runs the app.
     loaded = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert json.loads(loaded.stdout.replace("'", '"')) == ["ferry", "ferry.domain", "ferry.domain.conventions"]
+    assert json.loads(loaded.stdout.replace("'", '"')) == [
+        "ferry",
+        "ferry.domain",
+        "ferry.domain.clusters",  # the configuration file's models, checked at synth (cdk/configuration.py)
+        "ferry.domain.configuration",
+        "ferry.domain.conventions",
+        "ferry.domain.documents",
+        "ferry.domain.errors",
+        "ferry.domain.federation",
+        "ferry.domain.federation.apps",
+        "ferry.domain.serialization",
+    ]
 
 
 def test_the_retried_error_names_are_the_names_of_ferrys_errors() -> None:

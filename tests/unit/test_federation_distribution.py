@@ -22,14 +22,12 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from ferry.domain.detection.transitions import ControlPlaneStatus, ZoneStatus
-from ferry.domain.federation import (
+from ferry.domain.federation.apps import FederatedApp, Placement, check_app
+from ferry.domain.federation.distribution import (
     ClusterHealth,
     Distribution,
-    FederatedApp,
-    Placement,
     ShareReason,
     ZoneNodes,
-    check_app,
     distribute,
     distribute_all,
 )

@@ -40,6 +40,14 @@ OWNED_ALARM_PREFIX: Final = f"{NAME_PREFIX}-"  # only alarms named so are Ferry'
 # Cluster credentials: secrets named ferry/clusters/<cluster>; the functions may read ferry/* and no other.
 SECRET_PREFIX: Final = f"{NAME_PREFIX}/"
 
+# --- the registry's items in the Ferry table (docs/CONVENTIONS.md) ---------------------------------------------
+# Written by `cdk deploy` from the configuration file (cdk/registry.py, IAM limited to these partitions) and
+# read by the functions (ferry.adapters.registry). Each kind shares one partition: listing it is one Query.
+REGISTRY_PARTITION: Final = "REGISTRY"  # sort key CLUSTER#<name>, attribute `registration`
+CLUSTER_KEY_PREFIX: Final = "CLUSTER#"
+FEDERATION_PARTITION: Final = "FEDERATION"  # sort key APP#<namespace>/<name>, attribute `app`
+APP_KEY_PREFIX: Final = "APP#"
+
 
 # --- the runbooks' retry policy (docs/REHOMING.md) ---------------------------------------------------------
 # Error names as Lambda reports them to Step Functions: the class name of what the step raised

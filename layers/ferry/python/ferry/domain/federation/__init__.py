@@ -9,29 +9,7 @@ executor's; this package only decides.
 
 StatefulSet slices are out of scope: a federated StatefulSet would need its ordinals split between clusters
 and its data moved with them, which is what re-homing (`ferry.domain.rehoming`) does within one cluster.
+
+Import from the modules themselves: the CDK app reads `apps` (the configuration file's models) without
+loading the distribution and the detector's vocabulary it needs.
 """
-
-from ferry.domain.federation.apps import DEFAULT_CLUSTER, FederatedApp, Placement, Traffic, WorkloadKind, check_app
-from ferry.domain.federation.distribution import (
-    ClusterHealth,
-    Distribution,
-    ShareReason,
-    ZoneNodes,
-    distribute,
-    distribute_all,
-)
-
-__all__ = [
-    "DEFAULT_CLUSTER",
-    "ClusterHealth",
-    "Distribution",
-    "FederatedApp",
-    "Placement",
-    "ShareReason",
-    "Traffic",
-    "WorkloadKind",
-    "ZoneNodes",
-    "check_app",
-    "distribute",
-    "distribute_all",
-]
