@@ -8,7 +8,8 @@ Properties, on random apps, clusters, node counts, zone verdicts and room:
   node is unavailable gets zero;
 - the same inputs give the same answer, whatever the order of the mappings and placements;
 - when one cluster changes (health, nodes, room), every other cluster moves the same way or not at all: replicas
-  go from or to the cluster that changed, never between the others;
+  go from or to the cluster that changed, never between the others; in particular when a cluster fails no
+  other loses a replica (largest remainders would fail this: the pinned example is its population paradox);
 - a cluster spanning zones keeps `Ready nodes in healthy zones / all nodes` of its weight.
 """
 
@@ -18,7 +19,7 @@ import math
 import random
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from ferry.domain.detection.transitions import ControlPlaneStatus, ZoneStatus
@@ -284,6 +285,28 @@ def test_when_one_cluster_changes_replicas_move_from_or_to_it_alone(scene: tuple
     after = distribute(the_app, after_health, zones, after_room).counts()
     moves = [after[c] - before[c] for c in before if c != changed]
     assert all(m >= 0 for m in moves) or all(m <= 0 for m in moves), (changed, before, after)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(st.integers(1, 9), min_size=3, max_size=6),
+    st.integers(1, 60),
+    st.data(),
+)
+# Largest remainders (Hamilton) would take a replica from c2 here when c0 fails (the population paradox).
+@example([8, 7, 1, 3, 7], 12, None)
+def test_when_a_cluster_fails_no_other_cluster_loses_a_replica(
+    weights: list[int], total: int, data: st.DataObject | None
+) -> None:
+    clusters = [f"c{n}" for n in range(len(weights))]
+    the_app = app(total, *(Placement(c, w) for c, w in zip(clusters, weights, strict=True)))
+    failed = data.draw(st.sampled_from(clusters)) if data is not None else "c0"
+    health = {c: ClusterHealth() for c in clusters}
+    before = distribute(the_app, health, {}).counts()
+    after = distribute(the_app, {**health, failed: ClusterHealth(DOWN)}, {}).counts()
+    assert after[failed] == 0
+    assert all(after[c] >= before[c] for c in clusters if c != failed), (failed, before, after)
+    assert sum(after.values()) == total
 
 
 @settings(max_examples=300, deadline=None)
