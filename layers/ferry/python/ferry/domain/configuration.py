@@ -18,7 +18,7 @@ prefixes its file name and a person fixes everything in one pass.
         clusters:                  # KubeFed-style: `*` is every member cluster not named
           "*": {weight: 1}
           east-1: {weight: 2, min: 1, max: 5}
-        traffic: {hosted_zone_id: Z0123456789ABC, record_name: web.example.com, ttl: 60}   # optional
+        traffic: {hosted_zone_id: Z0123456789ABC, record_name: web.example.com, ttl: 60}   # optional, not yet used
 
 The field names of a cluster are those of its registration as stored (snake_case), so the file and the
 registry read alike.

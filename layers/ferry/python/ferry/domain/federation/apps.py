@@ -43,8 +43,9 @@ class Placement(JsonModel):
 
 @dataclass(frozen=True, slots=True)
 class Traffic(JsonModel):
-    """Route 53 weighted records, one per member cluster's ingress (set identifier = cluster name), that follow
-    the distribution: raised after a scale-up is available, lowered before a scale-down."""
+    """Route 53 weighted records, one per member cluster's ingress (set identifier = cluster name), meant to follow
+    the distribution (raised after a scale-up is available, lowered before a scale-down). Declared and stored
+    today; nothing moves traffic yet (planned with the ShiftReplicas runbook)."""
 
     hosted_zone_id: str
     record_name: str
@@ -77,10 +78,14 @@ class FederatedApp(JsonModel):
 
 def check_app(app: FederatedApp, registered: Collection[str]) -> tuple[str, ...]:
     """Every problem of the app against the registered clusters, relative to its entry; empty when it is sound."""
-    return _problems(app, app.members(registered), registered)
+    return member_problems(app, app.members(registered), registered)
 
 
-def _problems(app: FederatedApp, members: Mapping[str, Placement], registered: Collection[str]) -> tuple[str, ...]:
+def member_problems(
+    app: FederatedApp, members: Mapping[str, Placement], registered: Collection[str]
+) -> tuple[str, ...]:
+    """`check_app` with the app's members already resolved (`app.members(registered)`): the distribution's
+    per-app cost, paid once."""
     problems: list[str] = []
     if app.replicas < 0:
         problems.append(f"replicas: expected a whole number >= 0, got {app.replicas!r}")

@@ -32,7 +32,7 @@ from enum import StrEnum
 from typing import Any
 
 from ferry.domain.detection.transitions import ControlPlaneStatus, ZoneStatus
-from ferry.domain.federation.apps import FederatedApp, _problems
+from ferry.domain.federation.apps import FederatedApp, member_problems
 from ferry.domain.serialization import CamelJsonModel, wire
 
 # Zones where no replica should be counted on: impaired, or recovering (failback brings replicas back in steps).
@@ -74,9 +74,6 @@ class ShareReason(StrEnum):
     WEIGHTED = "weighted"
 
 
-EXCLUDED: frozenset[ShareReason] = frozenset({ShareReason.CONTROL_PLANE_DOWN, ShareReason.NO_AVAILABLE_NODES})
-
-
 def _pairs(value: Any) -> tuple[tuple[str, Any], ...]:
     if not isinstance(value, Mapping):
         raise TypeError(f"expected an object, got {value!r}")
@@ -100,9 +97,6 @@ class Distribution(CamelJsonModel):
 
     def counts(self) -> dict[str, int]:
         return dict(self.replicas)
-
-    def reason(self, cluster: str) -> ShareReason:
-        return dict(self.reasons).get(cluster, ShareReason.WEIGHTED)
 
     def explain(self) -> str:
         """One line: the counts, and the shortfall with every cluster that could not help and why."""
@@ -158,7 +152,7 @@ def _view(health: Mapping[str, ClusterHealth], zones: Mapping[str, ZoneStatus]) 
 
 def _distribute(app: FederatedApp, view: _View, capacity: Mapping[str, int]) -> Distribution:
     members = app.members(view)
-    problems = _problems(app, members, view)
+    problems = member_problems(app, members, view)
     if problems:
         return Distribution(app.key, (), problems=problems)
     counts: dict[str, int] = {}
