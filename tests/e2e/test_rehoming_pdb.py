@@ -3,8 +3,9 @@ PodDisruptionBudget has the last word: while the budget allows no disruption the
 says "not yet" (StepPending) and the state machine asks again, and when its retries are spent the re-home Map's
 Catch reports the pet failed with the budget's reason; nothing is forced (no pod deleted, the pod keeps running
 where it was). Once the budget allows a disruption, the move asked again moves the pet: a new execution under
-a new name (Step Functions refuses a name it has used, so an ended run is not resumed; the next one replans).
-That second half fails today, on the real state machines: see its xfail's reason (a leftover pre-bound PV).
+a new name (Step Functions refuses a name it has used, so an ended run is not resumed; the next one replans)
+that takes the volume and PV the held run restored (same snapshot, same zone) instead of making a second PV
+pre-bound to the same claim, which the recreated claim could bind to instead of the new run's.
 
 The world is the re-homing drill's with one pet (a three-pet StatefulSet cannot move one pet to another zone
 without breaking its zone spread, which the planner refuses before any eviction)."""
@@ -101,16 +102,11 @@ def test_a_budget_that_allows_no_disruption_holds_a_voluntary_move(world: World)
     assert claims and all("deletionTimestamp" not in c["metadata"] for c in claims)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the held run leaves its new PV, pre-bound to the pet's claim by name; once the next run deletes the "
-    "claim, the recreated claim binds to that PV and the next run's bind-pvc refuses (claim bound to another "
-    "Ferry PV): the pet is reported failed. The old emulator resumed the same run id, which reused the PV.",
-)
 def test_once_the_budget_allows_a_disruption_the_move_asked_again_moves_the_pet(world: World) -> None:
     cluster = world.clusters["east-1"]
     with Runbooks(world, runtime(world).invoke) as runbooks:
         held(world, runbooks)
+        (left,) = ferry_volumes(cluster)  # the held run restored the volume and made its PV before the budget
         evictions = cluster.request_count().get("create pods/eviction", 0)
         cluster.apply(budget(1))
         cluster.settle()
@@ -124,3 +120,16 @@ def test_once_the_budget_allows_a_disruption_the_move_asked_again_moves_the_pet(
     assert (after.zone, after.phase, after.pods) == ("us-east-1b", "Running", 1)
     assert set(pods_per_identity(world).values()) == {1}
     assert cluster.request_count().get("create pods/eviction", 0) > evictions
+    # One restored volume and one PV for the pet across both runs: the held run's, now bound to its claim.
+    (kept,) = ferry_volumes(cluster)
+    assert kept["metadata"]["name"] == left["metadata"]["name"] and report.new_volume == handle(left)
+    claim = cluster.get("PersistentVolumeClaim", "data-db-0", "shop") or {}
+    assert claim["spec"]["volumeName"] == left["metadata"]["name"] and after.volume_id == handle(left)
+
+
+def ferry_volumes(cluster: Any) -> list[dict[str, Any]]:
+    return [v for v in cluster.list("PersistentVolume") if v["metadata"].get("labels", {}).get("ferry.io/managed")]
+
+
+def handle(volume: dict[str, Any]) -> str:
+    return str(volume["spec"]["csi"]["volumeHandle"])

@@ -153,6 +153,46 @@ class ClusterBuilder:
             )
         return self
 
+    def leftover(
+        self,
+        ordinal: int,
+        zone: str,
+        *,
+        statefulset: str = "db",
+        namespace: str = "shop",
+        snapshot: str | None = None,
+        run: str = "rehome-db-0-held",
+        state: str = "available",
+        described: bool = True,
+        claim_uid: str | None = None,
+        managed: bool = True,
+    ) -> ClusterBuilder:
+        """A PV (and its volume) an earlier run made for the pet's claim and left pre-bound to it by name
+        (`claim_uid`: bound since); restored from `snapshot`, by default the pet's newest one."""
+        claim = f"data-{statefulset}-{ordinal}"
+        old = self.volumes[self.claims[key(namespace, claim)].volume_name or ""].volume_id or ""
+        source = snapshot or f"snap-{old[4:]}"
+        volume = f"vol-{_hex(f'{run}/{claim}/{zone}/{source}', 17)}"
+        name = f"ferry-{_hex(f'{run}/{namespace}/{claim}/{zone}/{source}', 16)}"
+        self.volumes[name] = PersistentVolume(
+            name=name,
+            reclaim_policy="Retain",
+            storage_class="ebs-sc",
+            capacity="10Gi",
+            volume_id=volume,
+            driver="ebs.csi.aws.com",
+            zone=zone,
+            zone_key="topology.kubernetes.io/zone",
+            fs_type="ext4",
+            claim=(namespace, claim),
+            claim_uid=claim_uid,
+            managed=managed,
+        )
+        if described:
+            tags = {"ferry:managed": "true", "ferry:pet": f"{namespace}/{claim}", "ferry:restored-from": source}
+            self.ebs[volume] = EbsVolume(volume, zone, state, "gp3", 10, tags=tags | {"ferry:run": run})
+        return self
+
     def impaired(self, zone: str) -> ClusterBuilder:
         self.zones[zone] = ZoneStatus.IMPAIRED
         return self

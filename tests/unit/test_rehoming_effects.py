@@ -15,10 +15,12 @@ from ferry.domain.rehoming.inventory import EbsVolume, InstanceState
 from ferry.domain.rehoming.plans import (
     BindClaim,
     CreatePersistentVolume,
+    CreateVolume,
     DeleteClaim,
     Evict,
     Fence,
     MarkOutOfService,
+    ReleasePersistentVolume,
     VerifyRunning,
 )
 from ferry.executor.effects import ClusterEffects
@@ -68,6 +70,9 @@ class FakeKube:
         self.calls.append(f"create pv {body['metadata']['name']}")
         return body
 
+    def release_volume(self, volume: str, *, claim_uid: str, resource_version: str) -> None:
+        self.calls.append(f"release pv {volume} uid={claim_uid} at {resource_version}")
+
     def evict(self, namespace: str, name: str, uid: str) -> bool:
         if self.evictions:
             raise self.evictions.pop(0)
@@ -87,11 +92,12 @@ class FakeFencer:
 
 
 class FakeVolumes:
-    def __init__(self, state: str = "available") -> None:
+    def __init__(self, state: str = "available", tags: dict[str, str] | None = None) -> None:
         self.state = state
+        self.tags = tags or {}
 
     def describe(self, ids: Any) -> dict[str, EbsVolume]:
-        return {i: EbsVolume(i, "us-east-1b", self.state, "gp3", 10) for i in ids}
+        return {i: EbsVolume(i, "us-east-1b", self.state, "gp3", 10, tags=self.tags) for i in ids}
 
 
 def effects(kube: FakeKube, fencer: FakeFencer | None = None, volumes: FakeVolumes | None = None) -> ClusterEffects:
@@ -214,6 +220,74 @@ def test_the_pv_waits_for_the_volume_and_a_pv_of_another_volume_is_refused() -> 
     kube.volumes["ferry-x"] = {"spec": {"csi": {"volumeHandle": "vol-other"}}}
     with pytest.raises(Refused, match="exists for vol-other"):
         effects(kube).perform(pv(), created)
+
+    kube.volumes["ferry-x"] = {"spec": {"csi": {"volumeHandle": "vol-new"}, "claimRef": {"name": "data-db-9"}}}
+    with pytest.raises(Refused, match="no longer reserved for shop/data-db-0"):
+        effects(kube).perform(pv(), created)
+
+
+def reuse() -> CreateVolume:
+    return CreateVolume(
+        cluster=C,
+        run_id="rehome-db-0-2",
+        namespace="shop",
+        claim="data-db-0",
+        snapshot_id="snap-1",
+        zone="us-east-1b",
+        volume_type="gp3",
+        size_gib=10,
+        reuse_volume_id="vol-left",
+    )
+
+
+@pytest.mark.parametrize(
+    ("state", "restored_from", "reused"),
+    [
+        pytest.param("available", "snap-1", True, id="still-the-same-restore"),
+        pytest.param("in-use", "snap-1", False, id="attached-since"),
+        pytest.param("available", "snap-0", False, id="another-snapshot"),
+    ],
+)
+def test_a_volume_an_earlier_run_restored_is_taken_only_if_ec2_still_says_it_fits(
+    state: str, restored_from: str, reused: bool
+) -> None:
+    tags = {"ferry:pet": "shop/data-db-0", "ferry:restored-from": restored_from}
+    acting = effects(FakeKube(), volumes=FakeVolumes(state, tags))
+    if reused:
+        done = acting.perform(reuse(), {})
+        assert done.result["volumeId"] == "vol-left" and done.result["reused"]
+    else:
+        with pytest.raises(Refused, match="no longer reusable"):
+            acting.perform(reuse(), {})
+
+
+def leftover(ref: dict[str, str]) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "ferry-old", "resourceVersion": "7"},
+        "spec": {"csi": {"driver": "ebs.csi.aws.com", "volumeHandle": "vol-left"}, "claimRef": ref},
+    }
+
+
+@pytest.mark.parametrize(
+    ("found", "released"),
+    [
+        pytest.param(leftover({"namespace": "shop", "name": "data-db-0"}), True, id="pre-bound-released"),
+        pytest.param(leftover({"namespace": "shop", "name": "data-db-0", "uid": "u9"}), False, id="bound-since"),
+        pytest.param(leftover({"namespace": "shop", "name": "data-db-7"}), False, id="another-claims"),
+        pytest.param(None, False, id="gone"),
+    ],
+)
+def test_a_leftover_pv_is_released_only_while_it_is_still_only_pre_bound(found: Any, released: bool) -> None:
+    kube = FakeKube()
+    if found is not None:
+        kube.volumes["ferry-old"] = found
+    action = ReleasePersistentVolume(
+        cluster=C, name="ferry-old", claim_namespace="shop", claim_name="data-db-0", volume_id="vol-left"
+    )
+    done = effects(kube).perform(action, {})
+
+    assert done.done and done.result["changed"] is released
+    assert kube.calls == (["release pv ferry-old uid=released-by-ferry at 7"] if released else [])
 
 
 def test_an_eviction_a_budget_refuses_is_asked_again_later() -> None:

@@ -11,12 +11,14 @@ from ferry.domain.rehoming.inventory import InstanceState, ZoneSpread
 from ferry.domain.rehoming.planner import plan_evacuation, plan_node, plan_rehome
 from ferry.domain.rehoming.plans import (
     ActionKind,
+    BindClaim,
     Condition,
     CreatePersistentVolume,
     CreateVolume,
     NodePlan,
     PetPlan,
     Plan,
+    ReleasePersistentVolume,
     SkipReason,
     action_from_dict,
 )
@@ -312,3 +314,72 @@ def test_an_unfenced_instance_still_gets_a_full_gated_plan() -> None:
     plan = plan_evacuation(A, [builder.build()], request())
 
     assert kinds(plan.nodes[0]) == ["fence", "cordon", "out-of-service", "quarantine"]
+
+
+# --- leftovers of an earlier run of the move ------------------------------------------------------------------
+
+
+def pre_bound(plan: PetPlan, builder: ClusterBuilder, claim: str = "data-db-0") -> set[str]:
+    """The PVs the claim's next incarnation could bind to once this plan ran: the leftovers it did not release,
+    and the PV it creates."""
+    released = {a.name for a in plan.actions if isinstance(a, ReleasePersistentVolume)}
+    kept = {v.name for v in builder.build().leftovers("shop", claim)} - released
+    return kept | {a.name for a in plan.actions if isinstance(a, CreatePersistentVolume)}
+
+
+@pytest.mark.parametrize(
+    ("leftover", "reused"),
+    [
+        pytest.param({}, True, id="same-snapshot-same-zone-reused"),
+        pytest.param({"snapshot": "snap-older"}, False, id="another-snapshot-released"),
+        pytest.param({"zone": B}, False, id="another-zone-released"),
+        pytest.param({"state": "in-use"}, False, id="volume-attached-somewhere-released"),
+        pytest.param({"described": False}, False, id="volume-ec2-cannot-describe-released"),
+    ],
+)
+def test_a_repeated_move_reuses_the_pv_its_earlier_run_left_or_releases_it(leftover: dict, reused: bool) -> None:
+    builder = ClusterBuilder().standard().statefulset().pet(0, "a-w0")
+    builder.leftover(0, **{"zone": C} | leftover)
+    (left,) = builder.build().leftovers("shop", "data-db-0")
+    pet = only_pet(plan_rehome(builder.build(), "shop", "db", 0, request=request(), target_zone=C))
+
+    create = next(a for a in pet.actions if isinstance(a, CreateVolume))
+    bind = next(a for a in pet.actions if isinstance(a, BindClaim))
+    releases = [a for a in pet.actions if isinstance(a, ReleasePersistentVolume)]
+    assert len(pre_bound(pet, builder)) == 1  # the claim can bind to one PV only: the one it is bound to next
+    if reused:
+        assert (create.reuse_volume_id, bind.volume_name) == (left.volume_id, left.name)
+        assert releases == [] and kinds(pet).count("create-pv") == 1  # the existing PV, found as it is
+        assert pet.warnings == ()
+    else:
+        assert create.reuse_volume_id is None and bind.volume_name != left.name
+        assert [(r.name, r.volume_id) for r in releases] == [(left.name, left.volume_id)]
+        # Released before the claim is let go; reported, with its volume, which is kept.
+        assert kinds(pet).index("release-pv") < kinds(pet).index("delete-pvc")
+        assert any(left.name in w and str(left.volume_id) in w and "kept" in w for w in pet.warnings)
+
+
+@pytest.mark.parametrize(
+    "leftover",
+    [
+        pytest.param({"claim_uid": "uid-bound"}, id="bound-to-a-claim-since"),
+        pytest.param({"managed": False}, id="not-made-by-ferry"),
+    ],
+)
+def test_pvs_that_are_not_ferrys_leftovers_are_left_alone(leftover: dict) -> None:
+    builder = ClusterBuilder().standard().statefulset().pet(0, "a-w0").leftover(0, C, **leftover)
+    pet = only_pet(plan_rehome(builder.build(), "shop", "db", 0, request=request(), target_zone=C))
+
+    assert "release-pv" not in kinds(pet)
+    assert next(a for a in pet.actions if isinstance(a, CreateVolume)).reuse_volume_id is None
+
+
+def test_of_several_leftovers_one_is_reused_and_the_others_released() -> None:
+    builder = ClusterBuilder().standard().statefulset().pet(0, "a-w0")
+    builder.leftover(0, C, run="first").leftover(0, C, run="second").leftover(0, B, run="third")
+    plan = plan_evacuation(A, [builder.impaired(A).down(A).build()], request())
+    pet = only_pet(plan)
+
+    assert pet.target_zone in (B, C)
+    assert kinds(pet).count("release-pv") == 2 and len(pre_bound(pet, builder)) == 1
+    assert all(a.when is Condition.FENCED for a in pet.actions if isinstance(a, ReleasePersistentVolume))

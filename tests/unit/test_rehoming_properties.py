@@ -4,6 +4,8 @@
   node's own Fence step, which comes first;
 - no plan deletes a claim whose PV is not set to Retain earlier in the same plan;
 - every cross-zone target is a healthy zone, not the evacuated one, with a schedulable node;
+- a claim let go can bind to one PV only, this move's: every other PV an earlier run left pre-bound to it is
+  released first, and a snapshot an earlier run already restored into the target zone is not restored again;
 - every pet of the zone is either planned or skipped with a reason, never both; step ids are unique;
 - replaying a plan's steps through the executor performs nothing the second time.
 """
@@ -19,7 +21,18 @@ from ferry.domain.detection.transitions import ZoneStatus
 from ferry.domain.modes import Mode
 from ferry.domain.rehoming.inventory import ClusterInventory, InstanceState
 from ferry.domain.rehoming.planner import healthy_zones, plan_evacuation, schedulable_nodes
-from ferry.domain.rehoming.plans import FREEING_KINDS, ActionKind, Condition, Fence, Plan
+from ferry.domain.rehoming.plans import (
+    FREEING_KINDS,
+    ActionKind,
+    Condition,
+    CreatePersistentVolume,
+    CreateVolume,
+    DeleteClaim,
+    Fence,
+    Plan,
+    ReleasePersistentVolume,
+)
+from ferry.domain.rehoming.policies import RehomePolicy
 from ferry.executor.plans import PlanExecutor
 from tests.unit.rehoming_builders import NOW, ZONES, ClusterBuilder, request
 from tests.unit.test_rehoming_executor import CountingEffects, MemoryAudit, MemoryJournal
@@ -47,17 +60,29 @@ def clusters(draw: st.DrawFn) -> ClusterInventory:
         builder.statefulset(name, rehome=draw(POLICIES), deleting=draw(st.integers(0, 9)) == 0)
         for ordinal in range(draw(st.integers(0, 4))):
             node = draw(st.sampled_from([*sorted(builder.nodes), None])) if builder.nodes else None
+            ebs, bound = draw(st.integers(0, 9)) > 0, draw(st.integers(0, 9)) > 0
             builder.pet(
                 ordinal,
                 node,
                 statefulset=name,
                 zone=draw(st.sampled_from(ZONES)),
-                ebs=draw(st.integers(0, 9)) > 0,
-                bound=draw(st.integers(0, 9)) > 0,
+                ebs=ebs,
+                bound=bound,
                 snapshot_age=draw(st.sampled_from([None, timedelta(minutes=3), timedelta(hours=3)])),
                 described=draw(st.integers(0, 9)) > 0,
                 reclaim=draw(st.sampled_from(["Delete", "Retain"])),
             )
+            # What earlier runs of a move left (held by a budget, stopped half-way): PVs pre-bound to the claim.
+            for run in range(draw(st.integers(0, 2)) if ebs and bound else 0):
+                builder.leftover(
+                    ordinal,
+                    draw(st.sampled_from(ZONES)),
+                    statefulset=name,
+                    snapshot=draw(st.sampled_from([None, "snap-other"])),
+                    run=f"earlier-{run}",
+                    state=draw(st.sampled_from(["available", "available", "in-use"])),
+                    described=draw(st.integers(0, 9)) > 0,
+                )
     return builder.build()
 
 
@@ -109,6 +134,37 @@ def test_no_claim_is_deleted_before_its_volume_is_retained(inventory: ClusterInv
                 retained.add(action.name)  # type: ignore[attr-defined]
             if action.kind is ActionKind.DELETE_CLAIM:
                 assert action.volume_name in retained  # type: ignore[attr-defined]
+
+
+@COMMON
+@given(inventory=clusters(), zone=st.sampled_from(ZONES))
+def test_a_repeated_move_leaves_each_claim_at_most_one_pv_to_bind_and_restores_a_snapshot_once(
+    inventory: ClusterInventory, zone: str
+) -> None:
+    plan = evacuate(inventory, zone)
+    for pet in plan.pets:
+        released = {a.name for a in pet.actions if isinstance(a, ReleasePersistentVolume)}
+        deleted = [a for a in pet.actions if isinstance(a, DeleteClaim)]
+        for claim in deleted:
+            leftovers = inventory.leftovers(pet.namespace, claim.name)
+            made = {a.name for a in pet.actions if isinstance(a, CreatePersistentVolume) and a.claim_name == claim.name}
+            bindable = ({v.name for v in leftovers} - released) | made
+            # The claim's next incarnation binds to this move's PV or (fresh) is provisioned: nothing else.
+            assert len(bindable) == (1 if pet.policy is RehomePolicy.SNAPSHOT else 0)
+            releases = [a for a in pet.actions if isinstance(a, ReleasePersistentVolume)]
+            assert all(pet.actions.index(a) < pet.actions.index(claim) for a in releases)
+            create = next((a for a in pet.actions if isinstance(a, CreateVolume) and a.claim == claim.name), None)
+            same = [
+                v
+                for v in leftovers
+                if create is not None
+                and v.zone == create.zone
+                and (found := inventory.ebs_volumes.get(v.volume_id or "")) is not None
+                and found.state == "available"
+                and found.tags.get("ferry:restored-from") == create.snapshot_id
+            ]
+            # A snapshot already restored into the target zone for this pet is not restored a second time.
+            assert create is None or create.reuse_volume_id == (same[0].volume_id if same else None)
 
 
 @COMMON

@@ -66,6 +66,7 @@ from ferry.domain.rehoming.plans import (
     Plan,
     Quarantine,
     RecreateClaim,
+    ReleasePersistentVolume,
     RetainPersistentVolume,
     Skipped,
     SkipReason,
@@ -197,6 +198,17 @@ ACTIONS: dict[str, Any] = {
         volume_type="gp2",
         size_gib=20,
     ),
+    "create-volume-reused": CreateVolume(
+        cluster="east-1",
+        run_id=RUN,
+        namespace="shop",
+        claim="data-db-0",
+        snapshot_id="snap-1",
+        zone=ZONES[1],
+        volume_type="gp3",
+        size_gib=10,
+        reuse_volume_id="vol-restored",
+    ),
     "tag-old-volume": TagOldVolume(cluster="east-1", volume_id="vol-old", created_by="east-1/create-volume/x"),
     "create-pv": CreatePersistentVolume(
         cluster="east-1",
@@ -213,6 +225,9 @@ ACTIONS: dict[str, Any] = {
         claim_name="data-db-0",
     ),
     "retain-pv": RetainPersistentVolume(cluster="east-1", name="pvc-1"),
+    "release-pv": ReleasePersistentVolume(
+        cluster="east-1", name="ferry-old", claim_namespace="shop", claim_name="data-db-0", volume_id="vol-left"
+    ),
     "delete-pvc": DeleteClaim(cluster="east-1", namespace="shop", name="data-db-0", uid="uid-c", volume_name="pvc-1"),
     "bind-pvc": BindClaim(
         cluster="east-1",

@@ -103,8 +103,9 @@ class KubeWriter(KubeApi):
     def volume_object(self, name: str) -> Obj | None:
         return self._get(self.core.read_persistent_volume, name)
 
-    def volume_objects(self) -> list[Obj]:
-        return list(self._list(self.core.list_persistent_volume))
+    def volume_objects(self, label_selector: str | None = None) -> list[Obj]:
+        extra = {"label_selector": label_selector} if label_selector else {}
+        return list(self._list(self.core.list_persistent_volume, **extra))
 
     def attachments_on_node(self, node: str) -> list[Obj]:
         """VolumeAttachments have no field selector on the node: one listing, filtered here."""
@@ -219,6 +220,12 @@ class KubeWriter(KubeApi):
             self.core.patch_persistent_volume, volume, body={"spec": {"persistentVolumeReclaimPolicy": "Retain"}}
         )
         return True
+
+    def release_volume(self, volume: str, *, claim_uid: str, resource_version: str) -> None:
+        """Set the uid of a PV's claimRef, if the PV is still at `resource_version` (409 otherwise: the binder
+        wrote it since; read again)."""
+        body = {"metadata": {"resourceVersion": resource_version}, "spec": {"claimRef": {"uid": claim_uid}}}
+        self._patch(self.core.patch_persistent_volume, volume, body=body)
 
     def create_volume_object(self, body: Obj) -> Obj:
         return self._json(self.core.create_persistent_volume, body)

@@ -18,7 +18,7 @@ from ferry.adapters.fencing import Fencer
 from ferry.adapters.kube_writes import KubeWriter
 from ferry.adapters.lifecycle import CONTINUE, LifecycleActions
 from ferry.adapters.volumes import Volumes
-from ferry.domain.conventions import PET_TAG, REHOMED_TO_TAG, RUN_TAG
+from ferry.domain.conventions import PET_TAG, REHOMED_TO_TAG, RESTORED_FROM_TAG, RUN_TAG
 from ferry.domain.errors import Conflict, NotFound, Refused, StepPending, Throttled
 from ferry.domain.rehoming import manifests
 from ferry.domain.rehoming.inventory import OUT_OF_SERVICE_TAINT, QUARANTINE_TAINT, InstanceState, Taint
@@ -40,6 +40,7 @@ from ferry.domain.rehoming.plans import (
     MarkOutOfService,
     Quarantine,
     RecreateClaim,
+    ReleasePersistentVolume,
     RetainPersistentVolume,
     TagOldVolume,
     VerifyRunning,
@@ -78,6 +79,7 @@ class ClusterEffects:
             TagOldVolume: self._tag_old_volume,
             CreatePersistentVolume: self._create_pv,
             RetainPersistentVolume: self._retain,
+            ReleasePersistentVolume: self._release,
             DeleteClaim: self._delete_claim,
             BindClaim: self._bind_claim,
             RecreateClaim: self._recreate_claim,
@@ -148,6 +150,8 @@ class ClusterEffects:
         return Performed(True, {"releasedAt": self._clock().isoformat()})
 
     def _create_volume(self, action: CreateVolume, _: Results) -> Performed:
+        if action.reuse_volume_id:
+            return self._reuse_volume(action, action.reuse_volume_id)
         volume = self._volumes.create_from_snapshot(
             snapshot_id=action.snapshot_id,
             zone=action.zone,
@@ -165,6 +169,24 @@ class ClusterEffects:
             True,
             {"volumeId": volume.volume_id, "snapshotId": action.snapshot_id, "createdAt": self._clock().isoformat()},
         )
+
+    def _reuse_volume(self, action: CreateVolume, volume_id: str) -> Performed:
+        """The planner's choice checked again against EC2 now: still this pet's restore of this snapshot, in
+        the target zone, attached nowhere. `createdAt` is when this run took it (the pet ran on its old volume
+        until then), which is what the report's RPO measures."""
+        volume = self._volumes.describe([volume_id]).get(volume_id)
+        pet = f"{action.namespace}/{action.claim}"
+        if (
+            volume is None
+            or volume.zone != action.zone
+            or volume.state != "available"
+            or volume.tags.get(RESTORED_FROM_TAG) != action.snapshot_id
+            or volume.tags.get(PET_TAG) != pet
+        ):
+            seen = f"{volume.state} in {volume.zone}" if volume else "not described by EC2"
+            raise Refused(f"volume {volume_id} left for {pet} is no longer reusable ({seen}): plan the move again")
+        result = {"volumeId": volume_id, "snapshotId": action.snapshot_id, "createdAt": self._clock().isoformat()}
+        return Performed(True, {**result, "reused": True})
 
     def _new_volume(self, results: Results, step: str) -> str:
         created = results.get(step) or {}
@@ -196,7 +218,7 @@ class ClusterEffects:
                 volume_mode=action.volume_mode,
                 claim_namespace=action.claim_namespace,
                 claim_name=action.claim_name,
-                labels={"ferry.io/managed": "true"},
+                labels={manifests.MANAGED_LABEL: "true"},
             )
             try:
                 self._kube.create_volume_object(body)
@@ -207,6 +229,9 @@ class ClusterEffects:
         handle = manifests.csi_volume_handle(existing or {})
         if handle != volume_id:
             raise Refused(f"PV {action.name} exists for {handle}, not for the new volume {volume_id}")
+        ref = ((existing or {}).get("spec") or {}).get("claimRef") or {}
+        if (ref.get("namespace"), ref.get("name")) != (action.claim_namespace, action.claim_name):
+            raise Refused(f"PV {action.name} is no longer reserved for {action.claim_namespace}/{action.claim_name}")
         return Performed(True, {"pv": action.name, "volumeId": volume_id, "changed": False})
 
     def _retain(self, action: RetainPersistentVolume, _: Results) -> Performed:
@@ -214,6 +239,18 @@ class ClusterEffects:
             return Performed(True, {"changed": self._kube.retain(action.name)})
         except NotFound:
             raise Refused(f"PV {action.name} is gone: its claim is left alone") from None
+
+    def _release(self, action: ReleasePersistentVolume, _: Results) -> Performed:
+        """Only while it is still merely pre-bound to that claim; a PV bound since, or gone, is left as it is."""
+        current = self._kube.volume_object(action.name)
+        if current is None or not manifests.parse_volume(current).pre_bound_to(
+            action.claim_namespace, action.claim_name
+        ):
+            return Performed(True, {"changed": False, "volumeId": action.volume_id})
+        self._kube.release_volume(
+            action.name, claim_uid=manifests.RELEASED_CLAIM_UID, resource_version=current["metadata"]["resourceVersion"]
+        )
+        return Performed(True, {"changed": True, "volumeId": action.volume_id})
 
     def _delete_claim(self, action: DeleteClaim, _: Results) -> Performed:
         claim = self._kube.claim_object(action.namespace, action.name)

@@ -32,14 +32,21 @@ from ferry.domain.rehoming.inventory import (
 def _ebs(
     pods: Iterable[Pod], claims: Mapping[str, Claim], volumes: Mapping[str, PersistentVolume], ec2_volumes: Volumes
 ) -> tuple[dict[str, EbsVolume], dict[str, tuple[EbsSnapshot, ...]]]:
-    ids = set()
+    """The pets' volumes with their snapshots, and the volumes of PVs an earlier run left pre-bound to their
+    claims (whether a move may reuse one depends on what EC2 says it was restored from, and where)."""
+    ids, left = set(), set()
     for pod in pods:
         for name in pod.claims:
             claim = claims.get(key(pod.namespace, name))
             pv = volumes.get(claim.volume_name or "") if claim else None
             if pv and pv.volume_id:
                 ids.add(pv.volume_id)
-    return dict(ec2_volumes.describe(ids)), dict(ec2_volumes.snapshots_of(ids))
+            left |= {v.volume_id for v in _leftovers(volumes, pod.namespace, name) if v.volume_id}
+    return dict(ec2_volumes.describe(ids | left)), dict(ec2_volumes.snapshots_of(ids))
+
+
+def _leftovers(volumes: Mapping[str, PersistentVolume], namespace: str, claim: str) -> list[PersistentVolume]:
+    return [v for v in volumes.values() if v.managed and v.pre_bound_to(namespace, claim)]
 
 
 def read_cluster(
@@ -125,6 +132,9 @@ def read_pet(
         if raw_pv is not None:
             pv = manifests.parse_volume(raw_pv)
             pvs[pv.name] = pv
+    # PVs an earlier run of a move made for these claims: one listing of Ferry's own PVs, by label.
+    made = map(manifests.parse_volume, kube.volume_objects(f"{manifests.MANAGED_LABEL}=true"))
+    pvs |= {v.name: v for v in made if any(v.pre_bound_to(namespace, name) for name in claim_names)}
     node = nodes.get(pod.node or "") if pod else None
     instances = fencer.instances([node.instance_id] if node and node.instance_id else [])
     ebs, snapshots = _ebs([pod] if pod else [], claims, pvs, volumes)

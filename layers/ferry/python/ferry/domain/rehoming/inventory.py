@@ -152,10 +152,16 @@ class PersistentVolume:
     volume_mode: str = "Filesystem"
     claim: tuple[str, str] | None = None  # (namespace, name) of its claimRef
     deleting: bool = False
+    claim_uid: str | None = None  # its claimRef's uid: none while it is only pre-bound to the claim by name
+    managed: bool = False  # a static PV Ferry made for a restored volume (label ferry.io/managed=true)
 
     @property
     def is_ebs(self) -> bool:
         return self.volume_id is not None
+
+    def pre_bound_to(self, namespace: str, name: str) -> bool:
+        """Its claimRef names that claim and no uid: the PV controller binds the next claim of that name to it."""
+        return self.claim == (namespace, name) and not self.claim_uid and not self.deleting
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +280,15 @@ class ClusterInventory:
 
     def zone_status(self, zone: str) -> ZoneStatus:
         return self.zones.get(zone, ZoneStatus.HEALTHY)
+
+    def leftovers(self, namespace: str, claim: str) -> tuple[PersistentVolume, ...]:
+        """PVs Ferry made for this claim in an earlier run that the claim never took (a move held by a budget,
+        a run that stopped half-way): still pre-bound to it by name, so the claim's next incarnation would bind
+        to one of them, whatever a later run planned. By name, so the choice among them is deterministic."""
+        current = self.claims.get(key(namespace, claim))
+        taken = current.volume_name if current else None
+        found = [v for v in self.volumes.values() if v.managed and v.pre_bound_to(namespace, claim)]
+        return tuple(sorted((v for v in found if v.name != taken), key=lambda v: v.name))
 
     def known_zones(self) -> tuple[str, ...]:
         return tuple(sorted({n.zone for n in self.nodes.values() if n.zone} | set(self.zones)))

@@ -32,6 +32,10 @@ ZONE_KEYS = ("topology.ebs.csi.aws.com/zone", "topology.kubernetes.io/zone", "fa
 ZONE_LABEL = "topology.kubernetes.io/zone"
 CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
 _VOLUME_ID = re.compile(r"(vol-[0-9a-f]+)$")
+MANAGED_LABEL = "ferry.io/managed"  # on every PV Ferry creates (value "true")
+# The claimRef uid Ferry writes on a leftover PV it releases: no claim has it, so the PV controller sees the PV's
+# claim as gone (Released: kept, with its volume, under Retain) and binds no claim of that name to it.
+RELEASED_CLAIM_UID = "released-by-ferry"
 
 
 def _meta(obj: Obj) -> Obj:
@@ -226,6 +230,8 @@ def parse_volume(obj: Obj) -> PersistentVolume:
         volume_mode=spec.get("volumeMode", "Filesystem"),
         claim=(ref.get("namespace", ""), ref.get("name", "")) if ref.get("name") else None,
         deleting=bool(meta.get("deletionTimestamp")),
+        claim_uid=ref.get("uid") or None,
+        managed=(meta.get("labels") or {}).get(MANAGED_LABEL) == "true",
     )
 
 

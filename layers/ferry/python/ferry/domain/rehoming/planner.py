@@ -16,7 +16,9 @@ Three requests, one set of rules:
 Rules that keep the safety invariants structural (tests/unit/test_rehoming_properties.py checks them on
 random inventories): every freeing action and every pet action on a lost node is gated on that node's
 Fence step; every claim deletion comes after its PV is set to Retain; targets are healthy zones with a
-schedulable node; a pet that cannot be moved whole is skipped with a reason, never half-planned.
+schedulable node; a pet that cannot be moved whole is skipped with a reason, never half-planned; a claim let go
+has at most one PV pre-bound to it, this move's (a leftover of an earlier run of the same move, same snapshot
+and zone, is reused; any other leftover is released and reported, never deleted).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from ferry.domain.rehoming.inventory import (
     EbsSnapshot,
     EbsVolume,
     Node,
+    PersistentVolume,
     Pod,
     Resident,
     StatefulSet,
@@ -70,6 +73,7 @@ from ferry.domain.rehoming.plans import (
     Plan,
     Quarantine,
     RecreateClaim,
+    ReleasePersistentVolume,
     RetainPersistentVolume,
     Skipped,
     SkipReason,
@@ -335,7 +339,7 @@ def plan_pet(pod: Pod, inventory: ClusterInventory, request: Request, where: _Wh
         target_zone=where.target_zone,
         moves=tuple(m for m, _ in moves),
         actions=actions,
-        warnings=_warnings(statefulset, moves, request.now, limit),
+        warnings=_warnings(statefulset, moves, request.now, limit) + _released(claims_actions),
     )
 
 
@@ -455,6 +459,23 @@ def _claims_actions(
     for move, ebs in moves:
         claim = inventory.claims[key(namespace, move.claim)]
         old = inventory.volumes[move.old_pv]
+        leftovers = inventory.leftovers(namespace, move.claim)
+        pet, zone = f"{namespace}/{move.claim}", where.target_zone
+        reusable = (pv for pv in leftovers if _restores(pv, pet, move, zone, inventory))
+        reused = next(reusable, None) if policy is RehomePolicy.SNAPSHOT else None
+        prepare += [
+            ReleasePersistentVolume(
+                cluster=cluster,
+                name=pv.name,
+                claim_namespace=namespace,
+                claim_name=move.claim,
+                volume_id=pv.volume_id,
+                when=gate.when,
+                gate=gate.step,
+            )
+            for pv in leftovers
+            if pv is not reused
+        ]
         if policy is RehomePolicy.SNAPSHOT:
             assert ebs is not None and move.snapshot_id is not None
             create = CreateVolume(
@@ -471,10 +492,11 @@ def _claims_actions(
                 encrypted=ebs.encrypted,
                 kms_key_id=ebs.kms_key_id if ebs.encrypted else None,
                 tags=_new_volume_tags(ebs, cluster, namespace, move, request.run_id),
+                reuse_volume_id=reused.volume_id if reused else None,
                 when=gate.when,
                 gate=gate.step,
             )
-            pv_name = new_pv_name(request.run_id, cluster, namespace, move.claim)
+            pv_name = reused.name if reused else new_pv_name(request.run_id, cluster, namespace, move.claim)
             prepare += [
                 create,
                 TagOldVolume(
@@ -554,6 +576,30 @@ def _claims_actions(
     else:
         leave = list(release)
     return [*prepare, *leave, *bind]
+
+
+def _restores(pv: PersistentVolume, pet: str, move: ClaimMove, zone: str, inventory: ClusterInventory) -> bool:
+    """A leftover PV this move can take instead of making another: its volume, as EC2 describes it now, was
+    restored for this pet from this move's snapshot, lies in the target zone and is attached nowhere."""
+    ebs = inventory.ebs_volumes.get(pv.volume_id or "")
+    return (
+        ebs is not None
+        and pv.zone == zone
+        and ebs.zone == zone
+        and ebs.state == "available"
+        and ebs.tags.get(RESTORED_FROM_TAG) == move.snapshot_id
+        and ebs.tags.get(PET_TAG) == pet
+    )
+
+
+def _released(actions: Iterable[Action]) -> tuple[str, ...]:
+    """What a person must hear about each leftover PV a plan releases: Ferry keeps it and its volume."""
+    return tuple(
+        f"PV {a.name} (volume {a.volume_id or 'unknown'}) was left pre-bound to {a.claim_name} by an earlier run;"
+        " released, not used: it and its volume are kept (delete them by hand if they are not needed)"
+        for a in actions
+        if isinstance(a, ReleasePersistentVolume)
+    )
 
 
 def new_pv_name(run_id: str, cluster: str, namespace: str, claim: str) -> str:

@@ -38,6 +38,7 @@ class ActionKind(StrEnum):
     TAG_OLD_VOLUME = "tag-old-volume"
     CREATE_PERSISTENT_VOLUME = "create-pv"
     RETAIN_PERSISTENT_VOLUME = "retain-pv"
+    RELEASE_PERSISTENT_VOLUME = "release-pv"
     DELETE_CLAIM = "delete-pvc"
     BIND_CLAIM = "bind-pvc"
     RECREATE_CLAIM = "recreate-pvc"
@@ -206,7 +207,9 @@ class AwaitPodReleased(PodAction):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CreateVolume(Action):
-    """A new EBS volume from a snapshot, shaped like the old one, with a client token and Ferry's tags."""
+    """A new EBS volume from a snapshot, shaped like the old one, with a client token and Ferry's tags; or, with
+    `reuse_volume_id`, the volume an earlier run of the same move (same snapshot, same zone) already restored,
+    whose PV is still pre-bound to the claim: taken as it is, no second volume made."""
 
     kind: ClassVar[ActionKind] = ActionKind.CREATE_VOLUME
     run_id: str
@@ -221,6 +224,7 @@ class CreateVolume(Action):
     encrypted: bool = False
     kms_key_id: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
+    reuse_volume_id: str | None = field(default=None, metadata=wire(omit_empty=True))
 
     @property
     def target(self) -> str:
@@ -232,6 +236,11 @@ class CreateVolume(Action):
         return hashlib.sha256(f"{self.run_id}/{self.step_id}".encode()).hexdigest()[:48]
 
     def describe(self) -> str:
+        if self.reuse_volume_id:
+            return (
+                f"reuse {self.reuse_volume_id} in {self.zone}, restored from {self.snapshot_id} by an earlier run,"
+                f" for {self.namespace}/{self.claim}"
+            )
         return (
             f"create a {self.size_gib} GiB {self.volume_type} volume in {self.zone} from {self.snapshot_id}"
             f" for {self.namespace}/{self.claim}"
@@ -293,6 +302,30 @@ class RetainPersistentVolume(Action):
 
     def describe(self) -> str:
         return f"set PV {self.name} reclaim policy to Retain"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReleasePersistentVolume(Action):
+    """A PV an earlier run made for this claim, still pre-bound to it by name, that this move does not use (its
+    volume holds another snapshot, or lies in another zone): before the claim is let go, its claimRef gets a
+    uid no claim has, so the PV controller treats it as Released (Retain: the PV and its volume stay, reported)
+    and binds the claim's next incarnation to this move's PV, not to that one. Nothing is deleted."""
+
+    kind: ClassVar[ActionKind] = ActionKind.RELEASE_PERSISTENT_VOLUME
+    name: str
+    claim_namespace: str
+    claim_name: str
+    volume_id: str | None
+
+    @property
+    def target(self) -> str:
+        return self.name
+
+    def describe(self) -> str:
+        return (
+            f"release PV {self.name} (volume {self.volume_id or 'unknown'}, left by an earlier run) from "
+            f"{self.claim_namespace}/{self.claim_name}: Released, kept with its volume"
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -435,6 +468,7 @@ ACTION_TYPES: Mapping[ActionKind, type[Action]] = {
         TagOldVolume,
         CreatePersistentVolume,
         RetainPersistentVolume,
+        ReleasePersistentVolume,
         DeleteClaim,
         BindClaim,
         RecreateClaim,
