@@ -194,6 +194,48 @@ def test_retain_static_volume_and_claims(cluster: KubeCluster) -> None:
     assert cluster.get("PersistentVolume", old.volume_name or "") is not None
 
 
+def test_a_leftover_pv_is_released_only_at_the_version_read_and_then_binds_no_claim(cluster: KubeCluster) -> None:
+    with writer(cluster) as kube:
+        body = manifests.static_volume(
+            name="ferry-leftover",
+            volume_id="vol-0fedcba9876543210",
+            zone="us-east-1b",
+            zone_key="topology.kubernetes.io/zone",
+            capacity="10Gi",
+            storage_class="ebs-sc",
+            access_modes=("ReadWriteOnce",),
+            fs_type="ext4",
+            volume_mode="Filesystem",
+            claim_namespace="shop",
+            claim_name="left",
+            labels={manifests.MANAGED_LABEL: "true"},
+        )
+        made = kube.create_volume_object(body)
+        cluster.settle()
+        current = kube.volume_object("ferry-leftover") or {}
+        with pytest.raises(Conflict):  # the binder (here: the status write) came first: read again
+            kube.release_volume("ferry-leftover", claim_uid="x", resource_version=made["metadata"]["resourceVersion"])
+        kube.release_volume(
+            "ferry-leftover",
+            claim_uid=manifests.RELEASED_CLAIM_UID,
+            resource_version=current["metadata"]["resourceVersion"],
+        )
+        kube.create_claim(
+            "shop",
+            manifests.claim_body(
+                namespace="shop", name="left", storage_class="ebs-sc", access_modes=("ReadWriteOnce",),
+                request="10Gi", labels={},
+            ),
+        )  # fmt: skip
+        cluster.settle()
+        released = manifests.parse_volume(kube.volume_object("ferry-leftover") or {})
+        claim = manifests.parse_claim(kube.claim_object("shop", "left") or {})
+
+    assert (released.claim, released.claim_uid, released.managed) == (("shop", "left"), "released-by-ferry", True)
+    assert not released.pre_bound_to("shop", "left") and claim.volume_name != "ferry-leftover"
+    assert (cluster.get("PersistentVolume", "ferry-leftover") or {})["status"]["phase"] == "Released"
+
+
 def test_eviction_respects_the_budget_and_force_delete_needs_the_right_uid(cluster: KubeCluster) -> None:
     with writer(cluster) as kube:
         pod = manifests.parse_pod(kube.pod_object("shop", "db-1") or {})
@@ -272,7 +314,7 @@ def test_the_rbac_manifest_grants_exactly_what_the_adapters_use(cluster: KubeClu
         kube.volume_object("x")
         pv = manifests.parse_claim(kube.claim_object("shop", "data-db-0") or {}).volume_name or ""
         kube.retain(pv)
-        kube.create_volume_object(
+        made = kube.create_volume_object(
             manifests.static_volume(
                 name="ferry-rbac",
                 volume_id="vol-0aaaaaaaaaaaaaaaa",
@@ -287,6 +329,9 @@ def test_the_rbac_manifest_grants_exactly_what_the_adapters_use(cluster: KubeClu
                 claim_name="rbac-static",
                 labels={},
             )
+        )
+        kube.release_volume(
+            "ferry-rbac", claim_uid=manifests.RELEASED_CLAIM_UID, resource_version=made["metadata"]["resourceVersion"]
         )
         kube.attachments_on_node("b-w1")
         kube.delete_volume_attachment("no-such-attachment")
