@@ -10,7 +10,7 @@ from kubernetes import client
 
 from sandbox.kube import KubeCluster
 from tests.conftest import wait_for
-from tests.sandbox.conftest import ZONES, pod_manifest
+from tests.sandbox.conftest import ZONES, pod_manifest, stateful_set
 
 ZONE = "topology.kubernetes.io/zone"
 
@@ -188,3 +188,140 @@ def test_a_failed_provisioning_is_reported_and_retried(make_cluster) -> None:
 
     wait_for(bound)
     assert len(ebs.created) == 1
+
+
+class TestAClaimsLifeUnderAStatefulSet:
+    """What Ferry's claim hand-over stands on, as kube-controller-manager does it: a claim deleted while its pod
+    runs stays Terminating (kubernetes.io/pvc-protection) and stays bound to its volume; once the pod is gone
+    the claim goes, the StatefulSet controller makes it again from the template, and the PV controller binds
+    the new claim to a PV pre-bound to its name (claimRef without uid) at once, before any provisioning."""
+
+    def restored(self, core: client.CoreV1Api, namespace: str, zone: str, *, name: str = "", **claim_ref: str) -> str:
+        """A static EBS PV in `zone`, Retain, pre-bound to the claim `data-db-0` by name (and `claim_ref`)."""
+        name = name or f"restored-{namespace}"
+        core.create_persistent_volume(
+            {
+                "metadata": {"name": name},
+                "spec": {
+                    "capacity": {"storage": "10Gi"},
+                    "accessModes": ["ReadWriteOnce"],
+                    "persistentVolumeReclaimPolicy": "Retain",
+                    "storageClassName": "ebs-sc",
+                    "csi": {
+                        "driver": "ebs.csi.aws.com",
+                        "volumeHandle": f"vol-0{hashlib.sha256(name.encode()).hexdigest()[:16]}",
+                        "fsType": "ext4",
+                    },
+                    "claimRef": {"namespace": namespace, "name": "data-db-0", **claim_ref},
+                    "nodeAffinity": {
+                        "required": {
+                            "nodeSelectorTerms": [
+                                {"matchExpressions": [{"key": ZONE, "operator": "In", "values": [zone]}]}
+                            ]
+                        }
+                    },
+                },
+            }
+        )
+        return name
+
+    def pet(self, cluster: KubeCluster, namespace: str) -> tuple[Any, Any]:
+        apps = client.AppsV1Api(cluster.api_client())
+        apps.create_namespaced_stateful_set(namespace, stateful_set("db", replicas=1))
+        core = client.CoreV1Api(cluster.api_client())
+        wait_for(lambda: _settled_running(cluster, core, namespace, "db-0"), timeout=60, what="db-0 Running")
+        return core.read_namespaced_pod("db-0", namespace), core.read_namespaced_persistent_volume_claim(
+            "data-db-0", namespace
+        )
+
+    def test_a_claim_deleted_under_its_pod_waits_then_comes_back_bound_to_the_pv_pre_bound_to_its_name(
+        self, cluster: KubeCluster, core: client.CoreV1Api, namespace: str
+    ) -> None:
+        pod, old = self.pet(cluster, namespace)
+        zone = ZONES[1] if ZONES[1] not in pod.spec.node_name else ZONES[2]
+        restored = self.restored(core, namespace, zone)
+        core.patch_persistent_volume(old.spec.volume_name, {"spec": {"persistentVolumeReclaimPolicy": "Retain"}})
+        cluster.settle()
+        assert core.read_persistent_volume(restored).status.phase == "Available"
+
+        core.delete_namespaced_persistent_volume_claim("data-db-0", namespace)
+        cluster.settle()
+        held = core.read_namespaced_persistent_volume_claim("data-db-0", namespace)
+        assert held.metadata.deletion_timestamp and held.metadata.finalizers == ["kubernetes.io/pvc-protection"]
+        assert (held.metadata.uid, held.spec.volume_name, held.status.phase) == (
+            old.metadata.uid,
+            old.spec.volume_name,
+            "Bound",
+        )
+        assert core.read_persistent_volume(old.spec.volume_name).status.phase == "Bound"
+        assert _running(core, namespace, "db-0") and core.read_persistent_volume(restored).status.phase == "Available"
+
+        core.delete_namespaced_pod("db-0", namespace)
+
+        def replaced() -> bool:
+            cluster.settle()
+            fresh = core.list_namespaced_persistent_volume_claim(namespace).items
+            return bool(fresh) and fresh[0].metadata.uid != old.metadata.uid and _running(core, namespace, "db-0")
+
+        wait_for(replaced, timeout=60, what="db-0 Running again on a new claim")
+        new = core.read_namespaced_persistent_volume_claim("data-db-0", namespace)
+        assert (new.spec.volume_name, new.status.phase, new.metadata.labels) == (restored, "Bound", {"app": "db"})
+        volume = core.read_persistent_volume(restored)
+        assert (volume.status.phase, volume.spec.claim_ref.uid) == ("Bound", new.metadata.uid)
+        assert core.read_namespaced_pod("db-0", namespace).spec.node_name.startswith(zone)
+        released = core.read_persistent_volume(old.spec.volume_name)
+        assert (released.status.phase, released.spec.claim_ref.uid) == ("Released", old.metadata.uid)
+
+    def test_a_pending_pets_missing_claim_is_made_again_from_the_template_and_binds_the_pre_bound_pv(
+        self, cluster: KubeCluster, core: client.CoreV1Api, namespace: str
+    ) -> None:
+        """The fenced pet's case: its pod, made again by the controller, waits (here: a scheduling gate) on the
+        old claim; that claim is deleted (no scheduled pod holds it, so it goes at once). On its next sync of
+        the Pending pod (any update of the pod: the scheduler's, in a real hand-over; here an annotation) the
+        StatefulSet controller makes the missing claim again from the template (kube-controller-manager does
+        since 1.27), and the PV controller binds it to the PV pre-bound to its name: Ferry's own claim,
+        written later, finds it bound already."""
+        old_pv = self.restored(core, namespace, ZONES[0], name=f"old-{namespace}")
+        apps = client.AppsV1Api(cluster.api_client())
+        body = stateful_set("db", replicas=1)
+        body["spec"]["template"]["spec"]["schedulingGates"] = [{"name": "example.com/hold"}]
+        apps.create_namespaced_stateful_set(namespace, body)
+
+        def bound() -> Any:
+            cluster.settle()
+            found = core.list_namespaced_persistent_volume_claim(namespace).items
+            return found and found[0].status.phase == "Bound" and found[0]
+
+        old = wait_for(bound, timeout=30, what="data-db-0 made and bound to the old PV")
+        pod = core.read_namespaced_pod("db-0", namespace)
+        assert pod.status.phase == "Pending" and not pod.spec.node_name and old.spec.volume_name == old_pv
+        restored = self.restored(core, namespace, ZONES[1])
+        core.delete_namespaced_persistent_volume_claim("data-db-0", namespace)
+        wait_for(lambda: not core.list_namespaced_persistent_volume_claim(namespace).items, timeout=30, what="gone")
+        core.patch_namespaced_pod("db-0", namespace, {"metadata": {"annotations": {"example.com/nudge": "1"}}})
+
+        new = wait_for(lambda: (c := bound()) and c.metadata.uid != old.metadata.uid and c, timeout=60, what="again")
+        assert (new.spec.volume_name, new.metadata.labels) == (restored, {"app": "db"})
+        core.patch_namespaced_pod("db-0", namespace, {"spec": {"schedulingGates": None}})
+        wait_for(lambda: _settled_running(cluster, core, namespace, "db-0"), timeout=60, what="db-0 Running")
+        assert core.read_namespaced_pod("db-0", namespace).spec.node_name.startswith(ZONES[1])
+
+    def test_a_pv_whose_claim_ref_names_a_uid_no_claim_has_is_released_and_binds_nothing(
+        self, cluster: KubeCluster, core: client.CoreV1Api, namespace: str
+    ) -> None:
+        """How Ferry releases a leftover PV it pre-bound (`ferry.executor.effects`): nothing binds to it."""
+        restored = self.restored(core, namespace, ZONES[0], uid="released-by-ferry")
+        pod, old = self.pet(cluster, namespace)
+        cluster.settle()
+        assert core.read_persistent_volume(restored).status.phase == "Released"
+        assert old.spec.volume_name != restored and pod.status.phase == "Running"
+
+
+def _settled_running(cluster: KubeCluster, core: client.CoreV1Api, namespace: str, name: str) -> bool:
+    cluster.settle()
+    return _running(core, namespace, name)
+
+
+def _running(core: client.CoreV1Api, namespace: str, name: str) -> bool:
+    pods = core.list_namespaced_pod(namespace, field_selector=f"metadata.name={name}").items
+    return bool(pods) and pods[0].status.phase == "Running" and not pods[0].metadata.deletion_timestamp

@@ -1,7 +1,10 @@
 """The StatefulSet controller, as kube-controller-manager runs it for pets.
 
 It recreates a missing pod under the same name and ordinal; creates `<template>-<sts>-<ordinal>` claims and
-never deletes them (unless the retention policy says `whenDeleted: Delete`); with OrderedReady (the default)
+never deletes them (unless the retention policy says `whenDeleted: Delete`), and makes a Pending pod's missing
+claim again from its template (as kube-controller-manager does since 1.27: a claim deleted under a pod that
+never ran, or was made again on a dead node, comes back; one still being deleted is waited for); with
+OrderedReady (the default)
 it waits for pod N to be Running and Ready before creating N+1, waits for a Terminating pod to be gone
 before replacing it, and scales down from the highest ordinal, one pod at a time; with Parallel it does
 all at once. A template change rolls pods from the highest ordinal. Status counts replicas, ready,
@@ -51,6 +54,8 @@ class StatefulSetController:
         progress = True
         for ordinal in wanted:
             pod = pods.get(ordinal)
+            if pod is not None and pod.get("status", {}).get("phase", "Pending") == "Pending":
+                self._create_claims(sts, ordinal)
             if pod is None:
                 self._create(sts, ordinal, revision)
                 if monotonic:
@@ -96,19 +101,28 @@ class StatefulSetController:
                 self._delete(sts, pod)
                 return
 
-    def _create(self, sts: Obj, ordinal: int, revision: str) -> None:
-        spec, name, namespace = sts["spec"], name_of(sts), namespace_of(sts)
-        pod_name = f"{name}-{ordinal}"
+    def _create_claims(self, sts: Obj, ordinal: int) -> list[tuple[str, str]] | None:
+        """The pod's (template name, claim name) pairs, each missing claim made from its template; None while
+        one is still being deleted ("pvc <name> is being deleted": wait until it is gone, then make it afresh)."""
+        namespace, pod_name = namespace_of(sts), f"{name_of(sts)}-{ordinal}"
         claims = []
-        for template in spec.get("volumeClaimTemplates") or []:
+        for template in sts["spec"].get("volumeClaimTemplates") or []:
             claim_name = f"{template['metadata']['name']}-{pod_name}"
             claims.append((template["metadata"]["name"], claim_name))
             existing = self.context.store.get(resources.PERSISTENT_VOLUME_CLAIMS.key, namespace, claim_name)
             if existing is not None:
                 if is_deleting(existing):
-                    return  # "pvc <name> is being deleted": wait until it is gone, then create it afresh
+                    return None
                 continue
             self._create_claim(sts, template, claim_name)
+        return claims
+
+    def _create(self, sts: Obj, ordinal: int, revision: str) -> None:
+        spec, name, namespace = sts["spec"], name_of(sts), namespace_of(sts)
+        pod_name = f"{name}-{ordinal}"
+        claims = self._create_claims(sts, ordinal)
+        if claims is None:
+            return
         template = clone(spec["template"])
         labels = {
             **(template.get("metadata", {}).get("labels") or {}),
