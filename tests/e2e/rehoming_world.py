@@ -107,16 +107,22 @@ def runtime(world: World, mode: str = "act") -> LambdaRuntime:
 
 
 def steps_in_process(
-    world: World, *, owner: str | None = None, limits: RehomeLimits | None = None, ec2: Any = None
+    world: World,
+    *,
+    owner: str | None = None,
+    limits: RehomeLimits | None = None,
+    ec2: Any = None,
+    writer: type[KubeWriter] = KubeWriter,
 ) -> RehomingSteps:
     """The step services wired to the sandbox as `from_settings` wires them in Lambda (the EC2 client goes
-    through the fault proxy), for runs outside the handlers: the parallel local runner, two executors at once."""
+    through the fault proxy), for runs outside the handlers: the parallel local runner, two executors at once;
+    `writer`: a KubeWriter that asks the API for something else (a drill's bad request)."""
     dynamodb = world.aws.client("dynamodb")
     table = world.aws.names.table
     settings = RehomeSettings(table, world.aws.topic_arn, Mode.ACT, limits or RehomeLimits())
 
     def connect(registration: ClusterRegistration) -> KubeWriter:
-        return KubeWriter(registration, Credentials(token=world.clusters[registration.name].token), timeout=5)
+        return writer(registration, Credentials(token=world.clusters[registration.name].token), timeout=5)
 
     return RehomingSteps(
         settings,
