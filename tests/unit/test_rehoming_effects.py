@@ -167,19 +167,39 @@ def bind() -> BindClaim:
     )
 
 
-def test_binding_waits_for_the_old_claim_and_replaces_one_made_from_the_template() -> None:
+def test_binding_waits_for_the_old_claim_then_writes_ours() -> None:
     kube = FakeKube()
     kube.claims["data-db-0"] = {"metadata": {"uid": "u1", "deletionTimestamp": "x"}, "spec": {"volumeName": "pv-0"}}
     with pytest.raises(StepPending, match="still being deleted"):
         effects(kube).perform(bind(), {})
 
-    kube.claims["data-db-0"] = {"metadata": {"uid": "u3"}, "spec": {}}  # the StatefulSet controller was first
-    with pytest.raises(StepPending, match="recreated from the template"):
-        effects(kube).perform(bind(), {})
-    assert kube.calls == ["delete claim data-db-0 u3"]
-
+    del kube.claims["data-db-0"]
     effects(kube).perform(bind(), {})
-    assert kube.calls[-1] == "create claim data-db-0 -> ferry-x"
+    assert kube.calls == ["create claim data-db-0 -> ferry-x"]
+
+
+@pytest.mark.parametrize(
+    ("claim_ref", "waits"),
+    [
+        pytest.param({"namespace": "shop", "name": "data-db-0"}, True, id="pv-pre-bound-by-name"),
+        pytest.param({"namespace": "shop", "name": "data-db-0", "uid": "u3"}, True, id="pv-bound-to-it-already"),
+        pytest.param({"namespace": "shop", "name": "data-db-0", "uid": "u1"}, False, id="pv-released"),
+        pytest.param({"namespace": "shop", "name": "data-db-9"}, False, id="pv-reserved-for-another"),
+    ],
+)
+def test_a_claim_the_statefulset_made_again_is_left_to_the_pv_controller_never_deleted(
+    claim_ref: dict[str, str], waits: bool
+) -> None:
+    kube = FakeKube()
+    kube.claims["data-db-0"] = {"metadata": {"uid": "u3"}, "spec": {}}  # the StatefulSet controller was first
+    kube.volumes["ferry-x"] = {"spec": {"claimRef": claim_ref}}
+    if waits:  # the PV controller binds it to ours, the only PV reserved for its name
+        with pytest.raises(StepPending, match="the PV controller binds it to ours"):
+            effects(kube).perform(bind(), {})
+    else:
+        with pytest.raises(Refused, match="not reserved for it"):
+            effects(kube).perform(bind(), {})
+    assert kube.calls == []
 
 
 def test_a_claim_bound_elsewhere_is_left_alone() -> None:

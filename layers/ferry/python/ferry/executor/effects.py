@@ -274,10 +274,16 @@ class ClusterEffects:
                 raise StepPending(f"claim {action.target} is still being deleted (its pod is not gone yet)")
             if bound_to:
                 raise Refused(f"claim {action.target} is bound to {bound_to}, not {action.volume_name}: left alone")
-            # Made from the template in the meantime (the StatefulSet controller): unbound, so no data. Ours
-            # must win, or the pod could get a new empty volume elsewhere.
-            self._kube.delete_claim(action.namespace, action.name, claim["metadata"]["uid"])
-            raise StepPending(f"claim {action.target} was recreated from the template; replacing it")
+            # Made from the template in the meantime (the StatefulSet controller makes a Pending pet's missing
+            # claim again): unbound. Our PV is reserved for its name, the only one (the planner released any
+            # other), so the PV controller binds it to ours. Deleting it instead could lose a race with that
+            # binding: our PV, bound to a deleted claim, would be Released and the next claim provisioned empty.
+            volume = self._kube.volume_object(action.volume_name)
+            ref = ((volume or {}).get("spec") or {}).get("claimRef") or {}
+            mine = (ref.get("namespace"), ref.get("name")) == (action.namespace, action.name)
+            if not mine or ref.get("uid") not in (None, "", claim["metadata"].get("uid")):
+                raise Refused(f"claim {action.target} is unbound and PV {action.volume_name} is not reserved for it")
+            raise StepPending(f"claim {action.target} was made from the template: the PV controller binds it to ours")
         body = manifests.claim_body(
             namespace=action.namespace,
             name=action.name,
