@@ -314,7 +314,7 @@ def test_the_rbac_manifest_grants_exactly_what_the_adapters_use(cluster: KubeClu
         kube.volume_object("x")
         pv = manifests.parse_claim(kube.claim_object("shop", "data-db-0") or {}).volume_name or ""
         kube.retain(pv)
-        made = kube.create_volume_object(
+        kube.create_volume_object(
             manifests.static_volume(
                 name="ferry-rbac",
                 volume_id="vol-0aaaaaaaaaaaaaaaa",
@@ -330,9 +330,9 @@ def test_the_rbac_manifest_grants_exactly_what_the_adapters_use(cluster: KubeClu
                 labels={},
             )
         )
-        kube.release_volume(
-            "ferry-rbac", claim_uid=manifests.RELEASED_CLAIM_UID, resource_version=made["metadata"]["resourceVersion"]
-        )
+        cluster.settle()  # the PV controller has written the new PV's phase: its resourceVersion stays
+        version = (kube.volume_object("ferry-rbac") or {})["metadata"]["resourceVersion"]
+        kube.release_volume("ferry-rbac", claim_uid=manifests.RELEASED_CLAIM_UID, resource_version=version)
         kube.attachments_on_node("b-w1")
         kube.delete_volume_attachment("no-such-attachment")
     after = cluster.request_count()
