@@ -410,12 +410,27 @@ def test_a_manual_shift_impairs_the_zone_only_for_a_followed_load_balancer(
     assert zone_status("us-east-1b") == status
 
 
-@pytest.mark.parametrize("name", ["arc-practice-run-started", "arc-fis-experiment-started"])
-def test_a_drill_is_recorded_and_impairs_nothing(ingest, lambda_context, name) -> None:
-    assert ingest.handler(sqs_event(fresh(load_event(name))), lambda_context) == {"batchItemFailures": []}
+@pytest.mark.parametrize(
+    ("name", "what"),
+    [
+        pytest.param("arc-practice-run-started", "ARC practice run", id="practice-run"),
+        pytest.param("arc-fis-experiment-started", "FIS experiment", id="fis-experiment"),
+    ],
+)
+def test_a_drill_is_recorded_told_once_and_impairs_nothing(ingest, lambda_context, name, what) -> None:
+    event = fresh(load_event(name))
 
-    assert [s["kind"] for s in items("SIGNAL#")] == ["drill-started"]
+    assert ingest.handler(sqs_event(event), lambda_context) == {"batchItemFailures": []}
+    ingest.handler(sqs_event(event), lambda_context)  # SQS's at-least-once delivery
+
+    (signal,) = items("SIGNAL#")
+    assert signal["kind"] == "drill-started"
     assert items("ZONE#") == [] or all(i.get("status") == "healthy" for i in items("ZONE#"))
+    (told,) = notifications()
+    assert f"{what} started: traffic moved away from zone {signal['zone']} (use1-" in told
+    assert "action: Ferry will not act: drills are recorded only" in told
+    (audit,) = items("AUDIT#")
+    assert audit["record"]["outcome"] == "told"
 
 
 def test_with_drills_act_a_drill_impairs_its_zone(ingest, lambda_context, monkeypatch) -> None:
@@ -428,6 +443,9 @@ def test_with_drills_act_a_drill_impairs_its_zone(ingest, lambda_context, monkey
     assert ingest.handler(sqs_event(event), lambda_context) == {"batchItemFailures": []}
 
     assert zone_status("us-east-1c") == "impaired"
+    (drill,) = [n for n in notifications() if "drill" in n]
+    assert "FIS experiment started: traffic moved away from zone us-east-1c" in drill
+    assert "action: Ferry will act (FERRY_DRILLS=act)" in drill
 
 
 # --- node warnings: DrainNode ---------------------------------------------------------------------------------

@@ -5,12 +5,16 @@ registered cluster's instance) becomes a `DrainNode` request without going throu
 is about one node, not a zone (`drain_request`). The executor carries it out: in act mode it starts
 the run; in observe mode (a fresh deployment's default) it only records and says what it would have
 started. Either way every reaction leaves an audit record and a notification.
+
+A drill (an ARC practice run or a FIS experiment) changes no verdict unless the operator set `drills=act`,
+yet people must hear of it: `drill_notice` says what the drill is, where, and whether Ferry will act on it.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from ferry.domain.detection.transitions import Handoff, SubjectKind, Transition
@@ -118,6 +122,64 @@ def _lifecycle_action(signal: Signal) -> dict[str, Any]:
     return {
         "lifecycleAction": {"autoScalingGroupName": group, "lifecycleHookName": hook, "lifecycleActionToken": token}
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something to tell operators that starts nothing. `action_id` is the event's own: telling it twice is
+    telling it once (the executor keeps the first)."""
+
+    action_id: str
+    at: datetime
+    subject: str
+    message: str
+    attributes: dict[str, str]
+
+
+_DRILL_NAMES = {"practice-run": "ARC practice run", "fis-experiment": "FIS experiment"}
+# With drills=act the translator gives a drill an authority's kind (it rehearses Ferry's own response).
+_DRILL_KINDS = {
+    SignalKind.DRILL_STARTED: (True, False),
+    SignalKind.DRILL_ENDED: (False, False),
+    SignalKind.ZONAL_SHIFT_STARTED: (True, True),
+    SignalKind.ZONAL_SHIFT_ENDED: (False, True),
+}
+
+
+def drill_notice(signal: Signal) -> Notice | None:
+    """What to tell operators of a drill's start or end (observe or act mode alike); None if not a drill.
+
+    Whether Ferry acts on it is read from the signal: the translator gives a drill an authority's kind only
+    when `drills=act`, and a stale one decides nothing either way.
+    """
+    if signal.evidence.get("drill") != "true" or signal.kind not in _DRILL_KINDS:
+        return None
+    started, acted_on = _DRILL_KINDS[signal.kind]
+    what = _DRILL_NAMES.get(signal.evidence.get("trigger", ""), "drill")
+    zone = " ".join(z for z in (signal.zone, f"({signal.zone_id})" if signal.zone_id else None) if z) or "?"
+    if "stale" in signal.evidence:
+        action = f"Ferry will not act: {signal.evidence['stale']}, it decides nothing."
+    elif acted_on:
+        action = (
+            "Ferry will act (FERRY_DRILLS=act): it handles the drill as a real zonal shift, so the zone's verdict "
+            + ("becomes IMPAIRED and its evacuation runs as the mode allows." if started else "follows its end.")
+        )
+    else:
+        action = "Ferry will not act: drills are recorded only (FERRY_DRILLS=act rehearses Ferry's response)."
+    lines = [
+        f"{what} {'started' if started else 'ended'}: traffic {'moved away from' if started else 'back in'} "
+        f"zone {zone}, region {signal.region}. This is a drill, not a failure.",
+        f"event: {signal.source.value} {signal.source_id} at {signal.observed_at.isoformat()}",
+        *(f"{key}: {signal.evidence[key]}" for key in ("resources", "notes") if signal.evidence.get(key)),
+        f"action: {action}",
+    ]
+    return Notice(
+        action_id=f"drill:{signal.source_id}:{signal.kind.value}",
+        at=signal.observed_at,
+        subject=f"Ferry: drill {'started' if started else 'ended'} in {signal.zone or signal.zone_id} ({what})",
+        message="\n".join(lines),
+        attributes={"drill": signal.evidence.get("trigger", ""), "acted_on": "true" if acted_on else "false"},
+    )
 
 
 def subject_line(transition: Transition) -> str:

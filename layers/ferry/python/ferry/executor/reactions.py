@@ -17,8 +17,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ferry.adapters.reporting import AuditLog, Notifier
 from ferry.adapters.stepfunctions import RunbookStarter
+from ferry.domain.errors import FerryError
 from ferry.domain.modes import Mode
-from ferry.domain.reactions import Reaction, RunbookRequest
+from ferry.domain.reactions import Notice, Reaction, RunbookRequest
 from ferry.executor import may_act
 from ferry.observability import NAMESPACE, logger
 
@@ -29,6 +30,8 @@ class Outcome(StrEnum):
     OBSERVED = "observe-mode-not-started"
     NOT_DEPLOYED = "runbook-not-deployed"  # no state machine for this runbook in this stack: told, by hand
     NOTHING_TO_START = "nothing-to-start"
+    TOLD = "told"  # a notice (a drill) sent to operators; nothing to start
+    ALREADY_TOLD = "already-told"  # the same notice again (a redelivered event): not sent twice
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,20 @@ class Executor:
             {"outcome": done.outcome},
         )
         return done
+
+    def tell(self, notice: Notice) -> Done:
+        """Send a notice once, observe or act mode alike: its audit record (keyed by the event) is written first
+        and only if absent, so a redelivered event tells no one twice; a send that fails withdraws the record,
+        so the retry tells."""
+        record = {"what": notice.subject, "who": "ferry-ingest", "mode": self._mode.value, "outcome": Outcome.TOLD}
+        if not self._audit.record_once(notice.action_id, notice.at, {**record, "message": notice.message}):
+            return Done(action_id=notice.action_id, outcome=Outcome.ALREADY_TOLD)
+        try:
+            self._notifier.notify(notice.subject, notice.message, notice.attributes)
+        except FerryError:
+            self._audit.withdraw(notice.action_id, notice.at)
+            raise
+        return Done(action_id=notice.action_id, outcome=Outcome.TOLD)
 
     def _start_audited(self, request: RunbookRequest, *, who: str, why: str) -> Done:
         """Start a run no transition asked for, and leave its audit record (written before anyone is told)."""

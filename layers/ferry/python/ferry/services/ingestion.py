@@ -14,6 +14,9 @@ records an event twice; Powertools' payload validation flags an id seen before w
 - a transient failure (DynamoDB or EC2 throttling or down) fails the record so SQS retries it;
 - a signal whose event is older than the detection window on arrival is recorded with `stale` in its
   evidence and counted (SignalsStale): it decides nothing (the detector's rule), but the audit shows it.
+
+Besides the detector's reactions, ingest hands the executor the node warnings' DrainNode requests and the
+drills' notices (an ARC practice run or FIS experiment is told once per event, whatever it decides).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from ferry.adapters.registry import Registry
 from ferry.adapters.signal_log import SignalLog
 from ferry.domain.detection import stale_on_arrival
 from ferry.domain.errors import EventParseError, FerryError
-from ferry.domain.reactions import drain_request
+from ferry.domain.reactions import drain_request, drill_notice
 from ferry.domain.signals import NODE_WARNINGS, Signal, Skip, Source, Translation
 from ferry.domain.translators import Unplaced, translate
 from ferry.domain.translators.zones import volume_id_in
@@ -189,7 +192,7 @@ class Ingestor:
         signals = self._mark_stale(self.resolve(translation))
         self._log.record_signals(signals, ttl=timedelta(days=self._settings.signal_ttl_days))
         logger.info("signals recorded", extra={"signals": [s.to_dict() for s in signals]})
-        done = (*self._verdicts.decide(signals), *self._drain_warned(signals))
+        done = (*self._verdicts.decide(signals), *self._drain_warned(signals), *self._tell_drills(signals))
         return {
             "signals": [s.to_dict() for s in signals],
             "reactions": [{"action_id": d.action_id, "outcome": d.outcome.value} for d in done],
@@ -276,6 +279,11 @@ class Ingestor:
             if request is not None:
                 done.append(self._verdicts.drain(request, why=str(request.input["reason"])))
         return done
+
+    def _tell_drills(self, signals: tuple[Signal, ...]) -> list[Done]:
+        """Operators hear of every drill (ferry.domain.reactions.drill_notice), once per event; a send that
+        fails fails the record, and SQS's retry tells them."""
+        return [self._verdicts.tell(notice) for notice in filter(None, map(drill_notice, signals))]
 
     def _mark_stale(self, signals: tuple[Signal, ...]) -> tuple[Signal, ...]:
         now, window = self._clock(), self._settings.reactions.window

@@ -43,7 +43,7 @@ from ferry.domain.detection import (
 )
 from ferry.domain.detection.batches import ControlPlaneBatch, RegionBatch, split_batch, watched_zones
 from ferry.domain.errors import Conflict, FerryError
-from ferry.domain.reactions import Reaction, RunbookRequest, react
+from ferry.domain.reactions import Notice, Reaction, RunbookRequest, react
 from ferry.domain.signals import Signal
 from ferry.executor.reactions import Done, Executor
 from ferry.observability import logger
@@ -242,6 +242,10 @@ class Verdicts:
     def drain(self, request: RunbookRequest, *, why: str) -> Done:
         """A node warning's DrainNode (ferry.domain.reactions.drain_request): started in act mode, told always."""
         return self._executor.drain(request, why=why)
+
+    def tell(self, notice: Notice) -> Done:
+        """A notice that starts nothing (a drill): told once, whatever the mode."""
+        return self._executor.tell(notice)
 
     def _carry_out(self, reaction: Reaction) -> Done:
         done = self._executor.carry_out(reaction)
