@@ -10,7 +10,7 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from ferry.adapters.placements import Placement, Placements
+from ferry.adapters.placements import Placement, Placements, VolumePlacement
 from ferry.adapters.registry import Registry
 from ferry.domain.clusters import ClusterKind, ClusterRegistration
 from ferry.domain.errors import ConfigError
@@ -297,6 +297,23 @@ def test_a_health_issue_about_volumes_is_placed_in_their_zone(ingest, lambda_con
 
     (signal,) = signals_of("health-issue")
     assert (signal["zone"], signal["evidence"]["service"]) == ("us-east-1a", "EBS")
+
+
+def test_a_volume_the_probe_placed_is_placed_without_ec2(ingest, lambda_context) -> None:
+    volume = "vol-0f0000000000000aa"  # unknown to EC2 (moto): only the probe's placement knows it
+    Placements(boto3.client("dynamodb"), TABLE_NAME).remember(
+        [VolumePlacement(volume_id=volume, zone="us-east-1c", cluster="east-1", pv="pvc-data-db-0")],
+        now=datetime.now(UTC),
+    )
+    event = fresh(load_event("health-ebs-volume-issue"))
+    event["detail"]["affectedEntities"] = [{"entityValue": volume}]
+    event["resources"] = [volume]
+
+    assert ingest.handler(sqs_event(event), lambda_context) == {"batchItemFailures": []}
+
+    (signal,) = signals_of("health-issue")
+    assert (signal["zone"], signal["evidence"]["zoneFrom"]) == ("us-east-1c", "affectedResources")
+    assert zone_status("us-east-1c") == "impaired"
 
 
 def test_a_zone_id_in_the_description_becomes_the_accounts_zone_name(ingest, lambda_context) -> None:

@@ -232,6 +232,10 @@ class KubeApi:
                 taints=tuple(f"{t.get('key')}:{t.get('effect')}" for t in spec.get("taints") or []),
             )
 
+    def persistent_volumes(self) -> Iterator[dict[str, Any]]:
+        """Every PersistentVolume, as JSON (ferry.domain.rehoming.manifests parses what matters)."""
+        return self._paginate(self.core.list_persistent_volume)
+
     def lease_renewals(self) -> dict[str, datetime | None]:
         """Node name -> the last renewal of its Lease in kube-node-lease (the kubelet's heartbeat)."""
         return {

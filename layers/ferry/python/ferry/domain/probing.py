@@ -33,6 +33,15 @@ class NodeHealth:
 
 
 @dataclass(frozen=True, slots=True)
+class VolumeSeen:
+    """An EBS volume behind one of the cluster's PersistentVolumes, and the zone it is bound to."""
+
+    pv: str
+    volume_id: str
+    zone: str
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterObservation:
     cluster: str
     region: str
@@ -43,6 +52,7 @@ class ClusterObservation:
     instance_states: Mapping[str, str] = field(default_factory=dict)  # instance id -> EC2 state name
     zones: tuple[str, ...] = ()  # the cluster's registered zones: a zone with no node left is still watched
     members: Mapping[str, str | None] = field(default_factory=dict)  # member instance -> /readyz error or None
+    volumes: tuple[VolumeSeen, ...] = ()  # where the pets' data is: how ingest places a Health issue's volumes
 
 
 @dataclass(frozen=True, slots=True)

@@ -211,7 +211,8 @@ class Ingestor:
         return translation
 
     def place(self, resources: Iterable[str]) -> dict[str, str]:
-        """The zone of each instance or volume Ferry can place: placements first, then one EC2 describe each.
+        """The zone of each instance or volume Ferry can place: the probe's placements first, then one EC2
+        describe for the instances and one for the volumes it has not seen.
 
         If EC2 cannot answer (the failing zone's API may be down too), what is known is returned: the
         translation then falls back on the event's description, or is skipped as not zonal.
@@ -220,11 +221,13 @@ class Ingestor:
         volumes = {r for r in wanted if volume_id_in(r)}
         instances = wanted - volumes
         zones = {i: p.zone for i, p in self._placements.lookup(instances).items()} if instances else {}
+        if volumes:
+            zones |= {v: p.zone for v, p in self._placements.lookup_volumes(volumes).items()}
         try:
             if missing := instances - zones.keys():
                 zones |= {i: loc.zone for i, loc in self._directory.locate(missing).items()}
-            if volumes:
-                zones |= self._directory.locate_volumes(volumes)
+            if missing := volumes - zones.keys():
+                zones |= self._directory.locate_volumes(missing)
         except FerryError as error:
             logger.warning(
                 "resources not placed", extra={"resources": sorted(wanted - zones.keys()), "error": str(error)}

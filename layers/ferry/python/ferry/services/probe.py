@@ -3,7 +3,9 @@
 Kubernetes takes minutes to mark a dead zone's nodes NotReady; AWS Health may take longer to say anything.
 Every minute the probe reads, for each cluster, node readiness and lease renewals (paginated, never a pod
 listing), the API's `/readyz`, and EC2's view of the nodes' instances (one batched call for all clusters),
-and publishes what it saw as metrics per zone and per cluster. Clusters are probed in parallel with a
+and publishes what it saw as metrics per zone and per cluster. It remembers where each node's instance and
+each PersistentVolume's EBS volume lives (`ferry.adapters.placements`), which is how ingest places the
+instances and volumes an AWS Health issue names without asking EC2. Clusters are probed in parallel with a
 per-call timeout; a cluster that cannot be reached (timeout, 401/403, garbage) is an `API_UNREACHABLE`
 observation, never an exception that stops the round for the others.
 """
@@ -24,7 +26,7 @@ from ferry.adapters.aws import LazyClient, client, session
 from ferry.adapters.ec2 import InstanceDirectory
 from ferry.adapters.kube import KubeApi, credentials_for
 from ferry.adapters.kube_writes import KubeWriter
-from ferry.adapters.placements import Placement, Placements
+from ferry.adapters.placements import Placement, Placements, VolumePlacement
 from ferry.adapters.registry import Registry
 from ferry.adapters.reporting import AuditLog
 from ferry.adapters.signal_log import SignalLog
@@ -33,11 +35,13 @@ from ferry.domain.errors import FerryError
 from ferry.domain.probing import (
     ClusterObservation,
     NodeHealth,
+    VolumeSeen,
     quarantined_zones,
     recovered_fenced_nodes,
     signals_from,
     summarize_zones,
 )
+from ferry.domain.rehoming.manifests import parse_volume
 from ferry.domain.signals import Signal
 from ferry.executor.nodes import NodeReleaser
 from ferry.observability import NAMESPACE, logger
@@ -85,12 +89,25 @@ def read_cluster(
                 )
                 for node in api.nodes()
             )
+            volumes = read_volumes(api, registration.name)
     except (FerryError, ValueError, OSError) as error:
         logger.warning("cluster unreachable", extra={"cluster": registration.name, "error": str(error)})
         observation = _with(observation, api_error=f"{type(error).__name__}: {error}")
     else:
-        observation = _with(observation, nodes=nodes)
+        observation = _with(observation, nodes=nodes, volumes=volumes)
     return _with(observation, members=read_members(registration, connect))
+
+
+def read_volumes(api: KubeApi, cluster: str) -> tuple[VolumeSeen, ...]:
+    """The EBS volumes behind the cluster's PersistentVolumes and their zones (CSI volumeHandle or in-tree
+    volumeID; zone affinity or label). A listing that fails costs this round's volumes, not the cluster's
+    health: the API answered /readyz and its nodes already."""
+    try:
+        parsed = [parse_volume(pv) for pv in api.persistent_volumes()]
+    except (FerryError, ValueError, OSError) as error:
+        logger.warning("persistent volumes not read", extra={"cluster": cluster, "error": str(error)})
+        return ()
+    return tuple(VolumeSeen(pv=v.name, volume_id=v.volume_id, zone=v.zone) for v in parsed if v.volume_id and v.zone)
 
 
 def read_members(registration: ClusterRegistration, connect: Connect) -> dict[str, str | None]:
@@ -222,10 +239,17 @@ class Prober:
         publish_metrics(result, self._settings.lease_grace)
         self._placements.remember(
             (
-                Placement(instance_id=n.instance_id, zone=n.zone, cluster=o.cluster, node=n.name)
-                for o in result.observations
-                for n in o.nodes
-                if n.instance_id and n.zone != UNKNOWN_ZONE
+                *(
+                    Placement(instance_id=n.instance_id, zone=n.zone, cluster=o.cluster, node=n.name)
+                    for o in result.observations
+                    for n in o.nodes
+                    if n.instance_id and n.zone != UNKNOWN_ZONE
+                ),
+                *(
+                    VolumePlacement(volume_id=v.volume_id, zone=v.zone, cluster=o.cluster, pv=v.pv)
+                    for o in result.observations
+                    for v in o.volumes
+                ),
             ),
             now=now,
         )
