@@ -370,6 +370,27 @@ def test_a_late_resolution_is_not_stale(ingest, lambda_context) -> None:
     assert (signal["zone"], "stale" in signal["evidence"]) == ("us-east-1b", False)
 
 
+def test_a_resolution_whose_zone_cannot_be_found_closes_its_issue_by_event_arn(ingest, lambda_context) -> None:
+    opened = health_issue_in_zone_b()
+    ingest.handler(sqs_event(opened), lambda_context)
+    assert zone_status("us-east-1b") == "impaired"
+    closed = fresh(load_event("health-ec2-issue-resolved"))
+    gone = "i-0f00000000000000c"  # its instance replaced since: neither the probe nor EC2 can place it
+    closed["detail"] = {
+        **closed["detail"],
+        "eventArn": opened["detail"]["eventArn"],
+        "affectedEntities": [{"entityValue": gone}],
+        "eventDescription": [{"language": "en_US", "latestDescription": "[RESOLVED] The issue has been resolved."}],
+    }
+    closed["resources"] = [gone]
+
+    assert ingest.handler(sqs_event(closed), lambda_context) == {"batchItemFailures": []}
+
+    (signal,) = signals_of("health-resolved")
+    assert ("zone" in signal, signal["evidence"]["zoneFrom"]) == (False, "eventArn")
+    assert zone_status("us-east-1b") == "recovering"
+
+
 def test_an_id_repeated_with_a_different_event_is_flagged_and_processed_once(ingest, lambda_context, capsys) -> None:
     first = health_issue_in_zone_b()
     forged = {**first, "detail": {**first["detail"], "eventTypeCode": "AWS_EC2_SOMETHING_ELSE"}}

@@ -247,3 +247,82 @@ def test_region_state_round_trips_through_json() -> None:
     state, _ = run([[issue(A)], [issue(B, 1)], [down(C, 2)]])
 
     assert RegionState.from_dict(json.loads(json.dumps(state.to_dict()))) == state
+
+
+# --- a resolution placed nowhere closes its issue by event ARN ------------------------------------------------
+
+TWO_AT_ONCE = DetectionPolicy(zones=(A, B, C), max_impaired_zones=2)
+
+
+def opened(zone: str, arn: str, minute: float = 0) -> Signal:
+    return Signal(
+        kind=SignalKind.HEALTH_ISSUE,
+        source=Source.AWS_HEALTH,
+        source_id=f"{arn}-{zone}",
+        observed_at=at(minute),
+        region=REGION,
+        zone=zone,
+        evidence={"eventArn": arn},
+    )
+
+
+def zoneless_resolution(arn: str, minute: float, region: str = REGION) -> Signal:
+    """What the Health translator sends when the resolution's zone cannot be found (`zoneFrom: eventArn`)."""
+    return Signal(
+        kind=SignalKind.HEALTH_RESOLVED,
+        source=Source.AWS_HEALTH,
+        source_id=f"{arn}-resolved-{minute}",
+        observed_at=at(minute),
+        region=region,
+        evidence={"eventArn": arn, "zoneFrom": "eventArn"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("batches", "expected"),
+    [
+        pytest.param(
+            [[opened(A, "arn:x")], [zoneless_resolution("arn:x", 5)]],
+            {A: ZoneStatus.RECOVERING, B: ZoneStatus.HEALTHY, C: ZoneStatus.HEALTHY},
+            id="closes-the-issue-in-its-zone",
+        ),
+        pytest.param(
+            [[opened(A, "arn:x"), opened(B, "arn:x")], [zoneless_resolution("arn:x", 5)]],
+            {A: ZoneStatus.RECOVERING, B: ZoneStatus.RECOVERING, C: ZoneStatus.HEALTHY},
+            id="closes-it-in-every-zone-it-was-opened-in",
+        ),
+        pytest.param(
+            [[opened(A, "arn:x"), opened(B, "arn:y")], [zoneless_resolution("arn:x", 5)]],
+            {A: ZoneStatus.RECOVERING, B: ZoneStatus.IMPAIRED, C: ZoneStatus.HEALTHY},
+            id="another-events-issue-stays-open",
+        ),
+        pytest.param(
+            [[opened(A, "arn:x")], [zoneless_resolution("arn:other", 5)]],
+            {A: ZoneStatus.IMPAIRED, B: ZoneStatus.HEALTHY, C: ZoneStatus.HEALTHY},
+            id="an-unknown-arn-closes-nothing",
+        ),
+        pytest.param(
+            [[opened(A, "arn:x")], [zoneless_resolution("arn:x", 5, region="eu-west-1")]],
+            {A: ZoneStatus.IMPAIRED, B: ZoneStatus.HEALTHY, C: ZoneStatus.HEALTHY},
+            id="the-same-arn-in-another-region-closes-nothing",
+        ),
+        pytest.param(
+            [[opened(A, "arn:x", minute=3)], [zoneless_resolution("arn:x", 1), tick(4)]],
+            {A: ZoneStatus.IMPAIRED, B: ZoneStatus.HEALTHY, C: ZoneStatus.HEALTHY},
+            id="a-resolution-older-than-the-opening-closes-nothing",
+        ),
+    ],
+)
+def test_a_zoneless_health_resolution_closes_its_issue_wherever_it_is_open(
+    batches: list[list[Signal]], expected: dict[str, ZoneStatus]
+) -> None:
+    state, _ = run(batches, policy=TWO_AT_ONCE)
+
+    assert statuses(state) == expected
+
+
+def test_a_zoneless_resolution_counts_where_its_issue_is_open_and_is_zone_less_elsewhere() -> None:
+    state, _ = run([[opened(A, "arn:x")]], policy=TWO_AT_ONCE)
+
+    assert screen_region_signal(state, zoneless_resolution("arn:x", 5), at(5), TWO_AT_ONCE) is None
+    assert screen_region_signal(state, zoneless_resolution("arn:y", 5), at(5), TWO_AT_ONCE) is IgnoreReason.NO_ZONE

@@ -170,6 +170,32 @@ def test_an_issue_without_a_single_zone_is_skipped_with_its_reason(
     assert words in result.detail
 
 
+RESOLVED = "[RESOLVED] Between 8:52 AM and 10:41 AM PST we experienced connectivity issues. The issue is resolved."
+
+
+@pytest.mark.parametrize(
+    ("event", "placed"),
+    [
+        pytest.param(health(description=RESOLVED), {}, id="its-instances-gone-its-text-naming-none"),
+        pytest.param(health(statusCode="closed", description=NEUTRAL), {}, id="closed-by-status"),
+        pytest.param(
+            health(entities=[INSTANCE, OTHER], description=RESOLVED),
+            {INSTANCE: "us-east-1a", OTHER: "us-east-1c"},
+            id="its-resources-over-two-zones",
+        ),
+        pytest.param(health(entities=[], resources=[], description=RESOLVED), {}, id="no-resources-at-all"),
+    ],
+)
+def test_a_resolution_without_a_zone_is_kept_to_close_its_issue_by_event_arn(
+    event: dict[str, Any], placed: dict[str, str]
+) -> None:
+    (signal,) = outcome(event, placed)
+
+    assert (signal.kind, signal.zone, signal.zone_id) == (SignalKind.HEALTH_RESOLVED, None, None)
+    assert signal.evidence["zoneFrom"] == "eventArn"
+    assert signal.evidence["eventArn"] == event["detail"]["eventArn"]
+
+
 def test_an_issue_about_instances_asks_for_exactly_their_zones() -> None:
     event = health(entities=[INSTANCE, f"arn:aws:ec2:us-east-1:123456789012:volume/{VOLUME}", "cr-0abc"])
     result = translate(event)

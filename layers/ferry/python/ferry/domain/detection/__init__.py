@@ -32,7 +32,9 @@ Bad input is handled by rule, never by accident (each rule has a test in tests/u
   an ARC shift, a person's request) older than the window when it arrives is ignored (STALE); once applied,
   an authority holds until it is closed. Closings (a resolution, a shift's end) are applied whatever their
   age: a late resolution still resolves.
-- Zone-less signals: ignored by the zone detector (NO_ZONE); the ingest path resolves zones upstream.
+- Zone-less signals: ignored by the zone detector (NO_ZONE); the ingest path resolves zones upstream. One
+  exception: an AWS Health resolution whose zone could not be found closes the issue of its event ARN in
+  every zone of the region where that issue is open (the zone states key Health issues by ARN).
 - Evidence the rule needs that is missing or not a count (a NODES_NOT_READY without node counts) is
   ignored (MALFORMED_EVIDENCE) rather than guessed.
 

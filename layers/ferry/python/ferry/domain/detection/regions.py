@@ -13,11 +13,13 @@ evacuation at all, while zones failing one after another are evacuated up to the
 
 The zones of the region are an input (`RegionState.new(region, zones)`): a zone that never reported is still
 a zone, and it is what makes "every zone" mean the whole region. Signals for any other zone or region are
-ignored.
+ignored. A zone-less AWS Health resolution is decided in each zone where the issue of its event ARN is open
+(`zones.closes_open_issue`): the zone states themselves are the index of open issues by ARN.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +27,7 @@ from datetime import datetime
 from ferry.domain.detection.facts import IgnoreReason, detector_clock
 from ferry.domain.detection.policy import DetectionPolicy
 from ferry.domain.detection.transitions import Transition, ZoneStatus
-from ferry.domain.detection.zones import ZoneState, merge_zone, screen_zone_signal, settle_zone
+from ferry.domain.detection.zones import ZoneState, closes_open_issue, merge_zone, screen_zone_signal, settle_zone
 from ferry.domain.serialization import JsonModel
 from ferry.domain.signals import Signal
 
@@ -73,7 +75,7 @@ def detect_region(
 ) -> tuple[RegionState, tuple[Transition, ...]]:
     """A batch of signals (any order) and the passing of time, for every zone of the region."""
     clock = detector_clock(now, *(z.updated_at for z in state.zones))
-    batch = list(signals)
+    batch = [placed for signal in signals for placed in _placed(state, signal)]
     merged = [
         merge_zone(zone, (s for s in batch if s.zone == zone.zone and s.region == state.region), clock, policy)
         for zone in state.zones
@@ -108,4 +110,13 @@ def screen_region_signal(
 ) -> IgnoreReason | None:
     """Why `detect_region` would leave `signal` out (for the caller's metrics), or None if it counts."""
     clock = detector_clock(now, *(z.updated_at for z in state.zones))
-    return screen_zone_signal(signal, state.names, clock, policy, region=state.region)
+    return screen_zone_signal(_placed(state, signal)[0], state.names, clock, policy, region=state.region)
+
+
+def _placed(state: RegionState, signal: Signal) -> tuple[Signal, ...]:
+    """A zone-less Health resolution of this region, once per zone where its event's issue is open; any other
+    signal as it is."""
+    if signal.zone is not None or signal.region != state.region:
+        return (signal,)
+    zones = [zone.zone for zone in state.zones if closes_open_issue(zone, signal)]
+    return tuple(dataclasses.replace(signal, zone=zone) for zone in zones) or (signal,)

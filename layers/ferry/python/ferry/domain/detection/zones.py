@@ -169,6 +169,21 @@ def stale_on_arrival(signal: Signal, clock: datetime, window: timedelta) -> bool
     return is_stale(effective_time(signal, clock), clock, window)
 
 
+def closes_open_issue(state: ZoneState, signal: Signal) -> bool:
+    """Whether `signal` is a zone-less AWS Health resolution of an issue open in this zone.
+
+    The zone states are the index: each Health issue is an authority keyed by its event ARN, so a resolution
+    whose zone could not be found (its instances gone, its text naming none) still closes its issue, in
+    whichever zones it was opened.
+    """
+    if signal.zone is not None or signal.kind is not SignalKind.HEALTH_RESOLVED:
+        return False
+    if not signal.evidence.get(EVIDENCE_EVENT_ARN):
+        return False
+    key = _authority_key(signal)
+    return any(a.key == key and a.open for a in state.authorities)
+
+
 def step_zone(
     state: ZoneState, signal: Signal, now: datetime, policy: DetectionPolicy
 ) -> tuple[ZoneState, tuple[Transition, ...]]:

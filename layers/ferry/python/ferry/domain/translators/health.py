@@ -21,6 +21,9 @@ and the signal's evidence says which (`zoneFrom`):
 4. zone names or ids written as whole words in the latest description.
 
 Resources spread over several zones with no zone named are regional, not zonal: a skip with that reason.
+A resolution, though, is never skipped for want of a zone (its instances may be gone, its text may name
+none): it comes as one zone-less HEALTH_RESOLVED (`zoneFrom: eventArn`), and the detector closes the issue
+of that event ARN in whichever zones it is open.
 
 When the issue is over: `statusCode: closed`, a latest description that says so as AWS writes it
 ("[RESOLVED]" anywhere, or "Operating normally" as the current severity), or an `endTime` no later than the
@@ -84,6 +87,7 @@ class ZoneFrom(StrEnum):
     AFFECTED_ENTITIES = "affectedEntities"
     AFFECTED_RESOURCES = "affectedResources"
     DESCRIPTION = "description"
+    EVENT_ARN = "eventArn"  # a resolution placed nowhere: it closes its event's issue wherever it is open
 
 
 class Ended(StrEnum):
@@ -168,6 +172,8 @@ def _place_issue(issue: _Issue, resources: Sequence[str], zones: Mapping[str, st
     if len(placed) > 1:
         if issue.described_zones:
             return _emit(issue, issue.described_zones, ZoneFrom.DESCRIPTION)
+        if issue.kind is SignalKind.HEALTH_RESOLVED:
+            return _emit(issue, (ZoneRef(),), ZoneFrom.EVENT_ARN)
         return Skip(
             SkipReason.REGIONAL,
             f"AWS Health issue {issue.type_code}: its resources span {len(placed)} zones "
@@ -179,6 +185,8 @@ def _place_issue(issue: _Issue, resources: Sequence[str], zones: Mapping[str, st
 def _from_description(issue: _Issue, why: str) -> Translation:
     if issue.described_zones:
         return _emit(issue, issue.described_zones, ZoneFrom.DESCRIPTION)
+    if issue.kind is SignalKind.HEALTH_RESOLVED:
+        return _emit(issue, (ZoneRef(),), ZoneFrom.EVENT_ARN)
     return Skip(SkipReason.NOT_ZONAL, f"AWS Health issue {issue.type_code} {why}")
 
 
