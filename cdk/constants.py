@@ -253,12 +253,45 @@ STATIC_STABILITY_ALARM = "static-stability"
 
 
 @dataclass(frozen=True)
+class NodeStep:
+    """What a runbook does to its planned nodes, named as it is: its Map, the Map's Task (the node step,
+    `runbook-fence`, which carries out whatever the node's plan holds) and the Pass state that reports a node
+    whose step kept failing, with the words that report says."""
+
+    map_state: str
+    task: str
+    not_done: str
+    failure: str  # the reason's first words: "<failure>: <Error> (<Cause>)"
+    map_comment: str
+    task_comment: str
+
+
+FENCE_NODES = NodeStep(
+    map_state="FenceNodes",
+    task="Fence",
+    not_done="NodeNotFenced",
+    failure="the fence step failed",
+    map_comment="Fence each planned node and free its pets' identities, a few at a time",
+    task_comment="Confirm or force the instance stopped, cordon, free",
+)
+DRAIN_NODES = NodeStep(
+    map_state="DrainNodes",
+    task="Drain",
+    not_done="NodeNotDrained",
+    failure="the drain step failed",
+    map_comment="Drain the warned node: cordon it and evict its pods through their budgets; nothing is fenced",
+    task_comment="Cordon, evict each pod through the Eviction API until the deadline, complete a terminate hook",
+)
+
+
+@dataclass(frozen=True)
 class RunbookSpec:
-    """One runbook state machine (docs/REHOMING.md): Plan, fence the nodes, maybe re-home pets, Report."""
+    """One runbook state machine (docs/REHOMING.md): Plan, fence or drain the nodes, maybe re-home pets, Report."""
 
     name: str  # the runbook's name in ferry.domain.runbooks.Runbook, and the state machine is ferry-<name>
     description: str
     rehomes_pets: bool  # EvacuateZone and RehomePet move pets; FenceNode only fences and frees
+    node_step: NodeStep = FENCE_NODES  # DrainNode drains its node instead
     # Started by the detector (a ferry.domain.detection Handoff): ingest and probe get its ARN and may start it.
     handoff: bool = False
     # Started by ingest on a node warning (ferry.domain.reactions.drain_request): ingest alone gets its ARN.
@@ -294,6 +327,7 @@ DRAIN_NODE = RunbookSpec(
     name="DrainNode",
     description="Cordon a warned node and evict its pods through PodDisruptionBudgets before its deadline",
     rehomes_pets=False,
+    node_step=DRAIN_NODES,
     started_on_warning=True,
 )
 RUNBOOKS = (EVACUATE_ZONE, REHOME_PET, FENCE_NODE, DRAIN_NODE)

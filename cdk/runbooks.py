@@ -7,6 +7,9 @@ input, and every run can be a dry run. docs/REHOMING.md fixes the contract; each
     NameRun -> Prepare -> Plan -> DryRun? -> FenceNodes (Map, 5 at once: Fence) -> [RehomePets (Map: Rehome)]
         -> Report -> Done
 
+(DrainNode's node Map is DrainNodes, its Task Drain: the same node step function, named for what it does
+there; `RunbookSpec.node_step`.)
+
 - NameRun and Prepare (Pass states) keep the input as the person or the detector gave it (`input`), add
   `runId` (the execution name) and `runbook`, build Plan's payload (the input plus those two, flat, as the
   contract says) and, where pets move, `options`: the input over the defaults, from which the re-home Map
@@ -378,7 +381,7 @@ class _Definition:
             rehome_pets = self._rehome_pets(steps.rehome, report)
             rehome_pets.next(report)
             after_fencing = rehome_pets
-        fence_nodes = self._fence_nodes(steps.fence, report)
+        fence_nodes = self._node_map(steps.fence, report)
         fence_nodes.next(after_fencing)
         plan = self._plan(steps.plan, report)
         dry_run = (
@@ -441,20 +444,23 @@ class _Definition:
         plan.add_catch(report, errors=[ALL_ERRORS], result_path="$.error")
         return plan
 
-    def _fence_nodes(self, function: FerryFunction, report: sfn.IChainable) -> sfn.Map:
+    def _node_map(self, function: FerryFunction, report: sfn.IChainable) -> sfn.Map:
+        """The planned nodes, a few at a time, each through the node step; named for what this runbook does
+        to them (fence, or drain)."""
+        names = self.spec.node_step
         nodes = sfn.Map(
             self.scope,
-            "FenceNodes",
-            comment="Fence each planned node and free its pets' identities, a few at a time",
+            names.map_state,
+            comment=names.map_comment,
             items_path="$.plan.nodes",
             max_concurrency=FENCE_CONCURRENCY,
             result_path="$.nodes",
         )
-        fence = self._task("Fence", function, comment="Confirm or force the instance stopped, cordon, free")
-        not_fenced = sfn.Pass(
+        step = self._task(names.task, function, comment=names.task_comment)
+        not_done = sfn.Pass(
             self.scope,
-            "NodeNotFenced",
-            comment="The node stays unfenced (so its pets are not forced) and the report says why",
+            names.not_done,
+            comment="This node stops here (a node not fenced has no pet forced), the others go on; the report says why",
             parameters={
                 "cluster": J.string_at("$.cluster"),
                 "node": J.string_at("$.node"),
@@ -462,12 +468,12 @@ class _Definition:
                 "fenced": False,
                 "cordoned": False,
                 "reason": J.format(
-                    "the fence step failed: {} ({})", J.string_at("$.error.Error"), J.string_at("$.error.Cause")
+                    names.failure + ": {} ({})", J.string_at("$.error.Error"), J.string_at("$.error.Cause")
                 ),
             },
         )
-        fence.add_catch(not_fenced, errors=[ALL_ERRORS], result_path="$.error")
-        nodes.item_processor(fence)
+        step.add_catch(not_done, errors=[ALL_ERRORS], result_path="$.error")
+        nodes.item_processor(step)
         nodes.add_catch(report, errors=[ALL_ERRORS], result_path="$.error")
         return nodes
 

@@ -347,6 +347,15 @@ def test_a_node_that_cannot_be_fenced_is_reported_and_the_run_goes_on(runner: Ru
     assert report["outcome"] == "partial"
 
 
+def test_a_node_whose_drain_keeps_failing_is_reported_as_a_drain_not_a_fence(runner: Runner) -> None:
+    runner.steps.failures = {"node-b-1": ["Refused"]}
+    drain = {"cluster": "east-1", "node": "node-b-1", "reason": "spot interruption", "dryRun": False}
+    report = _output(runner.run("DrainNode", drain, "drain-fails"))
+    (node,) = report["nodes"]
+    assert node["reason"].startswith("the drain step failed: Refused"), node["reason"]
+    assert len(runner.steps.called("fence")) == 1, "Refused is not transient: not retried"
+
+
 def test_a_plan_that_keeps_failing_still_ends_in_a_report_saying_why(runner: Runner) -> None:
     runner.steps.failures = {"plan": ["Unavailable"]}
     execution = runner.run("RehomePet", REHOME, "plan-fails")

@@ -19,6 +19,21 @@ pytestmark = pytest.mark.xdist_group("cdk-synth")
 
 RUNBOOK_PARAMS = [pytest.param(spec, id=spec.name) for spec in RUNBOOKS]
 TASKS = ("Plan", "Fence", "Rehome", "Report")
+# Written out, not imported (docs/REHOMING.md): each runbook's node Map, its Task and the state reporting a
+# node whose step kept failing, named for what the runbook does to its nodes.
+NODE_STATES = {
+    "EvacuateZone": ("FenceNodes", "Fence", "NodeNotFenced"),
+    "RehomePet": ("FenceNodes", "Fence", "NodeNotFenced"),
+    "FenceNode": ("FenceNodes", "Fence", "NodeNotFenced"),
+    "DrainNode": ("DrainNodes", "Drain", "NodeNotDrained"),
+}
+
+
+def tasks_of(spec: RunbookSpec) -> list[str]:
+    node_task = NODE_STATES[spec.name][1]
+    return [node_task if t == "Fence" else t for t in TASKS if t != "Rehome" or spec.rehomes_pets]
+
+
 LAMBDA_SERVICE_ERRORS = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
@@ -163,7 +178,7 @@ def test_one_standard_state_machine_per_runbook_named_as_ferry_names_them(synthe
     [
         pytest.param(
             spec,
-            ["NameRun", "Prepare", "Plan", "DryRun?", "FenceNodes"]
+            ["NameRun", "Prepare", "Plan", "DryRun?", NODE_STATES[spec.name][0]]
             + (["RehomePets"] if spec.rehomes_pets else [])
             + ["Report", "Failed?", "Done"],
             id=spec.name,
@@ -185,10 +200,11 @@ def test_each_task_invokes_its_own_step_and_passes_the_payload_as_is(
     synthesized: Synthesized, spec: RunbookSpec
 ) -> None:
     steps = synthesized.stack.runbooks.steps
-    functions = {"Plan": steps.plan, "Fence": steps.fence, "Rehome": steps.rehome, "Report": steps.report}
+    node_task = NODE_STATES[spec.name][1]
+    functions = {"Plan": steps.plan, node_task: steps.fence, "Rehome": steps.rehome, "Report": steps.report}
     states = _states(_definition(synthesized, spec))
     tasks = {name: state for name, state in states.items() if state["Type"] == "Task"}
-    assert sorted(tasks) == sorted(name for name in TASKS if name != "Rehome" or spec.rehomes_pets)
+    assert sorted(tasks) == sorted(tasks_of(spec))
     for name, task in tasks.items():
         # The function's own ARN: the step's result is its output, without Lambda's Payload envelope.
         assert task["Resource"] == synthesized.logical_id(functions[name].function)
@@ -221,12 +237,7 @@ def test_plan_gets_the_input_plus_run_id_and_runbook_and_the_pets_map_its_concur
 
 @pytest.mark.parametrize(
     ("spec", "task"),
-    [
-        pytest.param(spec, task, id=f"{spec.name}-{task}")
-        for spec in RUNBOOKS
-        for task in TASKS
-        if task != "Rehome" or spec.rehomes_pets
-    ],
+    [pytest.param(spec, task, id=f"{spec.name}-{task}") for spec in RUNBOOKS for task in tasks_of(spec)],
 )
 def test_every_task_retries_transient_errors_with_backoff_and_full_jitter(
     synthesized: Synthesized, spec: RunbookSpec, task: str
@@ -261,47 +272,68 @@ def test_input_error_from_plan_fails_the_run_with_the_steps_message(
 def test_any_other_failure_is_caught_into_the_report_under_error(synthesized: Synthesized, spec: RunbookSpec) -> None:
     states = _definition(synthesized, spec)["States"]
     to_report = {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Report"}
-    for name in ("FenceNodes", "RehomePets") if spec.rehomes_pets else ("FenceNodes",):
+    node_map = NODE_STATES[spec.name][0]
+    for name in (node_map, "RehomePets") if spec.rehomes_pets else (node_map,):
         assert states[name]["Catch"] == [to_report], name
     assert "Catch" not in states["Report"], "the report is the catch target itself"
 
 
 @pytest.mark.parametrize(
-    ("map_state", "task", "item_state", "item_fields"),
+    ("runbook", "map_state", "task", "item_state", "item_fields", "failure"),
     [
         pytest.param(
+            "EvacuateZone",
             "FenceNodes",
             "Fence",
             "NodeNotFenced",
             {"cluster", "node", "instanceId", "fenced", "cordoned", "reason"},
+            "the fence step failed: ",
             id="node-not-fenced",
         ),
         pytest.param(
+            "DrainNode",
+            "DrainNodes",
+            "Drain",
+            "NodeNotDrained",
+            {"cluster", "node", "instanceId", "fenced", "cordoned", "reason"},
+            "the drain step failed: ",
+            id="node-not-drained",
+        ),
+        pytest.param(
+            "EvacuateZone",
             "RehomePets",
             "Rehome",
             "PetFailed",
             {"cluster", "namespace", "pod", "policy", "status", "fromZone", "reason"},
+            "the re-home step failed: ",
             id="pet-failed",
         ),
     ],
 )
 def test_an_item_whose_step_keeps_failing_is_reported_and_the_others_go_on(
-    synthesized: Synthesized, map_state: str, task: str, item_state: str, item_fields: set[str]
+    synthesized: Synthesized,
+    runbook: str,
+    map_state: str,
+    task: str,
+    item_state: str,
+    item_fields: set[str],
+    failure: str,
 ) -> None:
-    processor = _definition(synthesized, RUNBOOKS[0])["States"][map_state]["ItemProcessor"]
+    (spec,) = [spec for spec in RUNBOOKS if spec.name == runbook]
+    processor = _definition(synthesized, spec)["States"][map_state]["ItemProcessor"]
     assert processor["StartAt"] == task
     assert processor["States"][task]["Catch"] == [
         {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": item_state}
     ]
     parameters = processor["States"][item_state]["Parameters"]
     assert {key.removesuffix(".$") for key in parameters} == item_fields
-    assert "$.error.Error" in parameters["reason.$"] and "$.error.Cause" in parameters["reason.$"]
+    assert parameters["reason.$"] == f"States.Format('{failure}{{}} ({{}})', $.error.Error, $.error.Cause)"
     assert processor["States"][item_state]["End"] is True
 
 
 @pytest.mark.parametrize("spec", RUNBOOK_PARAMS)
 def test_nodes_are_fenced_five_at_a_time(synthesized: Synthesized, spec: RunbookSpec) -> None:
-    fence_nodes = _definition(synthesized, spec)["States"]["FenceNodes"]
+    fence_nodes = _definition(synthesized, spec)["States"][NODE_STATES[spec.name][0]]
     assert (fence_nodes["ItemsPath"], fence_nodes["MaxConcurrency"], fence_nodes["ResultPath"]) == (
         "$.plan.nodes",
         5,
@@ -329,7 +361,7 @@ def test_fence_node_moves_no_pet(synthesized: Synthesized) -> None:
 def test_a_dry_run_goes_from_the_plan_straight_to_the_report(synthesized: Synthesized, spec: RunbookSpec) -> None:
     choice = _definition(synthesized, spec)["States"]["DryRun?"]
     assert choice["Choices"] == [{"Variable": "$.plan.dryRun", "BooleanEquals": True, "Next": "Report"}]
-    assert choice["Default"] == "FenceNodes"
+    assert choice["Default"] == NODE_STATES[spec.name][0]
 
 
 # --- logging, tracing, roles ----------------------------------------------------------------------------------
