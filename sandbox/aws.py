@@ -220,8 +220,23 @@ def zonal_references(params: Mapping[str, str]) -> tuple[set[str], set[str]]:
     return zones, ids
 
 
+def complete_lifecycle_action_body(request_id: str) -> bytes:
+    """What Auto Scaling answers a CompleteLifecycleAction with (the query protocol's empty result)."""
+    return (
+        '<CompleteLifecycleActionResponse xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/">'
+        "<CompleteLifecycleActionResult/>"
+        f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
+        "</CompleteLifecycleActionResponse>"
+    ).encode()
+
+
 class FaultProxy:
-    """A reverse proxy to moto that answers EC2 requests for failing zones with real EC2 errors."""
+    """A reverse proxy to moto that answers EC2 requests for failing zones with real EC2 errors.
+
+    It also stands in for the one call Ferry makes that moto lacks, Auto Scaling's CompleteLifecycleAction
+    (moto answers it with a 500, which botocore retries): answered as Auto Scaling does, and each call kept in
+    `completed_lifecycle_actions` (its parameters) for the tests to read, as the adapter test reads its Stubber.
+    """
 
     def __init__(self, upstream: str, resolve_zone: ZoneResolver, add_headers: Mapping[str, str]) -> None:
         parts = urlsplit(upstream)
@@ -232,6 +247,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self.requests: Counter[str] = Counter()  # per service
         self.failed: Counter[str] = Counter()  # per "<zone> <Action>"
+        self.completed_lifecycle_actions: list[dict[str, str]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._server.block_on_close = False  # keep-alive connections must not hold up stop()
@@ -281,6 +297,17 @@ class FaultProxy:
                 return FaultHit(zone, fault, action)
         return None
 
+    def stand_in(self, service: str | None, body: bytes) -> bytes | None:
+        """The answer to a call moto lacks (recorded), or None to forward the request."""
+        if service != "autoscaling":
+            return None
+        params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        if params.get("Action") != "CompleteLifecycleAction":
+            return None
+        with self._lock:
+            self.completed_lifecycle_actions.append({k: v for k, v in params.items() if k not in ("Action", "Version")})
+        return complete_lifecycle_action_body(_rid())
+
     def _forward(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
     ) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -325,6 +352,9 @@ class FaultProxy:
                 if hit:
                     error = hit.fault.error
                     self._reply(error.status, [("Content-Type", "text/xml")], ec2_error_body(error, _rid()))
+                    return
+                if (answer := proxy.stand_in(service, body)) is not None:
+                    self._reply(200, [("Content-Type", "text/xml")], answer)
                     return
                 try:
                     status, resp_headers, resp_body = proxy._forward(self.command, self.path, headers, body)

@@ -1,23 +1,28 @@
-"""A Spot interruption warning for one node of a healthy zone drains exactly that node (issue 13), on the
-sandbox, through the real runbook steps: the warning (the documented sample, for that node's instance, sent
-now) is translated and becomes the DrainNode request ingest would start; the run cordons the node and evicts
-each of its pods through the Eviction API. A pet whose budget allows it comes back Running on another node of
-the same zone with its own volume (its claim untouched); the pet a PodDisruptionBudget holds is asked again
-until the warning's deadline and then reported not evicted with the budget's answer; nothing is forced,
-deleted or touched on any other node."""
+"""A warning that one node of a healthy zone will be taken away drains exactly that node (issue 13), on the
+sandbox, through the stack's synthesized ferry-DrainNode and the real runbook steps. Each warning AWS sends for
+it (the documented sample, for that node's instance, sent now): a Spot interruption, an AWS Health instance
+retirement (a scheduledChange two weeks ahead), an Auto Scaling terminate lifecycle action. It is translated
+and becomes the DrainNode request ingest would start; the run cordons the node and evicts each of its pods
+through the Eviction API. A pet whose budget allows it comes back Running on another node of the same zone
+with its own volume (its claim untouched); the pet a PodDisruptionBudget holds is asked again until the
+deadline (the warning's, at most 5 minutes after the plan) and then reported not evicted with the budget's
+answer; nothing is forced, deleted or touched on any other node. A terminate hook is then completed with
+CONTINUE, once (the sandbox's AWS stands in for complete_lifecycle_action, which moto lacks, and records it)."""
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from ferry.domain.reactions import drain_request
 from ferry.domain.rehoming.models import RunOutcome
-from ferry.domain.translators import translate
+from ferry.domain.signals import Signal
+from ferry.domain.translators import Unplaced, translate
 from sandbox.scenario import StatefulSetSpec, load
 from sandbox.stepfunctions import Runbooks
 from sandbox.world import World
@@ -27,6 +32,7 @@ from tests.e2e.rehoming_world import drill_world, planned, pods_per_identity, ru
 pytestmark = pytest.mark.xdist_group("rehoming-drill")  # one sandbox world per process at a time
 
 QUEUE = StatefulSetSpec(cluster="east-1", namespace="shop", name="queue", replicas=6, snapshot=False)
+SPOT, RETIREMENT, TERMINATE_HOOK = "ec2-spot-interruption", "health-scheduled-change", "autoscaling-terminate-lifecycle"
 
 
 @pytest.fixture
@@ -38,29 +44,53 @@ def world() -> Iterator[World]:
         started.stop()
 
 
-def spot_warning(world: World, instance: str) -> Any:
-    """The documented Spot warning for `instance`, sent now (sandbox time), placed in east-1 as ingest does."""
-    event = load_event("ec2-spot-interruption")
+def _for_instance(sample: str, event: dict[str, Any], instance: str, now: datetime) -> dict[str, Any]:
+    """The sample's event about `instance` (where each source names it)."""
+    detail = dict(event["detail"])
+    if sample == SPOT:
+        detail["instance-id"] = instance
+    elif sample == RETIREMENT:
+        detail["affectedEntities"] = [{"entityValue": instance, "status": "PENDING"}]
+        detail["startTime"] = (now + timedelta(days=14)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+        event = {**event, "resources": [instance]}
+    elif sample == TERMINATE_HOOK:
+        detail["EC2InstanceId"] = instance
+    return {**event, "detail": detail}
+
+
+def warning(world: World, sample: str, instance: str) -> Signal:
+    """The documented warning for `instance`, sent now (sandbox time), placed in east-1 as ingest does."""
     now = world.clock.now()
-    event = {
-        **event,
-        "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "detail": {**event["detail"], "instance-id": instance},
-    }
-    (signal,) = translate(event)  # type: ignore[misc]
+    event = _for_instance(sample, {**load_event(sample), "time": now.strftime("%Y-%m-%dT%H:%M:%SZ")}, instance, now)
+    translation: Any = translate(event)
+    if isinstance(translation, Unplaced):
+        translation = translation.place({})
+    (signal,) = [s for s in translation if s.instance == instance]
     return dataclasses.replace(signal, cluster="east-1")
+
+
+def instance_of(world: World, node: str) -> str:
+    node_object = world.clusters["east-1"].get("Node", node) or {}
+    return str(node_object["spec"]["providerID"].rsplit("/", 1)[-1])
 
 
 def where(world: World) -> dict[str, tuple[str | None, str | None, str | None, str | None]]:
     return {p.name: (p.node, p.zone, p.phase, p.volume_id) for p in world.pets()}
 
 
-def test_a_spot_warning_drains_exactly_its_node_through_budgets_never_forcing(world: World) -> None:
+@pytest.mark.parametrize(
+    "sample",
+    [
+        pytest.param(SPOT, id="spot-interruption"),
+        pytest.param(RETIREMENT, id="instance-retirement"),
+        pytest.param(TERMINATE_HOOK, id="asg-terminate-hook"),
+    ],
+)
+def test_a_node_warning_drains_exactly_its_node_through_budgets_never_forcing(world: World, sample: str) -> None:
     cluster = world.clusters["east-1"]
     node = next(p.node for p in world.pets() if p.name == "db-1")
     assert node is not None
-    node_object = cluster.get("Node", node) or {}
-    instance = node_object["spec"]["providerID"].rsplit("/", 1)[-1]
+    instance = instance_of(world, node)
     on_node = sorted(p.name for p in world.pets() if p.node == node)
     assert "db-1" in on_node and any(n.startswith("queue-") for n in on_node), on_node
     # db's budget allows no disruption: db-1 must stay; the queue's pets have no budget.
@@ -81,8 +111,9 @@ def test_a_spot_warning_drains_exactly_its_node_through_budgets_never_forcing(wo
     }
     requests_before = dict(cluster.request_count())
     started = world.offset()
+    planned_at = world.clock.now()
 
-    request = drain_request(spot_warning(world, instance), node, drain_on_rebalance=False)
+    request = drain_request(warning(world, sample, instance), node, drain_on_rebalance=False)
     assert request is not None
     # The synthesized ferry-DrainNode, its Tasks the real steps; its StepPending retries outlast the deadline.
     with Runbooks(world, runtime(world).invoke) as runbooks:
@@ -97,12 +128,13 @@ def test_a_spot_warning_drains_exactly_its_node_through_budgets_never_forcing(wo
     assert drained.cordoned and not drained.fenced
     evictions = {e.pod: e for e in drained.evictions}
     assert sorted(evictions) == on_node
-    assert not evictions["db-1"].evicted and "disruption budget" in (evictions["db-1"].reason or "")
-    assert "until the deadline" in (evictions["db-1"].reason or "")
+    held = evictions["db-1"].reason or ""
+    assert not evictions["db-1"].evicted and "disruption budget" in held and "until the deadline" in held, held
     assert all(e.evicted for name, e in evictions.items() if name != "db-1")
     assert "db-1: not evicted" in report.summary
-    deadline = datetime.fromisoformat(request.input["deadline"])
+    deadline = datetime.fromisoformat(re.search(r"until the deadline (\S+):", held).group(1))  # type: ignore[union-attr]
     assert world.clock.now() >= deadline, "the refused pod was asked again until the deadline"
+    assert deadline <= planned_at + timedelta(minutes=6), "a far deadline (a retirement) is capped near the plan"
 
     # The pets: the held one where it was; the evicted ones Running again on another node of their zone,
     # on their own volumes; one pod per identity; nothing forced or deleted, no other node touched.
@@ -126,8 +158,22 @@ def test_a_spot_warning_drains_exactly_its_node_through_budgets_never_forcing(wo
     } == others
     requests = {k: v - requests_before.get(k, 0) for k, v in cluster.request_count().items()}
     assert requests.get("delete pods", 0) == 0 and requests.get("delete persistentvolumeclaims", 0) == 0
+
+    # A terminate hook is told CONTINUE once, for that instance; no other warning has one to complete.
+    hook = load_event(TERMINATE_HOOK)["detail"]
+    expected = [
+        {
+            "AutoScalingGroupName": hook["AutoScalingGroupName"],
+            "LifecycleHookName": hook["LifecycleHookName"],
+            "LifecycleActionToken": hook["LifecycleActionToken"],
+            "InstanceId": instance,
+            "LifecycleActionResult": "CONTINUE",
+        }
+    ]
+    assert world.aws.proxy.completed_lifecycle_actions == (expected if sample == TERMINATE_HOOK else [])
     print(
-        f"drain of {len(on_node)} pods: {elapsed:.0f}s sandbox time, {sum(requests.values())} API requests {requests}"
+        f"{sample}: drain of {len(on_node)} pods: {elapsed:.0f}s sandbox time, "
+        f"{sum(requests.values())} API requests {requests}"
     )
 
 
@@ -137,13 +183,13 @@ def test_a_ten_pod_node_with_no_budget_in_the_way_is_drained_well_before_its_dea
     try:
         cluster = world.clusters["east-1"]
         node = next(p.node for p in world.pets() if p.name == "db-1")
-        instance = (cluster.get("Node", node) or {})["spec"]["providerID"].rsplit("/", 1)[-1]
+        instance = instance_of(world, node)
         on_node = sorted(p.name for p in world.pets() if p.node == node)
         before = where(world)
         requests_before = dict(cluster.request_count())
         started = world.offset()
 
-        request = drain_request(spot_warning(world, instance), node, drain_on_rebalance=False)
+        request = drain_request(warning(world, SPOT, instance), node, drain_on_rebalance=False)
         assert request is not None
         with Runbooks(world, runtime(world).invoke) as runbooks:
             report = run(runbooks, "DrainNode", request.input, request.name)

@@ -519,3 +519,25 @@ def _raises(call: Callable[[], Any]) -> BaseException | None:
     except RuntimeError as error:
         return error
     return None
+
+
+def test_the_proxy_stands_in_for_complete_lifecycle_action_which_moto_lacks(aws: AwsSandbox) -> None:
+    autoscaling = aws.client("autoscaling", through_proxy=True, max_attempts=1)
+
+    autoscaling.complete_lifecycle_action(
+        AutoScalingGroupName="east-1-workers-b",
+        LifecycleHookName="ferry-drain-and-fence",
+        LifecycleActionToken="19cc4d4a-e450-4d1c-b448-0de67EXAMPLE",
+        InstanceId="i-0b5e3c1d2a4f60718",
+        LifecycleActionResult="CONTINUE",
+    )
+
+    assert aws.proxy.completed_lifecycle_actions == [
+        {
+            "AutoScalingGroupName": "east-1-workers-b",
+            "LifecycleHookName": "ferry-drain-and-fence",
+            "LifecycleActionToken": "19cc4d4a-e450-4d1c-b448-0de67EXAMPLE",
+            "InstanceId": "i-0b5e3c1d2a4f60718",
+            "LifecycleActionResult": "CONTINUE",
+        }
+    ]
