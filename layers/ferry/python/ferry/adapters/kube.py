@@ -232,9 +232,12 @@ class KubeApi:
                 taints=tuple(f"{t.get('key')}:{t.get('effect')}" for t in spec.get("taints") or []),
             )
 
-    def persistent_volumes(self) -> Iterator[dict[str, Any]]:
-        """Every PersistentVolume, as JSON (ferry.domain.rehoming.manifests parses what matters)."""
-        return self._paginate(self.core.list_persistent_volume)
+    def volume_objects(self, label_selector: str | None = None) -> list[dict[str, Any]]:
+        """Every PersistentVolume (or those with the labels), as JSON (ferry.domain.rehoming.manifests parses
+        what matters): the probe remembers where their EBS volumes are, re-homing and the snapshot schedule
+        read them too."""
+        extra = {"label_selector": label_selector} if label_selector else {}
+        return list(self._paginate(self.core.list_persistent_volume, **extra))
 
     def lease_renewals(self) -> dict[str, datetime | None]:
         """Node name -> the last renewal of its Lease in kube-node-lease (the kubelet's heartbeat)."""

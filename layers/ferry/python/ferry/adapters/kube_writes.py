@@ -103,10 +103,6 @@ class KubeWriter(KubeApi):
     def volume_object(self, name: str) -> Obj | None:
         return self._get(self.core.read_persistent_volume, name)
 
-    def volume_objects(self, label_selector: str | None = None) -> list[Obj]:
-        extra = {"label_selector": label_selector} if label_selector else {}
-        return list(self._list(self.core.list_persistent_volume, **extra))
-
     def attachments_on_node(self, node: str) -> list[Obj]:
         """VolumeAttachments have no field selector on the node: one listing, filtered here."""
         return [

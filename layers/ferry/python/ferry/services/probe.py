@@ -103,7 +103,7 @@ def read_volumes(api: KubeApi, cluster: str) -> tuple[VolumeSeen, ...]:
     volumeID; zone affinity or label). A listing that fails costs this round's volumes, not the cluster's
     health: the API answered /readyz and its nodes already."""
     try:
-        parsed = [parse_volume(pv) for pv in api.persistent_volumes()]
+        parsed = [parse_volume(pv) for pv in api.volume_objects()]
     except (FerryError, ValueError, OSError) as error:
         logger.warning("persistent volumes not read", extra={"cluster": cluster, "error": str(error)})
         return ()
