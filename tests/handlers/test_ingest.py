@@ -370,11 +370,19 @@ def test_a_late_resolution_is_not_stale(ingest, lambda_context) -> None:
     assert (signal["zone"], "stale" in signal["evidence"]) == ("us-east-1b", False)
 
 
-def test_a_resolution_whose_zone_cannot_be_found_closes_its_issue_by_event_arn(ingest, lambda_context) -> None:
-    opened = health_issue_in_zone_b()
+def test_a_resolution_whose_zone_cannot_be_found_closes_its_issue_by_event_arn(
+    ingest, lambda_context, monkeypatch
+) -> None:
+    # The function's clock, set as a runtime that simulates time sets it: the resolution comes a minute after
+    # the verdict (good news in the verdict's own second would not be newer than it).
+    now = [datetime.now(UTC).replace(microsecond=0)]
+    monkeypatch.setattr(ingest, "clock", lambda: now[0])
+    ingest.ingestor.cache_clear()
+    opened = {**health_issue_in_zone_b(), "time": now[0].strftime("%Y-%m-%dT%H:%M:%SZ")}
     ingest.handler(sqs_event(opened), lambda_context)
     assert zone_status("us-east-1b") == "impaired"
-    closed = fresh(load_event("health-ec2-issue-resolved"))
+    now[0] += timedelta(minutes=1)
+    closed = {**load_event("health-ec2-issue-resolved"), "time": now[0].strftime("%Y-%m-%dT%H:%M:%SZ")}
     gone = "i-0f00000000000000c"  # its instance replaced since: neither the probe nor EC2 can place it
     closed["detail"] = {
         **closed["detail"],
