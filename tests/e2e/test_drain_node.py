@@ -26,7 +26,7 @@ from ferry.domain.translators import Unplaced, translate
 from sandbox.scenario import StatefulSetSpec, load
 from sandbox.stepfunctions import Runbooks
 from sandbox.world import World
-from tests.conftest import load_event
+from tests.conftest import load_event, wait_for
 from tests.e2e.rehoming_world import drill_world, planned, pods_per_identity, run, runtime
 
 pytestmark = pytest.mark.xdist_group("rehoming-drill")  # one sandbox world per process at a time
@@ -181,6 +181,9 @@ def test_a_ten_pod_node_with_no_budget_in_the_way_is_drained_well_before_its_dea
     crowd = dataclasses.replace(QUEUE, replicas=54)  # with db: ten pets on each of the six workers of east-1
     world = drill_world((load("az-outage").statefulsets[0], crowd))
     try:
+        # Seeding 57 pets can outlast the world's settling on a busy machine: count the node's pets once every
+        # pet is placed, or pets scheduled later are drained too and the count is wrong.
+        wait_for(lambda: world.settle() or all(p.node for p in world.pets()), timeout=60, what="every pet placed")
         cluster = world.clusters["east-1"]
         node = next(p.node for p in world.pets() if p.name == "db-1")
         instance = instance_of(world, node)
