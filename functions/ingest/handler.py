@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ferry.observability import logger, metrics
 from ferry.services.clocks import system_clock
 from ferry.services.ingestion import Ingestor
-from ferry.services.settings import IngestSettings
+from ferry.services.settings.ingest import IngestSettings
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

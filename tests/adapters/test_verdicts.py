@@ -18,7 +18,7 @@ from ferry.domain.clusters import ClusterKind, ClusterRegistration
 from ferry.domain.detection import ControlPlaneStatus, Handoff, Transition, TransitionReason, ZoneStatus
 from ferry.domain.errors import Conflict
 from ferry.domain.signals import Signal, SignalKind, Source
-from ferry.services.settings import ReactionSettings
+from ferry.services.settings.reactions import ReactionSettings
 from ferry.services.verdicts import Verdicts, apply_signals
 from tests.adapters.test_states import (
     POLICY,

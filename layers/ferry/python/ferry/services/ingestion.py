@@ -53,7 +53,7 @@ from ferry.domain.translators.zones import volume_id_in
 from ferry.executor.reactions import Done
 from ferry.observability import emit_counts, logger, metrics
 from ferry.services.clocks import Clock
-from ferry.services.settings import IngestSettings
+from ferry.services.settings.ingest import IngestSettings
 from ferry.services.verdicts import Verdicts
 
 # Idempotency: an event is known by who sent it and what it is, not by its id alone; a repeated key must

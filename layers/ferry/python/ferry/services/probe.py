@@ -46,7 +46,7 @@ from ferry.domain.signals import Signal
 from ferry.executor.nodes import NodeReleaser
 from ferry.observability import NAMESPACE, logger
 from ferry.services.clocks import Clock
-from ferry.services.settings import ProbeSettings
+from ferry.services.settings.probe import ProbeSettings
 from ferry.services.verdicts import Verdicts
 
 Connect = Callable[[ClusterRegistration], KubeApi]

@@ -48,7 +48,7 @@ from ferry.domain.signals import Signal
 from ferry.executor.reactions import Done, Executor
 from ferry.observability import logger
 from ferry.services.clocks import Clock
-from ferry.services.settings import ReactionSettings
+from ferry.services.settings.reactions import ReactionSettings
 
 ZONES_TTL = timedelta(seconds=60)
 RETRY_EVERY = timedelta(minutes=5)  # how often an unfinished evacuation (a fence not confirmed) runs again
