@@ -29,7 +29,7 @@ import json, os, resource, sys, time
 sys.path[:0] = [{layer!r}]
 from ferry.services.clocks import system_clock
 from ferry.services.probe import Prober
-from ferry.services.settings import ProbeSettings
+from ferry.services.settings.probe import ProbeSettings
 prober = Prober.from_settings(ProbeSettings.from_env(os.environ), clock=system_clock)
 began = time.perf_counter()
 result = prober.run()

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ferry.observability import logger, metrics
 from ferry.services.clocks import system_clock
 from ferry.services.ingestion import Ingestor
-from ferry.services.settings import IngestSettings
+from ferry.services.settings.ingest import IngestSettings
+
+if TYPE_CHECKING:  # a type only: Lambda passes its own context object (Powertools imports it so too)
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

@@ -14,7 +14,7 @@ from ferry.domain.rehoming.models import PetJob
 from ferry.observability import logger, metrics, tracer
 from ferry.services.clocks import system_clock
 from ferry.services.rehoming import RehomingSteps
-from ferry.services.settings import RehomeSettings
+from ferry.services.settings.rehoming import RehomeSettings
 
 # The time this function runs on (its services get it from here). A runtime that simulates time, such as the
 # sandbox's, sets its own before the first invocation.

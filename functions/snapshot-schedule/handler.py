@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ferry.observability import logger, metrics, tracer
 from ferry.services.clocks import system_clock
-from ferry.services.settings import RehomeSettings
+from ferry.services.settings.rehoming import RehomeSettings
 from ferry.services.snapshotting import SnapshotSchedule
 
 # The time this function runs on (its services get it from here). A runtime that simulates time, such as the

@@ -12,13 +12,14 @@ from typing import Any
 import boto3
 import pytest
 
+from ferry.adapters.journal import Journal
 from ferry.adapters.registry import Registry
 from ferry.adapters.states import StateTable
 from ferry.domain.clusters import ClusterKind, ClusterRegistration
 from ferry.domain.detection import ControlPlaneStatus, Handoff, Transition, TransitionReason, ZoneStatus
 from ferry.domain.errors import Conflict
 from ferry.domain.signals import Signal, SignalKind, Source
-from ferry.services.settings import ReactionSettings
+from ferry.services.settings.reactions import ReactionSettings
 from ferry.services.verdicts import Verdicts, apply_signals
 from tests.adapters.test_states import (
     POLICY,
@@ -115,8 +116,9 @@ def test_an_unfinished_evacuation_runs_again_once_per_period(verdicts, moto_tabl
     run = acting(moto_table, evacuation_machine)
     run.decide([health_issue()])  # zone a IMPAIRED: the first EvacuateZone run starts
 
-    first = run.retry_unfinished({"us-east-1a"})
-    again = run.retry_unfinished({"us-east-1a", "us-east-1b"})  # b is not impaired: nothing for it
+    journal = Journal(moto_table.client, moto_table.name)
+    first = run.retry_unfinished({"us-east-1a"}, claims=journal)
+    again = run.retry_unfinished({"us-east-1a", "us-east-1b"}, claims=journal)  # b is not impaired: nothing for it
 
     names = sorted(
         e["name"]
@@ -130,7 +132,7 @@ def test_an_unfinished_evacuation_runs_again_once_per_period(verdicts, moto_tabl
 def test_nothing_is_retried_for_a_zone_that_is_not_impaired(verdicts, moto_table, evacuation_machine) -> None:
     run = acting(moto_table, evacuation_machine)
 
-    assert run.retry_unfinished({"us-east-1a"}) == ()
+    assert run.retry_unfinished({"us-east-1a"}, claims=Journal(moto_table.client, moto_table.name)) == ()
 
 
 # --- deciding a batch against the stored states, racing other writers ----------------------------------------

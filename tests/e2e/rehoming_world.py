@@ -30,7 +30,7 @@ from ferry.domain.modes import Mode
 from ferry.domain.rehoming.models import PlanOutput, RunOutcome, RunReport
 from ferry.domain.rehoming.policies import RehomeLimits
 from ferry.services.rehoming import RehomingSteps
-from ferry.services.settings import RehomeSettings
+from ferry.services.settings.rehoming import RehomeSettings
 from sandbox.lambdas import LambdaRuntime
 from sandbox.scenario import ClusterSpec, StatefulSetSpec, ZoneOutage, load
 from sandbox.stepfunctions import Runbooks

@@ -601,7 +601,7 @@ def test_snapshot_schedule_runs_every_five_minutes_and_knows_its_period(synthesi
 
 def test_runbook_step_timeouts_stay_under_the_step_lock_lease() -> None:
     """ferry.services.settings: a pet's lock is taken over after its lease; a longer step would share the pet."""
-    from ferry.services.settings import RehomeSettings
+    from ferry.services.settings.rehoming import RehomeSettings
 
     lease = RehomeSettings.from_env({"FERRY_TABLE": "t", "FERRY_TOPIC_ARN": "a"}).lock_lease.total_seconds()
     from cdk.constants import FUNCTIONS

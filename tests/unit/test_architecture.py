@@ -74,6 +74,13 @@ PLANTS = [
         id="ingest-imports-the-planner",
     ),
     pytest.param(
+        "services/ingestion.py",
+        "import ferry.services.settings.rehoming",
+        "Ingest stays light",
+        "ferry.services.ingestion -> ferry.services.settings.rehoming",
+        id="ingest-imports-the-re-homing-settings",
+    ),
+    pytest.param(
         "domain/translators/health.py",
         "import ferry.domain.detection.zones",
         "Translators, the detector, the re-homing planner and the federation",

@@ -15,9 +15,9 @@ import pytest
 import ferry.services
 
 SERVICES = Path(ferry.services.__file__).parent
-# settings.py reads FERRY_MODE from the environment into the settings model (and validates it); it decides
+# settings/ reads FERRY_MODE from the environment into the settings models (and validates it); it decides
 # nothing, and the services only pass `settings.mode` on to the executor they build.
-READS_THE_SETTING = {"settings.py"}
+READS_THE_SETTING = "settings/"
 FLAGS = {"mode", "dry_run", "dryRun"}
 
 
@@ -64,11 +64,11 @@ def decisions(source: str, *, may_name_mode: bool = False) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("module", sorted(p.name for p in SERVICES.glob("*.py")))
+@pytest.mark.parametrize("module", sorted(p.relative_to(SERVICES).as_posix() for p in SERVICES.rglob("*.py")))
 def test_no_service_decides_on_the_mode_or_a_dry_run(module: str) -> None:
     source = (SERVICES / module).read_text()
 
-    assert decisions(source, may_name_mode=module in READS_THE_SETTING) == [], (
+    assert decisions(source, may_name_mode=module.startswith(READS_THE_SETTING)) == [], (
         f"ferry/services/{module} decides what only the executor may: pass the requested dryRun to the executor "
         "and build the answer from what it did"
     )

@@ -25,6 +25,8 @@ _K8S_CLUSTER_TAG_PREFIX = "kubernetes.io/cluster/"
 
 @dataclass(frozen=True, slots=True)
 class InstanceLocation:
+    """Where EC2 says an instance is: its zone, its cluster (from Ferry's cluster tag) and its state."""
+
     instance_id: str
     zone: str
     cluster: str | None

@@ -17,6 +17,8 @@ from ferry.domain.runbooks import STARTED_AUTOMATICALLY, Runbook, arn_setting
 
 @dataclass(frozen=True, slots=True)
 class Started:
+    """A start of a state machine's execution, as Step Functions answered it."""
+
     execution_arn: str
     # An execution of this name existed: AWS refused the start (ExecutionAlreadyExists). A same-input restart
     # of a running execution is answered with that execution instead, and reads as a plain start.

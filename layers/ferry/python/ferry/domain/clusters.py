@@ -29,6 +29,8 @@ def _sorted_pairs(value: Any) -> tuple[tuple[str, str], ...]:
 
 @dataclass(frozen=True, slots=True)
 class ClusterRegistration(JsonModel):
+    """A cluster Ferry protects, as registered: how to reach it, its zones and what it follows."""
+
     name: str
     kind: ClusterKind
     endpoint: str

@@ -18,13 +18,15 @@ from datetime import datetime
 from typing import Any
 
 from ferry.domain.detection.transitions import Handoff, SubjectKind, Transition
-from ferry.domain.runbooks import TIMESTAMP_PATTERN, Runbook
+from ferry.domain.runbooks import Runbook, is_timestamp
 from ferry.domain.serialization import JsonModel
 from ferry.domain.signals import EVIDENCE_DEADLINE, NODE_WARNINGS, Signal, SignalKind
 
 
 @dataclass(frozen=True, slots=True)
 class RunbookRequest(JsonModel):
+    """A state machine to start: which, under which deterministic name, with which input."""
+
     runbook: Handoff | Runbook
     name: str  # deterministic: a second request for the same failure names the same run
     input: dict[str, Any]
@@ -104,7 +106,7 @@ def drain_request(
             "cluster": signal.cluster,
             **target,
             "reason": reason[:500],
-            **({"deadline": deadline} if deadline and TIMESTAMP_PATTERN.match(deadline) else {}),
+            **({"deadline": deadline} if deadline and is_timestamp(deadline) else {}),
             **({"cordonOnly": True} if cordon_only else {}),
             **_lifecycle_action(signal),
             "dryRun": False,

@@ -120,9 +120,13 @@ INPUT_SCHEMAS: dict[str, dict[str, Any]] = {
 # Started by Ferry itself (ingest and probe get their ARNs): the detector's hand-offs, and DrainNode on a
 # node warning (ferry.domain.reactions.drain_request).
 STARTED_AUTOMATICALLY: tuple[Handoff | Runbook, ...] = (*Handoff, Runbook.DRAIN_NODE)
-TIMESTAMP_PATTERN = re.compile(str(_TIMESTAMP["pattern"]))
+
+
+def is_timestamp(value: str) -> bool:
+    """Whether `value` is a timestamp the runbooks' schemas accept (compiled by `re` on first use: rare)."""
+    return re.match(str(_TIMESTAMP["pattern"]), value) is not None
 
 
 def arn_setting(handoff: Handoff | Runbook) -> str:
     """The environment variable holding a state machine's ARN: `FERRY_SM_EVACUATE_ZONE`, ..."""
-    return "FERRY_SM_" + re.sub(r"(?<!^)(?=[A-Z])", "_", handoff.value).upper()
+    return "FERRY_SM_" + "".join(f"_{c}" if c.isupper() and i else c for i, c in enumerate(handoff.value)).upper()

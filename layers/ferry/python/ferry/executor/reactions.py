@@ -36,6 +36,8 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Done:
+    """What the executor did about one action: its outcome, and the run it started if any."""
+
     action_id: str
     outcome: Outcome
     execution_arn: str | None = None

@@ -26,7 +26,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, process_partial_response
@@ -37,7 +37,6 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyValidationError
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ferry.adapters.aws import LazyClient, client
 from ferry.adapters.ec2 import InstanceDirectory
@@ -53,8 +52,11 @@ from ferry.domain.translators.zones import volume_id_in
 from ferry.executor.reactions import Done
 from ferry.observability import emit_counts, logger, metrics
 from ferry.services.clocks import Clock
-from ferry.services.settings import IngestSettings
+from ferry.services.settings.ingest import IngestSettings
 from ferry.services.verdicts import Verdicts
+
+if TYPE_CHECKING:  # a type only: Lambda passes its own context object (Powertools imports it so too)
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # Idempotency: an event is known by who sent it and what it is, not by its id alone; a repeated key must
 # carry the same event (payload validation), or it is flagged rather than trusted.

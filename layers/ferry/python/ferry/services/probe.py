@@ -24,6 +24,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ferry.adapters.aws import LazyClient, client, session
 from ferry.adapters.ec2 import InstanceDirectory
+from ferry.adapters.journal import Journal
 from ferry.adapters.kube import KubeApi, credentials_for
 from ferry.adapters.kube_writes import KubeWriter
 from ferry.adapters.placements import Placement, Placements, VolumePlacement
@@ -46,7 +47,7 @@ from ferry.domain.signals import Signal
 from ferry.executor.nodes import NodeReleaser
 from ferry.observability import NAMESPACE, logger
 from ferry.services.clocks import Clock
-from ferry.services.settings import ProbeSettings
+from ferry.services.settings.probe import ProbeSettings
 from ferry.services.verdicts import Verdicts
 
 Connect = Callable[[ClusterRegistration], KubeApi]
@@ -190,6 +191,7 @@ class Prober:
         placements: Placements,
         log: SignalLog,
         verdicts: Verdicts,
+        journal: Journal,
         clock: Clock,
     ) -> None:
         self._settings = settings
@@ -200,6 +202,7 @@ class Prober:
         self._placements = placements
         self._log = log
         self._verdicts = verdicts
+        self._journal = journal
         self._clock = clock
 
     @classmethod
@@ -221,6 +224,7 @@ class Prober:
             placements=Placements(dynamodb, table),
             log=SignalLog(dynamodb, table),
             verdicts=Verdicts.from_settings(settings.reactions, dynamodb, clock=clock),
+            journal=Journal(dynamodb, table),
             clock=clock,
         )
 
@@ -257,7 +261,7 @@ class Prober:
         done = self._verdicts.decide(result.signals) + self._verdicts.redo_pending()
         released = self._release_recovered(clusters, result.observations, now)
         unfinished = set().union(*(quarantined_zones(o) for o in result.observations))
-        done += self._verdicts.retry_unfinished(unfinished)
+        done += self._verdicts.retry_unfinished(unfinished, claims=self._journal)
         unreachable = sorted(o.cluster for o in result.observations if o.api_error)
         logger.info("probe round done", extra={"clusters": len(clusters), "unreachable": unreachable})
         return {

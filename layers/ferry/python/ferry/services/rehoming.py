@@ -55,7 +55,7 @@ from ferry.observability import logger
 from ferry.services import reading
 from ferry.services.clocks import Clock
 from ferry.services.inputs import validate_input
-from ferry.services.settings import RehomeSettings
+from ferry.services.settings.rehoming import RehomeSettings
 
 Connect = Callable[[ClusterRegistration], KubeWriter]
 RUNBOOKS = (Runbook.EVACUATE_ZONE, Runbook.REHOME_PET, Runbook.FENCE_NODE, Runbook.DRAIN_NODE)

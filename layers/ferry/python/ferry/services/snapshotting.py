@@ -32,7 +32,7 @@ from ferry.domain.rehoming.schedules import ScheduleDecision, ScheduledVolume, d
 from ferry.executor.snapshots import SnapshotTaker
 from ferry.observability import NAMESPACE, logger
 from ferry.services.clocks import Clock
-from ferry.services.settings import RehomeSettings
+from ferry.services.settings.rehoming import RehomeSettings
 
 Connect = Callable[[ClusterRegistration], KubeWriter]
 

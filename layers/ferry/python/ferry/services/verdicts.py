@@ -22,10 +22,9 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from ferry.adapters.aws import LazyClient
-from ferry.adapters.journal import Journal
 from ferry.adapters.outbox import Outbox
 from ferry.adapters.registry import Registry
 from ferry.adapters.reporting import AuditLog, Notifier
@@ -48,11 +47,18 @@ from ferry.domain.signals import Signal
 from ferry.executor.reactions import Done, Executor
 from ferry.observability import logger
 from ferry.services.clocks import Clock
-from ferry.services.settings import ReactionSettings
+from ferry.services.settings.reactions import ReactionSettings
 
 ZONES_TTL = timedelta(seconds=60)
 RETRY_EVERY = timedelta(minutes=5)  # how often an unfinished evacuation (a fence not confirmed) runs again
 ATTEMPTS = 5  # lost races to concurrent writers before a batch gives up (Conflict)
+
+
+class Claims(Protocol):
+    """Named claims with a lease (ferry.adapters.journal.Journal's locks). Only the probe retries evacuations:
+    it hands its journal in, and ingest, which never retries, does not load the journal at its cold start."""
+
+    def acquire(self, name: str, owner: str, now: datetime, lease: timedelta) -> bool: ...
 
 
 def _region_of(zone: str) -> str:
@@ -120,7 +126,6 @@ class Verdicts:
         registry: Registry,
         executor: Executor,
         outbox: Outbox,
-        journal: Journal,
         clock: Clock,
     ) -> None:
         self._settings = settings
@@ -128,7 +133,6 @@ class Verdicts:
         self._registry = registry
         self._executor = executor
         self._outbox = outbox
-        self._journal = journal
         self._clock = clock
         self._zones: tuple[tuple[str, ...], datetime] | None = None
 
@@ -150,7 +154,6 @@ class Verdicts:
             registry=Registry(dynamodb, table),
             executor=executor,
             outbox=Outbox(dynamodb, table),
-            journal=Journal(dynamodb, table),
             clock=clock,
         )
 
@@ -184,13 +187,14 @@ class Verdicts:
                 logger.error("reaction left pending", extra={"action_id": reaction.action_id, "error": str(error)})
         return tuple(done)
 
-    def retry_unfinished(self, zones: Iterable[str]) -> tuple[Done, ...]:
+    def retry_unfinished(self, zones: Iterable[str], *, claims: Claims) -> tuple[Done, ...]:
         """Start the evacuation of a still-IMPAIRED zone again where a node's fence is not yet confirmed.
 
         A node whose fence EC2 would not confirm is quarantined and its pets are left in place (nothing is
         forced without a fence). Every `RETRY_EVERY` the same plan runs again under a new name: its journal
         skips what is done, and it fences and moves what it can now. Step Functions refuses a second start of
-        the same name, so many probe rounds in one period start one retry.
+        the same name, so many probe rounds in one period start one retry; the claims are held in `claims`
+        (the probe's journal).
         """
         wanted = sorted(set(zones))
         policy = self.policy() if wanted else None
@@ -220,7 +224,7 @@ class Verdicts:
                 )
                 # AWS answers a same-input start of a running execution with that execution, not a refusal:
                 # a claim per name keeps the probe rounds of one period from each telling operators again.
-                if not self._journal.acquire(f"retry:{request.name}", str(uuid.uuid4()), now, RETRY_EVERY):
+                if not claims.acquire(f"retry:{request.name}", str(uuid.uuid4()), now, RETRY_EVERY):
                     continue
                 try:
                     done.append(self._executor.start_run(request, who="ferry-probe", why=request.input["reason"]))

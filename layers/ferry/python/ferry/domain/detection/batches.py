@@ -22,6 +22,8 @@ from ferry.domain.signals import Signal
 
 @dataclass(frozen=True, slots=True)
 class RegionBatch:
+    """The signals of one watched region, decided against its zones' states together."""
+
     region: str
     zones: tuple[str, ...]  # the watched zones of the region: the zone states decided together
     signals: tuple[Signal, ...]
@@ -29,6 +31,8 @@ class RegionBatch:
 
 @dataclass(frozen=True, slots=True)
 class ControlPlaneBatch:
+    """The control-plane signals of one cluster, decided against its control plane's state."""
+
     cluster: str
     signals: tuple[Signal, ...]
 

@@ -122,15 +122,17 @@ def transition(
     )
 
 
-_NAME_UNSAFE = re.compile(r"[^0-9A-Za-z_-]")
+# Patterns, not compiled objects: they serve only when a transition is named, rarely, and `re` compiles each
+# once on first use; compiling them at import would cost every cold start of ingest and probe.
+_NAME_UNSAFE = r"[^0-9A-Za-z_-]"
 _NAME_LIMIT = 80  # Step Functions: at most 80 characters of [0-9A-Za-z_-]
-_EXECUTION_NAME = re.compile(r"^[0-9A-Za-z_-]{1,80}$")
+_EXECUTION_NAME = r"^[0-9A-Za-z_-]{1,80}$"
 
 
 def execution_name(verb: str, *parts: str, at: datetime) -> str:
     """`<verb>-<parts>-<epoch seconds>`, a valid Step Functions name; too long a name keeps its head and
     replaces the rest by a digest, so that two long cluster names never collapse into one run."""
-    name = _NAME_UNSAFE.sub("-", "-".join([verb, *parts, str(int(at.timestamp()))]))
+    name = re.sub(_NAME_UNSAFE, "-", "-".join([verb, *parts, str(int(at.timestamp()))]))
     if len(name) <= _NAME_LIMIT:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:12]
@@ -138,4 +140,4 @@ def execution_name(verb: str, *parts: str, at: datetime) -> str:
 
 
 def is_execution_name(value: str) -> bool:
-    return bool(_EXECUTION_NAME.match(value))
+    return bool(re.match(_EXECUTION_NAME, value))

@@ -62,6 +62,8 @@ _KINDS = {AlarmState.ALARM: SignalKind.ALARM_FIRING, AlarmState.OK: SignalKind.A
 
 @dataclass(frozen=True, slots=True)
 class _Dimension:
+    """One dimension of an alarm's metric, and where in the event it was read (for error messages)."""
+
     name: str
     value: str
     path: str

@@ -133,7 +133,8 @@ _MONTHS = {
     )
 }
 # RFC 1123, as AWS Health writes its times in EventBridge events: "Wed, 25 Nov 2026 11:40:00 GMT".
-_HTTP_DATE = re.compile(r"(?:[A-Za-z]{3}, )?(\d{1,2}) ([A-Za-z]{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) (?:GMT|UTC|\+0000)")
+# A pattern, not a compiled object: few events carry such a date, and `re` compiles it once on first use.
+_HTTP_DATE = r"(?:[A-Za-z]{3}, )?(\d{1,2}) ([A-Za-z]{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) (?:GMT|UTC|\+0000)"
 
 
 def get_optional_event_time(parent: Mapping[str, Any], key: str, path: str) -> datetime | None:
@@ -145,7 +146,7 @@ def get_optional_event_time(parent: Mapping[str, Any], key: str, path: str) -> d
     raw = get_optional_str(parent, key, path)
     if raw is None:
         return None
-    match = _HTTP_DATE.fullmatch(raw.strip())
+    match = re.fullmatch(_HTTP_DATE, raw.strip())
     if match is None:
         return get_time(parent, key, path)
     day, month, year, hour, minute, second = match.groups()

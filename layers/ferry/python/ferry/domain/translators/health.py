@@ -57,8 +57,10 @@ DETAIL_TYPE = "AWS Health Event"
 DESCRIPTION_LANGUAGE = "en_US"
 
 # "[RESOLVED] Between 8:52 AM and ..." and "Current severity level: Operating normally": AWS's own words.
-_RESOLVED = re.compile(r"\[\s*resolved\s*\]", re.IGNORECASE)
-_OPERATING_NORMALLY = re.compile(r"current\s+severity(?:\s+level)?\s*:\s*operating\s+normally", re.IGNORECASE)
+# Patterns, not compiled objects: only Health events with a description use them, and `re` compiles each once
+# on first use instead of at every cold start of ingest.
+_RESOLVED = r"(?i)\[\s*resolved\s*\]"
+_OPERATING_NORMALLY = r"(?i)current\s+severity(?:\s+level)?\s*:\s*operating\s+normally"
 
 
 class HealthService(StrEnum):
@@ -204,7 +206,7 @@ def _emit(issue: _Issue, zones: Sequence[ZoneRef], source: ZoneFrom) -> Translat
 def _ended(status: str | None, description: str | None, end: datetime | None, sent: datetime) -> Ended | None:
     if status == EventStatus.CLOSED:
         return Ended.STATUS
-    if description and (_RESOLVED.search(description) or _OPERATING_NORMALLY.search(description)):
+    if description and (re.search(_RESOLVED, description) or re.search(_OPERATING_NORMALLY, description)):
         return Ended.DESCRIPTION
     if end is not None and end <= sent:
         return Ended.END_TIME
