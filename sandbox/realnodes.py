@@ -30,8 +30,10 @@ import ipaddress
 import itertools
 import json
 import logging
+import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -87,6 +89,9 @@ SETTLE_KINDS = (
 # The scheduler's volume binding checks its claims once a second: a quieter second than that is settled.
 SETTLE_QUIET = 1.2
 CONTROLLER_MANAGED_ATTACH = "volumes.kubernetes.io/controller-managed-attach-detach"
+APPLY_MANAGER = "ferry-sandbox"
+# `apiserver_request_total`'s verbs as the double names them (the rest are the same word, upper case).
+METRIC_VERBS = {"POST": "create", "PUT": "update", "APPLY": "patch"}
 
 
 class Rest:
@@ -426,6 +431,61 @@ class RealCluster:
         if name not in self.kubelets.alive:
             raise KeyError(f"no node {name} in cluster {self.name}")
         self.kubelets.alive[name] = alive
+
+    # --- objects ------------------------------------------------------------------------------------------
+
+    def apply(self, manifest: Obj) -> Obj:
+        """Create or update an object as `kubectl apply --server-side --force-conflicts` does (status too, when
+        given): the double's `apply`, done the real server's way."""
+        rt = resources.by_kind(manifest["kind"], manifest.get("apiVersion"))
+        namespace = (manifest.get("metadata") or {}).get("namespace") or ("default" if rt.namespaced else "")
+        name = manifest["metadata"]["name"]
+        body = {key: value for key, value in manifest.items() if key != "status"}
+        body["metadata"] = {k: v for k, v in manifest["metadata"].items() if k != "resourceVersion"}
+        applied = self._server_side_apply(rt, namespace, name, body)
+        if "status" in manifest and rt.has_status:
+            status = {"apiVersion": manifest["apiVersion"], "kind": manifest["kind"], "status": manifest["status"]}
+            status["metadata"] = {"name": name, **({"namespace": namespace} if rt.namespaced else {})}
+            applied = self._server_side_apply(rt, namespace, name, status, sub="status")
+        return applied
+
+    def _server_side_apply(
+        self, rt: resources.ResourceType, namespace: str, name: str, body: Obj, sub: str = ""
+    ) -> Obj:
+        return self.rest.request(
+            "PATCH",
+            self.rest.path(rt, namespace if rt.namespaced else "", name, sub),
+            body,
+            query=(("fieldManager", APPLY_MANAGER), ("force", "true")),
+            content_type="application/apply-patch+yaml",
+        )
+
+    def request_count(self) -> dict[str, int]:
+        """API calls the server has answered, keyed as the double's ("create pods/eviction", "delete pods").
+
+        Read from the API server's own `apiserver_request_total`: unlike the double's count, it includes the
+        controllers' and the stand-ins' calls (a real control plane's controllers talk to it over HTTP too).
+        """
+        response = self.rest.api.call_api(
+            "/metrics",
+            "GET",
+            header_params={"Accept": "text/plain"},
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _request_timeout=10,
+        )
+        counts: Counter[str] = Counter()
+        for line in response.data.decode().splitlines():
+            if not line.startswith("apiserver_request_total{"):
+                continue
+            labels_text, _, value = line.rpartition(" ")
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', labels_text))
+            if not labels.get("resource"):
+                continue
+            verb = METRIC_VERBS.get(labels.get("verb", ""), labels.get("verb", "").lower())
+            resource = labels["resource"] + (f"/{labels['subresource']}" if labels.get("subresource") else "")
+            counts[f"{verb} {resource}"] += int(float(value))
+        return dict(counts)
 
     # --- reading ------------------------------------------------------------------------------------------
 

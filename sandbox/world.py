@@ -9,6 +9,16 @@ the events AWS would send, through the queue to Ferry's real `ingest` handler.
 Everything runs on one `SandboxClock`: the world advances it and lets the clusters' controllers catch up,
 so a five-minute drill takes seconds.
 
+The clusters are the sandbox's double (`sandbox/kube`, the default) or, with `kube=KubeBackend.REAL`, one real
+control plane per cluster (`sandbox/realkube.py`, from `FERRY_KUBE_ASSETS`) with stand-in kubelets per node
+and the EBS CSI stand-in making moto volumes (`sandbox/realnodes.py`); a node dies as its stand-in kubelet
+stops. Ferry cannot tell which: it reaches both through its registry (endpoint, token and, for the real one,
+its CA). What only the double can do stays double-only: on the real backend the world's clock starts as real
+time and `advance_to` moves only the AWS side's time (Ferry's clock, Step Functions' waits, the schedules)
+before it waits for the clusters to settle; Kubernetes keeps its own, real time (a silent node is Unknown
+after 8 s, pod GC runs every 20 s), and the API faults (`control-plane-outage`, `api-errors`, `api-latency`)
+are refused.
+
 Ferry runs in observe mode unless the world is given `mode=Mode.ACT` (the game day passes the scenario's
 `mode`, so `mode: act` in a scenario file is what turns it on; a world built directly, as a test's or a
 bench's fixture, runs Ferry as a fresh deployment does and costs no synth). In act mode the world also holds
@@ -26,8 +36,10 @@ import itertools
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from functools import partial
 from typing import Any
 
@@ -38,6 +50,8 @@ from sandbox.aws import AwsEvents, AwsSandbox, FaultScope, Instance, Inventory
 from sandbox.kube import KubeCluster
 from sandbox.kube.clock import SandboxClock
 from sandbox.lambdas import Delivery, Invocation, LambdaRuntime, SqsEventSource
+from sandbox.realkube import HOW_TO_GET_THEM, RealControlPlane, assets_dir
+from sandbox.realnodes import RealCluster
 from sandbox.scenario import (
     ApiErrors,
     ApiLatency,
@@ -59,6 +73,20 @@ INGEST = "ingest"
 PROBE = "probe"
 PROBE_EVERY = 60.0  # the probe's EventBridge schedule: rate(1 minute)
 SETTLE_TIMEOUT = 10.0
+
+
+class KubeBackend(StrEnum):
+    """What plays the clusters: the sandbox's double, or real control planes (FERRY_KUBE_ASSETS)."""
+
+    DOUBLE = "double"
+    REAL = "real"
+
+
+class DoubleOnly(RuntimeError):
+    """A step only the double can stage (its clock moves Kubernetes time; its API takes faults)."""
+
+
+Cluster = KubeCluster | RealCluster
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,12 +136,21 @@ class _Agendum:
 class World:
     """The sandbox for one scenario: start it, stage steps, read what exists; stop it."""
 
-    def __init__(self, scenario: Scenario, *, clock: SandboxClock | None = None, mode: Mode = Mode.OBSERVE) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        clock: SandboxClock | None = None,
+        mode: Mode = Mode.OBSERVE,
+        kube: KubeBackend = KubeBackend.DOUBLE,
+    ) -> None:
         self.scenario = scenario
         self.mode = mode  # Ferry's; the game day passes the scenario's
-        self.clock = clock or SandboxClock()
+        self.kube = kube
+        # Real clusters keep real time: the world's clock starts there, and only moves ahead of it (AWS time).
+        self.clock = clock or SandboxClock(realtime=kube is KubeBackend.REAL)
         self.aws = AwsSandbox(zones=scenario.zones)
-        self.clusters: dict[str, KubeCluster] = {}
+        self.clusters: dict[str, Cluster] = {}
         self.instance_ids: dict[tuple[str, str], str] = {}  # (cluster, node) -> instance id
         self.snapshots: dict[str, str] = {}  # "<cluster>/<ns>/<claim>" -> snapshot id taken during seeding
         self.sent_events: list[dict[str, Any]] = []
@@ -144,8 +181,7 @@ class World:
                 clock=self.clock.now,
                 stack_variables=self.runbooks.environment if self.runbooks else None,
             )
-            for spec in self.scenario.clusters:
-                self._start_cluster(spec.name)
+            self._start_clusters([spec.name for spec in self.scenario.clusters])
             for spec in self.scenario.clusters:
                 self._seed_nodes(spec.name, spec.nodes(self.scenario.zones))
             self._seed_workloads()
@@ -190,10 +226,20 @@ class World:
 
     # --- seeding -------------------------------------------------------------------------------------------
 
-    def _start_cluster(self, name: str) -> None:
-        cluster = KubeCluster(name, clock=self.clock, provisioner=self.aws.provisioner(name))
-        cluster.start()
-        self.clusters[name] = cluster
+    def _start_clusters(self, names: list[str]) -> None:
+        if self.kube is KubeBackend.DOUBLE:
+            for name in names:
+                self.clusters[name] = KubeCluster(name, clock=self.clock, provisioner=self.aws.provisioner(name))
+                self.clusters[name].start()
+            return
+        assets = assets_dir()
+        if assets is None:
+            raise DoubleOnly(f"real clusters need Kubernetes binaries: {HOW_TO_GET_THEM}")
+        for name in names:  # registered before they start, so that stop() ends one that failed half-way
+            self.clusters[name] = RealCluster(
+                RealControlPlane(assets, name=name), provisioner=self.aws.provisioner(name)
+            )
+        _each(list(self.clusters.values()), lambda cluster: cluster.start())  # ~7 s each: started side by side
 
     def _seed_nodes(self, cluster: str, nodes: Iterable[NodeSpec]) -> None:
         for node in nodes:
@@ -242,9 +288,12 @@ class World:
         for spec in self.scenario.clusters:
             cluster = self.clusters[spec.name]
             secret = f"ferry/clusters/{spec.name}"
-            secrets.create_secret(
-                Name=secret, SecretString=json.dumps({"token": cluster.token, "certificate-authority-data": ""})
+            value = (
+                cluster.control_plane.secret_value()
+                if isinstance(cluster, RealCluster)
+                else {"token": cluster.token, "certificate-authority-data": ""}
             )
+            secrets.create_secret(Name=secret, SecretString=json.dumps(value))
             control_plane = [
                 self.instance_ids[(spec.name, n.name)] for n in spec.nodes(self.scenario.zones) if n.control_plane
             ]
@@ -276,8 +325,8 @@ class World:
         self.settle()
 
     def settle(self) -> None:
-        for cluster in self.clusters.values():
-            cluster.settle(timeout=SETTLE_TIMEOUT)
+        """Let every cluster's controllers catch up (real clusters side by side: each waits for a quiet spell)."""
+        _each(list(self.clusters.values()), lambda cluster: cluster.settle(timeout=SETTLE_TIMEOUT))
 
     def schedule(self, at: float, label: str, action: Callable[[], list[Happening]]) -> None:
         heapq.heappush(self._agenda, (at, next(self._sequence), _Agendum(at, label, action)))
@@ -305,17 +354,25 @@ class World:
             case InstanceStop():
                 return self.instance_stop(step)
             case ControlPlaneOutage():
-                self.clusters[step.cluster].set_outage(step.down)
+                self.double(step.cluster, step).set_outage(step.down)
                 state = "down: its API answers nothing" if step.down else "back up"
                 return [self._note("sandbox", f"{step.cluster} control plane {state}")]
             case ApiErrors():
-                self.clusters[step.cluster].set_error_rate(step.rate, codes=step.codes)
+                self.double(step.cluster, step).set_error_rate(step.rate, codes=step.codes)
                 codes = "/".join(map(str, step.codes))
                 return [self._note("sandbox", f"{step.cluster} API fails {step.rate:.0%} of requests ({codes})")]
             case ApiLatency():
-                self.clusters[step.cluster].set_latency(step.seconds)
+                self.double(step.cluster, step).set_latency(step.seconds)
                 return [self._note("sandbox", f"{step.cluster} API answers {step.seconds:g}s late")]
         raise TypeError(f"unknown step {step!r}")
+
+    def double(self, cluster: str, step: Step | None = None) -> KubeCluster:
+        """The cluster, for what only the double can do (API faults); refused on a real control plane."""
+        found = self.clusters[cluster]
+        if not isinstance(found, KubeCluster):
+            what = _describe(step) if step else "this"
+            raise DoubleOnly(f"{what} needs the sandbox's Kubernetes double; {cluster} is a real control plane")
+        return found
 
     def zone_outage(self, step: ZoneOutage) -> list[Happening]:
         zone = step.zone
@@ -513,7 +570,7 @@ class World:
         )
 
     @staticmethod
-    def _volume_of(cluster: KubeCluster, namespace: str, claim: str) -> str | None:
+    def _volume_of(cluster: Cluster, namespace: str, claim: str) -> str | None:
         pvc = cluster.get("PersistentVolumeClaim", claim, namespace)
         volume_name = (pvc or {}).get("spec", {}).get("volumeName")
         pv = cluster.get("PersistentVolume", volume_name) if volume_name else None
@@ -664,6 +721,21 @@ def federated_deployment(app: FederatedAppSpec, member: str, replicas: int) -> d
             },
         },
     }
+
+
+# --- helpers ------------------------------------------------------------------------------------------------
+
+
+def _each(clusters: list[Cluster], call: Callable[[Cluster], None]) -> None:
+    """`call` on every cluster: one after the other on the double (its controllers share the sandbox clock),
+    side by side on real control planes (each is its own processes, waiting on its own real time)."""
+    if not any(isinstance(c, RealCluster) for c in clusters) or len(clusters) < 2:
+        for cluster in clusters:
+            call(cluster)
+        return
+    with ThreadPoolExecutor(len(clusters)) as pool:
+        for done in [pool.submit(call, cluster) for cluster in clusters]:
+            done.result()
 
 
 # --- labels -------------------------------------------------------------------------------------------------

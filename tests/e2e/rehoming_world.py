@@ -6,6 +6,9 @@ volumes and fresh snapshots) without its scripted steps. The pets' StatefulSets 
 dead zone's tainted nodes still count, and Kubernetes itself would keep a moved pet Pending (Ferry's planner
 skips such pets with that reason; tests/unit/test_rehoming_planner.py shows it).
 
+Each drill runs on the sandbox's Kubernetes double and, with the binaries (`FERRY_KUBE_ASSETS`), on real control
+planes (`KUBE_BACKENDS`: a fixture parametrized with it gives a test both, the real one marked `real_kube`).
+
 The runs go through the stack's own state machines (`sandbox.stepfunctions.Runbooks`: the synthesized
 definitions in moto's interpreter, their retry waits moving sandbox time); `run`, `report` and `planned` read
 a run's report and plan from the Tasks it ran. There is no other stand-in for Step Functions.
@@ -17,6 +20,8 @@ import contextlib
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+
+import pytest
 
 import sandbox.world
 from ferry.adapters.journal import Journal
@@ -32,11 +37,16 @@ from ferry.domain.rehoming.policies import RehomeLimits
 from ferry.services.rehoming import RehomingSteps
 from ferry.services.settings.rehoming import RehomeSettings
 from sandbox.lambdas import LambdaRuntime
+from sandbox.realnodes import RealCluster
 from sandbox.scenario import ClusterSpec, StatefulSetSpec, ZoneOutage, load
 from sandbox.stepfunctions import Runbooks
-from sandbox.world import World
+from sandbox.world import KubeBackend, World
 
 ZONE_A = "us-east-1a"
+KUBE_BACKENDS = (
+    pytest.param(KubeBackend.DOUBLE, id="double"),
+    pytest.param(KubeBackend.REAL, id="real", marks=pytest.mark.real_kube),
+)
 
 
 def drill_world(
@@ -45,6 +55,7 @@ def drill_world(
     honor: bool = True,
     clusters: tuple[ClusterSpec, ...] | None = None,
     settle_seconds: float | None = None,
+    kube: KubeBackend = KubeBackend.DOUBLE,
 ) -> World:
     scenario = load("az-outage")
     scenario = dataclasses.replace(
@@ -54,7 +65,7 @@ def drill_world(
         statefulsets=statefulsets or scenario.statefulsets,
         clusters=clusters or scenario.clusters,
     )
-    world = World(scenario)
+    world = World(scenario, kube=kube)
     with contextlib.ExitStack() as seeding:
         if honor:
             seeding.enter_context(honouring_taints())
@@ -90,9 +101,11 @@ def honouring_taints() -> Iterator[None]:
 
 
 def zone_outage(world: World, zone: str = ZONE_A, *, ec2_failing: bool = False) -> None:
-    """The zone goes dark; a minute later Kubernetes has marked its nodes NotReady."""
+    """The zone goes dark; a minute later Kubernetes has marked its nodes NotReady (real clusters keep their own
+    time: their node lifecycle controllers do it 8 s of real time after the kubelets fall silent)."""
     world.stage(ZoneOutage(at=0, zone=zone, ec2_api_failing=ec2_failing, send_events=False, health_event_after=None))
     world.advance_to(world.offset() + 60)
+    wait_until(world, lambda: not any(n.is_ready for n in world.nodes() if n.zone == zone), seconds=120)
 
 
 def runtime(world: World, mode: str = "act") -> LambdaRuntime:
@@ -122,7 +135,9 @@ def steps_in_process(
     settings = RehomeSettings(table, world.aws.topic_arn, Mode.ACT, limits or RehomeLimits())
 
     def connect(registration: ClusterRegistration) -> KubeWriter:
-        return writer(registration, Credentials(token=world.clusters[registration.name].token), timeout=5)
+        cluster = world.clusters[registration.name]
+        ca = cluster.control_plane.ca_pem if isinstance(cluster, RealCluster) else None
+        return writer(registration, Credentials(token=cluster.token, ca_pem=ca), timeout=5)
 
     return RehomingSteps(
         settings,
@@ -171,8 +186,8 @@ def run(runbooks: Runbooks, runbook: str, payload: dict[str, Any], run_id: str) 
 
 def state(world: World) -> dict[str, Any]:
     """What re-homing may change, to compare before and after: Kubernetes objects by identity and spec, EC2
-    instances, volumes and snapshots with their tags. Heartbeats and statuses the controllers refresh anyway
-    are left out."""
+    instances, volumes and snapshots with their tags. Heartbeats, statuses and taints the controllers write
+    anyway are left out."""
     kube: dict[str, Any] = {}
     for name, cluster in sorted(world.clusters.items()):
         kube[name] = {
@@ -203,8 +218,15 @@ def state(world: World) -> dict[str, Any]:
     }
 
 
+# The node lifecycle controller's taints on a silent node: Kubernetes', not re-homing's. A real controller adds
+# them over time (NoExecute at its eviction rate, a node every 10 s in a zone down beside healthy ones), so they
+# may still be arriving while a drill compares before and after.
+NODE_LIFECYCLE_TAINTS = ("node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready")
+
+
 def _taints(node: dict[str, Any]) -> list[str]:
-    return sorted(f"{t['key']}:{t['effect']}" for t in node["spec"].get("taints") or [])
+    taints = node["spec"].get("taints") or []
+    return sorted(f"{t['key']}:{t['effect']}" for t in taints if t["key"] not in NODE_LIFECYCLE_TAINTS)
 
 
 def pods_per_identity(world: World) -> dict[str, int]:

@@ -15,6 +15,7 @@ from ferry.domain.rehoming.models import FencedBy, IdentityFreed, PetStatus, Run
 from sandbox.stepfunctions import Runbooks
 from sandbox.world import World
 from tests.e2e.rehoming_world import (
+    KUBE_BACKENDS,
     ZONE_A,
     drill_world,
     planned,
@@ -31,11 +32,13 @@ pytestmark = pytest.mark.xdist_group("rehoming-drill")  # the tests share one wo
 EVACUATE = {"zone": ZONE_A, "reason": "AWS Health: EC2 operational issue in us-east-1a", "dryRun": False}
 
 
-@pytest.fixture(scope="module")
-def evacuated() -> Iterator[tuple[World, dict, dict]]:
+@pytest.fixture(scope="module", params=KUBE_BACKENDS)
+def evacuated(request: pytest.FixtureRequest) -> Iterator[tuple[World, dict, dict]]:
     """Zone a goes dark; a dry run, then the real EvacuateZone. Yields the world and the state before/after."""
-    world = drill_world()
+    world = drill_world(kube=request.param)
     try:
+        # The double's scheduler puts db-0 in zone a; a real one may choose another of the three.
+        (pet,) = [p for p in world.pets() if p.zone == ZONE_A]
         zone_outage(world)
         with Runbooks(world, runtime(world).invoke) as runbooks:
             before = state(world)
@@ -46,6 +49,7 @@ def evacuated() -> Iterator[tuple[World, dict, dict]]:
                 "dry": (dry, planned(runbooks, "evacuate-us-east-1a-dry")),
                 "real": (real, planned(runbooks, "evacuate-us-east-1a-1")),
                 "runbooks": runbooks,
+                "pet": pet,
             }
             yield world, {"before": before, "after_dry": after_dry}, runs
     finally:
@@ -55,11 +59,12 @@ def evacuated() -> Iterator[tuple[World, dict, dict]]:
 def test_dry_run_returns_the_full_plan_and_changes_nothing(evacuated) -> None:
     _, states, runs = evacuated
     report, plan = runs["dry"]
+    name = runs["pet"].name
 
     assert states["after_dry"] == states["before"]
     assert report.outcome is RunOutcome.DRY_RUN and plan is not None and plan.dry_run
-    assert [p.pod for p in plan.pets] == ["db-0"] and plan.pets[0].target_zone == "us-east-1b"
-    steps = plan.plan["pets"]["east-1/shop/db-0"]["steps"]
+    assert [p.pod for p in plan.pets] == [name] and plan.pets[0].target_zone == "us-east-1b"
+    steps = plan.plan["pets"][f"east-1/shop/{name}"]["steps"]
     assert any("create a 10 GiB gp3 volume in us-east-1b from snap-" in s for s in steps)
     assert len(plan.nodes) == 4 and all(p.status is PetStatus.PLANNED for p in report.pets)
 
@@ -68,7 +73,7 @@ def test_zone_a_pet_runs_in_zone_b_on_a_volume_restored_from_its_snapshot(evacua
     world, _, runs = evacuated
     report, _ = runs["real"]
     (pet,) = report.pets
-    moved = next(p for p in world.pets() if p.name == "db-0")
+    moved = next(p for p in world.pets() if p.name == runs["pet"].name)
     new_volume = world.inventory().volume(moved.volume_id or "")
     old_volume = world.inventory().volume(pet.old_volume or "")
 
@@ -76,27 +81,28 @@ def test_zone_a_pet_runs_in_zone_b_on_a_volume_restored_from_its_snapshot(evacua
     assert (moved.zone, moved.phase, moved.pods) == ("us-east-1b", "Running", 1)
     assert pet.status is PetStatus.MOVED and (pet.from_zone, pet.to_zone) == (ZONE_A, "us-east-1b")
     assert new_volume is not None and new_volume.id == pet.new_volume and new_volume.zone == "us-east-1b"
-    assert new_volume.snapshot_id == pet.snapshot == world.snapshots["east-1/shop/data-db-0"]  # its data
+    assert new_volume.snapshot_id == pet.snapshot == world.snapshots[f"east-1/shop/{moved.claim}"]  # its data
     assert old_volume is not None and old_volume.tags["ferry:rehomed-to"] == new_volume.id  # kept, says where
     assert pet.rpo_seconds is not None and not pet.rpo_breached and pet.time_to_running_seconds is not None
     assert all(n.fenced and n.fenced_by is FencedBy.ALREADY_STOPPED for n in report.nodes)
     assert all(n.identity_freed is IdentityFreed.OUT_OF_SERVICE_TAINT and n.cordoned for n in report.nodes)
-    assert "db-0: moved (snapshot) us-east-1a -> us-east-1b" in report.summary
+    assert f"{moved.name}: moved (snapshot) us-east-1a -> us-east-1b" in report.summary
 
 
 def test_no_volume_is_deleted_and_every_pet_has_one_pod(evacuated) -> None:
-    world, states, _ = evacuated
+    world, states, runs = evacuated
     volumes_before = set(states["before"]["volumes"])
+    claim_name = runs["pet"].claim
 
     assert volumes_before <= {v.id for v in world.inventory().volumes}
     assert set(pods_per_identity(world).values()) == {1}
-    claim = world.clusters["east-1"].get("PersistentVolumeClaim", "data-db-0", "shop") or {}
+    claim = world.clusters["east-1"].get("PersistentVolumeClaim", claim_name, "shop") or {}
     old_pv = next(
         v
         for v in world.clusters["east-1"].list("PersistentVolume")
         if (v["spec"].get("csi") or {}).get("volumeHandle")
         in {k for k, t in states["before"]["volumes"].items() if t[0] == ZONE_A}
-        and (v["spec"].get("claimRef") or {}).get("name") == "data-db-0"
+        and (v["spec"].get("claimRef") or {}).get("name") == claim_name
     )
     assert old_pv["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
     assert claim["spec"]["volumeName"].startswith("ferry-")
@@ -117,7 +123,8 @@ def test_evacuating_the_zone_again_does_nothing_twice(evacuated) -> None:
 
 
 def test_the_audit_log_has_a_record_per_step(evacuated) -> None:
-    world, _, _ = evacuated
+    world, _, runs = evacuated
+    claim = runs["pet"].claim
     day = world.clock.now().date().isoformat()
     records = [
         r["action_id"]
@@ -125,8 +132,8 @@ def test_the_audit_log_has_a_record_per_step(evacuated) -> None:
         if str(r["action_id"]).startswith("evacuate-us-east-1a-1/")
     ]
 
-    assert any(r.endswith("/create-volume/shop/data-db-0") for r in records)
-    assert any(r.endswith("/delete-pvc/shop/data-db-0") for r in records)
+    assert any(r.endswith(f"/create-volume/shop/{claim}") for r in records)
+    assert any(r.endswith(f"/delete-pvc/shop/{claim}") for r in records)
     assert "evacuate-us-east-1a-1/report" in records
 
 
@@ -135,13 +142,22 @@ def test_rehome_pet_moves_a_live_pet_through_the_eviction_api_and_fence_node_fre
     runbooks: Runbooks = runs["runbooks"]
     before = world.clusters["east-1"].request_count().get("create pods/eviction", 0)
 
-    pet = {"cluster": "east-1", "namespace": "shop", "statefulSet": "db", "ordinal": 1, "targetZone": "us-east-1c"}
-    moved = run(runbooks, "RehomePet", {**pet, "reason": "rebalance", "dryRun": False}, "rehome-db-1-1")
+    # The pet that was in zone b before the evacuation brought another there: to zone c, spread kept.
+    (live,) = [p for p in world.pets() if p.zone == "us-east-1b" and p.name != runs["pet"].name]
+    ordinal = int(live.name.rsplit("-", 1)[1])
+    pet = {
+        "cluster": "east-1",
+        "namespace": "shop",
+        "statefulSet": "db",
+        "ordinal": ordinal,
+        "targetZone": "us-east-1c",
+    }
+    moved = run(runbooks, "RehomePet", {**pet, "reason": "rebalance", "dryRun": False}, f"rehome-{live.name}-1")
 
     assert moved.outcome is RunOutcome.SUCCEEDED, moved.summary
     assert world.clusters["east-1"].request_count().get("create pods/eviction", 0) > before
-    db1 = next(p for p in world.pets() if p.name == "db-1")
-    assert (db1.zone, db1.phase, db1.pods) == ("us-east-1c", "Running", 1)
+    after = next(p for p in world.pets() if p.name == live.name)
+    assert (after.zone, after.phase, after.pods) == ("us-east-1c", "Running", 1)
 
     fenced = run(
         runbooks,
