@@ -321,6 +321,7 @@ class RealCluster:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._addresses = itertools.count(10)
+        self._seen = ("", 0.0)  # the last fingerprint settle() saw, and when it first saw it (time.monotonic())
 
     @property
     def url(self) -> str:
@@ -501,17 +502,18 @@ class RealCluster:
         """Wait until what controllers and stand-ins write has not changed for `SETTLE_QUIET` seconds.
 
         The real controllers run on their own: there is no pass to run, only a quiet stretch to wait for
-        (or `timeout`, plus the quiet stretch, of real time).
+        (or `timeout`, plus the quiet stretch, of real time). The stretch counts from when the current state was
+        first seen, by this call or an earlier one (resource versions only grow: the same fingerprint means no
+        write in between), so settling a cluster that has been quiet since it last settled costs one look.
         """
         deadline = time.monotonic() + max(timeout, SETTLE_QUIET) + SETTLE_QUIET
-        last, quiet_since = self._fingerprint(), time.monotonic()
-        while time.monotonic() < deadline:
-            time.sleep(0.25)
-            current = self._fingerprint()
-            if current != last:
-                last, quiet_since = current, time.monotonic()
-            elif time.monotonic() - quiet_since >= SETTLE_QUIET:
+        while True:
+            current, now = self._fingerprint(), time.monotonic()
+            if current != self._seen[0]:
+                self._seen = (current, now)
+            if now - self._seen[1] >= SETTLE_QUIET or now >= deadline:
                 return
+            time.sleep(min(0.25, SETTLE_QUIET - (now - self._seen[1])))
 
     def _fingerprint(self) -> str:
         digest = hashlib.sha256()

@@ -14,10 +14,10 @@ control plane per cluster (`sandbox/realkube.py`, from `FERRY_KUBE_ASSETS`) with
 and the EBS CSI stand-in making moto volumes (`sandbox/realnodes.py`); a node dies as its stand-in kubelet
 stops. Ferry cannot tell which: it reaches both through its registry (endpoint, token and, for the real one,
 its CA). What only the double can do stays double-only: on the real backend the world's clock starts as real
-time and `advance_to` moves only the AWS side's time (Ferry's clock, Step Functions' waits, the schedules)
-before it waits for the clusters to settle; Kubernetes keeps its own, real time (a silent node is Unknown
-after 8 s, pod GC runs every 20 s), and the API faults (`control-plane-outage`, `api-errors`, `api-latency`)
-are refused.
+time and `advance_to` moves only the AWS side's time (Ferry's clock, Step Functions' waits, the schedules),
+waiting a twentieth of it in real time before the clusters settle; Kubernetes keeps its own, real time (a
+silent node is Unknown after 8 s, pod GC runs every 20 s), and the API faults (`control-plane-outage`,
+`api-errors`, `api-latency`) are refused.
 
 Ferry runs in observe mode unless the world is given `mode=Mode.ACT` (the game day passes the scenario's
 `mode`, so `mode: act` in a scenario file is what turns it on; a world built directly, as a test's or a
@@ -34,6 +34,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -73,6 +74,7 @@ INGEST = "ingest"
 PROBE = "probe"
 PROBE_EVERY = 60.0  # the probe's EventBridge schedule: rate(1 minute)
 SETTLE_TIMEOUT = 10.0
+REAL_SECONDS_PER_SECOND = 0.05  # on real clusters: the real time the world waits per second of sandbox time
 
 
 class KubeBackend(StrEnum):
@@ -318,10 +320,17 @@ class World:
         return (self.clock.now() - self._started_at).total_seconds()
 
     def advance_to(self, offset: float) -> None:
-        """Move sandbox time forward to `offset` and let every cluster's controllers catch up."""
+        """Move sandbox time forward to `offset` and let every cluster's controllers catch up.
+
+        Real clusters keep real time: the world waits `REAL_SECONDS_PER_SECOND` of it for each second it moves,
+        so that what a runbook waits for in Kubernetes (pod GC's 20 s period, a claim's rebinding) gets a share
+        of real time in proportion to the waits (a StepPending retry's quarter of an hour is 45 s here).
+        """
         delta = offset - self.offset()
         if delta > 0:
             self.clock.advance(delta)
+            if self.kube is KubeBackend.REAL:
+                time.sleep(delta * REAL_SECONDS_PER_SECOND)
         self.settle()
 
     def settle(self) -> None:

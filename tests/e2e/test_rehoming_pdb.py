@@ -8,7 +8,9 @@ that takes the volume and PV the held run restored (same snapshot, same zone) in
 pre-bound to the same claim, which the recreated claim could bind to instead of the new run's.
 
 The world is the re-homing drill's with one pet (a three-pet StatefulSet cannot move one pet to another zone
-without breaking its zone spread, which the planner refuses before any eviction)."""
+without breaking its zone spread, which the planner refuses before any eviction) in one cluster. The held move
+runs on the double and on a real control plane (`real_kube`); the second half, an xfail for a planner defect,
+on the double only."""
 
 from __future__ import annotations
 
@@ -21,8 +23,8 @@ import pytest
 from ferry.domain.rehoming.models import PetStatus, RunOutcome, RunReport
 from sandbox.scenario import load
 from sandbox.stepfunctions import Runbooks
-from sandbox.world import World
-from tests.e2e.rehoming_world import drill_world, planned, pods_per_identity, run, runtime
+from sandbox.world import KubeBackend, World
+from tests.e2e.rehoming_world import KUBE_BACKENDS, drill_world, planned, pods_per_identity, run, runtime
 
 pytestmark = pytest.mark.xdist_group("rehoming-drill")  # one sandbox world per process at a time
 
@@ -49,9 +51,15 @@ def budget(max_unavailable: int) -> dict[str, Any]:
 
 
 @pytest.fixture
-def world() -> Iterator[World]:
-    one_pet = dataclasses.replace(load("az-outage").statefulsets[0], replicas=1)
-    started = drill_world((one_pet,))
+def kube() -> KubeBackend:
+    return KubeBackend.DOUBLE  # a test parametrized with KUBE_BACKENDS runs on both
+
+
+@pytest.fixture
+def world(kube: KubeBackend) -> Iterator[World]:
+    scenario = load("az-outage")
+    one_pet = dataclasses.replace(scenario.statefulsets[0], replicas=1)
+    started = drill_world((one_pet,), clusters=scenario.clusters[:1], kube=kube)  # east-1, where the pet lives
     try:
         yield started
     finally:
@@ -63,19 +71,23 @@ def pet(world: World) -> Any:
 
 
 def held(world: World, runbooks: Runbooks) -> RunReport:
-    """The move asked while the budget allows no disruption: it runs until its StepPending retries are spent."""
+    """The move asked while the budget allows no disruption: it runs until its StepPending retries are spent.
+
+    To zone b, or to zone c when the pet is in b (a real scheduler may put the one pet in any zone)."""
     cluster = world.clusters["east-1"]
     cluster.apply(budget(0))
     cluster.settle()
     assert (cluster.get("PodDisruptionBudget", "db", "shop") or {})["status"]["disruptionsAllowed"] == 0
-    return run(runbooks, "RehomePet", MOVE, RUN_ID)
+    target = "us-east-1c" if pet(world).zone == MOVE["targetZone"] else MOVE["targetZone"]
+    return run(runbooks, "RehomePet", {**MOVE, "targetZone": target}, RUN_ID)
 
 
+@pytest.mark.parametrize("kube", KUBE_BACKENDS)
 def test_a_budget_that_allows_no_disruption_holds_a_voluntary_move(world: World) -> None:
     cluster = world.clusters["east-1"]
     before = pet(world)
     uid = (cluster.get("Pod", "db-0", "shop") or {})["metadata"]["uid"]
-    assert before.zone == "us-east-1a" and before.phase == "Running"
+    assert before.phase == "Running"
     with Runbooks(world, runtime(world).invoke) as runbooks:
         refused_run = held(world, runbooks)
         plan = planned(runbooks, RUN_ID)
@@ -95,7 +107,7 @@ def test_a_budget_that_allows_no_disruption_holds_a_voluntary_move(world: World)
     assert "StepPending" in (refused.reason or "") and "disruption budget" in (refused.reason or "")
     assert "disruption budget" in refused_run.summary
     still = pet(world)
-    assert (still.zone, still.phase, still.pods) == ("us-east-1a", "Running", 1)
+    assert (still.zone, still.phase, still.pods) == (before.zone, "Running", 1)
     assert (cluster.get("Pod", "db-0", "shop") or {})["metadata"]["uid"] == uid
     # The budget is asked (dry run) before any claim is let go: the pet's claim is not Terminating under it.
     claims = [c for c in cluster.list("PersistentVolumeClaim", "shop") if c["metadata"]["name"].endswith("db-0")]
