@@ -18,7 +18,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 help:
 	@echo "make test    set up .venv, lint (ruff, mypy, import-linter) and run every test"
-	@echo "make demo    set up .venv and run the game day on the local sandbox (SCENARIO=name to choose)"
+	@echo "make demo    set up .venv and run the game day on the local sandbox (SCENARIO=name to choose;"
+	@echo "             KUBE=real: on real control planes from FERRY_KUBE_ASSETS, in real time)"
 	@echo "make synth   synthesize the CDK app offline into cdk.out (no AWS credentials, no Docker)"
 	@echo "make bench   run the benchmarks and print the figures"
 	@echo "make format  format and fix the code with ruff"
@@ -55,8 +56,9 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 SCENARIO ?= az-outage
+KUBE ?= double
 demo: $(STAMP)
-	$(BIN)/python -m sandbox.gameday $(SCENARIO)
+	$(BIN)/python -m sandbox.gameday $(SCENARIO) --kube $(KUBE)
 
 clean:
 	rm -rf $(VENV) cdk.out .build .mypy_cache .ruff_cache

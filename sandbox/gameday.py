@@ -27,6 +27,7 @@ from typing import Any, TextIO
 from sandbox import lambdas  # noqa: F401  (first: puts Ferry's layer on sys.path, as Lambda's /opt/python)
 from sandbox.aws import Inventory
 from sandbox.lambdas import Delivery
+from sandbox.realkube import HOW_TO_GET_THEM, assets_dir
 from sandbox.scenario import (
     TROUBLE_KINDS,
     UNWRITTEN_CONTROL_PLANE,
@@ -48,7 +49,7 @@ from sandbox.scenario import (
     load,
 )
 from sandbox.stepfunctions import ExecutionView, TaskRun, template_path
-from sandbox.world import Happening, NodeState, Pet, World
+from sandbox.world import DOUBLE_ONLY_STEPS, Happening, KubeBackend, NodeState, Pet, World
 
 DEFAULT_SCENARIO = "az-outage"
 TICK_SECONDS = 15.0  # how often sandbox time stops to look around (controllers, table, queue)
@@ -834,14 +835,23 @@ def drill(world: World, observers: Sequence[Observer], report: Report, tick: flo
     return timeline
 
 
-def run_gameday(scenario: Scenario, out: TextIO | None = None, *, tick: float = TICK_SECONDS) -> list[Outcome]:
-    """Set up, drill, report (to `out`, stdout by default); returns every check's outcome."""
+def run_gameday(
+    scenario: Scenario,
+    out: TextIO | None = None,
+    *,
+    tick: float = TICK_SECONDS,
+    kube: KubeBackend = KubeBackend.DOUBLE,
+) -> list[Outcome]:
+    """Set up, drill, report (to `out`, stdout by default); returns every check's outcome.
+
+    On real control planes (`kube=KubeBackend.REAL`) the drill runs on real time: Ferry's probe compares the
+    nodes' lease renewals with its own clock, which must not run ahead of the clusters'."""
     report = Report(out or sys.stdout)
     report.header(scenario)
     started = time.perf_counter()
     if scenario.acts and not template_path().exists():
         report.say("  synthesizing the CDK app for the runbooks' state machines (once; cached under .build/sandbox/)")
-    with World(scenario, mode=scenario.mode) as world:
+    with World(scenario, mode=scenario.mode, kube=kube, real_time_share=1.0) as world:
         report.say(f"  world ready in {time.perf_counter() - started:.1f} s: {_world_summary(world)}")
         before = Picture.take(world)
         report.section("BEFORE", before.lines(scenario.zones))
@@ -857,7 +867,10 @@ def run_gameday(scenario: Scenario, out: TextIO | None = None, *, tick: float = 
             recovery,
             Notifications(),
         ]
-        report.section("TIMELINE", note="sandbox time; the clock is fast-forwarded")
+        real = kube is KubeBackend.REAL
+        report.section(
+            "TIMELINE", note="real time: real control planes" if real else "sandbox time; the clock is fast-forwarded"
+        )
         timeline = drill(world, observers, report, tick)
         after = Picture.take(world)
         report.section("AFTER", after.lines(scenario.zones))
@@ -884,13 +897,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox.gameday", description=__doc__.split("\n")[0])
     parser.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO, help="a name in sandbox/scenarios/ or a path")
     parser.add_argument("--tick", type=float, default=TICK_SECONDS, help="seconds of sandbox time between looks")
+    parser.add_argument(
+        "--kube",
+        choices=[k.value for k in KubeBackend],
+        default=KubeBackend.DOUBLE.value,
+        help="the clusters: the sandbox's double (default), or a real control plane per cluster ($FERRY_KUBE_ASSETS)",
+    )
     args = parser.parse_args(argv)
     try:
         scenario = load(args.scenario)
     except (ScenarioError, UnknownScenario) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    outcomes = run_gameday(scenario, tick=args.tick)
+    kube = KubeBackend(args.kube)
+    if kube is KubeBackend.REAL:
+        try:
+            found = assets_dir()
+        except FileNotFoundError as error:
+            found, problem = None, str(error)
+        else:
+            problem = f"real control planes: {HOW_TO_GET_THEM}"
+        if found is None:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+        if scenario_faults := [type(s).__name__ for s in scenario.steps if isinstance(s, DOUBLE_ONLY_STEPS)]:
+            print(
+                f"error: {', '.join(scenario_faults)} can only be staged on the double (--kube double)", file=sys.stderr
+            )
+            return 2
+    outcomes = run_gameday(scenario, tick=args.tick, kube=kube)
     return 0 if all(o.passed for o in outcomes) else 1
 
 

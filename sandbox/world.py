@@ -13,11 +13,11 @@ The clusters are the sandbox's double (`sandbox/kube`, the default) or, with `ku
 control plane per cluster (`sandbox/realkube.py`, from `FERRY_KUBE_ASSETS`) with stand-in kubelets per node
 and the EBS CSI stand-in making moto volumes (`sandbox/realnodes.py`); a node dies as its stand-in kubelet
 stops. Ferry cannot tell which: it reaches both through its registry (endpoint, token and, for the real one,
-its CA). What only the double can do stays double-only: on the real backend the world's clock starts as real
-time and `advance_to` moves only the AWS side's time (Ferry's clock, Step Functions' waits, the schedules),
-waiting a twentieth of it in real time before the clusters settle; Kubernetes keeps its own, real time (a
-silent node is Unknown after 8 s, pod GC runs every 20 s), and the API faults (`control-plane-outage`,
-`api-errors`, `api-latency`) are refused.
+its CA). What only the double can do stays double-only: Kubernetes keeps its own, real time there (a silent
+node is Unknown after 8 s, pod GC runs every 20 s), so the world's clock starts as real time and `advance_to`
+moves the AWS side's time (Ferry's clock, Step Functions' waits, the schedules) at once but for a share it
+waits in real time (`real_time_share`: a fiftieth in drills, all of it in the game day); the API faults
+(`control-plane-outage`, `api-errors`, `api-latency`) are refused.
 
 Ferry runs in observe mode unless the world is given `mode=Mode.ACT` (the game day passes the scenario's
 `mode`, so `mode: act` in a scenario file is what turns it on; a world built directly, as a test's or a
@@ -74,7 +74,10 @@ INGEST = "ingest"
 PROBE = "probe"
 PROBE_EVERY = 60.0  # the probe's EventBridge schedule: rate(1 minute)
 SETTLE_TIMEOUT = 10.0
-REAL_SECONDS_PER_SECOND = 0.05  # on real clusters: the real time the world waits per second of sandbox time
+# On real clusters, the share of each move of sandbox time the world spends waiting in real time (the rest, AWS
+# time jumps): the drills' default. The game day passes 1.0, all real time, because Ferry's probe compares the
+# nodes' lease renewals with its own clock.
+REAL_TIME_SHARE = 0.02
 
 
 class KubeBackend(StrEnum):
@@ -89,6 +92,7 @@ class DoubleOnly(RuntimeError):
 
 
 Cluster = KubeCluster | RealCluster
+DOUBLE_ONLY_STEPS = (ControlPlaneOutage, ApiErrors, ApiLatency)  # the double's API faults
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,10 +149,12 @@ class World:
         clock: SandboxClock | None = None,
         mode: Mode = Mode.OBSERVE,
         kube: KubeBackend = KubeBackend.DOUBLE,
+        real_time_share: float = REAL_TIME_SHARE,
     ) -> None:
         self.scenario = scenario
         self.mode = mode  # Ferry's; the game day passes the scenario's
         self.kube = kube
+        self.real_time_share = real_time_share
         # Real clusters keep real time: the world's clock starts there, and only moves ahead of it (AWS time).
         self.clock = clock or SandboxClock(realtime=kube is KubeBackend.REAL)
         self.aws = AwsSandbox(zones=scenario.zones)
@@ -322,15 +328,18 @@ class World:
     def advance_to(self, offset: float) -> None:
         """Move sandbox time forward to `offset` and let every cluster's controllers catch up.
 
-        Real clusters keep real time: the world waits `REAL_SECONDS_PER_SECOND` of it for each second it moves,
-        so that what a runbook waits for in Kubernetes (pod GC's 20 s period, a claim's rebinding) gets a share
-        of real time in proportion to the waits (a StepPending retry's quarter of an hour is 45 s here).
+        Real clusters keep real time: the world waits `real_time_share` of the move in real time and moves the
+        rest at once, so that what a runbook waits for in Kubernetes (pod GC's 20 s period, a claim's binding)
+        gets real time in proportion to its waits (at 0.02, a StepPending retry's quarter of an hour is 18 s,
+        on top of the tries themselves); at 1.0 the world runs on real time only.
         """
         delta = offset - self.offset()
-        if delta > 0:
+        if delta > 0 and self.kube is KubeBackend.REAL:
+            waited = delta * self.real_time_share
+            self.clock.advance(delta - waited)
+            time.sleep(waited)  # the clock is real time plus its advances: this moves it the rest of the way
+        elif delta > 0:
             self.clock.advance(delta)
-            if self.kube is KubeBackend.REAL:
-                time.sleep(delta * REAL_SECONDS_PER_SECOND)
         self.settle()
 
     def settle(self) -> None:

@@ -136,3 +136,31 @@ def test_a_broken_scenario_file_is_refused_before_anything_starts(
     assert (
         "steps[0].zone: expected one of us-east-1a, us-east-1b, us-east-1c, got 'us-east-1z'" in capsys.readouterr().err
     )
+
+
+@pytest.mark.parametrize(
+    ("assets", "scenario_name", "said"),
+    [
+        pytest.param("", "az-outage", "set FERRY_KUBE_ASSETS to a directory holding etcd", id="no-binaries"),
+        pytest.param("/nonexistent", "az-outage", "lacks etcd, kube-apiserver", id="binaries-missing"),
+        pytest.param(
+            "real",
+            "control-plane-outage",
+            "ControlPlaneOutage can only be staged on the double",
+            id="double-only-step",
+            marks=pytest.mark.real_kube,
+        ),
+    ],
+)
+def test_a_game_day_on_real_control_planes_says_what_it_needs_and_starts_nothing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], assets: str, scenario_name: str, said: str
+) -> None:
+    """`make demo KUBE=real`: without the binaries it says how to get them; a fault only the double can stage is
+    refused by name. Either way before any server starts."""
+    if assets == "real":
+        assets = os.environ["FERRY_KUBE_ASSETS"]
+    monkeypatch.setenv("FERRY_KUBE_ASSETS", assets)
+    monkeypatch.setattr(gameday, "run_gameday", lambda *a, **k: pytest.fail("the game day started"))
+
+    assert gameday.main([scenario_name, "--kube", "real"]) == 2
+    assert said in capsys.readouterr().err
