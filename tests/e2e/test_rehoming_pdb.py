@@ -9,8 +9,8 @@ pre-bound to the same claim, which the recreated claim could bind to instead of 
 
 The world is the re-homing drill's with one pet (a three-pet StatefulSet cannot move one pet to another zone
 without breaking its zone spread, which the planner refuses before any eviction) in one cluster. The held move
-runs on the double and on a real control plane (`real_kube`); the second half, an xfail for a planner defect,
-on the double only."""
+runs on the double and on a real control plane (`real_kube`); the second half on the double only (on real it
+would cost another world and its held run: the real tier's time budget)."""
 
 from __future__ import annotations
 
