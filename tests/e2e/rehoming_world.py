@@ -41,6 +41,7 @@ from sandbox.realnodes import RealCluster
 from sandbox.scenario import ClusterSpec, StatefulSetSpec, ZoneOutage, load
 from sandbox.stepfunctions import Runbooks
 from sandbox.world import KubeBackend, World
+from tests.conftest import wait_for
 
 ZONE_A = "us-east-1a"
 KUBE_BACKENDS = (
@@ -105,7 +106,8 @@ def zone_outage(world: World, zone: str = ZONE_A, *, ec2_failing: bool = False) 
     time: their node lifecycle controllers do it 8 s of real time after the kubelets fall silent)."""
     world.stage(ZoneOutage(at=0, zone=zone, ec2_api_failing=ec2_failing, send_events=False, health_event_after=None))
     world.advance_to(world.offset() + 60)
-    wait_until(world, lambda: not any(n.is_ready for n in world.nodes() if n.zone == zone), seconds=120)
+    # On the double that was it; real node lifecycle controllers take their own (real) time: waited for in it.
+    wait_for(lambda: not any(n.is_ready for n in world.nodes() if n.zone == zone), timeout=90, what=f"{zone} NotReady")
 
 
 def runtime(world: World, mode: str = "act") -> LambdaRuntime:
