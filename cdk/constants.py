@@ -50,6 +50,8 @@ class ContextKey:
     LOG_LEVEL = "logLevel"
     PROBE_INTERVAL_MINUTES = "probeIntervalMinutes"
     CONFIG = "config"  # the configuration file (clusters, federated apps); relative paths from the repository
+    VPC = "vpc"  # Ferry inside a VPC (docs/NETWORK.md): {"id", "cidr", "subnets": [{"id", "zone", "routeTable"}]}
+    DYNAMODB_PREFIX_LIST = "dynamodbPrefixList"  # with `vpc`: the region's com.amazonaws.<region>.dynamodb list
 
 
 MODES = ("observe", "act")
@@ -248,6 +250,62 @@ METRIC_LEASE_AGE_MAX = "LeaseAgeMax"  # EMF, seconds, dimensions "cluster" and "
 # too many zones look broken at once (DESIGN.md, static stability).
 METRIC_STATIC_STABILITY_HOLD = "StaticStabilityHold"
 STATIC_STABILITY_ALARM = "static-stability"
+
+# --- network (docs/NETWORK.md) -------------------------------------------------------------------------
+KUBERNETES_API_PORT = 6443  # kube-apiserver behind its load balancer, and each control-plane member's
+HTTPS_PORT = 443  # the VPC endpoints
+# Lambda must have a network interface in at least two zones to survive a zone; Ferry exists for that case.
+MIN_VPC_ZONES = 2
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    """An AWS API the in-VPC functions call, reached through a VPC endpoint of this VPC.
+
+    `actions` is exactly what the in-VPC functions' roles are granted on that service (the endpoint's policy
+    allows those roles those actions and nothing else; tests/infrastructure/test_cdk_network.py checks both
+    directions). `endpoint_url_setting` is the variable botocore reads for that service's endpoint
+    (`AWS_ENDPOINT_URL_<service id>`): interface endpoints are made without private DNS, so the functions are
+    pointed at them by name and nothing else in the VPC changes route. None for DynamoDB's gateway endpoint,
+    which works on the public name through the subnets' route tables.
+    """
+
+    construct_id: str
+    service: str  # the endpoint service's last part: com.amazonaws.<region>.<service>
+    actions: tuple[str, ...]
+    endpoint_url_setting: str | None
+
+
+ENDPOINTS = (
+    EndpointSpec(
+        "Ec2",
+        "ec2",
+        (
+            # the probe, the runbooks and the schedule: instances (zones, fencing), volumes and snapshots
+            "ec2:DescribeInstances",
+            "ec2:DescribeAvailabilityZones",
+            "ec2:DescribeVolumes",
+            "ec2:DescribeSnapshots",
+            "ec2:StopInstances",
+            "ec2:CreateTags",
+            "ec2:CreateVolume",
+            "ec2:CreateSnapshot",
+            "ec2:DeleteSnapshot",
+        ),
+        "AWS_ENDPOINT_URL_EC2",
+    ),
+    # Cluster credentials (ferry.adapters.kube.credentials_for); EKS tokens are presigned offline, no STS call.
+    EndpointSpec(
+        "SecretsManager", "secretsmanager", ("secretsmanager:GetSecretValue",), "AWS_ENDPOINT_URL_SECRETS_MANAGER"
+    ),
+    EndpointSpec("Sns", "sns", ("sns:Publish",), "AWS_ENDPOINT_URL_SNS"),  # notifications and reports
+    EndpointSpec("StepFunctions", "states", ("states:StartExecution",), "AWS_ENDPOINT_URL_SFN"),  # the probe's handoffs
+    # DrainNode completes an Auto Scaling terminate hook (ferry.adapters.lifecycle).
+    EndpointSpec(
+        "AutoScaling", "autoscaling", ("autoscaling:CompleteLifecycleAction",), "AWS_ENDPOINT_URL_AUTO_SCALING"
+    ),
+)
+# DynamoDB (the state table) is reached through a gateway endpoint; its actions are cdk/state.py's TABLE_ACTIONS.
 
 # --- runbooks (Step Functions) -----------------------------------------------------------------------
 

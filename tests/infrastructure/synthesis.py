@@ -23,6 +23,18 @@ if TYPE_CHECKING:
     from aws_cdk.assertions import Template
 
 SKIP_BUNDLING: dict[str, list[str]] = {"aws:cdk:bundling-stacks": []}
+# Ferry inside an existing VPC (the `vpc` setting): three private subnets with route tables of their own.
+VPC_CONTEXT: dict[str, Any] = {
+    "vpc": {
+        "id": "vpc-0123456789abcdef0",
+        "cidr": "10.20.0.0/16",
+        "subnets": [
+            {"id": f"subnet-0{zone * 16}", "zone": f"us-east-1{zone}", "routeTable": f"rtb-0{zone * 16}"}
+            for zone in "abc"
+        ],
+    },
+    "dynamodbPrefixList": "pl-02cd2c6b",
+}
 
 
 @dataclass(frozen=True)
