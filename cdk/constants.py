@@ -307,6 +307,31 @@ ENDPOINTS = (
 )
 # DynamoDB (the state table) is reached through a gateway endpoint; its actions are cdk/state.py's TABLE_ACTIONS.
 
+# --- self-managed clusters (cdk/clusters.py, docs/CLUSTERS.md) ------------------------------------------
+BOOTSTRAP_SCRIPT = REPO_ROOT / "deploy" / "cluster" / "bootstrap-node.sh"  # every node's user data
+CLUSTER_PARAMETER_PATH = f"/{NAME_PREFIX}/clusters"  # SSM: /ferry/clusters/<cluster>/<setting>
+ETCD_PORTS = (2379, 2380)  # etcd clients and peers, between control-plane members only
+KUBELET_PORT = 10250
+VXLAN_PORT = 4789  # the pod network's overlay (Calico in VXLAN mode), between every pair of nodes
+# A launching node waits for Ferry to see it Ready (bootstrap-node.sh waits up to 15 minutes for its join
+# material, then kubeadm); a terminating one for DrainNode, whose deadline is 5 minutes.
+LAUNCH_HOOK_TIMEOUT = Duration.minutes(30)
+TERMINATE_HOOK_TIMEOUT = Duration.minutes(10)
+ETCD_BACKUP_RETENTION = Duration.days(30)
+
+
+class ExampleClusterKey:
+    """Context of the example cluster stack (cdk/app.py): nothing of it is built without EXAMPLE_CLUSTER."""
+
+    EXAMPLE_CLUSTER = "exampleCluster"  # the cluster's name
+    PACKAGE_REPOSITORY = "clusterPackageRepository"
+    AMI_PARAMETER = "clusterAmiParameter"
+
+
+# Amazon Linux 2023 (dnf, containerd in its repositories): the public SSM parameter of its newest AMI.
+DEFAULT_CLUSTER_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+DEFAULT_KUBERNETES_VERSION = "1.31.4"
+
 # --- runbooks (Step Functions) -----------------------------------------------------------------------
 
 

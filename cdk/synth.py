@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help=(
             "context value (account, region, mode, notifyEmail, logLevel, probeIntervalMinutes, config, vpc, "
-            "dynamodbPrefixList); repeatable"
+            "dynamodbPrefixList, exampleCluster, clusterPackageRepository, clusterAmiParameter); repeatable"
         ),
     )
     parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTDIR, help="cloud assembly folder")

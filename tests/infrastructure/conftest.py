@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.infrastructure.synthesis import VPC_CONTEXT, Synthesized, synthesize
+from tests.infrastructure.synthesis import CLUSTER_CONTEXT, VPC_CONTEXT, Synthesized, synthesize
 
 if TYPE_CHECKING:
     from aws_cdk.assertions import Template
@@ -34,3 +34,9 @@ def template(synthesized: Synthesized) -> Template:
 def vpc_synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
     """Ferry inside an existing VPC (the `vpc` setting): the same app, with cdk/network.py."""
     yield synthesize(tmp_path_factory.mktemp("cdk.out.vpc"), **VPC_CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def cluster_synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
+    """The app with the example SelfManagedCluster's stack beside Ferry's (`-c exampleCluster=east-1`)."""
+    yield synthesize(tmp_path_factory.mktemp("cdk.out.cluster"), **CLUSTER_CONTEXT)
