@@ -191,6 +191,7 @@ def test_launch_templates_require_imdsv2_encrypt_and_run_the_bootstrap_script(
         assert device["Ebs"]["Encrypted"] is True
         assert data["Monitoring"] == {"Enabled": True}
         user_data = json.dumps(data["UserData"])
+        assert len(data["UserData"]["Fn::Base64"].encode()) < 16 * 1024  # EC2 refuses more user data
         assert "export FERRY_CLUSTER=east-1" in user_data and "set -euo pipefail" in user_data
         assert "kubeadm init --config" in user_data and "kubeadm join --config" in user_data
         role = "control-plane" if "FERRY_ROLE=control-plane" in user_data else "worker"
