@@ -14,8 +14,16 @@ from typing import Any
 from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from cdk.constants import CDK_JSON, STACK_ID
-from cdk.settings import Settings
+from cdk.cluster_stack import ExampleClusterStack
+from cdk.clusters import ClusterProps
+from cdk.constants import (
+    CDK_JSON,
+    DEFAULT_CLUSTER_AMI_PARAMETER,
+    DEFAULT_KUBERNETES_VERSION,
+    STACK_ID,
+    ExampleClusterKey,
+)
+from cdk.settings import Settings, SettingsError
 from cdk.stack import FerryStack
 
 
@@ -27,9 +35,39 @@ def project_context() -> dict[str, Any]:
 def build_app(*, outdir: str | None = None, context: Mapping[str, Any] | None = None) -> App:
     """The app with Ferry's stack and the AwsSolutions checks, not yet synthesized."""
     app = App(outdir=outdir, context=dict(context) if context is not None else None)
-    FerryStack(app, STACK_ID, settings=Settings.from_context(app.node))
+    settings = Settings.from_context(app.node)
+    FerryStack(app, STACK_ID, settings=settings)
+    example = example_cluster_props(app, settings)
+    if example is not None:
+        ExampleClusterStack(app, f"{STACK_ID}Cluster-{example.name}", settings=settings, props=example)
     Validations.of(app).add_plugins(AwsSolutionsChecks(verbose=True))
     return app
+
+
+def example_cluster_props(app: App, settings: Settings) -> ClusterProps | None:
+    """The example cluster's props (`-c exampleCluster=<name>`), over zones a, b and c of the region; or None."""
+    name = app.node.try_get_context(ExampleClusterKey.EXAMPLE_CLUSTER)
+    if not name:
+        return None
+    repository = app.node.try_get_context(ExampleClusterKey.PACKAGE_REPOSITORY)
+    if not repository:
+        raise SettingsError(
+            f"context '{ExampleClusterKey.PACKAGE_REPOSITORY}' (an https RPM repository of kubeadm, kubelet and "
+            f"kubectl {DEFAULT_KUBERNETES_VERSION.rsplit('.', 1)[0]}) is required with "
+            f"'{ExampleClusterKey.EXAMPLE_CLUSTER}'"
+        )
+    props = ClusterProps(
+        name=str(name),
+        zones=tuple(f"{settings.region}{letter}" for letter in "abc"),
+        kubernetes_version=DEFAULT_KUBERNETES_VERSION,
+        package_repository=str(repository),
+        ami_parameter=str(app.node.try_get_context(ExampleClusterKey.AMI_PARAMETER) or DEFAULT_CLUSTER_AMI_PARAMETER),
+    )
+    try:
+        props.validate()
+    except ValueError as error:
+        raise SettingsError(f"context '{ExampleClusterKey.EXAMPLE_CLUSTER}': {error}") from None
+    return props
 
 
 def main() -> None:

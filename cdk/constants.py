@@ -50,6 +50,8 @@ class ContextKey:
     LOG_LEVEL = "logLevel"
     PROBE_INTERVAL_MINUTES = "probeIntervalMinutes"
     CONFIG = "config"  # the configuration file (clusters, federated apps); relative paths from the repository
+    VPC = "vpc"  # Ferry inside a VPC (docs/NETWORK.md): {"id", "cidr", "subnets": [{"id", "zone", "routeTable"}]}
+    DYNAMODB_PREFIX_LIST = "dynamodbPrefixList"  # with `vpc`: the region's com.amazonaws.<region>.dynamodb list
 
 
 MODES = ("observe", "act")
@@ -248,6 +250,87 @@ METRIC_LEASE_AGE_MAX = "LeaseAgeMax"  # EMF, seconds, dimensions "cluster" and "
 # too many zones look broken at once (DESIGN.md, static stability).
 METRIC_STATIC_STABILITY_HOLD = "StaticStabilityHold"
 STATIC_STABILITY_ALARM = "static-stability"
+
+# --- network (docs/NETWORK.md) -------------------------------------------------------------------------
+KUBERNETES_API_PORT = 6443  # kube-apiserver behind its load balancer, and each control-plane member's
+HTTPS_PORT = 443  # the VPC endpoints
+# Lambda must have a network interface in at least two zones to survive a zone; Ferry exists for that case.
+MIN_VPC_ZONES = 2
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    """An AWS API the in-VPC functions call, reached through a VPC endpoint of this VPC.
+
+    `actions` is exactly what the in-VPC functions' roles are granted on that service (the endpoint's policy
+    allows those roles those actions and nothing else; tests/infrastructure/test_cdk_network.py checks both
+    directions). `endpoint_url_setting` is the variable botocore reads for that service's endpoint
+    (`AWS_ENDPOINT_URL_<service id>`): interface endpoints are made without private DNS, so the functions are
+    pointed at them by name and nothing else in the VPC changes route. None for DynamoDB's gateway endpoint,
+    which works on the public name through the subnets' route tables.
+    """
+
+    construct_id: str
+    service: str  # the endpoint service's last part: com.amazonaws.<region>.<service>
+    actions: tuple[str, ...]
+    endpoint_url_setting: str | None
+
+
+ENDPOINTS = (
+    EndpointSpec(
+        "Ec2",
+        "ec2",
+        (
+            # the probe, the runbooks and the schedule: instances (zones, fencing), volumes and snapshots
+            "ec2:DescribeInstances",
+            "ec2:DescribeAvailabilityZones",
+            "ec2:DescribeVolumes",
+            "ec2:DescribeSnapshots",
+            "ec2:StopInstances",
+            "ec2:CreateTags",
+            "ec2:CreateVolume",
+            "ec2:CreateSnapshot",
+            "ec2:DeleteSnapshot",
+        ),
+        "AWS_ENDPOINT_URL_EC2",
+    ),
+    # Cluster credentials (ferry.adapters.kube.credentials_for); EKS tokens are presigned offline, no STS call.
+    EndpointSpec(
+        "SecretsManager", "secretsmanager", ("secretsmanager:GetSecretValue",), "AWS_ENDPOINT_URL_SECRETS_MANAGER"
+    ),
+    EndpointSpec("Sns", "sns", ("sns:Publish",), "AWS_ENDPOINT_URL_SNS"),  # notifications and reports
+    EndpointSpec("StepFunctions", "states", ("states:StartExecution",), "AWS_ENDPOINT_URL_SFN"),  # the probe's handoffs
+    # DrainNode completes an Auto Scaling terminate hook (ferry.adapters.lifecycle).
+    EndpointSpec(
+        "AutoScaling", "autoscaling", ("autoscaling:CompleteLifecycleAction",), "AWS_ENDPOINT_URL_AUTO_SCALING"
+    ),
+)
+# DynamoDB (the state table) is reached through a gateway endpoint; its actions are cdk/state.py's TABLE_ACTIONS.
+
+# --- self-managed clusters (cdk/clusters.py, docs/CLUSTERS.md) ------------------------------------------
+BOOTSTRAP_SCRIPT = REPO_ROOT / "deploy" / "cluster" / "bootstrap-node.sh"  # every node's user data
+CLUSTER_PARAMETER_PATH = f"/{NAME_PREFIX}/clusters"  # SSM: /ferry/clusters/<cluster>/<setting>
+ETCD_PORTS = (2379, 2380)  # etcd clients and peers, between control-plane members only
+KUBELET_PORT = 10250
+VXLAN_PORT = 4789  # the pod network's overlay (Calico in VXLAN mode), between every pair of nodes
+# A launching node waits for Ferry to see it Ready (bootstrap-node.sh waits up to 15 minutes for its join
+# material, then kubeadm); a terminating one for DrainNode, whose deadline is 5 minutes.
+LAUNCH_HOOK_TIMEOUT = Duration.minutes(30)
+TERMINATE_HOOK_TIMEOUT = Duration.minutes(10)
+ETCD_BACKUP_RETENTION = Duration.days(30)
+
+
+class ExampleClusterKey:
+    """Context of the example cluster stack (cdk/app.py): nothing of it is built without EXAMPLE_CLUSTER."""
+
+    EXAMPLE_CLUSTER = "exampleCluster"  # the cluster's name
+    PACKAGE_REPOSITORY = "clusterPackageRepository"
+    AMI_PARAMETER = "clusterAmiParameter"
+
+
+# Amazon Linux 2023 (dnf, containerd in its repositories): the public SSM parameter of its newest AMI.
+DEFAULT_CLUSTER_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+DEFAULT_KUBERNETES_VERSION = "1.31.4"
 
 # --- runbooks (Step Functions) -----------------------------------------------------------------------
 

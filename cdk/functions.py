@@ -33,6 +33,7 @@ from cdk.constants import (
 )
 from cdk.grants import arn_pattern, scoped_policy
 from cdk.layers import FerryLayers
+from cdk.network import FerryNetwork
 from cdk.notifications import FerryNotifications
 from cdk.settings import Settings
 from cdk.state import FerryState
@@ -53,12 +54,17 @@ class FerryFunction(Construct):
         layers: FerryLayers,
         state: FerryState,
         notifications: FerryNotifications,
+        network: FerryNetwork | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.spec = spec
+        # Only functions that talk to clusters go into the VPC (cdk/network.py); the others need no private address.
+        self.network = network if spec.kubernetes else None
         self.log_group = self._build_log_group(spec)
         self.role = self._build_role(spec, self.log_group)
         self.function = self._build_function(spec, settings, layers, state, notifications)
+        if self.network is not None:
+            self.network.grant_interfaces(self, self.role, self.function)
         state.grant_read_write(self.function)
         notifications.grant_publish(self.function)
         if spec.unscoped_reads:
@@ -102,6 +108,8 @@ class FerryFunction(Construct):
         state: FerryState,
         notifications: FerryNotifications,
     ) -> lambda_.Function:
+        placement = self.network.function_options() if self.network is not None else {}
+        endpoints = self.network.endpoint_urls() if self.network is not None else {}
         return lambda_.Function(
             self,
             "Function",
@@ -125,7 +133,9 @@ class FerryFunction(Construct):
                 "FERRY_TABLE": state.table.table_name,
                 "FERRY_TOPIC_ARN": notifications.topic.topic_arn,
                 "FERRY_MODE": settings.mode,
+                **endpoints,
             },
+            **placement,  # type: ignore[arg-type]
         )
 
     def _build_unscoped_reads(self, spec: FunctionSpec) -> None:

@@ -6,9 +6,13 @@ not deploy a Ferry that silently observes (or acts) against the operator's inten
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from constructs import Node
 
@@ -21,6 +25,7 @@ from cdk.constants import (
     DEFAULT_PROBE_INTERVAL_MINUTES,
     DEFAULT_REGION,
     LOG_LEVELS,
+    MIN_VPC_ZONES,
     MODES,
     PROBE_INTERVAL_RANGE,
     REPO_ROOT,
@@ -31,10 +36,90 @@ from ferry.domain.configuration import Configuration
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+_ROUTE_TABLE_ID = re.compile(r"^rtb-[0-9a-f]{8,17}$")
+_PREFIX_LIST_ID = re.compile(r"^pl-[0-9a-f]{8,17}$")
+_ZONE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
 
 
 class SettingsError(ValueError):
     """A context value is out of range; the message names the setting and what it accepts."""
+
+
+@dataclass(frozen=True)
+class SubnetSetting:
+    """One private subnet Ferry's in-VPC functions get a network interface in."""
+
+    id: str
+    zone: str
+    route_table: str  # DynamoDB's gateway endpoint adds its route here
+
+
+@dataclass(frozen=True)
+class VpcSetting:
+    """An existing VPC, given by id: synth must work offline, so nothing is looked up (no `Vpc.from_lookup`)."""
+
+    id: str
+    cidr: str  # the Kubernetes API endpoints (6443) are reached in it
+    subnets: tuple[SubnetSetting, ...]
+
+    @classmethod
+    def parse(cls, raw: Any) -> VpcSetting:
+        """From cdk.json (an object) or `-c vpc='{...}'` (a JSON string); fields checked by `validate`."""
+        key = ContextKey.VPC
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except json.JSONDecodeError as error:
+                raise SettingsError(f"context '{key}' must be a JSON object: {error}") from None
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("subnets"), list):
+            raise SettingsError(f"context '{key}' must be an object with id, cidr and a list of subnets, got {raw!r}")
+        try:
+            subnets = tuple(
+                SubnetSetting(id=str(s["id"]), zone=str(s["zone"]), route_table=str(s["routeTable"]))
+                for s in raw["subnets"]
+            )
+            return cls(id=str(raw["id"]), cidr=str(raw["cidr"]), subnets=subnets)
+        except (KeyError, TypeError) as error:
+            raise SettingsError(
+                f"context '{key}': missing {error} (subnets are objects with id, zone and routeTable)"
+            ) from None
+
+    def validate(self) -> None:
+        key = ContextKey.VPC
+        if not _VPC_ID.match(self.id):
+            raise SettingsError(f"context '{key}': id must be a VPC id like vpc-0123456789abcdef0, got {self.id!r}")
+        try:
+            ipaddress.IPv4Network(self.cidr)
+        except ValueError:
+            raise SettingsError(
+                f"context '{key}': cidr must be an IPv4 block like 10.0.0.0/16, got {self.cidr!r}"
+            ) from None
+        for subnet in self.subnets:
+            if not _SUBNET_ID.match(subnet.id):
+                raise SettingsError(
+                    f"context '{key}': subnet id must be like subnet-0123456789abcdef0, got {subnet.id!r}"
+                )
+            if not _ZONE.match(subnet.zone):
+                raise SettingsError(
+                    f"context '{key}': subnet zone must be a zone name like us-east-1a, got {subnet.zone!r}"
+                )
+            if not _ROUTE_TABLE_ID.match(subnet.route_table):
+                raise SettingsError(
+                    f"context '{key}': subnet routeTable must be like rtb-0123456789abcdef0, got {subnet.route_table!r}"
+                )
+        zones = [subnet.zone for subnet in self.subnets]
+        # Interface endpoints take one subnet per zone; and a Ferry whose functions live in one zone dies with it.
+        if len(set(zones)) != len(zones) or len(zones) < MIN_VPC_ZONES:
+            raise SettingsError(
+                f"context '{key}': give one private subnet in each of at least {MIN_VPC_ZONES} zones (every zone "
+                f"the clusters use), got zones {zones}"
+            )
+
+    @property
+    def zones(self) -> tuple[str, ...]:
+        return tuple(subnet.zone for subnet in self.subnets)
 
 
 @dataclass(frozen=True)
@@ -47,6 +132,9 @@ class Settings:
     probe_interval_minutes: int = DEFAULT_PROBE_INTERVAL_MINUTES
     config_file: Path = DEFAULT_CONFIG
     configuration: Configuration = field(default_factory=Configuration)  # read from config_file, problems named
+    # None: the functions run outside any VPC (they reach public API endpoints only).
+    vpc: VpcSetting | None = None
+    dynamodb_prefix_list: str | None = None
 
     @classmethod
     def from_context(cls, node: Node) -> Settings:
@@ -65,6 +153,8 @@ class Settings:
                 get(ContextKey.PROBE_INTERVAL_MINUTES, None),
                 DEFAULT_PROBE_INTERVAL_MINUTES,
             ),
+            vpc=_vpc(node.try_get_context(ContextKey.VPC)),
+            dynamodb_prefix_list=get(ContextKey.DYNAMODB_PREFIX_LIST, None),
         )
         settings.validate()
         config_file = REPO_ROOT / (get(ContextKey.CONFIG, None) or DEFAULT_CONFIG)
@@ -93,6 +183,27 @@ class Settings:
                 f"context '{ContextKey.PROBE_INTERVAL_MINUTES}' must be a whole number of minutes from {low} to "
                 f"{high}, got {self.probe_interval_minutes!r}"
             )
+        if self.vpc is not None:
+            self.vpc.validate()
+            if self.vpc.zones and not all(zone.startswith(self.region) for zone in self.vpc.zones):
+                raise SettingsError(f"context '{ContextKey.VPC}': every subnet must be in region {self.region}")
+            self._validate_prefix_list()
+        elif self.dynamodb_prefix_list is not None:
+            raise SettingsError(f"context '{ContextKey.DYNAMODB_PREFIX_LIST}' is only used with '{ContextKey.VPC}'")
+
+    def _validate_prefix_list(self) -> None:
+        # The functions' security group lets them reach DynamoDB's gateway endpoint through this list only;
+        # CloudFormation cannot look a managed prefix list up by name, and synth looks nothing up.
+        if self.dynamodb_prefix_list is None or not _PREFIX_LIST_ID.match(self.dynamodb_prefix_list):
+            raise SettingsError(
+                f"context '{ContextKey.DYNAMODB_PREFIX_LIST}' must be the id (pl-...) of com.amazonaws.{self.region}."
+                f"dynamodb when '{ContextKey.VPC}' is set, got {self.dynamodb_prefix_list!r} (aws ec2 "
+                "describe-managed-prefix-lists --filters Name=prefix-list-name,Values=com.amazonaws.REGION.dynamodb)"
+            )
+
+
+def _vpc(raw: Any) -> VpcSetting | None:
+    return None if raw in (None, "") else VpcSetting.parse(raw)
 
 
 def _whole_number(key: str, raw: str | None, default: int) -> int:

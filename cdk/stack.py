@@ -21,23 +21,27 @@ from cdk.constants import (
     SNAPSHOT_SCHEDULE,
     STACK_DESCRIPTION,
     TAGS,
+    ContextKey,
     FunctionSpec,
 )
 from cdk.functions import FerryFunction
 from cdk.ingestion import FerryIngestion
 from cdk.layers import FerryLayers
 from cdk.monitoring import FerryMonitoring
+from cdk.network import FerryNetwork, Placement
 from cdk.notifications import FerryNotifications
 from cdk.probing import FerryProbing
 from cdk.registry import FerryRegistry
 from cdk.runbooks import FerryRunbooks, RunbookSteps
-from cdk.settings import Settings
+from cdk.settings import Settings, SettingsError
 from cdk.snapshots import FerrySnapshots
 from cdk.state import FerryState
 
 
 class FerryStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: Settings, placement: Placement | None = None
+    ) -> None:
         super().__init__(
             scope,
             construct_id,
@@ -54,6 +58,9 @@ class FerryStack(Stack):
         self.registry = FerryRegistry(self, "Registry", state=self.state, configuration=settings.configuration)
         self.notifications = FerryNotifications(self, "Notifications", email=settings.notify_email)
         self.layers = FerryLayers(self, "Layers")
+        # Inside a VPC (the `vpc` setting, or a cluster's VPC given as `placement`): the functions that talk to
+        # clusters reach their private API endpoints (cdk/network.py). Without either, no VPC at all.
+        self.network = self._build_network(settings, placement)
 
         self.ingest = self._build_function("Ingest", INGEST)
         self.ingestion = FerryIngestion(self, "Ingestion", consumer=self.ingest)
@@ -77,6 +84,9 @@ class FerryStack(Stack):
         self.snapshot_schedule = self._build_function("SnapshotSchedule", SNAPSHOT_SCHEDULE)
         self.snapshots = FerrySnapshots(self, "Snapshots", function=self.snapshot_schedule)
 
+        if self.network is not None:
+            self.network.allow([f.role for f in self.functions if f.network is not None])
+
         self.monitoring = FerryMonitoring(
             self,
             "Monitoring",
@@ -96,6 +106,22 @@ class FerryStack(Stack):
             layers=self.layers,
             state=self.state,
             notifications=self.notifications,
+            network=self.network,
         )
         self.functions.append(function)
         return function
+
+    def _build_network(self, settings: Settings, placement: Placement | None) -> FerryNetwork | None:
+        if placement is None and settings.vpc is not None:
+            placement = Placement.imported(self, settings.vpc)
+        if placement is None:
+            return None
+        if settings.dynamodb_prefix_list is None:
+            raise SettingsError(f"context '{ContextKey.DYNAMODB_PREFIX_LIST}' is required when Ferry runs in a VPC")
+        return FerryNetwork(
+            self,
+            "Network",
+            placement=placement,
+            dynamodb_prefix_list=settings.dynamodb_prefix_list,
+            table_arn=self.state.table.table_arn,
+        )

@@ -34,7 +34,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=_context_pair,
         default=[],
         metavar="KEY=VALUE",
-        help="context value (account, region, mode, notifyEmail, logLevel, probeIntervalMinutes, config); repeatable",
+        help=(
+            "context value (account, region, mode, notifyEmail, logLevel, probeIntervalMinutes, config, vpc, "
+            "dynamodbPrefixList, exampleCluster, clusterPackageRepository, clusterAmiParameter); repeatable"
+        ),
     )
     parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTDIR, help="cloud assembly folder")
     args = parser.parse_args(argv)

@@ -23,6 +23,24 @@ if TYPE_CHECKING:
     from aws_cdk.assertions import Template
 
 SKIP_BUNDLING: dict[str, list[str]] = {"aws:cdk:bundling-stacks": []}
+# Ferry inside an existing VPC (the `vpc` setting): three private subnets with route tables of their own.
+VPC_CONTEXT: dict[str, Any] = {
+    "vpc": {
+        "id": "vpc-0123456789abcdef0",
+        "cidr": "10.20.0.0/16",
+        "subnets": [
+            {"id": f"subnet-0{zone * 16}", "zone": f"us-east-1{zone}", "routeTable": f"rtb-0{zone * 16}"}
+            for zone in "abc"
+        ],
+    },
+    "dynamodbPrefixList": "pl-02cd2c6b",
+}
+# The example SelfManagedCluster's stack beside Ferry's (cdk/app.py).
+CLUSTER_CONTEXT: dict[str, Any] = {
+    "exampleCluster": "east-1",
+    "clusterPackageRepository": "https://packages.example.com/kubernetes/v1.31/rpm/",
+}
+CLUSTER_STACK_ID = f"{STACK_ID}Cluster-east-1"
 
 
 @dataclass(frozen=True)
@@ -41,6 +59,10 @@ class Synthesized:
 
     def logical_id(self, construct: Any) -> str:
         return str(self.stack.get_logical_id(construct.node.default_child))
+
+    def template_of(self, stack_id: str) -> dict[str, Any]:
+        """Another stack of the same app, as JSON (the example cluster's)."""
+        return dict(json.loads((self.outdir / f"{stack_id}.template.json").read_text()))
 
     def definition(
         self, state_machine: Any, arn: Callable[[str], str] = lambda logical_id: logical_id

@@ -1,8 +1,9 @@
 """IAM: least privilege that a reviewer can check in one screen.
 
 Identity policies name their resources; the only Resource "*" statements are the ones AWS leaves no
-choice about (X-Ray segments, and the read-only calls a FunctionSpec declares as unscoped_reads). No
-statement anywhere allows every action.
+choice about (X-Ray segments, the read-only calls a FunctionSpec declares as unscoped_reads, and the
+network-interface reads Lambda makes for an in-VPC function). No statement anywhere allows every action.
+Each holds with Ferry outside any VPC (the default) and inside one (the `vpc` setting, cdk/network.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from cdk.constants import FUNCTIONS
+from cdk.network import INTERFACE_READS
 from tests.infrastructure.synthesis import Synthesized
 
 pytestmark = pytest.mark.xdist_group("cdk-synth")
@@ -31,6 +33,13 @@ STATE_MACHINE_UNSCOPED = {
     "xray:GetSamplingRules",
     "xray:GetSamplingTargets",
 }
+
+
+@pytest.fixture(params=["outside-vpc", "inside-vpc"])
+def any_synthesized(request: pytest.FixtureRequest) -> Synthesized:
+    """Each variant of the stack, synthesized once per session (tests/infrastructure/conftest.py)."""
+    fixture = "synthesized" if request.param == "outside-vpc" else "vpc_synthesized"
+    return request.getfixturevalue(fixture)  # type: ignore[no-any-return]
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -63,36 +72,40 @@ def _all_statements(synthesized: Synthesized) -> list[dict[str, Any]]:
         "AWS::SQS::QueuePolicy": "PolicyDocument",
         "AWS::SNS::TopicPolicy": "PolicyDocument",
         "AWS::KMS::Key": "KeyPolicy",
+        "AWS::EC2::VPCEndpoint": "PolicyDocument",
     }
     statements = [s for _, s in _identity_statements(synthesized)]
     for resource_type, field in documents.items():
         for resource in synthesized.of_type(resource_type).values():
-            statements += resource["Properties"][field]["Statement"]
+            statements += resource["Properties"].get(field, {}).get("Statement", [])
     return statements
 
 
-def test_no_statement_allows_every_action(synthesized: Synthesized) -> None:
-    for statement in _all_statements(synthesized):
+def test_no_statement_allows_every_action(any_synthesized: Synthesized) -> None:
+    for statement in _all_statements(any_synthesized):
         if statement["Effect"] == "Allow":
             assert "*" not in _as_list(statement["Action"]), statement
 
 
-def test_identity_policies_use_no_wildcard_actions(synthesized: Synthesized) -> None:
-    for _, statement in _identity_statements(synthesized):
+def test_identity_policies_use_no_wildcard_actions(any_synthesized: Synthesized) -> None:
+    for _, statement in _identity_statements(any_synthesized):
         for action in _as_list(statement["Action"]):
             assert "*" not in action, statement
 
 
-def test_resource_star_only_where_aws_offers_nothing_narrower(synthesized: Synthesized) -> None:
+def test_resource_star_only_where_aws_offers_nothing_narrower(any_synthesized: Synthesized) -> None:
     unscoped_reads = {action for spec in FUNCTIONS for action in spec.unscoped_reads}
-    state_machine_roles = {synthesized.logical_id(role) for role in synthesized.stack.runbooks.roles.values()}
-    for logical_id, statement in _identity_statements(synthesized):
+    state_machine_roles = {any_synthesized.logical_id(role) for role in any_synthesized.stack.runbooks.roles.values()}
+    for logical_id, statement in _identity_statements(any_synthesized):
         if "*" not in _as_list(statement["Resource"]):
             continue
         actions = set(_as_list(statement["Action"]))
         if actions <= XRAY:
             continue
-        roles = {r["Ref"] for r in synthesized.resources[logical_id]["Properties"].get("Roles", [])}
+        if actions <= set(INTERFACE_READS):  # Lambda's, for an in-VPC function's interfaces (cdk/network.py)
+            assert statement["Condition"] == {"StringEquals": {"aws:RequestedRegion": "us-east-1"}}
+            continue
+        roles = {r["Ref"] for r in any_synthesized.resources[logical_id]["Properties"].get("Roles", [])}
         if roles and roles <= state_machine_roles and actions <= STATE_MACHINE_UNSCOPED:
             continue
         assert actions <= unscoped_reads, f"unjustified Resource '*': {statement}"
@@ -100,7 +113,8 @@ def test_resource_star_only_where_aws_offers_nothing_narrower(synthesized: Synth
 
 
 @pytest.mark.parametrize("spec", [pytest.param(spec, id=spec.name) for spec in FUNCTIONS])
-def test_unscoped_reads_live_in_their_own_policy(synthesized: Synthesized, spec: Any) -> None:
+def test_unscoped_reads_live_in_their_own_policy(any_synthesized: Synthesized, spec: Any) -> None:
+    synthesized = any_synthesized
     (function,) = [f for f in synthesized.stack.functions if f.spec == spec]
     default_policy_id = synthesized.logical_id(function.role.node.find_child("DefaultPolicy"))
     default_statements = synthesized.resources[default_policy_id]["Properties"]["PolicyDocument"]["Statement"]
@@ -108,13 +122,13 @@ def test_unscoped_reads_live_in_their_own_policy(synthesized: Synthesized, spec:
     assert [set(_as_list(s["Action"])) for s in starred] == [XRAY]
 
 
-def test_function_writes_only_to_its_own_log_group(synthesized: Synthesized) -> None:
-    for function in synthesized.stack.functions:
-        log_group_arn = {"Fn::GetAtt": [synthesized.logical_id(function.log_group), "Arn"]}
-        role_id = synthesized.logical_id(function.role)
+def test_function_writes_only_to_its_own_log_group(any_synthesized: Synthesized) -> None:
+    for function in any_synthesized.stack.functions:
+        log_group_arn = {"Fn::GetAtt": [any_synthesized.logical_id(function.log_group), "Arn"]}
+        role_id = any_synthesized.logical_id(function.role)
         logs = [
             s
-            for policy in synthesized.of_type("AWS::IAM::Policy").values()
+            for policy in any_synthesized.of_type("AWS::IAM::Policy").values()
             if {"Ref": role_id} in policy["Properties"]["Roles"]
             for s in policy["Properties"]["PolicyDocument"]["Statement"]
             if any(str(a).startswith("logs:") for a in _as_list(s["Action"]))
