@@ -31,9 +31,14 @@ Transitions:
 - HEALTHY -> SUSPECT: one witness; SUSPECT -> HEALTHY: its evidence aged out or was withdrawn.
 - IMPAIRED -> RECOVERING: no authority open, and good news newer than the last bad news and than the
   verdict itself. Silence is not health: an IMPAIRED zone no one speaks about stays IMPAIRED.
-- RECOVERING -> IMPAIRED (relapse): any bad news newer than the good news that started the recovery. The
-  evacuation already under way continues; no second one starts.
-- RECOVERING -> HEALTHY (RECOVERED): `hold_down` of quiet; failback starts.
+- RECOVERING -> IMPAIRED (relapse): zone-level evidence newer than the good news that started the recovery:
+  an open authority, a person's request, the nodes witness (a cluster's nodes of the zone mostly not ready),
+  or a quorum of witnesses with bad observations in the window, one of them from the hold-down. The
+  evacuation already under way continues; no second one starts, and the hold-down starts again with the
+  next good news. Single-instance news (one instance stopped, one Spot interruption, one alarm) is recorded
+  but is not zone-level: in a busy fleet an instance stops somewhere every few minutes, and letting each one
+  restart the hold-down would keep a recovered zone from ever failing back.
+- RECOVERING -> HEALTHY (RECOVERED): `hold_down` of quiet (in that sense); failback starts.
 """
 
 from __future__ import annotations
@@ -467,14 +472,10 @@ def _next_when_impaired(state: ZoneState, clock: datetime) -> tuple[ZoneState, T
 def _next_when_recovering(
     state: ZoneState, clock: datetime, policy: DetectionPolicy
 ) -> tuple[ZoneState, Transition | None] | None:
-    bad = state.last_bad
-    relapsed = any(a.open for a in state.authorities) or (
-        bad is not None and state.recovering_from is not None and bad.observed_at > state.recovering_from
-    )
-    if relapsed:
+    relapse = _relapse(state, policy)
+    if relapse:
         new = dataclasses.replace(state, status=ZoneStatus.IMPAIRED, since=clock, recovering_from=None)
-        refs = (bad,) if bad else ()
-        return new, _transition(state, new, clock, TransitionReason.RELAPSED, refs, name=state.evacuation)
+        return new, _transition(state, new, clock, TransitionReason.RELAPSED, relapse, name=state.evacuation)
     if state.since is not None and clock - state.since < policy.hold_down:
         return None
     failback = execution_name("failback", state.zone, at=state.impaired_since or clock)
@@ -491,6 +492,26 @@ def _next_when_recovering(
     return new, _transition(
         state, new, clock, TransitionReason.RECOVERED, (), handoff=Handoff.FAILBACK_ZONE, name=failback
     )
+
+
+def _relapse(state: ZoneState, policy: DetectionPolicy) -> tuple[SignalRef, ...]:
+    """The zone-level evidence that ends a hold-down, oldest first; empty while the zone is quiet.
+
+    Quiet means no zone-level news since the recovery began (`recovering_from`): an authority open (at any
+    time: it holds until closed), a person's request, a bad word from the nodes witness, or a quorum of
+    witnesses bad in the window with at least one of them speaking during the hold-down. A lone fleet or
+    alarm observation is recorded in the state (and may make the zone SUSPECT once HEALTHY) but ends nothing.
+    """
+    since = state.recovering_from
+    authorities = [a.ref for a in state.authorities if a.open]
+    if since is None:
+        return tuple(sorted(authorities, key=lambda r: r.order))
+    request = [state.request] if state.request is not None and state.request.observed_at > since else []
+    bad = [o for o in state.observations if o.bad]
+    fresh = [o for o in bad if o.ref.observed_at > since]
+    nodes = [o.ref for o in fresh if o.witness is Witness.NODES]
+    quorum = [o.ref for o in bad] if fresh and len({o.witness for o in bad}) >= policy.quorum else []
+    return tuple(sorted({*authorities, *request, *nodes, *quorum}, key=lambda r: r.order))
 
 
 def _since(state: ZoneState, clock: datetime, target: ZoneStatus = ZoneStatus.SUSPECT) -> datetime | None:
