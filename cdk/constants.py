@@ -169,8 +169,25 @@ SNAPSHOT_SCHEDULE = FunctionSpec(
     kubernetes=True,
     unscoped_reads=_EBS_READS,
 )
+# Operator overrides (cdk/overrides.py): the one step of ferry-SetZone, a person's word on a zone.
+ZONE_OVERRIDE = FunctionSpec(
+    name="zone-override",
+    description="SetZone: a person marks a zone healthy or holds it impaired, audited, decided as a signal",
+    memory_mb=256,
+    timeout=Duration.seconds(30),
+)
+SET_ZONE_MACHINE = "SetZone"  # ferry-SetZone; the Runbook of the same name in ferry.domain.runbooks
 # Every function of the stack; tests check each one's limits (e.g. unzipped size) against this list.
-FUNCTIONS = (INGEST, PROBE, RUNBOOK_PLAN, RUNBOOK_FENCE, RUNBOOK_REHOME, RUNBOOK_REPORT, SNAPSHOT_SCHEDULE)
+FUNCTIONS = (
+    INGEST,
+    PROBE,
+    RUNBOOK_PLAN,
+    RUNBOOK_FENCE,
+    RUNBOOK_REHOME,
+    RUNBOOK_REPORT,
+    SNAPSHOT_SCHEDULE,
+    ZONE_OVERRIDE,
+)
 
 
 @dataclass(frozen=True)

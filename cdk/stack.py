@@ -21,6 +21,7 @@ from cdk.constants import (
     SNAPSHOT_SCHEDULE,
     STACK_DESCRIPTION,
     TAGS,
+    ZONE_OVERRIDE,
     FunctionSpec,
 )
 from cdk.functions import FerryFunction
@@ -28,6 +29,7 @@ from cdk.ingestion import FerryIngestion
 from cdk.layers import FerryLayers
 from cdk.monitoring import FerryMonitoring
 from cdk.notifications import FerryNotifications
+from cdk.overrides import FerryOverrides
 from cdk.probing import FerryProbing
 from cdk.registry import FerryRegistry
 from cdk.runbooks import FerryRunbooks, RunbookSteps
@@ -74,6 +76,10 @@ class FerryStack(Stack):
         )
         self.runbooks.allow_to_start(self.ingest, on_warnings=True)  # node warnings arrive as events only
         self.runbooks.allow_to_start(self.probe)
+        # Operator overrides: a person's word on a zone (SetZone), decided by the detector like any signal.
+        self.overrides = FerryOverrides(
+            self, "Overrides", runbooks=self.runbooks, function=self._build_function("ZoneOverride", ZONE_OVERRIDE)
+        )
         self.snapshot_schedule = self._build_function("SnapshotSchedule", SNAPSHOT_SCHEDULE)
         self.snapshots = FerrySnapshots(self, "Snapshots", function=self.snapshot_schedule)
 

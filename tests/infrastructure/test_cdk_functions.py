@@ -45,7 +45,7 @@ def test_runs_python_312_on_arm64_with_active_tracing(synthesized: Synthesized, 
 def _own_environment(synthesized: Synthesized, spec: FunctionSpec) -> dict[str, Any]:
     """What a function gets beyond the common settings: the detector's hand-off, the schedule's period."""
     stack = synthesized.stack
-    if spec.name in ("ingest", "probe"):
+    if spec.name in ("ingest", "probe", "zone-override"):  # zone-override: SetZone's hand-offs are the detector's
         evacuate = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["EvacuateZone"])}
         drain = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["DrainNode"])}
         # Only ingest reads node warnings, so only ingest may start DrainNode.
