@@ -347,7 +347,14 @@ DRAIN_NODE = RunbookSpec(
     node_step=DRAIN_NODES,
     started_on_warning=True,
 )
-RUNBOOKS = (EVACUATE_ZONE, REHOME_PET, FENCE_NODE, DRAIN_NODE)
+# Failback (ferry.domain.rehoming.failback): on the same steps; the node step gives each node back.
+FAILBACK_ZONE = RunbookSpec(
+    name="FailbackZone",
+    description="Give a recovered zone's nodes back: lift Ferry's taints and cordons, report pets living away",
+    rehomes_pets=False,
+    handoff=True,
+)
+RUNBOOKS = (EVACUATE_ZONE, REHOME_PET, FENCE_NODE, DRAIN_NODE, FAILBACK_ZONE)
 
 # Standard, not Express: an evacuation outlives Express's 5 minutes, and only Standard refuses a second
 # execution of the same name, which is what makes two starts of one evacuation start one run.
