@@ -438,12 +438,10 @@ class RehomingSteps:
         them (journaled `cordon` steps of this run, marked as Ferry's), so failback leaves no node of an
         impaired zone schedulable, whenever the relapse came. The nodes' reports say so."""
         zone = str(request.input.get("zone", ""))
-        given_back = [n for n in request.nodes if not n.cordoned]
-        if not given_back:
-            return request
-        registration = self._registration(given_back[0].cluster)
-        if not failback.relapsed(self._zone_status(registration, zone)):
-            return request
+        if all(n.cordoned for n in request.nodes):
+            return request  # nothing was given back: nothing to take back
+        status = self._zone_status(self._registration(request.nodes[0].cluster), zone)
+        given_back = failback.cordon_again(request.nodes, status)
         for node in given_back:
             with self._connect(self._registration(node.cluster)) as kube:
                 self.executor.execute(

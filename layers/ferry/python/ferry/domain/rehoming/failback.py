@@ -24,6 +24,7 @@ from typing import Any
 from ferry.domain.conventions import CORDON_MARK, OUT_OF_SERVICE_MARK
 from ferry.domain.detection.transitions import ZoneStatus
 from ferry.domain.rehoming.inventory import OUT_OF_SERVICE_TAINT, QUARANTINE_TAINT, ClusterInventory
+from ferry.domain.rehoming.models import NodeReport
 from ferry.domain.rehoming.plans import LiftNode, NodePlan, Plan, Skipped, SkipReason
 
 Obj = Mapping[str, Any]
@@ -183,3 +184,9 @@ def _living_away(zone: str, inventory: ClusterInventory, moved: Mapping[str, str
             away.append(Skipped(f"{inventory.cluster}/{pod.namespace}/{pod.name}", SkipReason.LIVING_AWAY, detail))
             break
     return away
+
+
+def cordon_again(nodes: Iterable[NodeReport], status: str | None) -> tuple[NodeReport, ...]:
+    """The nodes this run made schedulable that must be cordoned again: all of them once the zone relapsed
+    (whenever the relapse came, so failback leaves no node of an impaired zone schedulable), none otherwise."""
+    return tuple(n for n in nodes if not n.cordoned) if relapsed(status) else ()
