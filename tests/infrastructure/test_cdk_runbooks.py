@@ -166,17 +166,14 @@ def test_one_standard_state_machine_per_runbook_named_as_ferry_names_them(synthe
         p["Properties"]["StateMachineName"]: p["Properties"]
         for p in synthesized.of_type("AWS::StepFunctions::StateMachine").values()
     }
-    assert (
-        sorted(machines)
-        == [
-            "ferry-DrainNode",
-            "ferry-EvacuateZone",
-            "ferry-FailbackZone",
-            "ferry-FenceNode",
-            "ferry-RehomePet",
-            "ferry-SetZone",  # cdk/overrides.py: one step, not the runbooks' shape
-        ]
-    )
+    assert sorted(machines) == [
+        "ferry-DrainNode",
+        "ferry-EvacuateZone",
+        "ferry-FailbackZone",
+        "ferry-FenceNode",
+        "ferry-RehomePet",
+        "ferry-SetZone",  # cdk/overrides.py: one step, not the runbooks' shape
+    ]
     assert {spec.name for spec in RUNBOOKS} <= {r.value for r in Runbook}
     for properties in machines.values():
         # Standard: runs outlive five minutes, and only Standard refuses a second execution of the same name.

@@ -115,21 +115,21 @@ class KubeWriter(KubeApi):
     def cordon(self, node: str) -> bool:
         """Mark the node unschedulable, with Ferry's mark (failback lifts only marked cordons); False if it
         already was unschedulable (someone's cordon, left unmarked)."""
-        return self.rewrite_node(node, failback.cordon_change) is not None
+        return self._rewrite_node(node, failback.cordon_change) is not None
 
     def add_marked_taint(self, node: str, taint: Taint, mark: str) -> bool:
         """Add a taint and Ferry's mark for it in one write; False if a taint of its key and effect was there."""
-        return self.rewrite_node(node, lambda n: failback.marked_taint_change(n, taint.to_dict(), mark)) is not None
+        return self._rewrite_node(node, lambda n: failback.marked_taint_change(n, taint.to_dict(), mark)) is not None
 
     def lift(self, node: str) -> failback.Lift:
         """Give back what Ferry did to the node (its marked cordon and taints, its quarantine) in one write."""
-        read = self.rewrite_node(node, failback.lift_change)
+        read = self._rewrite_node(node, failback.lift_change)
         if read is None:  # nothing of Ferry's on it: say what stays
             current = self.node_object(node)
             return failback.lift_of(current) if current is not None else failback.Lift()
         return failback.lift_of(read)
 
-    def rewrite_node(self, node: str, change: Callable[[Obj], Obj | None]) -> Obj | None:
+    def _rewrite_node(self, node: str, change: Callable[[Obj], Obj | None]) -> Obj | None:
         """Read the node, `change` it into a merge patch (None: nothing to do) and write it conditioned on the
         resourceVersion read; on 409 read again and recompute, as client-go's RetryOnConflict does. Returns
         the node as read for the write that was made, None if nothing was to do."""

@@ -153,7 +153,7 @@ class ClusterEffects:
             return Performed(True, {"lifted": [], "relapsed": True})
         lift = self._kube.lift(action.node)
         if failback.relapsed(self._zone_status(action.zone)):
-            again = lift.uncordon and self._kube.rewrite_node(action.node, failback.cordon_change) is not None
+            again = lift.uncordon and self._kube.cordon(action.node)
             return Performed(True, {"lifted": lift.describe(), "relapsed": True, "cordonedAgain": again})
         return Performed(True, {"lifted": lift.describe(), "relapsed": False, "keptCordon": lift.kept_cordon})
 
