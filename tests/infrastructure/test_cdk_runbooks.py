@@ -569,9 +569,13 @@ def test_ingest_and_probe_know_evacuate_zone_and_ingest_drain_node_by_the_variab
     machine = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["EvacuateZone"])}
     failback = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["FailbackZone"])}
     drain = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["DrainNode"])}
-    detectors = ((stack.ingest, {arn_setting(Runbook.DRAIN_NODE): drain}), (stack.probe, {}), (stack.overrides, {}))
+    detectors = (
+        (stack.ingest, {arn_setting(Runbook.DRAIN_NODE): drain}),
+        (stack.probe, {}),
+        (stack.overrides.function, {}),
+    )
     for detector, extra in detectors:
-        variables = _properties(synthesized, detector.function.function)["Environment"]["Variables"]
+        variables = _properties(synthesized, detector.function)["Environment"]["Variables"]
         hand_offs = {k: v for k, v in variables.items() if k.startswith("FERRY_SM_")}
         # FailoverCluster and ReplaceControlPlaneMember do not exist yet: left unset.
         assert hand_offs == {

@@ -236,7 +236,9 @@ class RehomingSteps:
 
         def read(registration: ClusterRegistration) -> tuple[ClusterInventory, dict[str, datetime | None]]:
             with self._connect(registration) as kube:
-                inventory = reading.read_cluster(kube, self._fencer, self._volumes, self._zones(registration))
+                # EC2 details only for the zone's nodes: the pets away are found by their volumes' ids alone.
+                zones = self._zones(registration)
+                inventory = reading.read_cluster(kube, self._fencer, self._volumes, zones, zone=zone)
                 return inventory, kube.lease_renewals()
 
         with ThreadPoolExecutor(max_workers=max(1, min(8, len(clusters)))) as pool:
