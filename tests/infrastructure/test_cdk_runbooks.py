@@ -26,6 +26,7 @@ NODE_STATES = {
     "RehomePet": ("FenceNodes", "Fence", "NodeNotFenced"),
     "FenceNode": ("FenceNodes", "Fence", "NodeNotFenced"),
     "DrainNode": ("DrainNodes", "Drain", "NodeNotDrained"),
+    "FailbackZone": ("FenceNodes", "Fence", "NodeNotFenced"),  # the node step gives each node back (its `lift`)
 }
 
 
