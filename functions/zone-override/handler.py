@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ferry.observability import logger, metrics, tracer
 from ferry.services.clocks import system_clock
 from ferry.services.overrides import ZoneOverrides
-from ferry.services.settings import ReactionSettings
+from ferry.services.settings.reactions import ReactionSettings
 
 # The time this function runs on (its services get it from here). A runtime that simulates time, such as the
 # sandbox's, sets its own before the first invocation.

@@ -24,7 +24,7 @@ from ferry.domain.overrides import SetZoneReport, SetZoneRequest, override_signa
 from ferry.domain.runbooks import Runbook
 from ferry.services.clocks import Clock
 from ferry.services.inputs import validate_input
-from ferry.services.settings import ReactionSettings
+from ferry.services.settings.reactions import ReactionSettings
 from ferry.services.verdicts import Verdicts
 
 
