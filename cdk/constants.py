@@ -171,8 +171,25 @@ SNAPSHOT_SCHEDULE = FunctionSpec(
     kubernetes=True,
     unscoped_reads=_EBS_READS,
 )
+# Operator overrides (cdk/overrides.py): the one step of ferry-SetZone, a person's word on a zone.
+ZONE_OVERRIDE = FunctionSpec(
+    name="zone-override",
+    description="SetZone: a person marks a zone healthy or holds it impaired, audited, decided as a signal",
+    memory_mb=256,
+    timeout=Duration.seconds(30),
+)
+SET_ZONE_MACHINE = "SetZone"  # ferry-SetZone; the Runbook of the same name in ferry.domain.runbooks
 # Every function of the stack; tests check each one's limits (e.g. unzipped size) against this list.
-FUNCTIONS = (INGEST, PROBE, RUNBOOK_PLAN, RUNBOOK_FENCE, RUNBOOK_REHOME, RUNBOOK_REPORT, SNAPSHOT_SCHEDULE)
+FUNCTIONS = (
+    INGEST,
+    PROBE,
+    RUNBOOK_PLAN,
+    RUNBOOK_FENCE,
+    RUNBOOK_REHOME,
+    RUNBOOK_REPORT,
+    SNAPSHOT_SCHEDULE,
+    ZONE_OVERRIDE,
+)
 
 
 @dataclass(frozen=True)
@@ -413,7 +430,14 @@ DRAIN_NODE = RunbookSpec(
     node_step=DRAIN_NODES,
     started_on_warning=True,
 )
-RUNBOOKS = (EVACUATE_ZONE, REHOME_PET, FENCE_NODE, DRAIN_NODE)
+# Failback (ferry.domain.rehoming.failback): on the same steps; the node step gives each node back.
+FAILBACK_ZONE = RunbookSpec(
+    name="FailbackZone",
+    description="Give a recovered zone's nodes back: lift Ferry's taints and cordons, report pets living away",
+    rehomes_pets=False,
+    handoff=True,
+)
+RUNBOOKS = (EVACUATE_ZONE, REHOME_PET, FENCE_NODE, DRAIN_NODE, FAILBACK_ZONE)
 
 # Standard, not Express: an evacuation outlives Express's 5 minutes, and only Standard refuses a second
 # execution of the same name, which is what makes two starts of one evacuation start one run.

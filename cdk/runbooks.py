@@ -38,6 +38,7 @@ tags old volumes only with where their pet went. Nothing here, or anywhere in Fe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aws_cdk import ArnFormat, Duration, Stack
@@ -191,11 +192,27 @@ class FerryRunbooks(Construct):
         return key
 
     def _build_runbook(self, spec: RunbookSpec) -> sfn.StateMachine:
-        scope = Construct(self, spec.name)
+        return self.add_state_machine(
+            spec.name,
+            spec.description,
+            lambda scope: _Definition(scope, spec, self.steps).start,
+            self.steps.used_by(spec),
+        )
+
+    def add_state_machine(
+        self,
+        name: str,
+        description: str,
+        definition: Callable[[Construct], sfn.IChainable],
+        functions: list[FerryFunction],
+    ) -> sfn.StateMachine:
+        """A Standard state machine `ferry-<name>` with its encrypted log group and its own role, which may
+        invoke `functions` and nothing else; other constructs (cdk/overrides.py) build theirs through it."""
+        scope = Construct(self, name)
         log_group = logs.LogGroup(
             scope,
             "LogGroup",
-            log_group_name=f"{LOG_GROUP_PREFIX}{spec.name}",
+            log_group_name=f"{LOG_GROUP_PREFIX}{name}",
             retention=RUNBOOK_LOG_RETENTION,
             encryption_key=self.key,
             removal_policy=LOG_REMOVAL_POLICY,
@@ -206,34 +223,34 @@ class FerryRunbooks(Construct):
             assumed_by=iam.ServicePrincipal(
                 "states.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}
             ),
-            description=f"Runs {spec.state_machine_name}: invokes its own steps, nothing else",
+            description=f"Runs {NAME_PREFIX}-{name}: invokes its own steps, nothing else",
         )
         machine = sfn.StateMachine(
             scope,
             "StateMachine",
-            state_machine_name=spec.state_machine_name,
-            comment=spec.description,
+            state_machine_name=f"{NAME_PREFIX}-{name}",
+            comment=description,
             state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_chainable(_Definition(scope, spec, self.steps).start),
+            definition_body=sfn.DefinitionBody.from_chainable(definition(scope)),
             # CDK would add what it guesses the role needs (with wildcards); the grants below are written out.
             role=role.without_policy_updates(),
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
             tracing_enabled=True,
             timeout=RUNBOOK_TIMEOUT,
         )
-        self._grant_state_machine(scope, spec, role, machine)
-        self.log_groups[spec.name] = log_group
-        self.roles[spec.name] = role
+        self._grant_state_machine(scope, functions, role, machine)
+        self.log_groups[name] = log_group
+        self.roles[name] = role
         return machine
 
     def _grant_state_machine(
-        self, scope: Construct, spec: RunbookSpec, role: iam.Role, machine: sfn.StateMachine
+        self, scope: Construct, functions: list[FerryFunction], role: iam.Role, machine: sfn.StateMachine
     ) -> None:
         # Tasks call the unqualified function ARN (their Resource), so nothing else (no versions, no aliases).
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["lambda:InvokeFunction"],
-                resources=[step.function.function_arn for step in self.steps.used_by(spec)],
+                resources=[step.function.function_arn for step in functions],
             )
         )
         machine.node.add_dependency(role)
@@ -433,14 +450,8 @@ class _Definition:
             input_path="$.request",
             result_path="$.plan",
         )
-        rejected = sfn.Pass(
-            self.scope,
-            "ReadRejection",
-            comment="The step's error message names each wrong field",
-            parameters={"rejection": J.string_to_json(J.string_at("$.error.Cause"))},
-        ).next(sfn.Fail(self.scope, "InputRejected", error=INPUT_ERROR, cause_path="$.rejection.errorMessage"))
         # Order matters: the first matching catcher wins, and InputError must not reach the report.
-        plan.add_catch(rejected, errors=[INPUT_ERROR], result_path="$.error")
+        plan.add_catch(input_rejected(self.scope), errors=[INPUT_ERROR], result_path="$.error")
         plan.add_catch(report, errors=[ALL_ERRORS], result_path="$.error")
         return plan
 
@@ -517,25 +528,48 @@ class _Definition:
         input_path: str | None = None,
         result_path: str | None = None,
     ) -> tasks.LambdaInvoke:
-        # payload_response_only: the Task's Resource is the function's ARN and its result is the step's output
-        # itself (no Payload envelope); without Parameters, the state's input is the payload.
-        task = tasks.LambdaInvoke(
-            self.scope,
-            name,
-            lambda_function=function.function,
-            payload_response_only=True,
-            retry_on_service_exceptions=False,
-            comment=comment,
-            input_path=input_path,
-            result_path=result_path,
+        return lambda_step(self.scope, name, function, comment=comment, input_path=input_path, result_path=result_path)
+
+
+def lambda_step(
+    scope: Construct,
+    name: str,
+    function: FerryFunction,
+    *,
+    comment: str,
+    input_path: str | None = None,
+    result_path: str | None = None,
+) -> tasks.LambdaInvoke:
+    """A Task calling one of Ferry's functions, with every runbook's retries (ferry.domain.conventions)."""
+    # payload_response_only: the Task's Resource is the function's ARN and its result is the step's output
+    # itself (no Payload envelope); without Parameters, the state's input is the payload.
+    task = tasks.LambdaInvoke(
+        scope,
+        name,
+        lambda_function=function.function,
+        payload_response_only=True,
+        retry_on_service_exceptions=False,
+        comment=comment,
+        input_path=input_path,
+        result_path=result_path,
+    )
+    for retry in RUNBOOK_RETRIES:
+        task.add_retry(
+            errors=list(retry.errors),
+            interval=Duration.seconds(retry.interval_seconds),
+            backoff_rate=retry.backoff_rate,
+            max_attempts=retry.max_attempts,
+            max_delay=Duration.seconds(retry.max_delay_seconds) if retry.max_delay_seconds is not None else None,
+            jitter_strategy=sfn.JitterType.FULL,
         )
-        for retry in RUNBOOK_RETRIES:
-            task.add_retry(
-                errors=list(retry.errors),
-                interval=Duration.seconds(retry.interval_seconds),
-                backoff_rate=retry.backoff_rate,
-                max_attempts=retry.max_attempts,
-                max_delay=Duration.seconds(retry.max_delay_seconds) if retry.max_delay_seconds is not None else None,
-                jitter_strategy=sfn.JitterType.FULL,
-            )
-        return task
+    return task
+
+
+def input_rejected(scope: Construct) -> sfn.IChainable:
+    """Where a step's InputError goes: a Fail state whose cause is the message naming each wrong field."""
+    return sfn.Pass(
+        scope,
+        "ReadRejection",
+        comment="The step's error message names each wrong field",
+        parameters={"rejection": J.string_to_json(J.string_at("$.error.Cause"))},
+    ).next(sfn.Fail(scope, "InputRejected", error=INPUT_ERROR, cause_path="$.rejection.errorMessage"))

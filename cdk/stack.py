@@ -21,6 +21,7 @@ from cdk.constants import (
     SNAPSHOT_SCHEDULE,
     STACK_DESCRIPTION,
     TAGS,
+    ZONE_OVERRIDE,
     ContextKey,
     FunctionSpec,
 )
@@ -30,6 +31,7 @@ from cdk.layers import FerryLayers
 from cdk.monitoring import FerryMonitoring
 from cdk.network import FerryNetwork, Placement
 from cdk.notifications import FerryNotifications
+from cdk.overrides import FerryOverrides
 from cdk.probing import FerryProbing
 from cdk.registry import FerryRegistry
 from cdk.runbooks import FerryRunbooks, RunbookSteps
@@ -81,6 +83,10 @@ class FerryStack(Stack):
         )
         self.runbooks.allow_to_start(self.ingest, on_warnings=True)  # node warnings arrive as events only
         self.runbooks.allow_to_start(self.probe)
+        # Operator overrides: a person's word on a zone (SetZone), decided by the detector like any signal.
+        self.overrides = FerryOverrides(
+            self, "Overrides", runbooks=self.runbooks, function=self._build_function("ZoneOverride", ZONE_OVERRIDE)
+        )
         self.snapshot_schedule = self._build_function("SnapshotSchedule", SNAPSHOT_SCHEDULE)
         self.snapshots = FerrySnapshots(self, "Snapshots", function=self.snapshot_schedule)
 

@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 import yaml
+from kubernetes import client as k8s
 
 from ferry.adapters.kube import Credentials
 from ferry.adapters.kube_writes import KubeWriter
 from ferry.domain.clusters import ClusterKind, ClusterRegistration
+from ferry.domain.conventions import CORDON_MARK, OUT_OF_SERVICE_MARK
 from ferry.domain.errors import Conflict, NotFound, Throttled
 from ferry.domain.rehoming import manifests
 from ferry.domain.rehoming.inventory import Taint
@@ -122,6 +124,28 @@ def test_cordon_and_taints_are_idempotent_and_keep_other_taints(cluster: KubeClu
     # before or after either read: removing one taint keeps every other, whoever wrote it and whenever.
     kept = {t.key for t in after.taints}
     assert "example.com/other" not in kept and kept >= {t.key for t in node.taints} - {"example.com/other"}
+
+
+def test_failback_lifts_what_ferry_marked_on_a_real_api_and_keeps_a_persons(cluster: KubeCluster) -> None:
+    oos = Taint("node.kubernetes.io/out-of-service", "NoExecute", "nodeshutdown")
+    api = k8s.CoreV1Api(cluster.api_client())
+    with writer(cluster) as kube:
+        assert kube.cordon("a-w1") is True  # Ferry's: marked
+        assert kube.add_marked_taint("a-w1", oos, OUT_OF_SERVICE_MARK) is True
+        api.patch_node("b-w0", {"spec": {"unschedulable": True, "taints": [oos.to_dict()]}})  # a person's
+        assert kube.cordon("b-w0") is False and kube.add_marked_taint("b-w0", oos, OUT_OF_SERVICE_MARK) is False
+        marked = (kube.node_object("a-w1") or {})["metadata"]["annotations"]
+        ferrys, persons = kube.lift("a-w1"), kube.lift("b-w0")
+        after = {n: kube.node_object(n) or {} for n in ("a-w1", "b-w0")}
+
+    assert {CORDON_MARK, OUT_OF_SERVICE_MARK} <= marked.keys()
+    assert (ferrys.uncordon, ferrys.taints) == (True, ("node.kubernetes.io/out-of-service",))
+    assert not after["a-w1"]["spec"].get("unschedulable")
+    assert "node.kubernetes.io/out-of-service" not in {t["key"] for t in after["a-w1"]["spec"].get("taints") or []}
+    assert not {CORDON_MARK, OUT_OF_SERVICE_MARK} & (after["a-w1"]["metadata"].get("annotations") or {}).keys()
+    assert (persons.uncordon, persons.taints, persons.kept_cordon) == (False, (), True)
+    assert after["b-w0"]["spec"]["unschedulable"] is True
+    assert "node.kubernetes.io/out-of-service" in {t["key"] for t in after["b-w0"]["spec"]["taints"]}
 
 
 def test_a_taint_written_on_a_stale_read_is_refused_not_lost(cluster: KubeCluster) -> None:
@@ -288,6 +312,8 @@ def test_the_rbac_manifest_grants_exactly_what_the_adapters_use(cluster: KubeClu
         kube.cordon("b-w1")
         kube.add_taint("b-w1", Taint("example.com/rbac", "NoSchedule"))
         kube.remove_taint("b-w1", "example.com/rbac")
+        kube.add_marked_taint("b-w1", Taint("node.kubernetes.io/out-of-service", "NoExecute"), OUT_OF_SERVICE_MARK)
+        kube.lift("b-w1")
         kube.pet_pods()
         kube.pods_in_namespace("shop", "app=db")
         kube.pods_on_node("b-w1")

@@ -45,11 +45,16 @@ def test_runs_python_312_on_arm64_with_active_tracing(synthesized: Synthesized, 
 def _own_environment(synthesized: Synthesized, spec: FunctionSpec) -> dict[str, Any]:
     """What a function gets beyond the common settings: the detector's hand-off, the schedule's period."""
     stack = synthesized.stack
-    if spec.name in ("ingest", "probe"):
+    if spec.name in ("ingest", "probe", "zone-override"):  # zone-override: SetZone's hand-offs are the detector's
         evacuate = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["EvacuateZone"])}
+        failback = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["FailbackZone"])}
         drain = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["DrainNode"])}
         # Only ingest reads node warnings, so only ingest may start DrainNode.
-        return {"FERRY_SM_EVACUATE_ZONE": evacuate, **({"FERRY_SM_DRAIN_NODE": drain} if spec.name == "ingest" else {})}
+        return {
+            "FERRY_SM_EVACUATE_ZONE": evacuate,
+            "FERRY_SM_FAILBACK_ZONE": failback,
+            **({"FERRY_SM_DRAIN_NODE": drain} if spec.name == "ingest" else {}),
+        }
     if spec.name == "snapshot-schedule":
         return {"FERRY_SNAPSHOT_PERIOD_SECONDS": "300"}
     return {}

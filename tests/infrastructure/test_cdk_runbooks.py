@@ -26,6 +26,7 @@ NODE_STATES = {
     "RehomePet": ("FenceNodes", "Fence", "NodeNotFenced"),
     "FenceNode": ("FenceNodes", "Fence", "NodeNotFenced"),
     "DrainNode": ("DrainNodes", "Drain", "NodeNotDrained"),
+    "FailbackZone": ("FenceNodes", "Fence", "NodeNotFenced"),  # the node step gives each node back (its `lift`)
 }
 
 
@@ -166,7 +167,14 @@ def test_one_standard_state_machine_per_runbook_named_as_ferry_names_them(synthe
         p["Properties"]["StateMachineName"]: p["Properties"]
         for p in synthesized.of_type("AWS::StepFunctions::StateMachine").values()
     }
-    assert sorted(machines) == ["ferry-DrainNode", "ferry-EvacuateZone", "ferry-FenceNode", "ferry-RehomePet"]
+    assert sorted(machines) == [
+        "ferry-DrainNode",
+        "ferry-EvacuateZone",
+        "ferry-FailbackZone",
+        "ferry-FenceNode",
+        "ferry-RehomePet",
+        "ferry-SetZone",  # cdk/overrides.py: one step, not the runbooks' shape
+    ]
     assert {spec.name for spec in RUNBOOKS} <= {r.value for r in Runbook}
     for properties in machines.values():
         # Standard: runs outlive five minutes, and only Standard refuses a second execution of the same name.
@@ -560,19 +568,33 @@ def test_ingest_and_probe_know_evacuate_zone_and_ingest_drain_node_by_the_variab
 
     stack = synthesized.stack
     machine = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["EvacuateZone"])}
+    failback = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["FailbackZone"])}
     drain = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["DrainNode"])}
-    for detector, extra in ((stack.ingest, {arn_setting(Runbook.DRAIN_NODE): drain}), (stack.probe, {})):
+    detectors = (
+        (stack.ingest, {arn_setting(Runbook.DRAIN_NODE): drain}),
+        (stack.probe, {}),
+        (stack.overrides.function, {}),
+    )
+    for detector, extra in detectors:
         variables = _properties(synthesized, detector.function)["Environment"]["Variables"]
         hand_offs = {k: v for k, v in variables.items() if k.startswith("FERRY_SM_")}
-        # FailbackZone, FailoverCluster and ReplaceControlPlaneMember do not exist yet: left unset.
-        assert hand_offs == {arn_setting(Handoff.EVACUATE_ZONE): machine, **extra}
-    assert [spec.arn_setting for spec in RUNBOOKS if spec.handoff] == ["FERRY_SM_EVACUATE_ZONE"]
+        # FailoverCluster and ReplaceControlPlaneMember do not exist yet: left unset.
+        assert hand_offs == {
+            arn_setting(Handoff.EVACUATE_ZONE): machine,
+            arn_setting(Handoff.FAILBACK_ZONE): failback,
+            **extra,
+        }
+    assert [spec.arn_setting for spec in RUNBOOKS if spec.handoff] == [
+        "FERRY_SM_EVACUATE_ZONE",
+        "FERRY_SM_FAILBACK_ZONE",
+    ]
     assert [spec.arn_setting for spec in RUNBOOKS if spec.started_on_warning] == ["FERRY_SM_DRAIN_NODE"]
 
 
 def test_only_the_detector_may_start_evacuate_zone_and_only_ingest_drain_node(synthesized: Synthesized) -> None:
     stack = synthesized.stack
     machine = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["EvacuateZone"])}
+    failback = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["FailbackZone"])}
     drain = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["DrainNode"])}
     starting = _allowing(synthesized, "states:StartExecution")
     by_role: dict[str, list[Any]] = {}
@@ -582,8 +604,10 @@ def test_only_the_detector_may_start_evacuate_zone_and_only_ingest_drain_node(sy
             resources = statement["Resource"]  # one statement with both, as CDK merges them
             by_role.setdefault(role, []).extend(resources if isinstance(resources, list) else [resources])
     assert {role: sorted(map(str, resources)) for role, resources in by_role.items()} == {
-        synthesized.logical_id(stack.ingest.role): sorted(map(str, [machine, drain])),
-        synthesized.logical_id(stack.probe.role): [str(machine)],
+        synthesized.logical_id(stack.ingest.role): sorted(map(str, [machine, failback, drain])),
+        synthesized.logical_id(stack.probe.role): sorted(map(str, [machine, failback])),
+        # SetZone's step decides like the detector, so it hands off as the detector does.
+        synthesized.logical_id(stack.overrides.function.role): sorted(map(str, [machine, failback])),
     }
 
 

@@ -311,17 +311,27 @@ def test_the_template_is_cached_under_a_key_of_cdk_and_the_function_folders(
 
 def test_the_stacks_runbooks_call_ferrys_functions_and_the_detector_gets_evacuate_zones_arn() -> None:
     stack = StackRunbooks.from_template(stepfunctions.synthesized_template())
-    assert set(stack.definitions) == {"ferry-EvacuateZone", "ferry-RehomePet", "ferry-FenceNode", "ferry-DrainNode"}
+    assert set(stack.definitions) == {
+        "ferry-EvacuateZone",
+        "ferry-RehomePet",
+        "ferry-FenceNode",
+        "ferry-DrainNode",
+        "ferry-FailbackZone",
+        "ferry-SetZone",
+    }
     for machine in stack.definitions:
         states = json.loads(stack.definition(machine, lambda name: f"arn:aws:lambda:::function:{name}"))
         resources = {s["Resource"] for s in _states(states) if s.get("Type") == "Task"}
         folders = {stepfunctions.function_folder(r) for r in resources}
         assert folders <= set(available_functions()), f"{machine} calls a function that has no folder"
-        assert {"runbook-plan", "runbook-fence", "runbook-report"} <= folders
+        steps = {"zone-override"} if machine == "ferry-SetZone" else {"runbook-plan", "runbook-fence", "runbook-report"}
+        assert steps <= folders
+    handoffs = {"FERRY_SM_EVACUATE_ZONE": "ferry-EvacuateZone", "FERRY_SM_FAILBACK_ZONE": "ferry-FailbackZone"}
     assert stack.handoffs == {
         # ingest also starts DrainNode on a node warning
-        "ferry-ingest": {"FERRY_SM_EVACUATE_ZONE": "ferry-EvacuateZone", "FERRY_SM_DRAIN_NODE": "ferry-DrainNode"},
-        "ferry-probe": {"FERRY_SM_EVACUATE_ZONE": "ferry-EvacuateZone"},
+        "ferry-ingest": {**handoffs, "FERRY_SM_DRAIN_NODE": "ferry-DrainNode"},
+        "ferry-probe": handoffs,
+        "ferry-zone-override": handoffs,  # SetZone decides like the detector, so it hands off alike
     }
 
 

@@ -24,6 +24,7 @@ from ferry.domain.detection import (
     RegionState,
     Transition,
     TransitionReason,
+    ZoneStatus,
     detect_control_plane,
     detect_region,
     with_roster,
@@ -310,3 +311,31 @@ def test_a_replayed_control_plane_signal_changes_nothing(
 
     assert (twice, again) == (once, ())
     assert ControlPlaneState.from_dict(json.loads(json.dumps(once.to_dict()))) == once
+
+
+@SETTINGS
+@given(
+    timeline(kinds=[*FLEET_NOISE, K.SCHEDULE_TICK], zone=ZONES[0], max_gap=90, size=20, start=T0 + timedelta(minutes=2))
+)
+def test_fleet_noise_in_a_recovering_zone_never_restarts_the_hold_down(
+    batches: list[tuple[datetime, list[Signal]]],
+) -> None:
+    """A busy fleet stops, starts and loses instances all the time: none of it is news about the zone, so a
+    recovering zone fails back at the end of its hold-down whatever the fleet says meanwhile."""
+    policy = DetectionPolicy(zones=ZONES)
+    issue = {"eventArn": "arn:1"}
+    opened = Signal(K.HEALTH_ISSUE, Source.AWS_HEALTH, "open", T0, REGION, ZONES[0], evidence=issue)
+    closed = Signal(
+        K.HEALTH_RESOLVED, Source.AWS_HEALTH, "close", T0 + timedelta(minutes=1), REGION, ZONES[0], evidence=issue
+    )
+    state, _ = detect_region(RegionState.new(REGION, ZONES), [opened], T0, policy)
+    state, _ = detect_region(state, [closed], closed.observed_at, policy)
+    assert state.zone(ZONES[0]).status is ZoneStatus.RECOVERING  # type: ignore[union-attr]
+
+    end = closed.observed_at + policy.hold_down
+    last = max(end, batches[-1][0])
+    _, transitions = replay(state, [*batches, (last, [tick(last)])], policy)
+
+    mine = [t for t in transitions if t.subject == ZONES[0] and t.from_status is ZoneStatus.RECOVERING]
+    assert [t.reason for t in mine] == [TransitionReason.RECOVERED]
+    assert mine[0].at == min(at for at in [*(at for at, _ in batches), last] if at >= end)

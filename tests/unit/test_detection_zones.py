@@ -269,7 +269,7 @@ RECOVERING_AT_20 = [*IMPAIRED_BY_QUORUM, sig(K.NODES_READY, 20)]
             id="quiet-hold-down-recovers",
         ),
         pytest.param(
-            [*RECOVERING_AT_20, sig(K.INSTANCE_DOWN, 25)],
+            [*RECOVERING_AT_20, sig(K.NODES_NOT_READY, 25)],
             IMP,
             [
                 (H, S, TransitionReason.EVIDENCE),
@@ -280,7 +280,7 @@ RECOVERING_AT_20 = [*IMPAIRED_BY_QUORUM, sig(K.NODES_READY, 20)]
             id="impairment-inside-hold-down-relapses",
         ),
         pytest.param(
-            [*RECOVERING_AT_20, (sig(K.INSTANCE_DOWN, 19.5), 21)],
+            [*RECOVERING_AT_20, (sig(K.NODES_NOT_READY, 19.5), 21)],
             R,
             [
                 (H, S, TransitionReason.EVIDENCE),
@@ -382,8 +382,69 @@ def test_recovered_hands_off_failback_of_the_same_episode() -> None:
     assert recovered.execution_name == f"failback-{A}-{int(at(1).timestamp())}"
 
 
+# The hold-down means quiet at the zone's level: what restarts it, and what is only recorded.
+TO_RECOVERING = (
+    (H, S, TransitionReason.EVIDENCE),
+    (S, IMP, TransitionReason.QUORUM),
+    (IMP, R, TransitionReason.RECOVERY_SIGNALLED),
+)
+
+
+@pytest.mark.parametrize(
+    ("during", "relapses"),
+    [
+        pytest.param([sig(K.HEALTH_ISSUE, 25, evidence={"eventArn": "arn:2"})], True, id="health-issue-restarts"),
+        pytest.param([sig(K.ZONAL_SHIFT_STARTED, 25)], True, id="zonal-shift-restarts"),
+        pytest.param([sig(K.EVACUATION_REQUESTED, 25)], True, id="operator-request-restarts"),
+        pytest.param([sig(K.NODES_NOT_READY, 25)], True, id="nodes-witness-restarts"),
+        pytest.param(
+            [sig(K.NODES_NOT_READY, 25, cluster="east-2")], True, id="nodes-witness-of-another-cluster-restarts"
+        ),
+        pytest.param([sig(K.INSTANCE_DOWN, 24), sig(K.ALARM_FIRING, 25)], True, id="quorum-inside-hold-down-restarts"),
+        pytest.param(
+            [(sig(K.ALARM_FIRING, 18), 18), sig(K.INSTANCE_DOWN, 21)],
+            True,
+            id="quorum-with-a-witness-from-before-the-recovery-restarts",
+        ),
+        pytest.param([sig(K.INSTANCE_DOWN, 25)], False, id="one-instance-stopped-is-recorded"),
+        pytest.param([sig(K.SPOT_INTERRUPTION, 25)], False, id="one-spot-interruption-is-recorded"),
+        pytest.param([sig(K.ASG_TERMINATING, 25)], False, id="one-scale-in-is-recorded"),
+        pytest.param(
+            [sig(K.INSTANCE_DOWN, 22, instance=f"i-0{n}") for n in range(5)],
+            False,
+            id="many-instances-are-one-fleet-voice",
+        ),
+        pytest.param([sig(K.ALARM_FIRING, 25)], False, id="one-alarm-alone-is-recorded"),
+        pytest.param(
+            [sig(K.NODES_NOT_READY, 25, evidence={"nodes": "4", "unhealthy": "1"})],
+            False,
+            id="a-few-nodes-not-ready-is-not-the-zone",
+        ),
+        pytest.param(
+            [(sig(K.ALARM_FIRING, 14), 14), sig(K.INSTANCE_DOWN, 21)],
+            False,
+            id="a-witness-aged-out-of-the-window-makes-no-quorum",
+        ),
+    ],
+)
+def test_only_zone_level_evidence_restarts_the_hold_down(during: list[Step], relapses: bool) -> None:
+    state, transitions = run([*RECOVERING_AT_20, *during])
+
+    if relapses:
+        assert moves(transitions) == [*TO_RECOVERING, (R, IMP, TransitionReason.RELAPSED)]
+        assert transitions[-1].signals, "a relapse names the evidence that ended the hold-down"
+        return
+    assert moves(transitions) == list(TO_RECOVERING)
+    assert state.status is R
+    assert any(o.ref.observed_at > at(20) for o in state.observations), "the news is recorded"
+    # Quiet at the zone's level: the hold-down ends when it would have without the news, and failback starts.
+    state, transitions = run([tick(30)], state)
+    assert moves(transitions) == [(R, H, TransitionReason.RECOVERED)]
+    assert transitions[0].handoff is Handoff.FAILBACK_ZONE
+
+
 def test_relapse_continues_the_evacuation_without_starting_another() -> None:
-    _, transitions = run([*RECOVERING_AT_20, sig(K.INSTANCE_DOWN, 25)])
+    _, transitions = run([*RECOVERING_AT_20, sig(K.NODES_NOT_READY, 25)])
 
     evacuation = transitions[1].execution_name
     relapse = transitions[-1]
@@ -393,7 +454,7 @@ def test_relapse_continues_the_evacuation_without_starting_another() -> None:
 
 
 def test_relapse_restarts_the_hold_down() -> None:
-    steps: list[Step] = [*RECOVERING_AT_20, sig(K.INSTANCE_DOWN, 25), sig(K.NODES_READY, 26), tick(35)]
+    steps: list[Step] = [*RECOVERING_AT_20, sig(K.NODES_NOT_READY, 25), sig(K.NODES_READY, 26), tick(35)]
     state, _ = run(steps)
     assert state.status is R  # ten minutes from 26, not from 20
 

@@ -114,7 +114,7 @@ def test_what_a_model_writes_it_reads_back_equal(name: str) -> None:
                 "actions[0].kind: expected one of fence, cordon, out-of-service, force-delete-pods, "
                 "delete-volume-attachments, quarantine, await-pod-released, create-volume, tag-old-volume, create-pv, "
                 "retain-pv, release-pv, delete-pvc, bind-pvc, recreate-pvc, ask-eviction, evict, drain-pod, "
-                "complete-lifecycle-action, verify-running, got 'teleport'",
+                "complete-lifecycle-action, verify-running, lift, got 'teleport'",
                 "actions[1].stepId: 'c/cordon/other' does not match the action ('c/cordon/n')",
             ],
             id="actions-by-kind",

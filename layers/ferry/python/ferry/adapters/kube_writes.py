@@ -22,6 +22,7 @@ from kubernetes import client as k8s
 from ferry.adapters.kube import PAGE_SIZE, Credentials, KubeApi
 from ferry.domain.clusters import ClusterRegistration
 from ferry.domain.errors import Conflict, NotFound
+from ferry.domain.rehoming import failback
 from ferry.domain.rehoming.inventory import Taint
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -112,14 +113,44 @@ class KubeWriter(KubeApi):
     # --- nodes -------------------------------------------------------------------------------------------------
 
     def cordon(self, node: str) -> bool:
-        """Mark the node unschedulable; False if it already was."""
-        current = self._get(self.core.read_node, node)
-        if current is None:
-            raise NotFound(f"node {node} not found")
-        if (current.get("spec") or {}).get("unschedulable"):
-            return False
-        self._patch(self.core.patch_node, node, body={"spec": {"unschedulable": True}})
-        return True
+        """Mark the node unschedulable, with Ferry's mark (failback lifts only marked cordons); False if it
+        already was unschedulable (someone's cordon, left unmarked)."""
+        return self._rewrite_node(node, failback.cordon_change) is not None
+
+    def add_marked_taint(self, node: str, taint: Taint, mark: str) -> bool:
+        """Add a taint and Ferry's mark for it in one write; False if a taint of its key and effect was there."""
+        return self._rewrite_node(node, lambda n: failback.marked_taint_change(n, taint.to_dict(), mark)) is not None
+
+    def lift(self, node: str) -> failback.Lift:
+        """Give back what Ferry did to the node (its marked cordon and taints, its quarantine) in one write."""
+        read = self._rewrite_node(node, failback.lift_change)
+        if read is None:  # nothing of Ferry's on it: say what stays
+            current = self.node_object(node)
+            return failback.lift_of(current) if current is not None else failback.Lift()
+        return failback.lift_of(read)
+
+    def _rewrite_node(self, node: str, change: Callable[[Obj], Obj | None]) -> Obj | None:
+        """Read the node, `change` it into a merge patch (None: nothing to do) and write it conditioned on the
+        resourceVersion read; on 409 read again and recompute, as client-go's RetryOnConflict does. Returns
+        the node as read for the write that was made, None if nothing was to do."""
+        attempts = CONFLICT_ATTEMPTS
+        while True:
+            current = self._get(self.core.read_node, node)
+            if current is None:
+                raise NotFound(f"node {node} not found")
+            body = change(current)
+            if body is None:
+                return None
+            version = (current.get("metadata") or {}).get("resourceVersion")
+            body = {**body, "metadata": {**(body.get("metadata") or {}), "resourceVersion": version}}
+            try:
+                self._patch(self.core.patch_node, node, body=body)
+            except Conflict:
+                attempts -= 1
+                if not attempts:
+                    raise
+                continue
+            return current
 
     def add_taint(self, node: str, taint: Taint) -> bool:
         """Add a taint unless one with its key and effect is there; False if it was."""

@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ferry.adapters.aws import translate_error
 from ferry.adapters.batching import describe_in_batches
-from ferry.domain.conventions import SCHEDULE_TAG  # only snapshots carrying it are ever deleted
+from ferry.domain.conventions import REHOMED_TO_TAG, SCHEDULE_TAG  # only snapshots with SCHEDULE_TAG are deleted
 from ferry.domain.errors import NotFound
 from ferry.domain.rehoming.inventory import EbsSnapshot, EbsVolume
 
@@ -110,6 +110,13 @@ class Volumes:
             (volume_from(v) for v in self._pages("describe_volumes", "Volumes", Filters=filters)),
             key=lambda v: v.volume_id,
         )
+
+    def rehomed_from(self, zone: str) -> dict[str, str]:
+        """New volume -> old volume, for every old volume in `zone` that Ferry tagged with where its pet went
+        (`ferry:rehomed-to`): what failback reports as pets living away from their zone."""
+        filters = [{"Name": "availability-zone", "Values": [zone]}, {"Name": "tag-key", "Values": [REHOMED_TO_TAG]}]
+        found = (volume_from(v) for v in self._pages("describe_volumes", "Volumes", Filters=filters))
+        return {v.tags[REHOMED_TO_TAG]: v.volume_id for v in found if v.tags.get(REHOMED_TO_TAG)}
 
     # --- re-homing ---------------------------------------------------------------------------------------------
 

@@ -34,6 +34,13 @@ TAGS: Final = frozenset({MANAGED_TAG, CLUSTER_TAG, PET_TAG, RUN_TAG, RESTORED_FR
 CSI_VOLUME_TAG: Final = "ebs.csi.aws.com/cluster"
 CSI_VOLUME_VALUE: Final = "true"
 
+# --- marks on nodes ----------------------------------------------------------------------------------------
+# What Ferry did to a node, written in the same write that did it (a cordon, the out-of-service taint): failback
+# gives back only what carries Ferry's mark, never a person's cordon or taint (ferry.domain.rehoming.failback).
+# The quarantine taint's key is Ferry's own (ferry.domain.rehoming.inventory.QUARANTINE_TAINT): no mark needed.
+CORDON_MARK: Final = "ferry.io/cordoned"
+OUT_OF_SERVICE_MARK: Final = "ferry.io/out-of-service"
+
 # --- names -------------------------------------------------------------------------------------------------
 NAME_PREFIX: Final = "ferry"  # functions, state machines and log groups are ferry-<name>
 OWNED_ALARM_PREFIX: Final = f"{NAME_PREFIX}-"  # only alarms named so are Ferry's own (docs/CONVENTIONS.md)

@@ -25,6 +25,7 @@ class Runbook(StrEnum):
     REHOME_PET = "RehomePet"
     FENCE_NODE = "FenceNode"
     DRAIN_NODE = "DrainNode"
+    SET_ZONE = "SetZone"
 
 
 _REASON = {"type": "string", "minLength": 1, "maxLength": 500}
@@ -113,6 +114,22 @@ INPUT_SCHEMAS: dict[str, dict[str, Any]] = {
             ["cluster"],
         ),
         "anyOf": [{"required": ["node"]}, {"required": ["instanceId"]}],
+    },
+    # A person's word on a zone (ferry.domain.overrides): no dryRun (it changes Ferry's belief, not the world),
+    # and the person's name is required: the detector puts it on the authority and the audit on the record.
+    Runbook.SET_ZONE: {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "SetZone",
+        "type": "object",
+        "properties": {
+            "zone": _ZONE,
+            "state": {"type": "string", "enum": ["healthy", "impaired"]},
+            "reason": _REASON,
+            "until": _TIMESTAMP,
+            "requestedBy": {"type": "string", "minLength": 1, "maxLength": 200},
+        },
+        "required": ["zone", "state", "reason", "requestedBy"],
+        "additionalProperties": False,
     },
 }
 

@@ -45,6 +45,10 @@ class SignalKind(StrEnum):
     CONTROL_PLANE_MEMBER_UNHEALTHY = "control-plane-member-unhealthy"  # probe: one member failed /readyz
     CONTROL_PLANE_MEMBER_HEALTHY = "control-plane-member-healthy"  # probe: that member answers again
     EVACUATION_REQUESTED = "evacuation-requested"  # a person asked for EvacuateZone (authoritative)
+    # A person's SetZone (ferry.domain.overrides): healthy closes the zone's open authorities; impaired is an
+    # authority of its own, with the person's name on it, held until they say otherwise or until its `until`.
+    ZONE_MARKED_HEALTHY = "zone-marked-healthy"
+    ZONE_HELD_IMPAIRED = "zone-held-impaired"
 
 
 NODE_WARNINGS = frozenset(

@@ -18,9 +18,9 @@ from ferry.adapters.fencing import Fencer
 from ferry.adapters.kube_writes import KubeWriter
 from ferry.adapters.lifecycle import CONTINUE, LifecycleActions
 from ferry.adapters.volumes import Volumes
-from ferry.domain.conventions import PET_TAG, REHOMED_TO_TAG, RESTORED_FROM_TAG, RUN_TAG
+from ferry.domain.conventions import OUT_OF_SERVICE_MARK, PET_TAG, REHOMED_TO_TAG, RESTORED_FROM_TAG, RUN_TAG
 from ferry.domain.errors import Conflict, NotFound, Refused, StepPending, Throttled
-from ferry.domain.rehoming import manifests
+from ferry.domain.rehoming import failback, manifests
 from ferry.domain.rehoming.inventory import OUT_OF_SERVICE_TAINT, QUARANTINE_TAINT, InstanceState, Taint
 from ferry.domain.rehoming.plans import (
     Action,
@@ -37,6 +37,7 @@ from ferry.domain.rehoming.plans import (
     Evict,
     Fence,
     ForceDeletePods,
+    LiftNode,
     MarkOutOfService,
     Quarantine,
     RecreateClaim,
@@ -60,8 +61,10 @@ class ClusterEffects:
         fence_wait: timedelta,
         clock: Callable[[], datetime],
         lifecycle: LifecycleActions | None = None,
+        zone_status: Callable[[str], str | None] = lambda zone: None,
     ) -> None:
         self._lifecycle = lifecycle
+        self._zone_status = zone_status  # the detector's word on a zone, read now (failback's relapse check)
         self._kube = kube
         self._fencer = fencer
         self._volumes = volumes
@@ -88,6 +91,7 @@ class ClusterEffects:
             DrainPod: self._drain_pod,
             CompleteLifecycleAction: self._complete_lifecycle_action,
             VerifyRunning: self._verify_running,
+            LiftNode: self._lift,
         }
 
     def perform(self, action: Action, results: Results) -> Performed:
@@ -121,7 +125,7 @@ class ClusterEffects:
     def _out_of_service(self, action: MarkOutOfService, _: Results) -> Performed:
         self._confirm_fenced(action.node)
         taint = Taint(key=OUT_OF_SERVICE_TAINT, value="nodeshutdown", effect="NoExecute")
-        return Performed(True, {"changed": self._kube.add_taint(action.node, taint)})
+        return Performed(True, {"changed": self._kube.add_marked_taint(action.node, taint, OUT_OF_SERVICE_MARK)})
 
     def _force_delete_pods(self, action: ForceDeletePods, _: Results) -> Performed:
         self._confirm_fenced(action.node)
@@ -140,6 +144,18 @@ class ClusterEffects:
     def _quarantine(self, action: Quarantine, _: Results) -> Performed:
         taint = Taint(key=QUARANTINE_TAINT, value="true", effect="NoSchedule")
         return Performed(True, {"changed": self._kube.add_taint(action.node, taint)})
+
+    def _lift(self, action: LiftNode, _: Results) -> Performed:
+        """Give the node back unless its zone relapsed; a relapse seen right after puts Ferry's cordon back, so
+        no node of an impaired zone is left schedulable by failback. Done either way: a relapse ends this run's
+        failback of the node (the next episode's failback is another run)."""
+        if failback.relapsed(self._zone_status(action.zone)):
+            return Performed(True, {"lifted": [], "relapsed": True})
+        lift = self._kube.lift(action.node)
+        if failback.relapsed(self._zone_status(action.zone)):
+            again = lift.uncordon and self._kube.cordon(action.node)
+            return Performed(True, {"lifted": lift.describe(), "relapsed": True, "cordonedAgain": again})
+        return Performed(True, {"lifted": lift.describe(), "relapsed": False, "keptCordon": lift.kept_cordon})
 
     # --- pets --------------------------------------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ from ferry.adapters.volumes import Volumes
 from ferry.domain.clusters import ClusterRegistration
 from ferry.domain.detection.transitions import ZoneStatus
 from ferry.domain.errors import FerryError, InputError, StepPending, TransientError
-from ferry.domain.rehoming import reports
+from ferry.domain.rehoming import failback, reports
 from ferry.domain.rehoming.inventory import ClusterInventory
 from ferry.domain.rehoming.models import (
     NodeJob,
@@ -47,7 +47,7 @@ from ferry.domain.rehoming.models import (
     SkippedItem,
 )
 from ferry.domain.rehoming.planner import Request, plan_drain, plan_evacuation, plan_fence, plan_node, plan_rehome
-from ferry.domain.rehoming.plans import NodePlan, PetPlan, Plan, Skipped, SkipReason
+from ferry.domain.rehoming.plans import Cordon, NodePlan, PetPlan, Plan, Skipped, SkipReason
 from ferry.domain.runbooks import Runbook
 from ferry.executor.effects import ClusterEffects
 from ferry.executor.plans import Execution, PlanExecutor, StepStatus
@@ -58,7 +58,7 @@ from ferry.services.inputs import validate_input
 from ferry.services.settings.rehoming import RehomeSettings
 
 Connect = Callable[[ClusterRegistration], KubeWriter]
-RUNBOOKS = (Runbook.EVACUATE_ZONE, Runbook.REHOME_PET, Runbook.FENCE_NODE, Runbook.DRAIN_NODE)
+RUNBOOKS = (Runbook.EVACUATE_ZONE, Runbook.REHOME_PET, Runbook.FENCE_NODE, Runbook.DRAIN_NODE, Runbook.FAILBACK_ZONE)
 READABLE_LIMIT = 120_000  # bytes of readable plan in the output: Step Functions states carry at most 256 KB
 WHO = "ferry-rehoming"
 REGISTRY_TTL = timedelta(seconds=60)
@@ -157,7 +157,9 @@ class RehomingSteps:
         region = self._states.read_region(registration.region, registration.zones)
         return {z.zone: z.status for z in region.state.zones}
 
-    def _effects(self, kube: KubeWriter) -> ClusterEffects:
+    def _effects(
+        self, kube: KubeWriter, *, zone_status: Callable[[str], str | None] = lambda zone: None
+    ) -> ClusterEffects:
         return ClusterEffects(
             kube=kube,
             fencer=self._fencer,
@@ -165,6 +167,7 @@ class RehomingSteps:
             fence_wait=self._settings.limits.fence_wait,
             clock=self._clock,
             lifecycle=self._lifecycle,
+            zone_status=zone_status,
         )
 
     def _read_zone(self, registration: ClusterRegistration, zone: str) -> ClusterInventory:
@@ -199,6 +202,8 @@ class RehomingSteps:
             with ThreadPoolExecutor(max_workers=max(1, min(8, len(clusters)))) as pool:
                 inventories = list(pool.map(lambda c: self._read_zone(c, zone), clusters))
             return plan_evacuation(zone, inventories, request)
+        if runbook is Runbook.FAILBACK_ZONE:
+            return self._plan_failback(str(body["zone"]), body.get("clusters"), request)
         registration = self._registration(str(body["cluster"]))
         with self._connect(registration) as kube:
             zones = self._zones(registration)
@@ -224,6 +229,33 @@ class RehomingSteps:
                 return self._plan_drain(kube, body, request)
             inventory = reading.read_node(kube, self._fencer, zones, node=str(body["node"]))
             return plan_node(inventory, str(body["node"]), request)
+
+    def _plan_failback(self, zone: str, named: Iterable[str] | None, request: Request) -> Plan:
+        """Read each of the zone's clusters (nodes, their leases, pets) and the pets' old volumes in the zone."""
+        clusters = self._clusters_for(zone, named)
+
+        def read(registration: ClusterRegistration) -> tuple[ClusterInventory, dict[str, datetime | None]]:
+            with self._connect(registration) as kube:
+                # EC2 details only for the zone's nodes: the pets away are found by their volumes' ids alone.
+                zones = self._zones(registration)
+                inventory = reading.read_cluster(kube, self._fencer, self._volumes, zones, zone=zone)
+                return inventory, kube.lease_renewals()
+
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(clusters)))) as pool:
+            read_all = list(pool.map(read, clusters))
+        moved = self._volumes.rehomed_from(zone)
+        return failback.plan_failback(
+            zone,
+            [inventory for inventory, _ in read_all],
+            status=self._zone_status(clusters[0], zone) if clusters else None,
+            leases={inventory.cluster: leases for inventory, leases in read_all},
+            moved={inventory.cluster: moved for inventory, _ in read_all},
+            now=request.now,
+        )
+
+    def _zone_status(self, registration: ClusterRegistration, zone: str) -> str | None:
+        status = self._zones(registration).get(zone)
+        return status.value if status else None
 
     def _plan_drain(self, kube: KubeWriter, body: Mapping[str, Any], request: Request) -> Plan:
         node, name, residents = reading.read_drain(kube, node=body.get("node"), instance_id=body.get("instanceId"))
@@ -272,6 +304,8 @@ class RehomingSteps:
             plan = self._node_plan(job, kube, registration)
             if isinstance(plan, Skipped):
                 return NodeReport(job.cluster, job.node, job.instance_id, False, None, None, False, plan.detail)
+            if plan.fails_back:
+                return self._fail_back(job, plan, kube, registration)
             if plan.drains:
                 return self._drain(job, plan, kube)
             execution = self.executor.execute(
@@ -297,6 +331,16 @@ class RehomingSteps:
         if waiting:
             raise StepPending(f"{len(waiting)} pod(s) of {job.node} not evicted yet (PodDisruptionBudget)")
         return reports.drain_report(plan, *_views(execution))
+
+    def _fail_back(
+        self, job: NodeJob, plan: NodePlan, kube: KubeWriter, registration: ClusterRegistration
+    ) -> NodeReport:
+        """Give the node back, checking the zone just before and just after (a relapse stops it)."""
+        effects = self._effects(kube, zone_status=lambda zone: self._zone_status(registration, zone))
+        execution = self.executor.execute(
+            job.run_id, plan.actions, effects, dry_run=job.dry_run, why=f"fail back {job.node}"
+        )
+        return reports.failback_report(plan, *_views(execution))
 
     def _node_plan(self, job: NodeJob, kube: KubeWriter, registration: ClusterRegistration) -> NodePlan | Skipped:
         saved = self._journal.load_plan(job.run_id, node_subject(job.cluster, job.node))
@@ -375,6 +419,8 @@ class RehomingSteps:
     # --- report ------------------------------------------------------------------------------------------------
 
     def report(self, request: ReportInput) -> RunReport:
+        if request.runbook is Runbook.FAILBACK_ZONE:
+            request = self._cordon_again_on_relapse(request)
         result = reports.run_report(request)
         now = self._clock()
         self._audit.record(
@@ -388,6 +434,28 @@ class RehomingSteps:
             {"run": request.run_id, "outcome": result.outcome.value},
         )
         return result
+
+    def _cordon_again_on_relapse(self, request: ReportInput) -> ReportInput:
+        """A failback whose zone relapsed after some nodes were given back: Ferry's cordon goes back on each of
+        them (journaled `cordon` steps of this run, marked as Ferry's), so failback leaves no node of an
+        impaired zone schedulable, whenever the relapse came. The nodes' reports say so."""
+        zone = str(request.input.get("zone", ""))
+        if all(n.cordoned for n in request.nodes):
+            return request  # nothing was given back: nothing to take back
+        status = self._zone_status(self._registration(request.nodes[0].cluster), zone)
+        given_back = failback.cordon_again(request.nodes, status)
+        for node in given_back:
+            with self._connect(self._registration(node.cluster)) as kube:
+                self.executor.execute(
+                    request.run_id,
+                    [Cordon(cluster=node.cluster, node=node.node)],
+                    self._effects(kube),
+                    dry_run=bool(request.input.get("dryRun", False)),
+                    why=f"{zone} relapsed during failback: {node.node} cordoned again",
+                )
+        again = f"{zone} relapsed: cordoned again after it was given back"
+        nodes = tuple(replace(n, cordoned=True, reason=again) if n in given_back else n for n in request.nodes)
+        return replace(request, nodes=nodes)
 
 
 # --- helpers --------------------------------------------------------------------------------------------------

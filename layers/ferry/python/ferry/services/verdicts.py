@@ -168,6 +168,10 @@ class Verdicts:
 
     def decide(self, signals: Iterable[Signal]) -> tuple[Done, ...]:
         """Apply the signals; carry out a reaction for each transition committed by this call."""
+        return tuple(done for _, done in self.react_to(signals) if done is not None)
+
+    def react_to(self, signals: Iterable[Signal]) -> tuple[tuple[Transition, Done | None], ...]:
+        """`decide`, saying which transition each reaction is for (None: left pending in the outbox)."""
         policy = self.policy()
         if policy is None:
             logger.info("no registered clusters over two zones or more: nothing to decide")
@@ -177,14 +181,15 @@ class Verdicts:
         reactions = [react(t) for t in transitions]
         for reaction in reactions:
             self._outbox.put(reaction.action_id, reaction.to_dict(), now=now)
-        done = []
+        done: list[tuple[Transition, Done | None]] = []
         for reaction in reactions:
             # One reaction failing (SNS down, Step Functions throttling) must not stop the others, nor fail
             # the invocation: it stays in the outbox and the next probe round carries it out.
             try:
-                done.append(self._carry_out(reaction))
+                done.append((reaction.transition, self._carry_out(reaction)))
             except FerryError as error:
                 logger.error("reaction left pending", extra={"action_id": reaction.action_id, "error": str(error)})
+                done.append((reaction.transition, None))
         return tuple(done)
 
     def retry_unfinished(self, zones: Iterable[str], *, claims: Claims) -> tuple[Done, ...]:

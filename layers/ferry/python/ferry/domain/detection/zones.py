@@ -14,6 +14,13 @@ Facts about a zone:
   resolution still resolves; a late, older issue never reopens a newer resolution. Drills (an ARC practice
   run, a FIS experiment) and a manual shift of a resource Ferry does not follow are not authorities: the
   translators give them kinds of their own, which this detector does not read.
+- a person's override (SetZone, `ferry.domain.overrides`): ZONE_HELD_IMPAIRED is an authority like the
+  others, keyed by the person and the run, that holds until a ZONE_MARKED_HEALTHY or until its `until`, when
+  it lapses as if closed at that time (good news: the zone recovers through the normal hold-down, so there
+  is no failback before `until`). ZONE_MARKED_HEALTHY closes every authority open before it, in the
+  person's name: the way out for a zone whose Health "closed" event never came. It closes authorities only:
+  evidence (the nodes witness, a quorum) still counts, so a zone a person calls healthy while its nodes are
+  down relapses at once.
 - a person's request (EVACUATION_REQUESTED): impairs the zone at once unless it predates the zone's last
   recovery. It holds nothing afterwards: once probes report the zone fine for the hold-down, Ferry fails
   back. A zone to be kept out for maintenance is shifted away with ARC, which holds until the shift ends.
@@ -31,16 +38,21 @@ Transitions:
 - HEALTHY -> SUSPECT: one witness; SUSPECT -> HEALTHY: its evidence aged out or was withdrawn.
 - IMPAIRED -> RECOVERING: no authority open, and good news newer than the last bad news and than the
   verdict itself. Silence is not health: an IMPAIRED zone no one speaks about stays IMPAIRED.
-- RECOVERING -> IMPAIRED (relapse): any bad news newer than the good news that started the recovery. The
-  evacuation already under way continues; no second one starts.
-- RECOVERING -> HEALTHY (RECOVERED): `hold_down` of quiet; failback starts.
+- RECOVERING -> IMPAIRED (relapse): zone-level evidence newer than the good news that started the recovery:
+  an open authority, a person's request, the nodes witness (a cluster's nodes of the zone mostly not ready),
+  or a quorum of witnesses with bad observations in the window, one of them from the hold-down. The
+  evacuation already under way continues; no second one starts, and the hold-down starts again with the
+  next good news. Single-instance news (one instance stopped, one Spot interruption, one alarm) is recorded
+  but is not zone-level: in a busy fleet an instance stops somewhere every few minutes, and letting each one
+  restart the hold-down would keep a recovered zone from ever failing back.
+- RECOVERING -> HEALTHY (RECOVERED): `hold_down` of quiet (in that sense); failback starts.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -65,7 +77,7 @@ from ferry.domain.detection.transitions import (
     is_execution_name,
     transition,
 )
-from ferry.domain.serialization import JsonModel
+from ferry.domain.serialization import JsonModel, wire
 from ferry.domain.signals import Signal, SignalKind
 
 OBSERVATIONS_PER_WITNESS = 16  # enough to show the audit what happened; keeps the item small
@@ -75,6 +87,7 @@ EVIDENCE_UNHEALTHY = "unhealthy"  # ferry.domain.probing: how many of them are N
 EVIDENCE_EVENT_ARN = "eventArn"  # AWS Health
 EVIDENCE_ALARM = "alarmName"  # CloudWatch
 EVIDENCE_EXECUTION = "execution_name"  # EVACUATION_REQUESTED: the run the person already started
+EVIDENCE_UNTIL = "until"  # ZONE_HELD_IMPAIRED: when the hold lapses (ISO-8601), absent when it holds until lifted
 
 
 class Witness(StrEnum):
@@ -83,7 +96,11 @@ class Witness(StrEnum):
     ALARMS = "alarms"
 
 
-_AUTHORITY_OPEN = {SignalKind.HEALTH_ISSUE: True, SignalKind.ZONAL_SHIFT_STARTED: True}
+_AUTHORITY_OPEN = {
+    SignalKind.HEALTH_ISSUE: True,
+    SignalKind.ZONAL_SHIFT_STARTED: True,
+    SignalKind.ZONE_HELD_IMPAIRED: True,
+}
 _AUTHORITY = {
     **_AUTHORITY_OPEN,
     SignalKind.HEALTH_RESOLVED: False,
@@ -99,17 +116,19 @@ _OBSERVED: dict[SignalKind, tuple[Witness, bool]] = {
     SignalKind.NODES_NOT_READY: (Witness.NODES, True),
     SignalKind.NODES_READY: (Witness.NODES, False),
 }
-ZONE_KINDS = frozenset({*_AUTHORITY, *_OBSERVED, SignalKind.EVACUATION_REQUESTED})
+ZONE_KINDS = frozenset({*_AUTHORITY, *_OBSERVED, SignalKind.EVACUATION_REQUESTED, SignalKind.ZONE_MARKED_HEALTHY})
 _OPENINGS = frozenset({*_AUTHORITY_OPEN, SignalKind.EVACUATION_REQUESTED})
 
 
 @dataclass(frozen=True, slots=True)
 class Authority(JsonModel):
-    """An authoritative condition on the zone, open or closed, as of its newest signal."""
+    """An authoritative condition on the zone, open or closed, as of its newest signal; `until`: when a
+    person's hold lapses on its own."""
 
     key: str
     open: bool
     ref: SignalRef
+    until: datetime | None = field(default=None, metadata=wire(omit_empty=True))
 
     @property
     def order(self) -> tuple[datetime, int, str, str]:
@@ -249,7 +268,12 @@ def merge_zone(state: ZoneState, signals: Iterable[Signal], clock: datetime, pol
 def _merge_one(state: ZoneState, signal: Signal, clock: datetime, policy: DetectionPolicy) -> ZoneState:
     ref = SignalRef.of(signal, clock)
     if signal.kind in _AUTHORITY:
-        return _merge_authority(state, Authority(_authority_key(signal), _AUTHORITY[signal.kind], ref))
+        until = (
+            _timestamp(signal.evidence.get(EVIDENCE_UNTIL)) if signal.kind is SignalKind.ZONE_HELD_IMPAIRED else None
+        )
+        return _merge_authority(state, Authority(_authority_key(signal), _AUTHORITY[signal.kind], ref, until))
+    if signal.kind is SignalKind.ZONE_MARKED_HEALTHY:
+        return _merge_all_clear(state, ref)
     if signal.kind is SignalKind.EVACUATION_REQUESTED:
         return _merge_request(state, signal, ref)
     witness, bad = _OBSERVED[signal.kind]
@@ -269,6 +293,21 @@ def _merge_authority(state: ZoneState, authority: Authority) -> ZoneState:
     elif current is not None and current.open:
         changes["last_good"] = newer(state.last_good, authority.ref)
     return dataclasses.replace(state, **changes)
+
+
+def _merge_all_clear(state: ZoneState, ref: SignalRef) -> ZoneState:
+    """A person says the zone is healthy: every authority open before they said it is closed in their name.
+
+    The closed authority keeps the person's reference, so a replay of the opening (older) stays superseded,
+    while an authority opened after the all-clear still counts.
+    """
+    if state.last_good is not None and state.last_good.identity == ref.identity:
+        return state  # a replay
+    closed = tuple(
+        dataclasses.replace(a, open=False, ref=ref, until=None) if a.open and a.ref.order < ref.order else a
+        for a in state.authorities
+    )
+    return dataclasses.replace(state, authorities=closed, last_good=newer(state.last_good, ref))
 
 
 def _merge_request(state: ZoneState, signal: Signal, ref: SignalRef) -> ZoneState:
@@ -311,6 +350,8 @@ def _merge_observation(state: ZoneState, observation: Observation, kind: SignalK
 def _authority_key(signal: Signal) -> str:
     if signal.kind in (SignalKind.HEALTH_ISSUE, SignalKind.HEALTH_RESOLVED):
         return "health:" + (signal.evidence.get(EVIDENCE_EVENT_ARN) or signal.source_id)
+    if signal.kind is SignalKind.ZONE_HELD_IMPAIRED:
+        return "operator-hold:" + signal.source_id  # the person and their run: each hold is its own
     # ARC shifts are per resource: a shift of one load balancer ending does not end another's.
     return f"zonal-shift:{signal.evidence.get('trigger', '')}:{signal.evidence.get('resources', '')}"
 
@@ -334,6 +375,15 @@ def _nodes_bad(signal: Signal, policy: DetectionPolicy) -> bool | None:
 
 def _count(raw: str | None) -> int | None:
     return int(raw) if raw is not None and raw.isdigit() else None
+
+
+def _timestamp(raw: str | None) -> datetime | None:
+    """An ISO-8601 time with its offset; None when absent or unreadable (a hold without an end holds)."""
+    try:
+        at = datetime.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+    return at if at is not None and at.tzinfo is not None else None
 
 
 # ---------------------------------------------------------------------------------------------- settling
@@ -367,6 +417,7 @@ def settle_zone(
 
 
 def _prune(state: ZoneState, clock: datetime, policy: DetectionPolicy) -> ZoneState:
+    state = _lapse(state, clock)
     # The common case, nothing aged out, is checked first without building anything: it runs for every zone
     # on every signal.
     if all(not is_stale(o.ref.observed_at, clock, policy.window) for o in state.observations) and all(
@@ -378,6 +429,21 @@ def _prune(state: ZoneState, clock: datetime, policy: DetectionPolicy) -> ZoneSt
     memory = policy.window * AUTHORITY_MEMORY_WINDOWS
     authorities = tuple(a for a in state.authorities if a.open or not is_stale(a.ref.observed_at, clock, memory))
     return dataclasses.replace(state, observations=observations, authorities=authorities)
+
+
+def _lapse(state: ZoneState, clock: datetime) -> ZoneState:
+    """A person's hold whose `until` has come closes as if a closing had arrived then: good news at `until`."""
+    if not any(a.open and a.until is not None and a.until <= clock for a in state.authorities):
+        return state
+    authorities, last_good = [], state.last_good
+    for authority in state.authorities:
+        if authority.open and authority.until is not None and authority.until <= clock:
+            lapsed = dataclasses.replace(authority.ref, observed_at=authority.until)
+            authorities.append(dataclasses.replace(authority, open=False, ref=lapsed))
+            last_good = newer(last_good, lapsed)
+        else:
+            authorities.append(authority)
+    return dataclasses.replace(state, authorities=tuple(authorities), last_good=last_good)
 
 
 @dataclass(frozen=True, slots=True)
@@ -467,14 +533,10 @@ def _next_when_impaired(state: ZoneState, clock: datetime) -> tuple[ZoneState, T
 def _next_when_recovering(
     state: ZoneState, clock: datetime, policy: DetectionPolicy
 ) -> tuple[ZoneState, Transition | None] | None:
-    bad = state.last_bad
-    relapsed = any(a.open for a in state.authorities) or (
-        bad is not None and state.recovering_from is not None and bad.observed_at > state.recovering_from
-    )
-    if relapsed:
+    relapse = _relapse(state, policy)
+    if relapse:
         new = dataclasses.replace(state, status=ZoneStatus.IMPAIRED, since=clock, recovering_from=None)
-        refs = (bad,) if bad else ()
-        return new, _transition(state, new, clock, TransitionReason.RELAPSED, refs, name=state.evacuation)
+        return new, _transition(state, new, clock, TransitionReason.RELAPSED, relapse, name=state.evacuation)
     if state.since is not None and clock - state.since < policy.hold_down:
         return None
     failback = execution_name("failback", state.zone, at=state.impaired_since or clock)
@@ -491,6 +553,26 @@ def _next_when_recovering(
     return new, _transition(
         state, new, clock, TransitionReason.RECOVERED, (), handoff=Handoff.FAILBACK_ZONE, name=failback
     )
+
+
+def _relapse(state: ZoneState, policy: DetectionPolicy) -> tuple[SignalRef, ...]:
+    """The zone-level evidence that ends a hold-down, oldest first; empty while the zone is quiet.
+
+    Quiet means no zone-level news since the recovery began (`recovering_from`): an authority open (at any
+    time: it holds until closed), a person's request, a bad word from the nodes witness, or a quorum of
+    witnesses bad in the window with at least one of them speaking during the hold-down. A lone fleet or
+    alarm observation is recorded in the state (and may make the zone SUSPECT once HEALTHY) but ends nothing.
+    """
+    since = state.recovering_from
+    authorities = [a.ref for a in state.authorities if a.open]
+    if since is None:
+        return tuple(sorted(authorities, key=lambda r: r.order))
+    request = [state.request] if state.request is not None and state.request.observed_at > since else []
+    bad = [o for o in state.observations if o.bad]
+    fresh = [o for o in bad if o.ref.observed_at > since]
+    nodes = [o.ref for o in fresh if o.witness is Witness.NODES]
+    quorum = [o.ref for o in bad] if fresh and len({o.witness for o in bad}) >= policy.quorum else []
+    return tuple(sorted({*authorities, *request, *nodes, *quorum}, key=lambda r: r.order))
 
 
 def _since(state: ZoneState, clock: datetime, target: ZoneStatus = ZoneStatus.SUSPECT) -> datetime | None:

@@ -86,6 +86,8 @@ class NodeReport(CamelJsonModel):
     reason: str | None = field(default=None, metadata=OMITTED_WHEN_EMPTY)
     # DrainNode only: each pod of the node, evicted or not and why.
     evictions: tuple[PodEviction, ...] = field(default=(), metadata=OMITTED_WHEN_EMPTY)
+    # FailbackZone only: what of Ferry's was lifted from the node (its cordon, its taints).
+    lifted: tuple[str, ...] = field(default=(), metadata=OMITTED_WHEN_EMPTY)
 
 
 @dataclass(frozen=True, slots=True)

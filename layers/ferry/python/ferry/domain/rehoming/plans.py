@@ -47,6 +47,7 @@ class ActionKind(StrEnum):
     DRAIN_POD = "drain-pod"
     COMPLETE_LIFECYCLE_ACTION = "complete-lifecycle-action"
     VERIFY_RUNNING = "verify-running"
+    LIFT = "lift"  # FailbackZone: give back what Ferry did to a node (ferry.domain.rehoming.failback)
 
 
 FREEING_KINDS = frozenset(
@@ -54,7 +55,7 @@ FREEING_KINDS = frozenset(
 )
 
 
-_NODE_KINDS = FREEING_KINDS | {ActionKind.FENCE, ActionKind.CORDON, ActionKind.QUARANTINE}
+_NODE_KINDS = FREEING_KINDS | {ActionKind.FENCE, ActionKind.CORDON, ActionKind.QUARANTINE, ActionKind.LIFT}
 
 
 class Condition(StrEnum):
@@ -177,6 +178,18 @@ class Quarantine(NodeAction):
 
     def describe(self) -> str:
         return f"taint {self.node} ferry.io/fence-unconfirmed:NoSchedule (fence not confirmed: nothing forced)"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LiftNode(NodeAction):
+    """FailbackZone: unless the zone has relapsed, lift Ferry's marked cordon and taints and its quarantine in
+    one write; if the zone relapses meanwhile, put Ferry's cordon back (ferry.domain.rehoming.failback)."""
+
+    kind: ClassVar[ActionKind] = ActionKind.LIFT
+    zone: str
+
+    def describe(self) -> str:
+        return f"give {self.node} back: lift Ferry's cordon and taints (only those), unless {self.zone} relapsed"
 
 
 # --- pets -----------------------------------------------------------------------------------------------------
@@ -477,6 +490,7 @@ ACTION_TYPES: Mapping[ActionKind, type[Action]] = {
         DrainPod,
         CompleteLifecycleAction,
         VerifyRunning,
+        LiftNode,
     )
 }
 
@@ -510,6 +524,10 @@ class SkipReason(StrEnum):
     DAEMONSET_POD = "daemonset-pod"  # a drain leaves it, as `kubectl drain --ignore-daemonsets` does
     MIRROR_POD = "mirror-pod"  # a static pod's mirror: the API cannot evict it
     SPREAD_BLOCKS = "topology-spread-blocks"  # the moved pod would stay Pending: its zone spread forbids the move
+    NODE_NOT_READY = "node-not-ready"  # failback: its kubelet is not back; it keeps Ferry's cordon and taints
+    LIVING_AWAY = "living-away-from-its-zone"  # failback: a pet moved away stays where its data now is
+    ZONE_RELAPSED = "zone-relapsed"  # failback: the zone is impaired again; nothing is given back
+    PLANNED_STAGE = "planned-stage"  # failback: federated replicas return with FailbackCluster (issue 15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -539,7 +557,12 @@ class NodePlan(CamelJsonModel):
     @property
     def drains(self) -> bool:
         """A DrainNode plan (cordon, then evict): no fence, so nothing in it may be forced."""
-        return not any(a.kind is ActionKind.FENCE for a in self.actions)
+        return not any(a.kind in (ActionKind.FENCE, ActionKind.LIFT) for a in self.actions)
+
+    @property
+    def fails_back(self) -> bool:
+        """A FailbackZone plan: give the node back, nothing else."""
+        return any(a.kind is ActionKind.LIFT for a in self.actions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -628,6 +651,8 @@ class Plan:
 
 
 def _summary(node: NodePlan) -> str:
+    if node.fails_back:
+        return "give back: lift Ferry's cordon and taints"
     if node.drains:
         return f"cordon, evict {sum(1 for a in node.actions if a.kind is ActionKind.DRAIN_POD)} pod(s)"
     return f"fence {node.instance_id}, cordon, free identities"

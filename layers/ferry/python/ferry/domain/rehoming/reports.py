@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from ferry.domain.rehoming import failback
 from ferry.domain.rehoming.models import (
     FencedBy,
     IdentityFreed,
@@ -26,7 +27,7 @@ from ferry.domain.rehoming.models import (
     RunOutcome,
     RunReport,
 )
-from ferry.domain.rehoming.plans import ActionKind, Condition, DrainPod, NodePlan, PetPlan
+from ferry.domain.rehoming.plans import ActionKind, Condition, DrainPod, NodePlan, PetPlan, SkipReason
 from ferry.domain.runbooks import Runbook
 
 Statuses = Mapping[str, str]
@@ -181,11 +182,54 @@ def outcome(request: ReportInput, dry_run: bool) -> RunOutcome:
     if request.runbook is Runbook.DRAIN_NODE:  # nothing fenced; what it leaves by design is not a shortfall
         drained = all(n.cordoned and all(e.evicted for e in n.evictions) for n in request.nodes)
         return RunOutcome.SUCCEEDED if request.nodes and drained else RunOutcome.PARTIAL
+    if request.runbook is Runbook.FAILBACK_ZONE:  # pets living away and nodes not back are reported, by design
+        stopped = any(s.reason.startswith(SkipReason.ZONE_RELAPSED.value) for s in skipped_of(request))
+        relapsed = stopped or any(n.reason and "relapsed" in n.reason for n in request.nodes)
+        return RunOutcome.PARTIAL if relapsed else RunOutcome.SUCCEEDED
     unfenced = any(not n.fenced for n in request.nodes)
     # Nodes left alone matter through their pets (skipped with the node's reason); control-plane nodes do not.
     pets_left = [s for s in (request.plan.skipped if request.plan else ()) if "/node/" not in s.subject]
     left = statuses[PetStatus.FAILED] + statuses[PetStatus.SKIPPED] + len(pets_left)
     return RunOutcome.PARTIAL if unfenced or left else RunOutcome.SUCCEEDED
+
+
+def failback_report(
+    plan: NodePlan, statuses: Mapping[str, str], results: Mapping[str, Mapping[str, Any]]
+) -> NodeReport:
+    """FailbackZone's node: what of Ferry's was lifted, what stays, or that the zone relapsed."""
+    step = plan.actions[0].step_id
+    result = results.get(step) or {}
+    lifted = tuple(str(x) for x in result.get("lifted") or ())
+    if statuses.get(step) == "planned":
+        reason: str | None = "planned: lift Ferry's cordon and taints (only those)"
+    elif result.get("relapsed"):
+        again = " and cordoned again" if result.get("cordonedAgain") else ""
+        reason = f"{plan.zone} relapsed: not given back{again}" if not lifted else f"{plan.zone} relapsed{again}"
+    elif result.get("keptCordon"):
+        reason = "a cordon Ferry did not set stays"
+    else:
+        reason = None
+    uncordoned = failback.UNCORDONED in lifted and not result.get("cordonedAgain")
+    return NodeReport(
+        plan.cluster,
+        plan.node,
+        plan.instance_id,
+        fenced=False,
+        fenced_by=None,
+        identity_freed=None,
+        cordoned=not uncordoned,
+        reason=reason,
+        lifted=lifted,
+    )
+
+
+def _failback_lines(nodes: tuple[NodeReport, ...]) -> list[str]:
+    given = sum(1 for n in nodes if not n.cordoned)
+    lines = [f"nodes: {given}/{len(nodes)} given back (schedulable again)"]
+    for node in nodes:
+        what = ", ".join(node.lifted) if node.lifted else "nothing lifted"
+        lines.append(f"  - {node.cluster}/{node.node}: {what}{f' ({node.reason})' if node.reason else ''}")
+    return lines
 
 
 def run_report(request: ReportInput) -> RunReport:
@@ -210,6 +254,8 @@ def summary(request: ReportInput, result: RunOutcome) -> str:
         lines.append(f"why: {request.input['reason']}")
     if request.runbook is Runbook.DRAIN_NODE:
         lines += _drain_lines(request.nodes)
+    elif request.runbook is Runbook.FAILBACK_ZONE:
+        lines += _failback_lines(request.nodes)
     elif request.nodes:
         fenced = sum(1 for n in request.nodes if n.fenced)
         lines.append(f"nodes: {fenced}/{len(request.nodes)} fenced")
@@ -252,3 +298,7 @@ def _pet_line(pet: PetReport) -> str:
     if pet.reason:
         parts.append(pet.reason)
     return "; ".join(parts)
+
+
+def skipped_of(request: ReportInput) -> tuple[Any, ...]:
+    return request.plan.skipped if request.plan else ()
