@@ -8,9 +8,8 @@ that takes the volume and PV the held run restored (same snapshot, same zone) in
 pre-bound to the same claim, which the recreated claim could bind to instead of the new run's.
 
 The world is the re-homing drill's with one pet (a three-pet StatefulSet cannot move one pet to another zone
-without breaking its zone spread, which the planner refuses before any eviction) in one cluster. The held move
-runs on the double and on a real control plane (`real_kube`); the second half on the double only (on real it
-would cost another world and its held run: the real tier's time budget)."""
+without breaking its zone spread, which the planner refuses before any eviction) in one cluster. Both halves
+run in one world, on the double and on a real control plane (`real_kube`)."""
 
 from __future__ import annotations
 
@@ -20,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from ferry.domain.rehoming.models import PetStatus, RunOutcome, RunReport
+from ferry.domain.rehoming.models import PetStatus, RunOutcome
 from sandbox.scenario import load
 from sandbox.stepfunctions import Runbooks
 from sandbox.world import KubeBackend, World
@@ -51,11 +50,6 @@ def budget(max_unavailable: int) -> dict[str, Any]:
 
 
 @pytest.fixture
-def kube() -> KubeBackend:
-    return KubeBackend.DOUBLE  # a test parametrized with KUBE_BACKENDS runs on both
-
-
-@pytest.fixture
 def world(kube: KubeBackend) -> Iterator[World]:
     scenario = load("az-outage")
     one_pet = dataclasses.replace(scenario.statefulsets[0], replicas=1)
@@ -70,68 +64,61 @@ def pet(world: World) -> Any:
     return next(p for p in world.pets() if p.name == "db-0")
 
 
-def held(world: World, runbooks: Runbooks) -> RunReport:
-    """The move asked while the budget allows no disruption: it runs until its StepPending retries are spent.
-
-    To zone b, or to zone c when the pet is in b (a real scheduler may put the one pet in any zone)."""
-    cluster = world.clusters["east-1"]
-    cluster.apply(budget(0))
-    cluster.settle()
-    assert (cluster.get("PodDisruptionBudget", "db", "shop") or {})["status"]["disruptionsAllowed"] == 0
-    target = "us-east-1c" if pet(world).zone == MOVE["targetZone"] else MOVE["targetZone"]
-    return run(runbooks, "RehomePet", {**MOVE, "targetZone": target}, RUN_ID)
+def target_of(world: World) -> str:
+    """Zone b, or zone c when the pet is in b (a real scheduler may put the one pet in any zone)."""
+    return "us-east-1c" if pet(world).zone == MOVE["targetZone"] else MOVE["targetZone"]
 
 
 @pytest.mark.parametrize("kube", KUBE_BACKENDS)
-def test_a_budget_that_allows_no_disruption_holds_a_voluntary_move(world: World) -> None:
+def test_a_budget_holds_a_voluntary_move_until_it_allows_a_disruption_then_the_move_asked_again_moves_the_pet(
+    world: World,
+) -> None:
     cluster = world.clusters["east-1"]
     before = pet(world)
     uid = (cluster.get("Pod", "db-0", "shop") or {})["metadata"]["uid"]
+    move = {**MOVE, "targetZone": target_of(world)}
     assert before.phase == "Running"
     with Runbooks(world, runtime(world).invoke) as runbooks:
-        refused_run = held(world, runbooks)
+        cluster.apply(budget(0))
+        cluster.settle()
+        assert (cluster.get("PodDisruptionBudget", "db", "shop") or {})["status"]["disruptionsAllowed"] == 0
+        refused_run = run(runbooks, "RehomePet", move, RUN_ID)
         plan = planned(runbooks, RUN_ID)
         tries = [r.invocation for r in runbooks.sandbox.task_runs if r.function == "runbook-rehome"]
+        held_requests = cluster.request_count()
+        held_pet = pet(world)
+        held_uid = (cluster.get("Pod", "db-0", "shop") or {})["metadata"]["uid"]
+        claims = [c for c in cluster.list("PersistentVolumeClaim", "shop") if c["metadata"]["name"].endswith("db-0")]
+        (left,) = ferry_volumes(cluster)  # the held run restored the volume and made its PV before the budget
 
-    # Refused, asked again (StepPending, the Task's Retry) until the retries are spent, then reported for the
-    # pet (the Map's Catch): not forced.
+        cluster.apply(budget(1))
+        cluster.settle()
+        moved = run(runbooks, "RehomePet", move, f"{RUN_ID}-2")  # a new execution: the name is used
+
+    # While the budget allows no disruption: refused, asked again (StepPending, the Task's Retry) until the
+    # retries are spent, then reported for the pet (the Map's Catch): not forced.
     assert plan is not None and [p.pod for p in plan.pets] == ["db-0"]
     assert len(tries) == 1 + STEP_PENDING_RETRIES  # MaxAttempts counts retries, not the first try
     assert all(type(i.error).__name__ == "StepPending" for i in tries)
     assert all("PodDisruptionBudget" in str(i.error) and "429" in str(i.error) for i in tries)
-    requests = cluster.request_count()
-    assert requests.get("create pods/eviction", 0) == len(tries)  # one eviction asked per try
-    assert requests.get("delete pods", 0) == 0  # never deleted around the budget
+    assert held_requests.get("create pods/eviction", 0) == len(tries)  # one eviction asked per try
+    assert held_requests.get("delete pods", 0) == 0  # never deleted around the budget
     (refused,) = refused_run.pets
     assert refused_run.outcome is RunOutcome.FAILED and refused.status is PetStatus.FAILED
     assert "StepPending" in (refused.reason or "") and "disruption budget" in (refused.reason or "")
     assert "disruption budget" in refused_run.summary
-    still = pet(world)
-    assert (still.zone, still.phase, still.pods) == (before.zone, "Running", 1)
-    assert (cluster.get("Pod", "db-0", "shop") or {})["metadata"]["uid"] == uid
+    assert (held_pet.zone, held_pet.phase, held_pet.pods, held_uid) == (before.zone, "Running", 1, uid)
     # The budget is asked (dry run) before any claim is let go: the pet's claim is not Terminating under it.
-    claims = [c for c in cluster.list("PersistentVolumeClaim", "shop") if c["metadata"]["name"].endswith("db-0")]
     assert claims and all("deletionTimestamp" not in c["metadata"] for c in claims)
 
-
-def test_once_the_budget_allows_a_disruption_the_move_asked_again_moves_the_pet(world: World) -> None:
-    cluster = world.clusters["east-1"]
-    with Runbooks(world, runtime(world).invoke) as runbooks:
-        held(world, runbooks)
-        (left,) = ferry_volumes(cluster)  # the held run restored the volume and made its PV before the budget
-        evictions = cluster.request_count().get("create pods/eviction", 0)
-        cluster.apply(budget(1))
-        cluster.settle()
-
-        moved = run(runbooks, "RehomePet", MOVE, f"{RUN_ID}-2")  # a new execution: the name is used
-
+    # Once it allows one, a new run moves the pet.
     assert moved.outcome is RunOutcome.SUCCEEDED, moved.summary
     (report,) = moved.pets
-    assert report.status is PetStatus.MOVED and (report.from_zone, report.to_zone) == ("us-east-1a", "us-east-1b")
+    assert report.status is PetStatus.MOVED and (report.from_zone, report.to_zone) == (before.zone, move["targetZone"])
     after = pet(world)
-    assert (after.zone, after.phase, after.pods) == ("us-east-1b", "Running", 1)
+    assert (after.zone, after.phase, after.pods) == (move["targetZone"], "Running", 1)
     assert set(pods_per_identity(world).values()) == {1}
-    assert cluster.request_count().get("create pods/eviction", 0) > evictions
+    assert cluster.request_count().get("create pods/eviction", 0) > len(tries)
     # One restored volume and one PV for the pet across both runs: the held run's, now bound to its claim.
     (kept,) = ferry_volumes(cluster)
     assert kept["metadata"]["name"] == left["metadata"]["name"] and report.new_volume == handle(left)
