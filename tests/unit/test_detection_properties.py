@@ -30,6 +30,7 @@ from ferry.domain.detection import (
     with_roster,
 )
 from ferry.domain.signals import Signal, SignalKind, Source
+from tests.unit.picking import Picker
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 REGION = "us-east-1"
@@ -66,7 +67,7 @@ def zone_signals(
     kind = draw(st.sampled_from(kinds or list(ZONE_KINDS)))
     lag = draw(st.integers(-90, 600))  # some from the future (within and beyond skew), some stale
     variant = draw(st.integers(0, 2**16))
-    pick = _Picker(variant)
+    pick = Picker(variant)
     return Signal(
         kind=kind,
         source=ZONE_KINDS[kind],
@@ -84,17 +85,6 @@ def zone_signals(
             "unhealthy": str(pick(5)),
         },
     )
-
-
-class _Picker:
-    """Successive small choices out of one integer (mixed-radix digits)."""
-
-    def __init__(self, value: int) -> None:
-        self._value = value
-
-    def __call__(self, choices: int) -> int:
-        self._value, digit = divmod(self._value, choices)
-        return digit
 
 
 @st.composite

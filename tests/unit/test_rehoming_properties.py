@@ -34,54 +34,62 @@ from ferry.domain.rehoming.plans import (
 )
 from ferry.domain.rehoming.policies import RehomePolicy
 from ferry.executor.plans import PlanExecutor
+from tests.unit.picking import VARIANTS, Picker
 from tests.unit.rehoming_builders import NOW, ZONES, ClusterBuilder, request
 from tests.unit.test_rehoming_executor import CountingEffects, MemoryAudit, MemoryJournal
 
-POLICIES = st.sampled_from(["snapshot", "snapshot", "fresh", "stay", None, "teleport"])
-STATES = st.sampled_from(list(InstanceState))
-STATUSES = st.sampled_from([ZoneStatus.HEALTHY] * 4 + list(ZoneStatus))  # mostly healthy: moves happen
+POLICIES = ("snapshot", "snapshot", "fresh", "stay", None, "teleport")
+STATUSES = (ZoneStatus.HEALTHY,) * 4 + tuple(ZoneStatus)  # mostly healthy: moves happen
+VERSIONS = ((1, 27), (1, 28), (1, 31))
+SNAPSHOT_AGES = (None, timedelta(minutes=3), timedelta(hours=3))
 
 
 @st.composite
 def clusters(draw: st.DrawFn) -> ClusterInventory:
-    builder = ClusterBuilder(version=draw(st.sampled_from([(1, 27), (1, 28), (1, 31)])))
+    """A random cluster: one draw per zone, node, StatefulSet and pet (tests.unit.picking)."""
+    pick = Picker(draw(VARIANTS))
+    builder = ClusterBuilder(version=pick.one_of(VERSIONS))
     for zone in ZONES:
-        for index in range(draw(st.integers(0, 3))):
+        shape = Picker(draw(VARIANTS))
+        builder.zones[zone] = shape.one_of(STATUSES)
+        for index in range(shape(4)):
+            node = Picker(draw(VARIANTS))
             builder.node(
                 f"{zone[-1]}-w{index}",
                 zone,
-                ready=draw(st.integers(0, 3)) > 0,
-                state=draw(STATES),
-                control_plane=draw(st.integers(0, 4)) == 0 and index == 0,
-                instance="auto" if draw(st.integers(0, 9)) else None,
+                ready=node(4) > 0,
+                state=node.one_of(list(InstanceState)),
+                control_plane=node(5) == 0 and index == 0,
+                instance="auto" if node(10) else None,
             )
-        builder.zones[zone] = draw(STATUSES)
     for name in ("db", "kv"):
-        builder.statefulset(name, rehome=draw(POLICIES), deleting=draw(st.integers(0, 9)) == 0)
-        for ordinal in range(draw(st.integers(0, 4))):
-            node = draw(st.sampled_from([*sorted(builder.nodes), None])) if builder.nodes else None
-            ebs, bound = draw(st.integers(0, 9)) > 0, draw(st.integers(0, 9)) > 0
+        shape = Picker(draw(VARIANTS))
+        builder.statefulset(name, rehome=shape.one_of(POLICIES), deleting=shape(10) == 0)
+        for ordinal in range(shape(5)):
+            pet = Picker(draw(VARIANTS))
+            node = pet.one_of([*sorted(builder.nodes), None])
+            ebs, bound = pet(10) > 0, pet(10) > 0
             builder.pet(
                 ordinal,
                 node,
                 statefulset=name,
-                zone=draw(st.sampled_from(ZONES)),
+                zone=pet.one_of(ZONES),
                 ebs=ebs,
                 bound=bound,
-                snapshot_age=draw(st.sampled_from([None, timedelta(minutes=3), timedelta(hours=3)])),
-                described=draw(st.integers(0, 9)) > 0,
-                reclaim=draw(st.sampled_from(["Delete", "Retain"])),
+                snapshot_age=pet.one_of(SNAPSHOT_AGES),
+                described=pet(10) > 0,
+                reclaim=pet.one_of(("Delete", "Retain")),
             )
             # What earlier runs of a move left (held by a budget, stopped half-way): PVs pre-bound to the claim.
-            for run in range(draw(st.integers(0, 2)) if ebs and bound else 0):
+            for run in range(pet(3) if ebs and bound else 0):
                 builder.leftover(
                     ordinal,
-                    draw(st.sampled_from(ZONES)),
+                    pet.one_of(ZONES),
                     statefulset=name,
-                    snapshot=draw(st.sampled_from([None, "snap-other"])),
+                    snapshot=pet.one_of((None, "snap-other")),
                     run=f"earlier-{run}",
-                    state=draw(st.sampled_from(["available", "available", "in-use"])),
-                    described=draw(st.integers(0, 9)) > 0,
+                    state=pet.one_of(("available", "available", "in-use")),
+                    described=pet(10) > 0,
                 )
     return builder.build()
 
