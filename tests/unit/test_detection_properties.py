@@ -30,7 +30,7 @@ from ferry.domain.detection import (
     with_roster,
 )
 from ferry.domain.signals import Signal, SignalKind, Source
-from tests.unit.picking import Picker
+from tests.unit.picking import VARIANTS, Picker
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 REGION = "us-east-1"
@@ -63,11 +63,13 @@ FLEET_NOISE = [K.INSTANCE_DOWN, K.INSTANCE_UP, K.SPOT_INTERRUPTION, K.ASG_TERMIN
 def zone_signals(
     draw: st.DrawFn, now: datetime, kinds: list[SignalKind] | None = None, zone: str | None = None
 ) -> Signal:
-    """Three draws per signal (kind, lag, variant) keep generation cheap; the variant picks every other field."""
-    kind = draw(st.sampled_from(kinds or list(ZONE_KINDS)))
-    lag = draw(st.integers(-90, 600))  # some from the future (within and beyond skew), some stale
-    variant = draw(st.integers(0, 2**16))
-    pick = Picker(variant)
+    return signal_from(Picker(draw(VARIANTS)), now, kinds, zone)
+
+
+def signal_from(pick: Picker, now: datetime, kinds: list[SignalKind] | None, zone: str | None) -> Signal:
+    """One draw per signal (tests.unit.picking): its digits pick the kind, the lag and every other field."""
+    kind = pick.one_of(kinds or list(ZONE_KINDS))
+    lag = pick(691) - 90  # some from the future (within and beyond skew), some stale
     return Signal(
         kind=kind,
         source=ZONE_KINDS[kind],
@@ -96,13 +98,13 @@ def timeline(
     size: int = 30,
     start: datetime = T0,
 ) -> list[tuple[datetime, list[Signal]]]:
-    """Batches of signals, each with the time it is decided at (non-decreasing)."""
+    """Batches of one to three signals, each with the time it is decided at (non-decreasing)."""
     now = start
     batches = []
     for _ in range(draw(st.integers(1, size))):
-        now += timedelta(seconds=draw(st.integers(0, max_gap)))
-        batch = draw(st.lists(zone_signals(now, kinds, zone), min_size=1, max_size=3))
-        batches.append((now, batch))
+        shape = Picker(draw(VARIANTS))
+        now += timedelta(seconds=shape(max_gap + 1))
+        batches.append((now, [signal_from(Picker(draw(VARIANTS)), now, kinds, zone) for _ in range(1 + shape(3))]))
     return batches
 
 
@@ -242,20 +244,21 @@ def control_plane_timeline(draw: st.DrawFn, size: int = 40) -> list[tuple[dateti
     now = T0
     steps = []
     for _ in range(draw(st.integers(1, size))):
-        now += timedelta(seconds=draw(st.integers(0, 200)))
-        kind = draw(st.sampled_from(CP_KINDS))
+        pick = Picker(draw(VARIANTS))
+        now += timedelta(seconds=pick(201))
+        kind = pick.one_of(CP_KINDS)
         steps.append(
             (
                 now,
                 Signal(
                     kind=kind,
                     source=Source.EC2 if kind in (K.INSTANCE_DOWN, K.INSTANCE_UP) else Source.PROBE,
-                    source_id=f"r{draw(st.integers(0, 40))}",
-                    observed_at=now - timedelta(seconds=draw(st.integers(-90, 400))),
+                    source_id=f"r{pick(41)}",
+                    observed_at=now - timedelta(seconds=pick(491) - 90),
                     region=REGION,
-                    cluster=draw(st.sampled_from(["east-1", "east-1", "east-2"])),
-                    instance=draw(st.sampled_from(["i-cp1", "i-cp2", "i-cp3", "i-w1"])),
-                    evidence=draw(st.sampled_from([{}, {"role": "control-plane"}])),
+                    cluster=pick.one_of(("east-1", "east-1", "east-2")),
+                    instance=pick.one_of(("i-cp1", "i-cp2", "i-cp3", "i-w1")),
+                    evidence=pick.one_of(({}, {"role": "control-plane"})),
                 ),
             )
         )
