@@ -19,6 +19,7 @@ Tokens and credentials are never logged: they leave this module only inside `Cre
 from __future__ import annotations
 
 import base64
+import binascii
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from botocore.signers import RequestSigner
 
 from ferry.adapters.aws import translate_error
 from ferry.domain.clusters import ClusterRegistration
+from ferry.domain.errors import Unavailable
 
 TOKEN_PREFIX = "k8s-aws-v1."
 CLUSTER_ID_HEADER = "x-k8s-aws-id"
@@ -118,7 +120,11 @@ class EksAccess:
         except (ClientError, BotoCoreError) as error:
             raise translate_error(error) from error
         ca = (cluster.get("certificateAuthority") or {}).get("data")
-        described = DescribedCluster(endpoint=cluster["endpoint"], ca_pem=base64.b64decode(ca).decode() if ca else None)
+        try:
+            ca_pem = base64.b64decode(ca, validate=True).decode("ascii") if ca else None
+        except (binascii.Error, UnicodeDecodeError) as error:
+            raise Unavailable(f"DescribeCluster {key[1]}: certificateAuthority.data is not a base64 PEM") from error
+        described = DescribedCluster(endpoint=cluster["endpoint"], ca_pem=ca_pem)
         with self._lock:
             self._described[key] = described
         return described
