@@ -257,8 +257,13 @@ class SelfManagedCluster(Construct):
                 target.connections.allow_from(source, vxlan, "pod network (VXLAN)")
 
     def allow_api_from(self, peer: ec2.IConnectable, description: str) -> None:
-        """Let `peer` (Ferry's in-VPC functions) reach every member's API directly, as the probe does."""
-        self.control_plane_security_group.connections.allow_from(peer, ec2.Port.tcp(KUBERNETES_API_PORT), description)
+        """Let `peer` (Ferry's in-VPC functions) reach the API through the load balancer, and every member's API
+        directly, as the probe does. The rules are made from the peer's side: when the peer is in another stack
+        (Ferry's, which already depends on this one for the VPC), CDK puts both halves of each rule there, and
+        no dependency from this stack on Ferry's (a cycle) is created."""
+        api = ec2.Port.tcp(KUBERNETES_API_PORT)
+        peer.connections.allow_to(self.load_balancer_security_group, api, f"{description}: the API load balancer")
+        peer.connections.allow_to(self.control_plane_security_group, api, f"{description}: control-plane members")
 
     def _build_load_balancer(self) -> tuple[elbv2.NetworkLoadBalancer, elbv2.NetworkTargetGroup]:
         balancer = elbv2.NetworkLoadBalancer(

@@ -23,6 +23,7 @@ from cdk.settings import SubnetSetting, VpcSetting
 from ferry.domain.conventions import CLUSTER_TAG
 from tests.infrastructure import test_cdk_nag
 from tests.infrastructure.synthesis import CLUSTER_STACK_ID, Synthesized
+from tests.infrastructure.test_cdk_network import IN_VPC
 
 pytestmark = pytest.mark.xdist_group("cdk-synth")
 
@@ -295,6 +296,56 @@ def test_ferrys_subnets_in_the_clusters_vpc_have_no_route_out(
         subnet_id = stack.get_logical_id(subnet.node.default_child)  # type: ignore[arg-type]
         (table,) = [a["RouteTableId"] for a in associations if a["SubnetId"] == {"Ref": subnet_id}]
         assert [r for r in routes if r["RouteTableId"] == table] == []  # no NAT, no internet gateway
+
+
+# --- Ferry in the cluster's VPC ------------------------------------------------------------------------------
+
+
+def test_ferrys_kubernetes_functions_run_in_the_clusters_ferry_subnets_and_reach_its_api_on_6443(
+    cluster_synthesized: Synthesized, stack: ExampleClusterStack, resources: dict[str, dict[str, Any]]
+) -> None:
+    ferry = cluster_synthesized.stack
+    assert ferry.network is not None
+    functions_group = {"Fn::GetAtt": [cluster_synthesized.logical_id(ferry.network.security_group), "GroupId"]}
+    ferry_subnets = {_id(stack, subnet) for subnet in stack.cluster.ferry_placement().subnets}
+
+    def output_of(reference: Any) -> str:
+        """The cluster stack's output a Ferry resource reads (a cross-stack reference)."""
+        found = reference["Fn::GetStackOutput"]
+        assert found["StackName"] == CLUSTER_STACK_ID
+        return str(found["OutputName"])
+
+    placed = {
+        f.spec.name: cluster_synthesized.resources[cluster_synthesized.logical_id(f.function)]["Properties"].get(
+            "VpcConfig"
+        )
+        for f in ferry.functions
+    }
+    assert {name for name, config in placed.items() if config} == IN_VPC
+    for name in IN_VPC:
+        config = placed[name]
+        assert config["SecurityGroupIds"] == [functions_group], name
+        subnets = [output_of(subnet) for subnet in config["SubnetIds"]]
+        # One isolated Ferry subnet per zone of the cluster, nothing of the nodes' subnets.
+        assert len(subnets) == len(ZONES) and all("FerrySubnet" in s for s in subnets), (name, subnets)
+        assert all(any(logical in s for logical in ferry_subnets) for s in subnets), (name, subnets)
+
+    # Ferry's group may open 6443 to the load balancer and to each member; the rules live in Ferry's stack.
+    balancer = _id(stack, stack.cluster.load_balancer_security_group)
+    members = _id(stack, stack.cluster.control_plane_security_group)
+    ingress = {
+        (output_of(r["Properties"]["GroupId"]), r["Properties"]["FromPort"], r["Properties"]["ToPort"])
+        for r in cluster_synthesized.of_type("AWS::EC2::SecurityGroupIngress").values()
+        if r["Properties"].get("SourceSecurityGroupId") == functions_group
+        and "Fn::GetStackOutput" in r["Properties"]["GroupId"]
+    }
+    api = KUBERNETES_API_PORT
+    assert {(next(g for g in (balancer, members) if g in out), low, high) for out, low, high in ingress} == {
+        (balancer, api, api),
+        (members, api, api),
+    }
+    # The cluster's stack reads nothing of Ferry's: Ferry depends on the cluster, never the other way round.
+    assert "Fn::GetStackOutput" not in json.dumps(resources) and "Fn::ImportValue" not in json.dumps(resources)
 
 
 # --- backups -----------------------------------------------------------------------------------------------
