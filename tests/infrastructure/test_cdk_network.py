@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from cdk.constants import ENDPOINTS, HTTPS_PORT, KUBERNETES_API_PORT
+from cdk.constants import EKS_ENDPOINT, ENDPOINTS, HTTPS_PORT, KUBERNETES_API_PORT, STS_ENDPOINT
 from cdk.network import INTERFACE_READS, INTERFACE_WRITES
 from cdk.state import TABLE_ACTIONS
 from tests.infrastructure import test_cdk_conventions, test_cdk_nag
@@ -200,10 +200,17 @@ def test_kms_is_only_used_through_the_owning_service(vpc_synthesized: Synthesize
                 assert "kms:ViaService" in json.dumps(statement.get("Condition")), statement
 
 
-@pytest.mark.parametrize("spec", [pytest.param(spec, id=spec.service) for spec in ENDPOINTS])
+@pytest.mark.parametrize(
+    ("variant", "spec"),
+    [
+        *(pytest.param("vpc_synthesized", spec, id=spec.service) for spec in ENDPOINTS),
+        *(pytest.param("eks_vpc_synthesized", spec, id=spec.service) for spec in (EKS_ENDPOINT, STS_ENDPOINT)),
+    ],
+)
 def test_botocore_sends_each_service_to_its_endpoint(
-    vpc_synthesized: Synthesized, spec: Any, monkeypatch: pytest.MonkeyPatch
+    variant: str, spec: Any, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
+    vpc_synthesized: Synthesized = request.getfixturevalue(variant)
     network = vpc_synthesized.stack.network
     assert network is not None
     endpoint_id = vpc_synthesized.logical_id(network.interface_endpoints[spec.construct_id])
