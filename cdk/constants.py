@@ -339,6 +339,8 @@ VXLAN_PORT = 4789  # the pod network's overlay (Calico in VXLAN mode), between e
 LAUNCH_HOOK_TIMEOUT = Duration.minutes(30)
 TERMINATE_HOOK_TIMEOUT = Duration.minutes(10)
 ETCD_BACKUP_RETENTION = Duration.days(30)
+ETCD_BACKUP_MINUTES_RANGE = (5, 60)  # the snapshot interval: each is a full copy of etcd
+ETCD_SNAPSHOT_PREFIX = "snapshots/"  # s3://<backups>/snapshots/<UTC time>-<instance>.db (bootstrap-node.sh)
 
 
 class ExampleClusterKey:
