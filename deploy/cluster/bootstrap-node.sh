@@ -218,6 +218,9 @@ fi
 # --- etcd backups (control-plane members) -----------------------------------------------------------------------
 if [[ "${ROLE}" == control-plane ]]; then
   mkdir -p "${ROOT}/etc/ferry" "${ROOT}/usr/local/sbin" "${ROOT}/etc/systemd/system"
+  # crictl (the backup reaches the etcd container with it) would otherwise guess among deprecated endpoints.
+  printf 'runtime-endpoint: unix:///run/containerd/containerd.sock\n' > "${ROOT}/etc/crictl.yaml"
+  chmod 0644 "${ROOT}/etc/crictl.yaml"
   # No secret in here: where to write, and who this member is.
   cat > "${ROOT}/etc/ferry/etcd-backup.env" <<EOF
 FERRY_CLUSTER=${CLUSTER}

@@ -305,9 +305,12 @@ def test_control_plane_members_get_the_backup_timer_and_workers_do_not(tmp_path:
     ]
     assert "systemctl enable --now ferry-etcd-backup.timer" in member.calls
     assert os.access(member.root / "usr" / "local" / "sbin" / "ferry-etcd-backup", os.X_OK)
+    crictl = (member.root / "etc" / "crictl.yaml").read_text()
+    assert crictl == "runtime-endpoint: unix:///run/containerd/containerd.sock\n"
     assert_no_secret_leaks(member)
 
     assert not (worker.root / "etc" / "systemd").exists() and not (worker.root / "etc" / "ferry").exists()
+    assert not (worker.root / "etc" / "crictl.yaml").exists()
     assert not [c for c in worker.calls if "ferry-etcd-backup" in c]
 
 
