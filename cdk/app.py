@@ -36,10 +36,16 @@ def build_app(*, outdir: str | None = None, context: Mapping[str, Any] | None = 
     """The app with Ferry's stack and the AwsSolutions checks, not yet synthesized."""
     app = App(outdir=outdir, context=dict(context) if context is not None else None)
     settings = Settings.from_context(app.node)
-    FerryStack(app, STACK_ID, settings=settings)
     example = example_cluster_props(app, settings)
-    if example is not None:
-        ExampleClusterStack(app, f"{STACK_ID}Cluster-{example.name}", settings=settings, props=example)
+    if example is None:
+        FerryStack(app, STACK_ID, settings=settings)
+    else:
+        # Ferry goes into the example cluster's VPC (its isolated Ferry subnets), and may reach the cluster's API
+        # through its load balancer and each control-plane member directly (the probe's /readyz per member).
+        cluster = ExampleClusterStack(app, f"{STACK_ID}Cluster-{example.name}", settings=settings, props=example)
+        ferry = FerryStack(app, STACK_ID, settings=settings, placement=cluster.cluster.ferry_placement())
+        if ferry.network is not None:  # always, given a placement
+            cluster.cluster.allow_api_from(ferry.network.security_group, "Ferry's in-VPC functions")
     Validations.of(app).add_plugins(AwsSolutionsChecks(verbose=True))
     return app
 

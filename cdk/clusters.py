@@ -44,8 +44,10 @@ from cdk.constants import (
     BOOTSTRAP_SCRIPT,
     CLUSTER_PARAMETER_PATH,
     CLUSTER_SECRET_PREFIX,
+    ETCD_BACKUP_MINUTES_RANGE,
     ETCD_BACKUP_RETENTION,
     ETCD_PORTS,
+    ETCD_SNAPSHOT_PREFIX,
     KUBELET_PORT,
     KUBERNETES_API_PORT,
     LAUNCH_HOOK_TIMEOUT,
@@ -54,6 +56,7 @@ from cdk.constants import (
     TERMINATE_HOOK_TIMEOUT,
     VXLAN_PORT,
 )
+from cdk.grants import scoped_policy
 from cdk.network import Placement
 from cdk.settings import VpcSetting
 from ferry.domain.conventions import CLUSTER_TAG
@@ -83,6 +86,8 @@ class ClusterProps:
     max_workers_per_zone: int = 5
     pod_cidr: str = "192.168.0.0/16"
     vpc_cidr: str = "10.0.0.0/16"  # for a new VPC
+    # The etcd snapshot interval (the control plane's RPO): the leader's timer writes one to the bucket this often.
+    etcd_backup_minutes: int = 15
     existing_vpc: VpcSetting | None = field(default=None)  # its subnets: the nodes' private subnets, one per zone
 
     def validate(self) -> None:
@@ -100,6 +105,11 @@ class ClusterProps:
             raise ClusterPropsError(
                 f"workers_per_zone must be from 0 to max_workers_per_zone ({self.max_workers_per_zone}), "
                 f"got {self.workers_per_zone}"
+            )
+        low, high = ETCD_BACKUP_MINUTES_RANGE
+        if not low <= self.etcd_backup_minutes <= high:
+            raise ClusterPropsError(
+                f"etcd_backup_minutes must be from {low} to {high} minutes, got {self.etcd_backup_minutes!r}"
             )
         if self.existing_vpc is not None:
             self.existing_vpc.validate()
@@ -257,8 +267,13 @@ class SelfManagedCluster(Construct):
                 target.connections.allow_from(source, vxlan, "pod network (VXLAN)")
 
     def allow_api_from(self, peer: ec2.IConnectable, description: str) -> None:
-        """Let `peer` (Ferry's in-VPC functions) reach every member's API directly, as the probe does."""
-        self.control_plane_security_group.connections.allow_from(peer, ec2.Port.tcp(KUBERNETES_API_PORT), description)
+        """Let `peer` (Ferry's in-VPC functions) reach the API through the load balancer, and every member's API
+        directly, as the probe does. The rules are made from the peer's side: when the peer is in another stack
+        (Ferry's, which already depends on this one for the VPC), CDK puts both halves of each rule there, and
+        no dependency from this stack on Ferry's (a cycle) is created."""
+        api = ec2.Port.tcp(KUBERNETES_API_PORT)
+        peer.connections.allow_to(self.load_balancer_security_group, api, f"{description}: the API load balancer")
+        peer.connections.allow_to(self.control_plane_security_group, api, f"{description}: control-plane members")
 
     def _build_load_balancer(self) -> tuple[elbv2.NetworkLoadBalancer, elbv2.NetworkTargetGroup]:
         balancer = elbv2.NetworkLoadBalancer(
@@ -376,9 +391,9 @@ class SelfManagedCluster(Construct):
             Acknowledgment(
                 id="AwsSolutions-S1",
                 reason=(
-                    "Only the cluster's control-plane members and Ferry write etcd snapshots here (planned), "
-                    "every write is a versioned object; a server access log bucket per cluster would have no "
-                    "reader, and CloudTrail data events cover audits where the account enables them."
+                    "Only the cluster's etcd leader writes snapshots here (control-plane roles may only put objects "
+                    "under snapshots/), every write is a versioned object; a server access log bucket per cluster "
+                    "would have no reader, and CloudTrail data events cover audits where the account enables them."
                 ),
             )
         )
@@ -402,6 +417,23 @@ class SelfManagedCluster(Construct):
                 conditions=tagged,
             )
         )
+        if control_plane:
+            # The etcd leader's snapshots (bootstrap-node.sh's timer): new objects under snapshots/ only; never a
+            # read, a delete or a listing (old snapshots leave by the bucket's lifecycle rule).
+            scoped_policy(
+                self,
+                "EtcdSnapshots",
+                role=role,
+                statements=[
+                    iam.PolicyStatement(
+                        actions=["s3:PutObject"], resources=[self.backups.arn_for_objects(f"{ETCD_SNAPSHOT_PREFIX}*")]
+                    )
+                ],
+                reason=(
+                    "Each etcd snapshot is a new object named by its time and member, unknown at deploy time; only "
+                    "PutObject, only under this cluster's own backup bucket's snapshots/ prefix."
+                ),
+            )
         secrets = [self.join_secret] + ([self.control_plane_secret] if control_plane else [])
         role.add_to_policy(
             iam.PolicyStatement(
@@ -429,6 +461,8 @@ class SelfManagedCluster(Construct):
         }
         if node_role == "control-plane":
             settings["FERRY_CONTROL_PLANE_SECRET"] = f"{self.props.secret_path}/control-plane"
+            settings["FERRY_ETCD_BACKUP_BUCKET"] = self.backups.bucket_name
+            settings["FERRY_ETCD_BACKUP_MINUTES"] = str(self.props.etcd_backup_minutes)
         user_data = ec2.UserData.for_linux()
         user_data.add_commands(
             *(f"export {key}={shlex.quote(value)}" for key, value in settings.items()),

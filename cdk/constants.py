@@ -322,6 +322,10 @@ ENDPOINTS = (
         "AutoScaling", "autoscaling", ("autoscaling:CompleteLifecycleAction",), "AWS_ENDPOINT_URL_AUTO_SCALING"
     ),
 )
+# Only with EKS clusters in the configuration file (ferry.adapters.eks): their endpoint and CA; and with an
+# `eks_role_arn`, the role their tokens are signed as. The token itself is presigned offline (no STS call).
+EKS_ENDPOINT = EndpointSpec("Eks", "eks", ("eks:DescribeCluster",), "AWS_ENDPOINT_URL_EKS")
+STS_ENDPOINT = EndpointSpec("Sts", "sts", ("sts:AssumeRole",), "AWS_ENDPOINT_URL_STS")
 # DynamoDB (the state table) is reached through a gateway endpoint; its actions are cdk/state.py's TABLE_ACTIONS.
 
 # --- self-managed clusters (cdk/clusters.py, docs/CLUSTERS.md) ------------------------------------------
@@ -335,6 +339,8 @@ VXLAN_PORT = 4789  # the pod network's overlay (Calico in VXLAN mode), between e
 LAUNCH_HOOK_TIMEOUT = Duration.minutes(30)
 TERMINATE_HOOK_TIMEOUT = Duration.minutes(10)
 ETCD_BACKUP_RETENTION = Duration.days(30)
+ETCD_BACKUP_MINUTES_RANGE = (5, 60)  # the snapshot interval: each is a full copy of etcd
+ETCD_SNAPSHOT_PREFIX = "snapshots/"  # s3://<backups>/snapshots/<UTC time>-<instance>.db (bootstrap-node.sh)
 
 
 class ExampleClusterKey:

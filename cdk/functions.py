@@ -37,6 +37,7 @@ from cdk.network import FerryNetwork
 from cdk.notifications import FerryNotifications
 from cdk.settings import Settings
 from cdk.state import FerryState
+from ferry.domain.clusters import ClusterKind
 
 _READ_ONLY_ACTION = re.compile(r"^[a-z0-9-]+:(Describe|Get|List)[A-Za-z]*$")
 
@@ -71,6 +72,7 @@ class FerryFunction(Construct):
             self._build_unscoped_reads(spec)
         if spec.kubernetes:
             self._build_cluster_credentials()
+            self._build_eks_access(settings)
         self._acknowledge_tracing()
         self._acknowledge_runtime()
 
@@ -184,6 +186,25 @@ class FerryFunction(Construct):
             ),
             dependent=self.function,
         )
+
+    def _build_eks_access(self, settings: Settings) -> None:
+        """The configuration file's EKS clusters: DescribeCluster on each one's ARN (endpoint and CA), and
+        AssumeRole on the roles their tokens are signed as (ferry.adapters.eks). Nothing without EKS clusters."""
+        clusters = [c for c in settings.configuration.clusters if c.kind is ClusterKind.EKS]
+        if clusters:
+            stack = Stack.of(self)
+            arns = sorted(
+                {
+                    stack.format_arn(
+                        service="eks", region=c.region, resource="cluster", resource_name=c.eks_cluster_name
+                    )
+                    for c in clusters
+                }
+            )
+            self.role.add_to_policy(iam.PolicyStatement(actions=["eks:DescribeCluster"], resources=arns))
+        roles = sorted({c.eks_role_arn for c in clusters if c.eks_role_arn})
+        if roles:
+            self.role.add_to_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=roles))
 
     def _acknowledge_runtime(self) -> None:
         Validations.of(self.function).acknowledge(

@@ -59,9 +59,19 @@ def nag_resource(scope: Construct, pattern: str) -> str:
     resolved = stack.resolve(pattern)
     if isinstance(resolved, str):
         return f"Resource::{resolved}"
-    # {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":ec2:..."]]}: cdk-nag writes Refs as <name>.
+    # {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":ec2:..."]]}: cdk-nag writes Refs as <name>, and
+    # attributes as <logical id.attribute> (a bucket's ARN followed by an object key pattern).
     parts = resolved["Fn::Join"][1]
-    return "Resource::" + "".join(part if isinstance(part, str) else f"<{part['Ref']}>" for part in parts)
+    return "Resource::" + "".join(_nag_part(part) for part in parts)
+
+
+def _nag_part(part: str | dict[str, list[str] | str]) -> str:
+    if isinstance(part, str):
+        return part
+    if "Ref" in part:
+        return f"<{part['Ref']}>"
+    logical_id, attribute = part["Fn::GetAtt"]
+    return f"<{logical_id}.{attribute}>"
 
 
 def scoped_policy(

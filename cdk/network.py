@@ -92,9 +92,12 @@ class FerryNetwork(Construct):
         placement: Placement,
         dynamodb_prefix_list: str,
         table_arn: str,
+        endpoints: Sequence[EndpointSpec] = ENDPOINTS,
+        eks_apis: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.placement = placement
+        self.endpoints = tuple(endpoints)
         self.security_group = ec2.SecurityGroup(
             self,
             "Functions",
@@ -112,13 +115,17 @@ class FerryNetwork(Construct):
         self.security_group.add_egress_rule(
             ec2.Peer.ipv4(placement.api_cidr), ec2.Port.tcp(KUBERNETES_API_PORT), "Kubernetes API endpoints"
         )
+        if eks_apis:  # an EKS cluster's private API endpoint listens on 443, not 6443
+            self.security_group.add_egress_rule(
+                ec2.Peer.ipv4(placement.api_cidr), ec2.Port.tcp(HTTPS_PORT), "EKS clusters' private API endpoints"
+            )
         self.security_group.connections.allow_to(
             self.endpoints_security_group, ec2.Port.tcp(HTTPS_PORT), "the Ferry interface endpoints"
         )
         self.security_group.add_egress_rule(
             ec2.Peer.prefix_list(dynamodb_prefix_list), ec2.Port.tcp(HTTPS_PORT), "the DynamoDB gateway endpoint"
         )
-        self.interface_endpoints = {spec.construct_id: self._build_interface_endpoint(spec) for spec in ENDPOINTS}
+        self.interface_endpoints = {spec.construct_id: self._build_interface_endpoint(spec) for spec in self.endpoints}
         self.dynamodb_endpoint = ec2.GatewayVpcEndpoint(
             self,
             "DynamoDb",
@@ -154,7 +161,7 @@ class FerryNetwork(Construct):
     def endpoint_urls(self) -> dict[str, str]:
         """`AWS_ENDPOINT_URL_<service id>` -> https://<regional DNS name>, for every interface endpoint."""
         urls = {}
-        for spec in ENDPOINTS:
+        for spec in self.endpoints:
             if spec.endpoint_url_setting is None:
                 continue
             endpoint = self.interface_endpoints[spec.construct_id]
@@ -220,7 +227,7 @@ class FerryNetwork(Construct):
     def allow(self, roles: Sequence[iam.IRole]) -> None:
         """Each endpoint admits these roles (the in-VPC functions'), for the actions Ferry uses through it only."""
         principals = [iam.ArnPrincipal(role.role_arn) for role in roles]
-        for spec in ENDPOINTS:
+        for spec in self.endpoints:
             self.interface_endpoints[spec.construct_id].add_to_policy(
                 iam.PolicyStatement(principals=list(principals), actions=list(spec.actions), resources=["*"])
             )

@@ -30,6 +30,7 @@ from cdk.constants import (
     PROBE_INTERVAL_RANGE,
     REPO_ROOT,
     ContextKey,
+    ExampleClusterKey,
 )
 from ferry.domain.configuration import Configuration
 
@@ -135,6 +136,8 @@ class Settings:
     # None: the functions run outside any VPC (they reach public API endpoints only).
     vpc: VpcSetting | None = None
     dynamodb_prefix_list: str | None = None
+    # The example SelfManagedCluster's name (cdk/app.py): Ferry then goes into that cluster's VPC.
+    example_cluster: str | None = None
 
     @classmethod
     def from_context(cls, node: Node) -> Settings:
@@ -155,6 +158,7 @@ class Settings:
             ),
             vpc=_vpc(node.try_get_context(ContextKey.VPC)),
             dynamodb_prefix_list=get(ContextKey.DYNAMODB_PREFIX_LIST, None),
+            example_cluster=get(ExampleClusterKey.EXAMPLE_CLUSTER, None),
         )
         settings.validate()
         config_file = REPO_ROOT / (get(ContextKey.CONFIG, None) or DEFAULT_CONFIG)
@@ -188,8 +192,18 @@ class Settings:
             if self.vpc.zones and not all(zone.startswith(self.region) for zone in self.vpc.zones):
                 raise SettingsError(f"context '{ContextKey.VPC}': every subnet must be in region {self.region}")
             self._validate_prefix_list()
+            if self.example_cluster is not None:
+                raise SettingsError(
+                    f"context '{ContextKey.VPC}' and '{ExampleClusterKey.EXAMPLE_CLUSTER}' both place Ferry in a VPC "
+                    "(the example cluster's own): give one"
+                )
+        elif self.example_cluster is not None:
+            self._validate_prefix_list()
         elif self.dynamodb_prefix_list is not None:
-            raise SettingsError(f"context '{ContextKey.DYNAMODB_PREFIX_LIST}' is only used with '{ContextKey.VPC}'")
+            raise SettingsError(
+                f"context '{ContextKey.DYNAMODB_PREFIX_LIST}' is only used with '{ContextKey.VPC}' or "
+                f"'{ExampleClusterKey.EXAMPLE_CLUSTER}'"
+            )
 
     def _validate_prefix_list(self) -> None:
         # The functions' security group lets them reach DynamoDB's gateway endpoint through this list only;
@@ -197,7 +211,7 @@ class Settings:
         if self.dynamodb_prefix_list is None or not _PREFIX_LIST_ID.match(self.dynamodb_prefix_list):
             raise SettingsError(
                 f"context '{ContextKey.DYNAMODB_PREFIX_LIST}' must be the id (pl-...) of com.amazonaws.{self.region}."
-                f"dynamodb when '{ContextKey.VPC}' is set, got {self.dynamodb_prefix_list!r} (aws ec2 "
+                f"dynamodb when Ferry runs in a VPC, got {self.dynamodb_prefix_list!r} (aws ec2 "
                 "describe-managed-prefix-lists --filters Name=prefix-list-name,Values=com.amazonaws.REGION.dynamodb)"
             )
 

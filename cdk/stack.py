@@ -12,6 +12,8 @@ from aws_cdk import Environment, Stack, Tags
 from constructs import Construct
 
 from cdk.constants import (
+    EKS_ENDPOINT,
+    ENDPOINTS,
     INGEST,
     PROBE,
     RUNBOOK_FENCE,
@@ -20,6 +22,7 @@ from cdk.constants import (
     RUNBOOK_REPORT,
     SNAPSHOT_SCHEDULE,
     STACK_DESCRIPTION,
+    STS_ENDPOINT,
     TAGS,
     ZONE_OVERRIDE,
     ContextKey,
@@ -38,6 +41,7 @@ from cdk.runbooks import FerryRunbooks, RunbookSteps
 from cdk.settings import Settings, SettingsError
 from cdk.snapshots import FerrySnapshots
 from cdk.state import FerryState
+from ferry.domain.clusters import ClusterKind
 
 
 class FerryStack(Stack):
@@ -124,10 +128,23 @@ class FerryStack(Stack):
             return None
         if settings.dynamodb_prefix_list is None:
             raise SettingsError(f"context '{ContextKey.DYNAMODB_PREFIX_LIST}' is required when Ferry runs in a VPC")
+        eks = [c for c in settings.configuration.clusters if c.kind is ClusterKind.EKS]
+        elsewhere = sorted(c.name for c in eks if c.region != settings.region)
+        if elsewhere:
+            # The EKS endpoint is this region's, and botocore sends every region's EKS calls to it.
+            raise SettingsError(
+                f"EKS clusters {', '.join(elsewhere)} are not in {settings.region}: inside a VPC Ferry reaches EKS "
+                "through this region's endpoint only"
+            )
+        extra = (EKS_ENDPOINT,) if eks else ()
+        if any(c.eks_role_arn for c in eks):
+            extra += (STS_ENDPOINT,)
         return FerryNetwork(
             self,
             "Network",
             placement=placement,
             dynamodb_prefix_list=settings.dynamodb_prefix_list,
             table_arn=self.state.table.table_arn,
+            endpoints=(*ENDPOINTS, *extra),
+            eks_apis=bool(eks),
         )

@@ -12,6 +12,12 @@
 #     BootstrapNode runbook, planned): until they hold what this node needs it waits, at most
 #     $FERRY_WAIT_SECONDS, then fails, and the launch lifecycle hook abandons the instance.
 #
+# Control-plane nodes also get a systemd timer (ferry-etcd-backup.timer) that every $FERRY_ETCD_BACKUP_MINUTES
+# saves an etcd snapshot (`etcdctl snapshot save`, run in the etcd static pod's container, which has etcdctl
+# and the certificates) and copies it to s3://$FERRY_ETCD_BACKUP_BUCKET/snapshots/, on the member that is
+# etcd's leader only: one snapshot per interval for the cluster, taken over by the next leader when a member
+# (or its zone) is lost. The bucket's lifecycle rule expires old snapshots (cdk/clusters.py).
+#
 # Secrets never reach a log, the console or a command line: they live in shell variables and in kubeadm's
 # configuration file (mode 0600, root only), kubeadm is passed the file, and init is told not to print the
 # token or the certificate key. Nothing here turns on xtrace.
@@ -26,6 +32,8 @@ readonly ROLE="${FERRY_ROLE:?FERRY_ROLE is required (control-plane or worker)}"
 readonly PARAMETERS="${FERRY_PARAMETERS:?FERRY_PARAMETERS is required}"
 readonly JOIN_SECRET="${FERRY_JOIN_SECRET:?FERRY_JOIN_SECRET is required}"
 readonly CONTROL_PLANE_SECRET="${FERRY_CONTROL_PLANE_SECRET:-}"
+readonly BACKUP_BUCKET="${FERRY_ETCD_BACKUP_BUCKET:-}"
+readonly BACKUP_MINUTES="${FERRY_ETCD_BACKUP_MINUTES:-15}"
 readonly WAIT_SECONDS="${FERRY_WAIT_SECONDS:-900}"
 readonly POLL_SECONDS="${FERRY_POLL_SECONDS:-10}"
 readonly ROOT="${FERRY_ROOT:-}"
@@ -35,7 +43,11 @@ readonly API_PORT=6443
 log() { echo "ferry-bootstrap[${CLUSTER}/${ROLE}]: $*" >&2; }  # never given a secret
 
 case "${ROLE}" in
-  control-plane) [[ -n "${CONTROL_PLANE_SECRET}" ]] || { log "FERRY_CONTROL_PLANE_SECRET is required"; exit 2; } ;;
+  control-plane)
+    [[ -n "${CONTROL_PLANE_SECRET}" ]] || { log "FERRY_CONTROL_PLANE_SECRET is required"; exit 2; }
+    [[ -n "${BACKUP_BUCKET}" ]] || { log "FERRY_ETCD_BACKUP_BUCKET is required"; exit 2; }
+    [[ "${BACKUP_MINUTES}" =~ ^[1-9][0-9]*$ ]] || { log "FERRY_ETCD_BACKUP_MINUTES must be whole minutes"; exit 2; }
+    ;;
   worker) ;;
   *) log "FERRY_ROLE must be control-plane or worker, got '${ROLE}'"; exit 2 ;;
 esac
@@ -202,4 +214,82 @@ EOF
   chmod 0600 "${CONFIG}"
   kubeadm join --config "${CONFIG}"
 fi
+
+# --- etcd backups (control-plane members) -----------------------------------------------------------------------
+if [[ "${ROLE}" == control-plane ]]; then
+  mkdir -p "${ROOT}/etc/ferry" "${ROOT}/usr/local/sbin" "${ROOT}/etc/systemd/system"
+  # crictl (the backup reaches the etcd container with it) would otherwise guess among deprecated endpoints.
+  printf 'runtime-endpoint: unix:///run/containerd/containerd.sock\n' > "${ROOT}/etc/crictl.yaml"
+  chmod 0644 "${ROOT}/etc/crictl.yaml"
+  # No secret in here: where to write, and who this member is.
+  cat > "${ROOT}/etc/ferry/etcd-backup.env" <<EOF
+FERRY_CLUSTER=${CLUSTER}
+FERRY_REGION=${REGION}
+FERRY_INSTANCE_ID=${INSTANCE_ID}
+FERRY_ETCD_BACKUP_BUCKET=${BACKUP_BUCKET}
+EOF
+  cat > "${ROOT}/usr/local/sbin/ferry-etcd-backup" <<'BACKUP'
+#!/bin/bash
+# One etcd snapshot of this control-plane member to S3, if this member is etcd's leader (written by Ferry's
+# bootstrap-node.sh, run by ferry-etcd-backup.timer). The snapshot is saved inside the etcd static pod's
+# container (kubeadm's image has etcdctl; /var/lib/etcd is the host's directory mounted there), copied out by
+# the host's aws CLI with the node's role, and removed from the disk whatever happens.
+set -euo pipefail
+umask 077
+readonly CLUSTER="${FERRY_CLUSTER:?}" REGION="${FERRY_REGION:?}" INSTANCE_ID="${FERRY_INSTANCE_ID:?}"
+readonly BUCKET="${FERRY_ETCD_BACKUP_BUCKET:?}" ROOT="${FERRY_ROOT:-}"
+readonly SNAPSHOT=/var/lib/etcd/ferry-snapshot.db  # the same path in the container and on the host
+log() { echo "ferry-etcd-backup[${CLUSTER}/${INSTANCE_ID}]: $*" >&2; }
+
+container=$(crictl ps --quiet --state running --name '^etcd$' | head -n 1)
+[[ -n "${container}" ]] || { log "no running etcd container on this member"; exit 1; }
+etcdctl() {
+  crictl exec "${container}" etcdctl --endpoints=https://127.0.0.1:2379 \
+    --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt \
+    --key=/etc/kubernetes/pki/etcd/healthcheck-client.key "$@"
+}
+# `fields` rather than JSON: member ids are 64-bit numbers, which jq may round.
+status=$(etcdctl endpoint status --write-out=fields)
+member=$(awk -F' : ' '$1 == "\"MemberID\"" {print $2}' <<< "${status}")
+leader=$(awk -F' : ' '$1 == "\"Leader\"" {print $2}' <<< "${status}")
+[[ -n "${member}" && -n "${leader}" ]] || { log "etcd did not say who leads"; exit 1; }
+if [[ "${member}" != "${leader}" ]]; then
+  log "member ${member} is not the leader (${leader}): the leader takes the snapshot"
+  exit 0
+fi
+trap 'rm -f "${ROOT}${SNAPSHOT}" "${ROOT}${SNAPSHOT}.part"' EXIT
+etcdctl snapshot save "${SNAPSHOT}" > /dev/null
+key="snapshots/$(date -u +%Y%m%dT%H%M%SZ)-${INSTANCE_ID}.db"  # names sort by time: the newest is the last
+aws s3 cp "${ROOT}${SNAPSHOT}" "s3://${BUCKET}/${key}" --region "${REGION}" --sse AES256 --only-show-errors
+log "snapshot written to s3://${BUCKET}/${key}"
+BACKUP
+  chmod 0755 "${ROOT}/usr/local/sbin/ferry-etcd-backup"
+  cat > "${ROOT}/etc/systemd/system/ferry-etcd-backup.service" <<EOF
+[Unit]
+Description=Ferry: etcd snapshot to S3 (the leader's only)
+After=kubelet.service
+
+[Service]
+Type=oneshot
+EnvironmentFile=/etc/ferry/etcd-backup.env
+ExecStart=/usr/local/sbin/ferry-etcd-backup
+EOF
+  cat > "${ROOT}/etc/systemd/system/ferry-etcd-backup.timer" <<EOF
+[Unit]
+Description=Ferry: etcd snapshot to S3 every ${BACKUP_MINUTES} minutes
+
+[Timer]
+OnBootSec=5min
+OnUnitActiveSec=${BACKUP_MINUTES}min
+RandomizedDelaySec=30s
+
+[Install]
+WantedBy=timers.target
+EOF
+  chmod 0644 "${ROOT}"/etc/systemd/system/ferry-etcd-backup.{service,timer} "${ROOT}/etc/ferry/etcd-backup.env"
+  systemctl daemon-reload
+  systemctl enable --now ferry-etcd-backup.timer
+  log "etcd snapshots every ${BACKUP_MINUTES} minutes to s3://${BACKUP_BUCKET}/snapshots/ (leader only)"
+fi
+
 log "kubeadm finished; Ferry completes the launch once the node is Ready"

@@ -12,6 +12,7 @@ import builtins
 import ipaddress
 import itertools
 import secrets
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +95,7 @@ class KubeCluster:
         token: str = "sandbox-token",
         node_monitor_grace_period: float = 40.0,
         kubelet_start_delay: float = 0.0,
+        authenticator: Callable[[str], bool] | None = None,
     ) -> None:
         self.name = name
         self.token = token
@@ -102,7 +104,9 @@ class KubeCluster:
         self.store = Store()
         self.registry = Registry(self.store, self.clock)
         self.faults = Faults()
-        self.server = ApiServer(self.registry, token=token, version=version, faults=self.faults)
+        self.server = ApiServer(
+            self.registry, token=token, version=version, faults=self.faults, authenticator=authenticator
+        )
         self.context = Context(
             self.registry,
             self.clock,

@@ -40,3 +40,9 @@ def vpc_synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthe
 def cluster_synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
     """The app with the example SelfManagedCluster's stack beside Ferry's (`-c exampleCluster=east-1`)."""
     yield synthesize(tmp_path_factory.mktemp("cdk.out.cluster"), **CLUSTER_CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def eks_vpc_synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
+    """Inside the VPC with the example configuration file, whose EKS cluster adds EKS and STS endpoints."""
+    yield synthesize(tmp_path_factory.mktemp("cdk.out.eks"), config="deploy/ferry.example.yaml", **VPC_CONTEXT)

@@ -39,6 +39,7 @@ VPC_CONTEXT: dict[str, Any] = {
 CLUSTER_CONTEXT: dict[str, Any] = {
     "exampleCluster": "east-1",
     "clusterPackageRepository": "https://packages.example.com/kubernetes/v1.31/rpm/",
+    "dynamodbPrefixList": "pl-02cd2c6b",  # Ferry goes into the cluster's VPC
 }
 CLUSTER_STACK_ID = f"{STACK_ID}Cluster-east-1"
 

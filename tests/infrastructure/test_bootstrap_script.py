@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -25,6 +26,7 @@ TOKEN = "abcdef.0123456789abcdef"
 CERTIFICATE_KEY = "c0ffee" * 10 + "beef"
 CA_CERT_HASH = "sha256:" + "ab" * 32
 INSTANCE = "i-0123456789abcdef0"
+BUCKET = "ferry-east-1-etcdbackups-0123456789ab"
 OTHER = "i-0fedcba9876543210"
 PARAMETERS = {
     "kubernetes-version": "1.31.4",
@@ -54,7 +56,10 @@ esac
 """,
     "aws": RECORD
     + """
-if [[ "$1 $2" == "ssm get-parameter" ]]; then
+if [[ "$1 $2" == "s3 cp" ]]; then
+  [[ -n "${FAKE_S3_FAILS:-}" ]] && { echo "upload failed: AccessDenied" >&2; exit 1; }
+  key="${4#s3://*/}"; mkdir -p "$FAKE_S3/$(dirname "$key")"; cp "$3" "$FAKE_S3/$key"
+elif [[ "$1 $2" == "ssm get-parameter" ]]; then
   while [[ "$1" != --name ]]; do shift; done
   cat "$FAKE_PARAMETERS/$(basename "$2")"
 elif [[ "$1 $2" == "secretsmanager get-secret-value" ]]; then
@@ -69,6 +74,24 @@ else
 fi
 """,
     "containerd": RECORD + 'echo "SystemdCgroup = false"\n',
+    # The etcd static pod's container: `ps` finds it (unless FAKE_ETCD=stopped), `exec ... etcdctl` answers for it.
+    "crictl": RECORD
+    + """
+case "$1" in
+  ps) [[ "${FAKE_ETCD:-running}" == running ]] && echo 3f2a9c0etcd; exit 0 ;;
+  exec) shift 2 ;;
+  *) exit 2 ;;
+esac
+[[ "$1" == etcdctl ]] || exit 2
+if [[ " $* " == *" endpoint status "* ]]; then
+  printf '"ClusterID" : 14841639068965178418\n"MemberID" : %s\n"Revision" : 4122\n"Leader" : %s\n' \
+    "$FAKE_MEMBER" "$FAKE_LEADER"
+elif [[ " $* " == *" snapshot save "* ]]; then
+  echo "etcd snapshot of $FAKE_MEMBER" > "$FERRY_ROOT${@: -1}"
+else
+  exit 2
+fi
+""",
     **dict.fromkeys(("dnf", "systemctl", "modprobe", "sysctl", "sleep", "kubeadm"), RECORD),
 }
 
@@ -95,11 +118,12 @@ def run(
     secrets: dict[str, list[dict[str, str]]],
     instance: str = INSTANCE,
     wait_seconds: int = 900,
+    extra_env: dict[str, str] | None = None,
 ) -> Run:
     """The script as cloud-init would run it; `secrets` maps a secret's id to its successive values."""
     bin_dir, root, parameters, secret_dir = (tmp_path / d for d in ("bin", "root", "parameters", "secrets"))
     for folder in (bin_dir, root, parameters, secret_dir):
-        folder.mkdir()
+        folder.mkdir(parents=True)
     for name, body in FAKES.items():
         fake = bin_dir / name
         fake.write_text("#!/bin/bash\n" + body)
@@ -127,6 +151,9 @@ def run(
     }
     if role == "control-plane":
         env["FERRY_CONTROL_PLANE_SECRET"] = "ferry/clusters/east-1/control-plane"
+        env["FERRY_ETCD_BACKUP_BUCKET"] = BUCKET
+        env["FERRY_ETCD_BACKUP_MINUTES"] = "15"
+    env.update(extra_env or {})
     done = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60, check=False)
     calls = log.read_text().splitlines() if log.exists() else []
     return Run(done.returncode, done.stdout + done.stderr, calls, root)
@@ -238,3 +265,133 @@ def test_a_wrong_role_stops_before_anything_is_read(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "FERRY_ROLE must be control-plane or worker, got 'master'" in result.output
     assert result.calls == []
+
+
+@pytest.mark.parametrize(
+    ("extra_env", "message"),
+    [
+        pytest.param({"FERRY_ETCD_BACKUP_BUCKET": ""}, "FERRY_ETCD_BACKUP_BUCKET is required", id="no-bucket"),
+        pytest.param({"FERRY_ETCD_BACKUP_MINUTES": "0"}, "FERRY_ETCD_BACKUP_MINUTES must be", id="zero-minutes"),
+    ],
+)
+def test_a_control_plane_node_without_its_backup_settings_stops_before_anything_is_read(
+    tmp_path: Path, extra_env: dict[str, str], message: str
+) -> None:
+    result = run(tmp_path, role="control-plane", secrets=BOTH, extra_env=extra_env)
+    assert (result.returncode, result.calls) == (2, [])
+    assert message in result.output
+
+
+# --- etcd backups --------------------------------------------------------------------------------------------
+
+
+def test_control_plane_members_get_the_backup_timer_and_workers_do_not(tmp_path: Path) -> None:
+    member = run(tmp_path / "member", role="control-plane", secrets=BOTH, instance=OTHER)
+    worker = run(tmp_path / "worker", role="worker", secrets={"join": [JOIN]})
+    assert (member.returncode, worker.returncode) == (0, 0), member.output + worker.output
+
+    units = member.root / "etc" / "systemd" / "system"
+    timer = (units / "ferry-etcd-backup.timer").read_text()
+    assert "OnUnitActiveSec=15min" in timer and "WantedBy=timers.target" in timer
+    service = (units / "ferry-etcd-backup.service").read_text()
+    assert "EnvironmentFile=/etc/ferry/etcd-backup.env" in service
+    assert "ExecStart=/usr/local/sbin/ferry-etcd-backup" in service
+    settings = (member.root / "etc" / "ferry" / "etcd-backup.env").read_text().split()
+    assert settings == [
+        "FERRY_CLUSTER=east-1",
+        "FERRY_REGION=us-east-1",
+        f"FERRY_INSTANCE_ID={OTHER}",
+        f"FERRY_ETCD_BACKUP_BUCKET={BUCKET}",
+    ]
+    assert "systemctl enable --now ferry-etcd-backup.timer" in member.calls
+    assert os.access(member.root / "usr" / "local" / "sbin" / "ferry-etcd-backup", os.X_OK)
+    crictl = (member.root / "etc" / "crictl.yaml").read_text()
+    assert crictl == "runtime-endpoint: unix:///run/containerd/containerd.sock\n"
+    assert_no_secret_leaks(member)
+
+    assert not (worker.root / "etc" / "systemd").exists() and not (worker.root / "etc" / "ferry").exists()
+    assert not (worker.root / "etc" / "crictl.yaml").exists()
+    assert not [c for c in worker.calls if "ferry-etcd-backup" in c]
+
+
+@dataclass(frozen=True)
+class Backup:
+    returncode: int
+    output: str
+    calls: list[str]
+    uploaded: dict[str, str]  # object key -> content
+    left_on_disk: list[Path]
+
+
+def backup(tmp_path: Path, *, member: str, leader: str, **fakes: str) -> Backup:
+    """The backup a member's timer runs, on a member bootstrapped by the script, with etcd and S3 stand-ins."""
+    node = run(tmp_path / "node", role="control-plane", secrets=BOTH)
+    assert node.returncode == 0, node.output
+    settings = dict(
+        line.split("=", 1) for line in (node.root / "etc" / "ferry" / "etcd-backup.env").read_text().split()
+    )
+    s3, log = tmp_path / "s3", tmp_path / "backup-calls.log"
+    (node.root / "var" / "lib" / "etcd").mkdir(parents=True)
+    env = {
+        **settings,  # what systemd's EnvironmentFile gives the service
+        "PATH": f"{tmp_path / 'node' / 'bin'}:{os.environ['PATH']}",
+        "FERRY_ROOT": str(node.root),
+        "FAKE_LOG": str(log),
+        "FAKE_S3": str(s3),
+        "FAKE_MEMBER": member,
+        "FAKE_LEADER": leader,
+        **fakes,
+    }
+    done = subprocess.run(
+        ["bash", str(node.root / "usr" / "local" / "sbin" / "ferry-etcd-backup")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    uploaded = {str(p.relative_to(s3)): p.read_text() for p in s3.rglob("*") if p.is_file()}
+    return Backup(
+        done.returncode,
+        done.stdout + done.stderr,
+        log.read_text().splitlines() if log.exists() else [],
+        uploaded,
+        list((node.root / "var" / "lib" / "etcd").iterdir()),
+    )
+
+
+LEADER = "9372538179322589801"
+FOLLOWER = "9372538179322589802"  # the same as the leader once rounded to a double, as jq would
+
+
+def test_the_leader_saves_a_snapshot_to_the_bucket_under_a_time_ordered_name_and_keeps_no_copy(
+    tmp_path: Path,
+) -> None:
+    result = backup(tmp_path, member=LEADER, leader=LEADER)
+    assert result.returncode == 0, result.output
+    ((key, content),) = result.uploaded.items()
+    assert re.fullmatch(rf"snapshots/\d{{8}}T\d{{6}}Z-{INSTANCE}\.db", key), key
+    assert content == f"etcd snapshot of {LEADER}\n"
+    (upload,) = [c for c in result.calls if c.startswith("aws s3 cp")]
+    assert f"s3://{BUCKET}/{key}" in upload and "--sse AES256" in upload
+    etcdctl = [c for c in result.calls if " etcdctl " in f" {c} "]
+    assert all("--cacert=/etc/kubernetes/pki/etcd/ca.crt" in c and "https://127.0.0.1:2379" in c for c in etcdctl)
+    assert result.left_on_disk == []
+
+
+@pytest.mark.parametrize(
+    ("member", "fakes", "returncode", "message"),
+    [
+        pytest.param(FOLLOWER, {}, 0, "is not the leader", id="a-follower-leaves-it-to-the-leader"),
+        pytest.param(LEADER, {"FAKE_ETCD": "stopped"}, 1, "no running etcd container", id="etcd-not-running"),
+        pytest.param(LEADER, {"FAKE_S3_FAILS": "1"}, 1, "AccessDenied", id="upload-refused"),
+    ],
+)
+def test_no_snapshot_reaches_the_bucket_otherwise_and_none_is_left_on_disk(
+    tmp_path: Path, member: str, fakes: dict[str, str], returncode: int, message: str
+) -> None:
+    result = backup(tmp_path, member=member, leader=LEADER, **fakes)
+    assert result.returncode == returncode, result.output
+    assert message in result.output
+    assert result.uploaded == {}
+    assert result.left_on_disk == []

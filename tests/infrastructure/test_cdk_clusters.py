@@ -23,6 +23,7 @@ from cdk.settings import SubnetSetting, VpcSetting
 from ferry.domain.conventions import CLUSTER_TAG
 from tests.infrastructure import test_cdk_nag
 from tests.infrastructure.synthesis import CLUSTER_STACK_ID, Synthesized
+from tests.infrastructure.test_cdk_network import IN_VPC
 
 pytestmark = pytest.mark.xdist_group("cdk-synth")
 
@@ -191,7 +192,10 @@ def test_launch_templates_require_imdsv2_encrypt_and_run_the_bootstrap_script(
         assert device["Ebs"]["Encrypted"] is True
         assert data["Monitoring"] == {"Enabled": True}
         user_data = json.dumps(data["UserData"])
-        assert len(data["UserData"]["Fn::Base64"].encode()) < 16 * 1024  # EC2 refuses more user data
+        raw = data["UserData"]["Fn::Base64"]  # control-plane members': joined with the backup bucket's name
+        parts = [raw] if isinstance(raw, str) else raw["Fn::Join"][1]
+        longest = "".join(part if isinstance(part, str) else "b" * 63 for part in parts)  # a bucket name: <= 63
+        assert len(longest.encode()) < 16 * 1024  # EC2 refuses more user data
         assert "export FERRY_CLUSTER=east-1" in user_data and "set -euo pipefail" in user_data
         assert "kubeadm init --config" in user_data and "kubeadm join --config" in user_data
         role = "control-plane" if "FERRY_ROLE=control-plane" in user_data else "worker"
@@ -217,7 +221,8 @@ def test_nodes_read_their_own_settings_and_join_material_only_while_tagged_with_
 ) -> None:
     cluster = stack.cluster
     role = cluster.control_plane_role if node_role == "control-plane" else cluster.worker_role
-    statements = _role_statements(stack, resources, role)
+    # (Control-plane members also write etcd snapshots: the next test.)
+    statements = [s for s in _role_statements(stack, resources, role) if s["Action"] != "s3:PutObject"]
     granted = {action: statement for statement in statements for action in _as_list(statement["Action"])}
     assert set(granted) == {"ssm:GetParameter", "secretsmanager:GetSecretValue"}
     for statement in statements:
@@ -231,6 +236,40 @@ def test_nodes_read_their_own_settings_and_join_material_only_while_tagged_with_
     if node_role == "control-plane":
         expected.add(_id(stack, cluster.control_plane_secret))
     assert secrets == expected  # a worker never reads the certificate key of the control plane's certificates
+
+
+def test_only_control_plane_members_write_etcd_snapshots_and_only_new_objects_under_snapshots(
+    stack: ExampleClusterStack, resources: dict[str, dict[str, Any]]
+) -> None:
+    cluster = stack.cluster
+    bucket = _id(stack, cluster.backups)
+    writes = [s for s in _role_statements(stack, resources, cluster.control_plane_role) if "s3:" in json.dumps(s)]
+    assert writes == [
+        {
+            "Action": "s3:PutObject",
+            "Effect": "Allow",
+            "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/snapshots/*"]]},
+        }
+    ]
+    assert not [s for s in _role_statements(stack, resources, cluster.worker_role) if "s3:" in json.dumps(s)]
+    # The timer's settings reach the members' user data (bootstrap-node.sh installs the timer).
+    for template in _of_type(resources, "AWS::EC2::LaunchTemplate").values():
+        user_data = json.dumps(template["LaunchTemplateData"]["UserData"])
+        control_plane = "FERRY_ROLE=control-plane" in user_data
+        assert ("export FERRY_ETCD_BACKUP_MINUTES=15" in user_data) == control_plane
+        assert ("export FERRY_ETCD_BACKUP_BUCKET=" in user_data and {"Ref": bucket} == _bucket_ref(user_data)) == (
+            control_plane
+        )
+
+
+def _bucket_ref(user_data: str) -> dict[str, str] | None:
+    """The token right after `export FERRY_ETCD_BACKUP_BUCKET=` in a launch template's user data (JSON text)."""
+    parts = json.loads(user_data)["Fn::Base64"]["Fn::Join"][1]
+    for index, part in enumerate(parts):
+        if isinstance(part, str) and part.rstrip("'").endswith("export FERRY_ETCD_BACKUP_BUCKET="):
+            following = parts[index + 1]
+            return following if isinstance(following, dict) else None
+    return None
 
 
 def test_the_clusters_resources_carry_its_tag_for_those_conditions(
@@ -297,6 +336,56 @@ def test_ferrys_subnets_in_the_clusters_vpc_have_no_route_out(
         assert [r for r in routes if r["RouteTableId"] == table] == []  # no NAT, no internet gateway
 
 
+# --- Ferry in the cluster's VPC ------------------------------------------------------------------------------
+
+
+def test_ferrys_kubernetes_functions_run_in_the_clusters_ferry_subnets_and_reach_its_api_on_6443(
+    cluster_synthesized: Synthesized, stack: ExampleClusterStack, resources: dict[str, dict[str, Any]]
+) -> None:
+    ferry = cluster_synthesized.stack
+    assert ferry.network is not None
+    functions_group = {"Fn::GetAtt": [cluster_synthesized.logical_id(ferry.network.security_group), "GroupId"]}
+    ferry_subnets = {_id(stack, subnet) for subnet in stack.cluster.ferry_placement().subnets}
+
+    def output_of(reference: Any) -> str:
+        """The cluster stack's output a Ferry resource reads (a cross-stack reference)."""
+        found = reference["Fn::GetStackOutput"]
+        assert found["StackName"] == CLUSTER_STACK_ID
+        return str(found["OutputName"])
+
+    placed = {
+        f.spec.name: cluster_synthesized.resources[cluster_synthesized.logical_id(f.function)]["Properties"].get(
+            "VpcConfig"
+        )
+        for f in ferry.functions
+    }
+    assert {name for name, config in placed.items() if config} == IN_VPC
+    for name in IN_VPC:
+        config = placed[name]
+        assert config["SecurityGroupIds"] == [functions_group], name
+        subnets = [output_of(subnet) for subnet in config["SubnetIds"]]
+        # One isolated Ferry subnet per zone of the cluster, nothing of the nodes' subnets.
+        assert len(subnets) == len(ZONES) and all("FerrySubnet" in s for s in subnets), (name, subnets)
+        assert all(any(logical in s for logical in ferry_subnets) for s in subnets), (name, subnets)
+
+    # Ferry's group may open 6443 to the load balancer and to each member; the rules live in Ferry's stack.
+    balancer = _id(stack, stack.cluster.load_balancer_security_group)
+    members = _id(stack, stack.cluster.control_plane_security_group)
+    ingress = {
+        (output_of(r["Properties"]["GroupId"]), r["Properties"]["FromPort"], r["Properties"]["ToPort"])
+        for r in cluster_synthesized.of_type("AWS::EC2::SecurityGroupIngress").values()
+        if r["Properties"].get("SourceSecurityGroupId") == functions_group
+        and "Fn::GetStackOutput" in r["Properties"]["GroupId"]
+    }
+    api = KUBERNETES_API_PORT
+    assert {(next(g for g in (balancer, members) if g in out), low, high) for out, low, high in ingress} == {
+        (balancer, api, api),
+        (members, api, api),
+    }
+    # The cluster's stack reads nothing of Ferry's: Ferry depends on the cluster, never the other way round.
+    assert "Fn::GetStackOutput" not in json.dumps(resources) and "Fn::ImportValue" not in json.dumps(resources)
+
+
 # --- backups -----------------------------------------------------------------------------------------------
 
 
@@ -330,7 +419,9 @@ def test_the_etcd_backup_bucket_is_private_encrypted_versioned_ssl_only_and_expi
 CDK_OWN = {"W3010", "F3002", "F3003"}
 
 
-def test_cdk_nag_reports_nothing_and_each_acknowledgement_says_why(cluster_synthesized: Synthesized) -> None:
+def test_cdk_nag_reports_nothing_and_each_acknowledgement_says_why(
+    cluster_synthesized: Synthesized, stack: ExampleClusterStack
+) -> None:
     test_cdk_nag.test_synth_with_aws_solutions_checks_reports_nothing(cluster_synthesized)
     ours = {}
     for (path, rule), reason in test_cdk_nag._acknowledgements(cluster_synthesized).items():
@@ -347,6 +438,8 @@ def test_cdk_nag_reports_nothing_and_each_acknowledgement_says_why(cluster_synth
         "AwsSolutions-AS2",
         "AwsSolutions-AS3",
         "AwsSolutions-EC26",
+        # etcd snapshots: new objects under the bucket's snapshots/ prefix, nothing wider
+        f"AwsSolutions-IAM5[Resource::<{_id(stack, stack.cluster.backups)}.Arn>/snapshots/*]",
     }
 
 
@@ -366,6 +459,7 @@ GOOD = ClusterProps(
     [
         pytest.param({"name": "East_1"}, "name must be", id="bad-name"),
         pytest.param({"zones": ZONES[:2]}, "odd number", id="two-zones-no-quorum"),
+        pytest.param({"etcd_backup_minutes": 2}, "etcd_backup_minutes must be from 5 to 60", id="backups-too-often"),
         pytest.param({"zones": (*ZONES, "us-east-1d")}, "odd number", id="four-zones"),
         pytest.param({"zones": (ZONES[0], ZONES[0], ZONES[1])}, "distinct", id="zone-twice"),
         pytest.param({"kubernetes_version": "v1.31"}, "kubernetes_version", id="bad-version"),

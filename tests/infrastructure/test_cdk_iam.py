@@ -35,11 +35,18 @@ STATE_MACHINE_UNSCOPED = {
 }
 
 
-@pytest.fixture(params=["outside-vpc", "inside-vpc"])
+VARIANTS = {
+    "outside-vpc": "synthesized",
+    "inside-vpc": "vpc_synthesized",
+    "inside-vpc-with-eks": "eks_vpc_synthesized",  # EKS DescribeCluster and AssumeRole grants, their endpoints
+    "in-the-example-clusters-vpc": "cluster_synthesized",
+}
+
+
+@pytest.fixture(params=list(VARIANTS))
 def any_synthesized(request: pytest.FixtureRequest) -> Synthesized:
     """Each variant of the stack, synthesized once per session (tests/infrastructure/conftest.py)."""
-    fixture = "synthesized" if request.param == "outside-vpc" else "vpc_synthesized"
-    return request.getfixturevalue(fixture)  # type: ignore[no-any-return]
+    return request.getfixturevalue(VARIANTS[request.param])  # type: ignore[no-any-return]
 
 
 def _as_list(value: Any) -> list[Any]:

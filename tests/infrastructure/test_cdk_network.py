@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from cdk.constants import ENDPOINTS, HTTPS_PORT, KUBERNETES_API_PORT
+from cdk.constants import EKS_ENDPOINT, ENDPOINTS, HTTPS_PORT, KUBERNETES_API_PORT, STS_ENDPOINT
 from cdk.network import INTERFACE_READS, INTERFACE_WRITES
 from cdk.state import TABLE_ACTIONS
 from tests.infrastructure import test_cdk_conventions, test_cdk_nag
@@ -36,6 +36,8 @@ BOTO_SERVICES = {
     "sns": "sns",
     "states": "stepfunctions",
     "autoscaling": "autoscaling",
+    "eks": "eks",
+    "sts": "sts",
 }
 
 
@@ -165,16 +167,18 @@ def test_dynamodb_is_reached_through_a_gateway_on_the_functions_route_tables(vpc
     assert set(_as_list(statement["Action"])) == set(TABLE_ACTIONS)
 
 
+@pytest.mark.parametrize("variant", ["vpc_synthesized", "eks_vpc_synthesized"], ids=["no-eks", "eks-with-a-role"])
 def test_every_endpoint_admits_exactly_the_in_vpc_roles_for_exactly_what_they_are_granted(
-    vpc_synthesized: Synthesized,
+    variant: str, request: pytest.FixtureRequest
 ) -> None:
+    vpc_synthesized: Synthesized = request.getfixturevalue(variant)
     network = vpc_synthesized.stack.network
     assert network is not None
     roles = _in_vpc_roles(vpc_synthesized)
     granted = _granted(vpc_synthesized, set(roles))
     # What Lambda itself does with the roles for the functions' network interfaces goes through no endpoint.
     granted["ec2"] -= {*INTERFACE_WRITES, *INTERFACE_READS}
-    endpoints = {spec.service: network.interface_endpoints[spec.construct_id] for spec in ENDPOINTS}
+    endpoints = {spec.service: network.interface_endpoints[spec.construct_id] for spec in network.endpoints}
     endpoints["dynamodb"] = network.dynamodb_endpoint
     for service, endpoint in endpoints.items():
         (statement,) = _properties(vpc_synthesized, endpoint)["PolicyDocument"]["Statement"]
@@ -196,10 +200,17 @@ def test_kms_is_only_used_through_the_owning_service(vpc_synthesized: Synthesize
                 assert "kms:ViaService" in json.dumps(statement.get("Condition")), statement
 
 
-@pytest.mark.parametrize("spec", [pytest.param(spec, id=spec.service) for spec in ENDPOINTS])
+@pytest.mark.parametrize(
+    ("variant", "spec"),
+    [
+        *(pytest.param("vpc_synthesized", spec, id=spec.service) for spec in ENDPOINTS),
+        *(pytest.param("eks_vpc_synthesized", spec, id=spec.service) for spec in (EKS_ENDPOINT, STS_ENDPOINT)),
+    ],
+)
 def test_botocore_sends_each_service_to_its_endpoint(
-    vpc_synthesized: Synthesized, spec: Any, monkeypatch: pytest.MonkeyPatch
+    variant: str, spec: Any, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
+    vpc_synthesized: Synthesized = request.getfixturevalue(variant)
     network = vpc_synthesized.stack.network
     assert network is not None
     endpoint_id = vpc_synthesized.logical_id(network.interface_endpoints[spec.construct_id])
@@ -214,6 +225,46 @@ def test_botocore_sends_each_service_to_its_endpoint(
         BOTO_SERVICES[spec.service], region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
     )
     assert client.meta.endpoint_url == url
+
+
+# --- EKS clusters in the configuration file ----------------------------------------------------------------
+
+
+def _joined(value: Any) -> str:
+    """An ARN built by format_arn, its partition token written as `aws`."""
+    if isinstance(value, dict) and "Fn::Join" in value:
+        return "".join(part if isinstance(part, str) else "aws" for part in value["Fn::Join"][1])
+    return str(value)
+
+
+def test_eks_clusters_are_described_by_name_and_their_role_assumed_nothing_wider(
+    eks_vpc_synthesized: Synthesized,
+) -> None:
+    roles = _in_vpc_roles(eks_vpc_synthesized)
+    grants: dict[str, set[str]] = defaultdict(set)
+    for policy in eks_vpc_synthesized.of_type("AWS::IAM::Policy").values():
+        if {r["Ref"] for r in policy["Properties"]["Roles"]} & set(roles):
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                for action in _as_list(statement["Action"]):
+                    if action.split(":")[0] in ("eks", "sts"):
+                        grants[action] |= {_joined(r) for r in _as_list(statement["Resource"])}
+    assert dict(grants) == {
+        "eks:DescribeCluster": {"arn:aws:eks:us-east-1:123456789012:cluster/prod-east-2"},
+        "sts:AssumeRole": {"arn:aws:iam::123456789012:role/ferry-eks"},
+    }
+    # Functions that call no cluster get neither.
+    outside = {eks_vpc_synthesized.logical_id(f.role) for f in eks_vpc_synthesized.stack.functions if not f.network}
+    assert not {a for a in _granted(eks_vpc_synthesized, outside) if a in ("eks", "sts")}
+
+
+def test_eks_private_api_endpoints_are_reachable_on_443_in_the_vpc(eks_vpc_synthesized: Synthesized) -> None:
+    network = eks_vpc_synthesized.stack.network
+    assert network is not None
+    egress = _properties(eks_vpc_synthesized, network.security_group)["SecurityGroupEgress"]
+    to_vpc = {(r["FromPort"], r["ToPort"]) for r in egress if r.get("CidrIp") == VPC_CONTEXT["vpc"]["cidr"]}
+    assert to_vpc == {(KUBERNETES_API_PORT, KUBERNETES_API_PORT), (HTTPS_PORT, HTTPS_PORT)}
+    assert {spec.service for spec in network.endpoints} - {spec.service for spec in ENDPOINTS} == {"eks", "sts"}
+    test_cdk_nag.test_synth_with_aws_solutions_checks_reports_nothing(eks_vpc_synthesized)
 
 
 # --- permissions for the network interfaces --------------------------------------------------------------

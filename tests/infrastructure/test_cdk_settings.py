@@ -86,6 +86,10 @@ _SUBNET = VPC_CONTEXT["vpc"]["subnets"][0]
         pytest.param({"vpc": VPC_CONTEXT["vpc"]}, "'dynamodbPrefixList' must be the id", id="no-prefix-list"),
         pytest.param({**_vpc(), "dynamodbPrefixList": "dynamodb"}, "'dynamodbPrefixList'", id="bad-prefix-list"),
         pytest.param({"dynamodbPrefixList": "pl-02cd2c6b"}, "only used with 'vpc'", id="prefix-list-alone"),
+        pytest.param(
+            {"exampleCluster": "east-1"}, "'dynamodbPrefixList' must be the id", id="cluster-without-prefix-list"
+        ),
+        pytest.param({**_vpc(), "exampleCluster": "east-1"}, "both place Ferry in a VPC", id="vpc-and-cluster"),
     ],
 )
 def test_a_wrong_vpc_setting_fails_naming_the_setting_and_the_field(context: dict[str, object], message: str) -> None:

@@ -23,6 +23,7 @@ CLUSTER = {
     "zones": ["us-east-1a", "us-east-1b"],
     "credentials_secret": "ferry/clusters/east-1",
 }
+EKS = {"name": "east-2", "kind": "eks", "region": "us-east-1", "zones": ["us-east-1a"], "eks_cluster_name": "prod-2"}
 REGISTRATION_FIELDS = tuple(ClusterRegistration.__dataclass_fields__)
 APP = {"namespace": "shop", "name": "web", "replicas": 4, "clusters": {"*": {"weight": 1}}}
 
@@ -72,12 +73,34 @@ def test_an_app_without_clusters_spans_every_member_cluster_with_weight_one() ->
     assert configuration.clusters == (ClusterRegistration.from_dict(CLUSTER),)
 
 
+def test_an_eks_cluster_is_named_not_addressed_and_may_name_the_role_its_token_is_signed_as() -> None:
+    role = "arn:aws:iam::123456789012:role/ferry-eks"
+    configuration = read_configuration(document(clusters=[EKS, {**EKS, "name": "east-3", "eks_role_arn": role}]))
+    east_2, east_3 = configuration.clusters
+    assert (east_2.kind, east_2.endpoint, east_2.eks_cluster_name, east_2.eks_role_arn) == (
+        ClusterKind.EKS,
+        None,  # DescribeCluster gives it when Ferry connects
+        "prod-2",
+        None,
+    )
+    assert east_3.eks_role_arn == role
+
+
 BAD = [
     pytest.param(document(extra=1), ["extra: unknown field; expected one of clusters, apps"], id="unknown-top-field"),
     pytest.param(document(clusters=[{**CLUSTER, "endpoint": "east-1:6443"}]),
                  ["clusters[0].endpoint: expected an http(s) URL, got 'east-1:6443'"], id="cluster-endpoint"),
     pytest.param(document(clusters=[{**CLUSTER, "kind": "eks", "credentials_secret": None}]),
                  ["clusters[0].eks_cluster_name: required for an EKS cluster"], id="eks-without-its-name"),
+    pytest.param(document(clusters=[{**EKS, "eks_cluster_name": "prod 2", "eks_role_arn": "ferry-eks"}]),
+                 ["clusters[0].eks_cluster_name: expected an EKS cluster name (letters, digits, '-', '_'), "
+                  "got 'prod 2'",
+                  "clusters[0].eks_role_arn: expected an IAM role ARN (arn:aws:iam::<account>:role/...), "
+                  "got 'ferry-eks'"], id="eks-name-and-role"),
+    pytest.param(document(clusters=[{**CLUSTER, "endpoint": None, "eks_cluster_name": "prod-1"}]),
+                 ["clusters[0].endpoint: required for a self-managed cluster",
+                  "clusters[0].eks_cluster_name, eks_role_arn: for an EKS cluster only"],
+                 id="self-managed-needs-its-endpoint"),
     pytest.param(document(clusters=[{**CLUSTER, "name": "East_1", "zones": "us-east-1a"}]),
                  ["clusters[0].name: expected a DNS-1123 name (lowercase letters, digits, '-'), got 'East_1'",
                   "clusters[0].zones: expected list, got 'us-east-1a'"], id="cluster-name-and-zones-both-named"),

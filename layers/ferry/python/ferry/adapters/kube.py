@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +24,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from ferry.adapters.aws import translate_error
+from ferry.adapters.aws import LazyClient, client, session, translate_error
+from ferry.adapters.eks import EksAccess
 from ferry.domain.clusters import ClusterKind, ClusterRegistration
 from ferry.domain.errors import Conflict, FerryError, Forbidden, Invalid, NotFound, Throttled, Unavailable
 
@@ -94,46 +95,53 @@ def ca_file(ca_pem: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """How to authenticate to one cluster: a bearer token and, for TLS, the CA bundle (PEM)."""
+    """How to reach and authenticate to one cluster: a bearer token, the CA bundle (PEM) for TLS, and the API's
+    address when the registration does not give it (an EKS cluster's, from DescribeCluster)."""
 
     token: str
     ca_pem: str | None = None
+    endpoint: str | None = None
 
     def __repr__(self) -> str:  # never log a token
-        return f"Credentials(token=<{len(self.token)} chars>, ca_pem={'set' if self.ca_pem else None})"
+        return (
+            f"Credentials(token=<{len(self.token)} chars>, ca_pem={'set' if self.ca_pem else None}, "
+            f"endpoint={self.endpoint!r})"
+        )
 
 
-def credentials_for(registration: ClusterRegistration, *, secrets: Any, session: Any) -> Credentials:
-    """Self-managed: the token and CA from Secrets Manager. EKS: a 15-minute token presigned with STS."""
-    if registration.kind is ClusterKind.EKS:
-        return Credentials(token=eks_token(session, registration.eks_cluster_name or "", registration.region))
-    try:
-        value = json.loads(secrets.get_secret_value(SecretId=registration.credentials_secret)["SecretString"])
-    except (ClientError, BotoCoreError) as error:
-        raise translate_error(error) from error
-    ca = value.get("certificate-authority-data")
-    return Credentials(token=value["token"], ca_pem=base64.b64decode(ca).decode() if ca else None)
+class ClusterAccess:
+    """How Ferry's functions reach every registered cluster: a self-managed cluster's token and CA from its
+    Secrets Manager secret, an EKS cluster's endpoint, CA and token through `EksAccess`. One per process."""
 
+    def __init__(self, *, secrets: Any, eks: EksAccess) -> None:
+        self._secrets = secrets
+        self._eks = eks
 
-def eks_token(session: Any, cluster_name: str, region: str) -> str:
-    """The token `aws eks get-token` makes: a presigned STS GetCallerIdentity URL naming the cluster."""
-    from botocore.model import ServiceId
-    from botocore.signers import RequestSigner
+    @classmethod
+    def from_environment(cls, *, now: Callable[[], datetime]) -> ClusterAccess:
+        """Clients made on first use, from the standard configuration (in a VPC, the endpoints the stack sets)."""
+        eks = EksAccess(
+            session=session(),
+            eks=lambda region: client("eks", region),
+            sts=lambda region: client("sts", region),
+            now=now,
+        )
+        return cls(secrets=LazyClient("secretsmanager"), eks=eks)
 
-    signer = RequestSigner(ServiceId("sts"), region, "sts", "v4", session.get_credentials(), session.events)
-    url = signer.generate_presigned_url(
-        {
-            "method": "GET",
-            "url": f"https://sts.{region}.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15",
-            "body": {},
-            "headers": {"x-k8s-aws-id": cluster_name},
-            "context": {},
-        },
-        region_name=region,
-        expires_in=60,
-        operation_name="",
-    )
-    return "k8s-aws-v1." + base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
+    def credentials(self, registration: ClusterRegistration) -> Credentials:
+        if registration.kind is ClusterKind.EKS:
+            described = self._eks.describe(registration)
+            return Credentials(
+                token=self._eks.token(registration).value,
+                ca_pem=described.ca_pem,
+                endpoint=registration.endpoint or described.endpoint,
+            )
+        try:
+            value = json.loads(self._secrets.get_secret_value(SecretId=registration.credentials_secret)["SecretString"])
+        except (ClientError, BotoCoreError) as error:
+            raise translate_error(error) from error
+        ca = value.get("certificate-authority-data")
+        return Credentials(token=value["token"], ca_pem=base64.b64decode(ca).decode() if ca else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +169,7 @@ class KubeApi:
 
     def __init__(self, registration: ClusterRegistration, credentials: Credentials, *, timeout: float = 5.0):
         configuration = k8s.Configuration()
-        configuration.host = registration.endpoint
+        configuration.host = credentials.endpoint or registration.endpoint
         # kubernetes 36 reads the token and its prefix under "BearerToken" (the old "authorization" key
         # still finds the token, but not the prefix, and the server answers 401).
         configuration.api_key = {"BearerToken": credentials.token}

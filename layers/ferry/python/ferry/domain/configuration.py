@@ -8,7 +8,8 @@ prefixes its file name and a person fixes everything in one pass.
 
     clusters:                      # one registration each (ferry.domain.clusters.ClusterRegistration)
       - name: east-1
-        kind: self-managed         # or eks, with eks_cluster_name instead of credentials_secret
+        kind: self-managed         # or eks: eks_cluster_name (and optionally eks_role_arn) instead of
+                                   # endpoint and credentials_secret (EKS DescribeCluster gives those)
         ...
     apps:                          # federated Deployments (ferry.domain.federation)
       - namespace: shop

@@ -22,10 +22,10 @@ from typing import Any
 from aws_lambda_powertools import single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
-from ferry.adapters.aws import LazyClient, client, session
+from ferry.adapters.aws import client
 from ferry.adapters.ec2 import InstanceDirectory
 from ferry.adapters.journal import Journal
-from ferry.adapters.kube import KubeApi, credentials_for
+from ferry.adapters.kube import ClusterAccess, KubeApi
 from ferry.adapters.kube_writes import KubeWriter
 from ferry.adapters.placements import Placement, Placements, VolumePlacement
 from ferry.adapters.registry import Registry
@@ -209,10 +209,10 @@ class Prober:
     def from_settings(cls, settings: ProbeSettings, *, clock: Clock) -> Prober:
         dynamodb = client("dynamodb")
         table = settings.reactions.table_name
-        secrets = LazyClient("secretsmanager")
+        access = ClusterAccess.from_environment(now=clock)
 
         def connect(registration: ClusterRegistration) -> KubeWriter:
-            credentials = credentials_for(registration, secrets=secrets, session=session())
+            credentials = access.credentials(registration)
             return KubeWriter(registration, credentials, timeout=settings.timeout_seconds)
 
         return cls(

@@ -20,10 +20,10 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from ferry.adapters.aws import LazyClient, client, session
+from ferry.adapters.aws import LazyClient, client
 from ferry.adapters.fencing import Fencer
 from ferry.adapters.journal import Journal
-from ferry.adapters.kube import credentials_for
+from ferry.adapters.kube import ClusterAccess
 from ferry.adapters.kube_writes import KubeWriter
 from ferry.adapters.lifecycle import LifecycleActions
 from ferry.adapters.registry import Registry
@@ -116,10 +116,10 @@ class RehomingSteps:
     def from_settings(cls, settings: RehomeSettings, *, clock: Clock) -> RehomingSteps:
         """Clients made at cold start (never on import); EC2 and SNS only when first used."""
         dynamodb = client("dynamodb")
-        secrets = LazyClient("secretsmanager")
+        access = ClusterAccess.from_environment(now=clock)
 
         def connect(registration: ClusterRegistration) -> KubeWriter:
-            credentials = credentials_for(registration, secrets=secrets, session=session())
+            credentials = access.credentials(registration)
             return KubeWriter(registration, credentials, timeout=settings.kube_timeout_seconds)
 
         table = settings.table_name

@@ -18,8 +18,8 @@ from typing import Any
 from aws_lambda_powertools import single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
-from ferry.adapters.aws import LazyClient, client, session
-from ferry.adapters.kube import credentials_for
+from ferry.adapters.aws import client
+from ferry.adapters.kube import ClusterAccess
 from ferry.adapters.kube_writes import KubeWriter
 from ferry.adapters.registry import Registry
 from ferry.adapters.volumes import Volumes
@@ -86,10 +86,10 @@ class SnapshotSchedule:
 
     @classmethod
     def from_settings(cls, settings: RehomeSettings, *, clock: Clock) -> SnapshotSchedule:
-        secrets = LazyClient("secretsmanager")
+        access = ClusterAccess.from_environment(now=clock)
 
         def connect(registration: ClusterRegistration) -> KubeWriter:
-            credentials = credentials_for(registration, secrets=secrets, session=session())
+            credentials = access.credentials(registration)
             return KubeWriter(registration, credentials, timeout=settings.kube_timeout_seconds)
 
         return cls(
