@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import email.utils
+import functools
 import http.client
 import json
 import logging
@@ -118,6 +119,13 @@ class Inventory:
 
     def volume(self, volume_id: str) -> Volume | None:
         return next((v for v in self.volumes if v.id == volume_id), None)
+
+
+@functools.cache
+def _session() -> boto3.session.Session:
+    """One boto3 session for every world of a process: a session loads each service's model from disk once
+    (the EC2 model alone is tens of megabytes of JSON); worlds differ by endpoint, never by credentials."""
+    return boto3.session.Session(region_name=REGION, **CREDENTIALS)
 
 
 def _tags(raw: Iterable[Mapping[str, str]] | None) -> dict[str, str]:
@@ -442,7 +450,7 @@ class AwsSandbox:
         self.account_id = f"{uuid.uuid4().int % 10**12:012d}"
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._proxy: FaultProxy | None = None
-        self._session = boto3.session.Session(region_name=REGION, **CREDENTIALS)
+        self._session = _session()
         self._clients: dict[tuple[str, bool, int | None], Any] = {}
         self._zone_of: dict[str, str] = {}  # instance, volume and subnet ids -> zone
         self.subnets: dict[str, str] = {}  # zone -> subnet id
