@@ -135,8 +135,6 @@ class FerryFunction(Construct):
                 "FERRY_TABLE": state.table.table_name,
                 "FERRY_TOPIC_ARN": notifications.topic.topic_arn,
                 "FERRY_MODE": settings.mode,
-                "FERRY_DECISION_TIMEOUT_SECONDS": str(settings.decision_timeout_seconds),
-                "FERRY_ON_DECISION_TIMEOUT": settings.on_decision_timeout,
                 **endpoints,
             },
             **placement,  # type: ignore[arg-type]

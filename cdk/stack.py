@@ -98,7 +98,12 @@ class FerryStack(Stack):
         )
         # Supervised mode: a person's decision on a paused run (ferry-Decide), sent as the run's task token.
         self.decisions = FerryDecisions(
-            self, "Decisions", runbooks=self.runbooks, function=self._build_function("Decide", DECIDE)
+            self,
+            "Decisions",
+            runbooks=self.runbooks,
+            function=self._build_function("Decide", DECIDE),
+            timeout_seconds=settings.decision_timeout_seconds,
+            on_timeout=settings.on_decision_timeout,
         )
         self.snapshot_schedule = self._build_function("SnapshotSchedule", SNAPSHOT_SCHEDULE)
         self.snapshots = FerrySnapshots(self, "Snapshots", function=self.snapshot_schedule)

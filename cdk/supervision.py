@@ -102,7 +102,14 @@ class FerryDecisions(Construct):
     """ferry-Decide and what its step may do: answer the task tokens of the runbooks that pause."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, runbooks: FerryRunbooks, function: FerryFunction
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        runbooks: FerryRunbooks,
+        function: FerryFunction,
+        timeout_seconds: int,
+        on_timeout: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.function = function
@@ -134,4 +141,8 @@ class FerryDecisions(Construct):
         function.role.add_to_policy(
             iam.PolicyStatement(actions=["states:SendTaskSuccess", "states:SendTaskFailure"], resources=machines)
         )
-        runbooks.steps.await_.function.add_environment("FERRY_SM_DECIDE", self.decide.state_machine_arn)
+        # The pause's settings (its Task's TimeoutSeconds is the same setting: RunbookSteps.decision_timeout).
+        pause = runbooks.steps.await_.function
+        pause.add_environment("FERRY_DECISION_TIMEOUT_SECONDS", str(timeout_seconds))
+        pause.add_environment("FERRY_ON_DECISION_TIMEOUT", on_timeout)
+        pause.add_environment("FERRY_SM_DECIDE", self.decide.state_machine_arn)
