@@ -52,9 +52,14 @@ class ContextKey:
     CONFIG = "config"  # the configuration file (clusters, federated apps); relative paths from the repository
     VPC = "vpc"  # Ferry inside a VPC (docs/NETWORK.md): {"id", "cidr", "subnets": [{"id", "zone", "routeTable"}]}
     DYNAMODB_PREFIX_LIST = "dynamodbPrefixList"  # with `vpc`: the region's com.amazonaws.<region>.dynamodb list
+    # Supervised mode (docs/SUPERVISED.md): how long a paused run waits for a decision, and what it does then.
+    DECISION_TIMEOUT_SECONDS = "decisionTimeoutSeconds"
+    ON_DECISION_TIMEOUT = "onDecisionTimeout"
 
 
-MODES = ("observe", "act")
+MODES = ("observe", "supervised", "act")
+ON_DECISION_TIMEOUT_CHOICES = ("abort", "proceed")
+DEFAULT_ON_DECISION_TIMEOUT = "abort"  # nobody decided: nothing changes
 DEFAULT_MODE = "observe"  # DESIGN.md invariant 6: a fresh deployment only observes.
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_LOG_LEVEL = "INFO"
@@ -179,6 +184,21 @@ ZONE_OVERRIDE = FunctionSpec(
     timeout=Duration.seconds(30),
 )
 SET_ZONE_MACHINE = "SetZone"  # ferry-SetZone; the Runbook of the same name in ferry.domain.runbooks
+# Supervised mode (cdk/supervision.py): the pause in the runbooks that pause, and ferry-Decide's one step.
+RUNBOOK_AWAIT = FunctionSpec(
+    name="runbook-await",
+    description="Supervised runs: record the paused run's task token and plan, tell how to decide; apply a timeout",
+    memory_mb=256,
+    timeout=Duration.seconds(30),
+    alarm_on_errors=False,  # DecisionTimedOut (onTimeout abort) is raised on purpose, for the state machine
+)
+DECIDE = FunctionSpec(
+    name="decide",
+    description="Decide: a person approves or rejects a paused run, checked, audited, sent as its task token",
+    memory_mb=256,
+    timeout=Duration.seconds(30),
+)
+DECIDE_MACHINE = "Decide"  # ferry-Decide; the Runbook of the same name in ferry.domain.runbooks
 # Every function of the stack; tests check each one's limits (e.g. unzipped size) against this list.
 FUNCTIONS = (
     INGEST,
@@ -189,6 +209,8 @@ FUNCTIONS = (
     RUNBOOK_REPORT,
     SNAPSHOT_SCHEDULE,
     ZONE_OVERRIDE,
+    RUNBOOK_AWAIT,
+    DECIDE,
 )
 
 

@@ -19,7 +19,8 @@ from constructs import Construct
 
 from cdk.constants import SET_ZONE_MACHINE
 from cdk.functions import FerryFunction
-from cdk.runbooks import FerryRunbooks, input_rejected, lambda_step
+from cdk.runbooks import FerryRunbooks
+from cdk.steps import input_rejected, lambda_step
 from ferry.domain.conventions import INPUT_ERROR
 
 J = sfn.JsonPath

@@ -61,6 +61,8 @@ from cdk.constants import (
 )
 from cdk.functions import FerryFunction
 from cdk.grants import arn_pattern, scoped_policy
+from cdk.steps import input_rejected, lambda_step
+from cdk.supervision import pause_for_decision
 from ferry.domain.conventions import (
     CLUSTER_TAG,
     CSI_VOLUME_TAG,
@@ -69,7 +71,7 @@ from ferry.domain.conventions import (
     MANAGED_TAG,
     MANAGED_VALUE,
     REHOMED_TO_TAG,
-    RUNBOOK_RETRIES,
+    SUPERVISED_RUNBOOKS,
     TAG_PREFIX,
 )
 
@@ -117,15 +119,24 @@ EBS_KEY_ACTIONS = (
 
 @dataclass(frozen=True)
 class RunbookSteps:
-    """The four Lambda steps every runbook is made of (functions/runbook-*)."""
+    """The Lambda steps the runbooks are made of (functions/runbook-*): four in every one, and the pause of
+    supervised mode (`await_`) in the runbooks that pause (cdk/supervision.py)."""
 
     plan: FerryFunction
     fence: FerryFunction
     rehome: FerryFunction
     report: FerryFunction
+    await_: FerryFunction
+    decision_timeout: Duration  # the `decisionTimeoutSeconds` setting: the pause's TimeoutSeconds
 
     def used_by(self, spec: RunbookSpec) -> list[FerryFunction]:
-        return [self.plan, self.fence, *([self.rehome] if spec.rehomes_pets else []), self.report]
+        return [
+            self.plan,
+            *([self.await_] if spec.name in SUPERVISED_RUNBOOKS else []),
+            self.fence,
+            *([self.rehome] if spec.rehomes_pets else []),
+            self.report,
+        ]
 
 
 class FerryRunbooks(Construct):
@@ -401,10 +412,15 @@ class _Definition:
         fence_nodes = self._node_map(steps.fence, report)
         fence_nodes.next(after_fencing)
         plan = self._plan(steps.plan, report)
+        first_change: sfn.IChainable = fence_nodes
+        if spec.name in SUPERVISED_RUNBOOKS:
+            first_change = pause_for_decision(
+                scope, function=steps.await_, timeout=steps.decision_timeout, report=report, then=fence_nodes
+            )
         dry_run = (
             sfn.Choice(scope, "DryRun?", comment="A dry run reports the plan and changes nothing")
             .when(sfn.Condition.boolean_equals("$.plan.dryRun", True), report)
-            .otherwise(fence_nodes)
+            .otherwise(first_change)
         )
         self.start: sfn.IChainable = self._prepare().next(plan).next(dry_run)
 
@@ -529,47 +545,3 @@ class _Definition:
         result_path: str | None = None,
     ) -> tasks.LambdaInvoke:
         return lambda_step(self.scope, name, function, comment=comment, input_path=input_path, result_path=result_path)
-
-
-def lambda_step(
-    scope: Construct,
-    name: str,
-    function: FerryFunction,
-    *,
-    comment: str,
-    input_path: str | None = None,
-    result_path: str | None = None,
-) -> tasks.LambdaInvoke:
-    """A Task calling one of Ferry's functions, with every runbook's retries (ferry.domain.conventions)."""
-    # payload_response_only: the Task's Resource is the function's ARN and its result is the step's output
-    # itself (no Payload envelope); without Parameters, the state's input is the payload.
-    task = tasks.LambdaInvoke(
-        scope,
-        name,
-        lambda_function=function.function,
-        payload_response_only=True,
-        retry_on_service_exceptions=False,
-        comment=comment,
-        input_path=input_path,
-        result_path=result_path,
-    )
-    for retry in RUNBOOK_RETRIES:
-        task.add_retry(
-            errors=list(retry.errors),
-            interval=Duration.seconds(retry.interval_seconds),
-            backoff_rate=retry.backoff_rate,
-            max_attempts=retry.max_attempts,
-            max_delay=Duration.seconds(retry.max_delay_seconds) if retry.max_delay_seconds is not None else None,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
-    return task
-
-
-def input_rejected(scope: Construct) -> sfn.IChainable:
-    """Where a step's InputError goes: a Fail state whose cause is the message naming each wrong field."""
-    return sfn.Pass(
-        scope,
-        "ReadRejection",
-        comment="The step's error message names each wrong field",
-        parameters={"rejection": J.string_to_json(J.string_at("$.error.Cause"))},
-    ).next(sfn.Fail(scope, "InputRejected", error=INPUT_ERROR, cause_path="$.rejection.errorMessage"))

@@ -22,17 +22,20 @@ from cdk.constants import (
     DEFAULT_CONFIG,
     DEFAULT_LOG_LEVEL,
     DEFAULT_MODE,
+    DEFAULT_ON_DECISION_TIMEOUT,
     DEFAULT_PROBE_INTERVAL_MINUTES,
     DEFAULT_REGION,
     LOG_LEVELS,
     MIN_VPC_ZONES,
     MODES,
+    ON_DECISION_TIMEOUT_CHOICES,
     PROBE_INTERVAL_RANGE,
     REPO_ROOT,
     ContextKey,
     ExampleClusterKey,
 )
 from ferry.domain.configuration import Configuration
+from ferry.domain.conventions import DECISION_TIMEOUT_RANGE, DEFAULT_DECISION_TIMEOUT_SECONDS
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
@@ -131,6 +134,8 @@ class Settings:
     log_level: str = DEFAULT_LOG_LEVEL
     notify_email: str | None = None
     probe_interval_minutes: int = DEFAULT_PROBE_INTERVAL_MINUTES
+    decision_timeout_seconds: int = DEFAULT_DECISION_TIMEOUT_SECONDS
+    on_decision_timeout: str = DEFAULT_ON_DECISION_TIMEOUT
     config_file: Path = DEFAULT_CONFIG
     configuration: Configuration = field(default_factory=Configuration)  # read from config_file, problems named
     # None: the functions run outside any VPC (they reach public API endpoints only).
@@ -156,6 +161,14 @@ class Settings:
                 get(ContextKey.PROBE_INTERVAL_MINUTES, None),
                 DEFAULT_PROBE_INTERVAL_MINUTES,
             ),
+            decision_timeout_seconds=_whole_number(
+                ContextKey.DECISION_TIMEOUT_SECONDS,
+                get(ContextKey.DECISION_TIMEOUT_SECONDS, None),
+                DEFAULT_DECISION_TIMEOUT_SECONDS,
+            ),
+            on_decision_timeout=(
+                get(ContextKey.ON_DECISION_TIMEOUT, DEFAULT_ON_DECISION_TIMEOUT) or DEFAULT_ON_DECISION_TIMEOUT
+            ).lower(),
             vpc=_vpc(node.try_get_context(ContextKey.VPC)),
             dynamodb_prefix_list=get(ContextKey.DYNAMODB_PREFIX_LIST, None),
             example_cluster=get(ExampleClusterKey.EXAMPLE_CLUSTER, None),
@@ -180,6 +193,17 @@ class Settings:
         if self.notify_email is not None and not _EMAIL.match(self.notify_email):
             raise SettingsError(
                 f"context '{ContextKey.NOTIFY_EMAIL}' must be an e-mail address, got {self.notify_email!r}"
+            )
+        low, high = DECISION_TIMEOUT_RANGE
+        if not low <= self.decision_timeout_seconds <= high:
+            raise SettingsError(
+                f"context '{ContextKey.DECISION_TIMEOUT_SECONDS}' must be a whole number of seconds from {low} to "
+                f"{high}, got {self.decision_timeout_seconds}"
+            )
+        if self.on_decision_timeout not in ON_DECISION_TIMEOUT_CHOICES:
+            raise SettingsError(
+                f"context '{ContextKey.ON_DECISION_TIMEOUT}' must be one of {', '.join(ON_DECISION_TIMEOUT_CHOICES)}, "
+                f"got {self.on_decision_timeout!r}"
             )
         low, high = PROBE_INTERVAL_RANGE
         if not low <= self.probe_interval_minutes <= high:

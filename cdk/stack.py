@@ -8,14 +8,16 @@ in cdk/constants.py, a folder under functions/ and one `_build_function` line he
 
 from __future__ import annotations
 
-from aws_cdk import Environment, Stack, Tags
+from aws_cdk import Duration, Environment, Stack, Tags
 from constructs import Construct
 
 from cdk.constants import (
+    DECIDE,
     EKS_ENDPOINT,
     ENDPOINTS,
     INGEST,
     PROBE,
+    RUNBOOK_AWAIT,
     RUNBOOK_FENCE,
     RUNBOOK_PLAN,
     RUNBOOK_REHOME,
@@ -41,6 +43,7 @@ from cdk.runbooks import FerryRunbooks, RunbookSteps
 from cdk.settings import Settings, SettingsError
 from cdk.snapshots import FerrySnapshots
 from cdk.state import FerryState
+from cdk.supervision import FerryDecisions
 from ferry.domain.clusters import ClusterKind
 
 
@@ -83,6 +86,8 @@ class FerryStack(Stack):
                 fence=self._build_function("RunbookFence", RUNBOOK_FENCE),
                 rehome=self._build_function("RunbookRehome", RUNBOOK_REHOME),
                 report=self._build_function("RunbookReport", RUNBOOK_REPORT),
+                await_=self._build_function("RunbookAwait", RUNBOOK_AWAIT),
+                decision_timeout=Duration.seconds(settings.decision_timeout_seconds),
             ),
         )
         self.runbooks.allow_to_start(self.ingest, on_warnings=True)  # node warnings arrive as events only
@@ -90,6 +95,15 @@ class FerryStack(Stack):
         # Operator overrides: a person's word on a zone (SetZone), decided by the detector like any signal.
         self.overrides = FerryOverrides(
             self, "Overrides", runbooks=self.runbooks, function=self._build_function("ZoneOverride", ZONE_OVERRIDE)
+        )
+        # Supervised mode: a person's decision on a paused run (ferry-Decide), sent as the run's task token.
+        self.decisions = FerryDecisions(
+            self,
+            "Decisions",
+            runbooks=self.runbooks,
+            function=self._build_function("Decide", DECIDE),
+            timeout_seconds=settings.decision_timeout_seconds,
+            on_timeout=settings.on_decision_timeout,
         )
         self.snapshot_schedule = self._build_function("SnapshotSchedule", SNAPSHOT_SCHEDULE)
         self.snapshots = FerrySnapshots(self, "Snapshots", function=self.snapshot_schedule)

@@ -321,8 +321,9 @@ class Scenario:
 
     @property
     def acts(self) -> bool:
-        """Whether the game day lets Ferry act (and so runs its runbooks)."""
-        return self.mode is Mode.ACT
+        """Whether the game day lets Ferry act (and so runs its runbooks): act, or supervised (its runs wait for
+        a decision the game day's operator gives with ferry-Decide)."""
+        return self.mode is not Mode.OBSERVE
 
 
 # --- loading ------------------------------------------------------------------------------------------------

@@ -17,8 +17,13 @@ them, started by the detector's real hand-off, calling the real `functions/runbo
   Neither runs anything on the interpreter's threads: a Task waits until the world's thread runs the
   function's handler through `sandbox.lambdas` (the function's environment, the sandbox clock, one
   invocation at a time like every other one), and a retry's wait lasts until *sandbox* time has moved past
-  its end. The world's thread calls `run_tasks()` at every stop of the drill, which returns once every
-  running execution waits in one of those two places; between stops it moves time. So StepPending retries
+  its end. A third for supervised mode: a Task's wait for its task token (`.waitForTaskToken`,
+  `StateTaskServiceCallback._eval_wait_for_task_token`) lasts until the token is sent (SendTaskSuccess or
+  SendTaskFailure, which moto's endpoint hands over through `CallbackEndpoint.notify`, hooked to release the
+  wait at once) or until *sandbox* time passes its `TimeoutSeconds` (`States.Timeout`, as AWS ends it);
+  moto's SendTaskFailure handler, which drops the `cause`, passes it on. The
+  world's thread calls `run_tasks()` at every stop of the drill, which returns once every running execution
+  waits in one of those places; between stops it moves time. So StepPending retries
   let the Kubernetes controllers catch up, and a run of minutes takes seconds.
 
 Ferry's code cannot tell: its starter calls `StartExecution` on the endpoint it is given, and its handlers
@@ -73,6 +78,8 @@ MAX_COLLECT_SECONDS = 10.0  # an execution that never waits in a hook cannot hol
 STATE_MACHINE = "AWS::StepFunctions::StateMachine"
 FUNCTION = "AWS::Lambda::Function"
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+# The template's pseudo parameters a definition may hold (`arn:${AWS::Partition}:states:::lambda:invoke...`).
+PSEUDO_PARAMETERS = {"AWS::Partition": "aws"}
 
 
 # --- the synthesized template -------------------------------------------------------------------------------
@@ -189,6 +196,9 @@ class StackRunbooks:
             if isinstance(part, str):
                 text.append(part)
                 continue
+            if part.get("Ref") in PSEUDO_PARAMETERS:  # a service integration's ARN (.waitForTaskToken)
+                text.append(PSEUDO_PARAMETERS[part["Ref"]])
+                continue
             logical_id, attribute = part["Fn::GetAtt"]
             if attribute != "Arn" or logical_id not in self.functions:
                 raise ValueError(f"{machine}: a token the sandbox cannot resolve: {part!r}")
@@ -208,7 +218,7 @@ def _definition_parts(machine: str, definition: object) -> tuple[str | Mapping[s
     if isinstance(definition, dict) and "Fn::Join" in definition and definition["Fn::Join"][0] == "":
         parts = tuple(definition["Fn::Join"][1])
         for part in parts:
-            if not isinstance(part, str) and set(part) != {"Fn::GetAtt"}:
+            if not isinstance(part, str) and set(part) != {"Fn::GetAtt"} and part.get("Ref") not in PSEUDO_PARAMETERS:
                 raise ValueError(f"{machine}: a token the sandbox cannot resolve: {part!r}")
         return parts
     raise ValueError(f"{machine}: DefinitionString is neither text nor a plain Fn::Join: {definition!r}")
@@ -246,6 +256,7 @@ class TaskRun:
     at: float
     function: str
     invocation: Invocation
+    ended: float = field(default_factory=time.monotonic)  # wall clock (monotonic) when its invocation returned
 
     @property
     def run_id(self) -> str:
@@ -303,6 +314,7 @@ class StepFunctionsSandbox:
         self._new_sleepers: list[_Sleeper] = []  # waits not yet on the world's agenda
         self._waiting: list[_Sleeper] = []  # waits on the world's agenda, let go by stop() if the drill ends first
         self._parked: Counter[str] = Counter()  # execution ARN -> its threads waiting in a hook
+        self._token_waits: dict[str, _Sleeper] = {}  # task token -> the wait for it (its timeout on the agenda)
         self._activity = 0  # moves whenever an interpreter thread enters or leaves a hook
         self._stopped = False
         self._described: dict[str, ExecutionView] = {}  # by ARN; described again only when it has ended
@@ -485,6 +497,31 @@ class StepFunctionsSandbox:
         if self._park(execution, lambda: self._new_sleepers.append(sleeper)):
             sleeper.woken.wait()
 
+    def await_token(self, execution: str, token: str, seconds: float, sent: Callable[[], bool]) -> bool:
+        """A Task's wait for its task token in `execution`: until the token is sent (`token_sent`, True) or
+        sandbox time passes `seconds` (False: the wait timed out)."""
+        if sent():
+            return True
+        sleeper = _Sleeper(execution, self._require_host().offset() + max(0.0, float(seconds)))
+
+        def park() -> None:
+            self._new_sleepers.append(sleeper)
+            self._token_waits[token] = sleeper
+
+        if self._park(execution, park):
+            sleeper.woken.wait()
+        with self._cond:
+            self._token_waits.pop(token, None)
+        return sent()
+
+    def token_sent(self, token: str) -> None:
+        """SendTaskSuccess or SendTaskFailure reached the token's wait: let its thread go now, on the sender's
+        thread, so the world sees the execution busy again before the sender's call returns."""
+        with self._cond:
+            sleeper = self._token_waits.pop(token, None)
+        if sleeper is not None:
+            self._wake(sleeper)
+
     def _park(self, execution: str, change: Callable[[], None]) -> bool:
         """A thread of `execution` enters a hook; False (nothing to wait for) once the sandbox has stopped."""
         with self._cond:
@@ -577,10 +614,19 @@ class _Engine:
         return _account_of(execution) in self._retired
 
     def _hook(self) -> None:
+        from moto.core.responses import EmptyResult as empty_result
         from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
         from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+            StateTaskServiceCallback as callback_task,
+        )
+        from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint as callback_endpoint
+        from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackOutcomeTimedOut as timed_out
+        from moto.stepfunctions.responses import StepFunctionResponse as step_function_response
 
         original_invoke = lambda_eval_utils.execute_lambda_function_integration
+        original_wait = callback_task._eval_wait_for_task_token
+        original_notify = callback_endpoint.notify
         original_time = retrier_decl.time  # type: ignore[attr-defined]
         failure = lambda_eval_utils.LambdaFunctionErrorException
 
@@ -606,7 +652,37 @@ class _Engine:
             elif not self.retired(execution):
                 original_time.sleep(seconds)
 
+        def wait_for_token(
+            task: Any, env: Any, timeout_seconds: int, callback_endpoint: Any, heartbeat_endpoint: Any
+        ) -> Any:
+            execution = _execution_of(env)
+            owner = self.owner(execution)
+            if owner is None and not self.retired(execution):
+                return original_wait(task, env, timeout_seconds, callback_endpoint, heartbeat_endpoint)
+            endpoint = callback_endpoint
+            token = endpoint.callback_id
+            sent = owner is not None and owner.await_token(
+                execution, token, float(timeout_seconds), lambda: endpoint.get_outcome() is not None
+            )
+            return endpoint.get_outcome() if sent else timed_out(callback_id=token)
+
+        def notify(endpoint: Any, outcome: Any) -> None:
+            original_notify(endpoint, outcome)
+            for owner in list(self._owners.values()):
+                owner.token_sent(endpoint.callback_id)
+
+        def send_task_failure(response: Any) -> Any:
+            # moto's handler drops the request's `cause`, which Step Functions hands to the failed Task (a
+            # rejected run's report shows who rejected it and why): passed on here, as AWS does.
+            response.stepfunction_backend.send_task_failure(
+                response._get_param("taskToken"), error=response._get_param("error"), cause=response._get_param("cause")
+            )
+            return empty_result()
+
         lambda_eval_utils.execute_lambda_function_integration = invoke
+        step_function_response.send_task_failure = send_task_failure  # type: ignore[method-assign]
+        callback_task._eval_wait_for_task_token = wait_for_token  # type: ignore[method-assign]
+        callback_endpoint.notify = notify  # type: ignore[method-assign]
         # The retrier's module-level `time` only: the time module itself keeps its own sleep.
         retrier_decl.time = SimpleNamespace(sleep=sleep)  # type: ignore[attr-defined,assignment]
 

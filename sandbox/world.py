@@ -168,7 +168,7 @@ class World:
         self._sequence = itertools.count()
         self._events: AwsEvents | None = None
         self._lambdas: LambdaRuntime | None = None
-        self.runbooks: StepFunctionsSandbox | None = None  # act mode only
+        self.runbooks: StepFunctionsSandbox | None = None  # act and supervised modes only
         self._started_at: datetime | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------------------
@@ -178,7 +178,7 @@ class World:
         self.aws.start()
         try:
             self._events = AwsEvents(self.aws.account_id, self.aws.zone_ids())
-            if self.mode is Mode.ACT:
+            if self.mode is not Mode.OBSERVE:  # act and supervised modes run the runbooks
                 self.runbooks = StepFunctionsSandbox(self.aws, synthesized_template()).start()
             self._lambdas = LambdaRuntime(
                 account_id=self.aws.account_id,

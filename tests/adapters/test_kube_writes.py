@@ -111,19 +111,12 @@ def test_cordon_and_taints_are_idempotent_and_keep_other_taints(cluster: KubeClu
         assert kube.add_taint("c-w1", Taint("node.kubernetes.io/out-of-service", "NoExecute", "nodeshutdown"))
         assert kube.add_taint("c-w1", first) is False
         node = manifests.parse_node(kube.node_object("c-w1") or {})
-        assert kube.remove_taint("c-w1", "example.com/gone") is False
-        assert kube.remove_taint("c-w1", "example.com/other") is True  # failback lifts Ferry's taints this way
-        after = manifests.parse_node(kube.node_object("c-w1") or {})
 
     assert node.unschedulable
     assert {(t.key, t.effect) for t in node.taints} >= {
         ("example.com/other", "NoSchedule"),
         ("node.kubernetes.io/out-of-service", "NoExecute"),
     }
-    # The node lifecycle controller adds node.kubernetes.io/unschedulable to a cordoned node when it gets to it,
-    # before or after either read: removing one taint keeps every other, whoever wrote it and whenever.
-    kept = {t.key for t in after.taints}
-    assert "example.com/other" not in kept and kept >= {t.key for t in node.taints} - {"example.com/other"}
 
 
 def test_failback_lifts_what_ferry_marked_on_a_real_api_and_keeps_a_persons(cluster: KubeCluster) -> None:
@@ -146,6 +139,30 @@ def test_failback_lifts_what_ferry_marked_on_a_real_api_and_keeps_a_persons(clus
     assert (persons.uncordon, persons.taints, persons.kept_cordon) == (False, (), True)
     assert after["b-w0"]["spec"]["unschedulable"] is True
     assert "node.kubernetes.io/out-of-service" in {t["key"] for t in after["b-w0"]["spec"]["taints"]}
+
+
+def test_release_lifts_only_ferrys_out_of_service_taint_on_a_real_api(cluster: KubeCluster) -> None:
+    oos = Taint("node.kubernetes.io/out-of-service", "NoExecute", "nodeshutdown")
+    api = k8s.CoreV1Api(cluster.api_client())
+    with writer(cluster) as kube:
+        assert kube.cordon("a-w0") is True
+        assert kube.add_marked_taint("a-w0", oos, OUT_OF_SERVICE_MARK) is True  # Ferry's fence
+        api.patch_node(
+            "c-w0", {"spec": {"taints": [oos.to_dict(), {"key": "example.com/disk", "effect": "NoSchedule"}]}}
+        )
+        ferrys, persons = kube.release("a-w0"), kube.release("c-w0")
+        after = {n: kube.node_object(n) or {} for n in ("a-w0", "c-w0")}
+
+    assert ferrys.taints == ("node.kubernetes.io/out-of-service",) and not ferrys.uncordon
+    assert "node.kubernetes.io/out-of-service" not in {t["key"] for t in after["a-w0"]["spec"].get("taints") or []}
+    assert after["a-w0"]["spec"]["unschedulable"] is True, "Ferry's cordon stays until failback"
+    assert OUT_OF_SERVICE_MARK not in after["a-w0"]["metadata"]["annotations"]
+    assert CORDON_MARK in after["a-w0"]["metadata"]["annotations"]
+    assert persons.taints == ()
+    assert {t["key"] for t in after["c-w0"]["spec"]["taints"]} >= {
+        "node.kubernetes.io/out-of-service",
+        "example.com/disk",
+    }
 
 
 def test_a_taint_written_on_a_stale_read_is_refused_not_lost(cluster: KubeCluster) -> None:
@@ -311,8 +328,8 @@ def test_the_rbac_manifest_grants_exactly_what_the_adapters_use(cluster: KubeClu
         kube.node_object("a-w0")
         kube.cordon("b-w1")
         kube.add_taint("b-w1", Taint("example.com/rbac", "NoSchedule"))
-        kube.remove_taint("b-w1", "example.com/rbac")
         kube.add_marked_taint("b-w1", Taint("node.kubernetes.io/out-of-service", "NoExecute"), OUT_OF_SERVICE_MARK)
+        kube.release("b-w1")
         kube.lift("b-w1")
         kube.pet_pods()
         kube.pods_in_namespace("shop", "app=db")

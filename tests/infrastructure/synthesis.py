@@ -71,8 +71,15 @@ class Synthesized:
         """A state machine's definition as JSON; each ARN token inside it becomes `arn(<logical id>)`."""
         properties = self.resources[self.logical_id(state_machine)]["Properties"]
         parts = properties["DefinitionString"]["Fn::Join"][1]
-        text = "".join(part if isinstance(part, str) else arn(part["Fn::GetAtt"][0]) for part in parts)
+        text = "".join(part if isinstance(part, str) else _token(part, arn) for part in parts)
         return dict(json.loads(text))
+
+
+def _token(part: dict[str, Any], arn: Callable[[str], str]) -> str:
+    """A function's ARN (`Fn::GetAtt`), or the partition of a service integration's ARN (`.waitForTaskToken`)."""
+    if part.get("Ref") == "AWS::Partition":
+        return "aws"
+    return arn(part["Fn::GetAtt"][0])
 
 
 def synthesize(outdir: Path, **context: Any) -> Synthesized:

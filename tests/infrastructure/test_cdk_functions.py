@@ -57,6 +57,12 @@ def _own_environment(synthesized: Synthesized, spec: FunctionSpec) -> dict[str, 
         }
     if spec.name == "snapshot-schedule":
         return {"FERRY_SNAPSHOT_PERIOD_SECONDS": "300"}
+    if spec.name == "runbook-await":  # supervised mode's pause: its timeout, and Decide's ARN for the notification
+        return {
+            "FERRY_DECISION_TIMEOUT_SECONDS": "900",
+            "FERRY_ON_DECISION_TIMEOUT": "abort",
+            "FERRY_SM_DECIDE": {"Ref": synthesized.logical_id(stack.decisions.decide)},
+        }
     return {}
 
 

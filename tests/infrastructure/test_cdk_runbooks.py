@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from cdk.constants import RUNBOOKS, RunbookSpec
+from ferry.domain.conventions import SUPERVISED_RUNBOOKS
 from tests.infrastructure.synthesis import Synthesized
 
 pytestmark = pytest.mark.xdist_group("cdk-synth")
@@ -168,6 +169,7 @@ def test_one_standard_state_machine_per_runbook_named_as_ferry_names_them(synthe
         for p in synthesized.of_type("AWS::StepFunctions::StateMachine").values()
     }
     assert sorted(machines) == [
+        "ferry-Decide",  # cdk/supervision.py: one step, a person's decision on a paused run
         "ferry-DrainNode",
         "ferry-EvacuateZone",
         "ferry-FailbackZone",
@@ -186,7 +188,9 @@ def test_one_standard_state_machine_per_runbook_named_as_ferry_names_them(synthe
     [
         pytest.param(
             spec,
-            ["NameRun", "Prepare", "Plan", "DryRun?", NODE_STATES[spec.name][0]]
+            ["NameRun", "Prepare", "Plan", "DryRun?"]
+            + (["Supervised?"] if spec.name in SUPERVISED_RUNBOOKS else [])  # cdk/supervision.py: its own tests
+            + [NODE_STATES[spec.name][0]]
             + (["RehomePets"] if spec.rehomes_pets else [])
             + ["Report", "Failed?", "Done"],
             id=spec.name,
@@ -211,7 +215,11 @@ def test_each_task_invokes_its_own_step_and_passes_the_payload_as_is(
     node_task = NODE_STATES[spec.name][1]
     functions = {"Plan": steps.plan, node_task: steps.fence, "Rehome": steps.rehome, "Report": steps.report}
     states = _states(_definition(synthesized, spec))
-    tasks = {name: state for name, state in states.items() if state["Type"] == "Task"}
+    pause = {
+        "AwaitDecision",
+        "DecisionTimeout",
+    }  # supervised mode's pause: tests/infrastructure/test_cdk_supervision.py
+    tasks = {name: state for name, state in states.items() if state["Type"] == "Task" and name not in pause}
     assert sorted(tasks) == sorted(tasks_of(spec))
     for name, task in tasks.items():
         # The function's own ARN: the step's result is its output, without Lambda's Payload envelope.
@@ -369,7 +377,8 @@ def test_fence_node_moves_no_pet(synthesized: Synthesized) -> None:
 def test_a_dry_run_goes_from_the_plan_straight_to_the_report(synthesized: Synthesized, spec: RunbookSpec) -> None:
     choice = _definition(synthesized, spec)["States"]["DryRun?"]
     assert choice["Choices"] == [{"Variable": "$.plan.dryRun", "BooleanEquals": True, "Next": "Report"}]
-    assert choice["Default"] == NODE_STATES[spec.name][0]
+    first_change = "Supervised?" if spec.name in SUPERVISED_RUNBOOKS else NODE_STATES[spec.name][0]
+    assert choice["Default"] == first_change  # supervised mode's pause comes before the first change
 
 
 # --- logging, tracing, roles ----------------------------------------------------------------------------------

@@ -25,6 +25,9 @@ def test_defaults_observe_in_the_default_environment() -> None:
         pytest.param("account", "1234", "account", id="short-account"),
         pytest.param("region", "moon-1", "region", id="not-a-region"),
         pytest.param("notify_email", "oncall", "notifyEmail", id="not-an-email"),
+        pytest.param("decision_timeout_seconds", 30, "decisionTimeoutSeconds", id="decision-timeout-too-short"),
+        pytest.param("decision_timeout_seconds", 90000, "decisionTimeoutSeconds", id="decision-timeout-too-long"),
+        pytest.param("on_decision_timeout", "wait", "onDecisionTimeout", id="unknown-on-timeout"),
     ],
 )
 def test_out_of_range_settings_fail_naming_the_setting(field: str, value: str, setting: str) -> None:

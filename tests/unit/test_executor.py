@@ -116,6 +116,17 @@ def test_act_mode_starts_the_evacuation_with_the_signals_that_made_the_quorum() 
     assert [s["kind"] for s in audit.records[0][1]["transition"]["signals"]] == ["nodes-not-ready", "instance-down"]
 
 
+@pytest.mark.parametrize(("mode", "waits"), [(Mode.SUPERVISED, True), (Mode.ACT, False)], ids=["supervised", "act"])
+def test_supervised_mode_starts_the_evacuation_and_says_it_waits_for_a_decision(mode: Mode, waits: bool) -> None:
+    run, starter, _, notifier = executor(mode)
+
+    done = run.carry_out(react(impaired()))
+
+    assert done.outcome is Outcome.STARTED and len(starter.calls) == 1
+    ((_, message),) = notifier.sent
+    assert ("waits for a person's ferry-Decide" in message) is waits
+
+
 def test_a_second_start_of_the_same_failure_is_success_and_starts_nothing_new() -> None:
     run, starter, audit, _ = executor(Mode.ACT)
 

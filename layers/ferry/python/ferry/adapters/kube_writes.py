@@ -129,6 +129,12 @@ class KubeWriter(KubeApi):
             return failback.lift_of(current) if current is not None else failback.Lift()
         return failback.lift_of(read)
 
+    def release(self, node: str) -> failback.Lift:
+        """Lift Ferry's out-of-service taint (the one its mark says Ferry added) and that mark, in one write;
+        the cordon, the quarantine and any taint of someone else's stay (`failback.release_of`)."""
+        read = self._rewrite_node(node, failback.release_change)
+        return failback.release_of(read) if read is not None else failback.Lift()
+
     def _rewrite_node(self, node: str, change: Callable[[Obj], Obj | None]) -> Obj | None:
         """Read the node, `change` it into a merge patch (None: nothing to do) and write it conditioned on the
         resourceVersion read; on 409 read again and recompute, as client-go's RetryOnConflict does. Returns
@@ -161,15 +167,6 @@ class KubeWriter(KubeApi):
             return [*taints, taint.to_dict()]
 
         return self._rewrite_taints(node, added)
-
-    def remove_taint(self, node: str, key: str) -> bool:
-        """Remove every taint with this key (failback lifts out-of-service and quarantine); False if none."""
-
-        def removed(taints: list[Obj]) -> list[Obj] | None:
-            kept = [t for t in taints if t.get("key") != key]
-            return None if len(kept) == len(taints) else kept
-
-        return self._rewrite_taints(node, removed)
 
     def _rewrite_taints(self, node: str, change: Callable[[list[Obj]], list[Obj] | None]) -> bool:
         """Read the node's taints, `change` them (None: nothing to do) and write the whole list back; False if

@@ -1,4 +1,5 @@
-"""Starting Ferry's state machines: a repeated start of the same execution name is success, not an error."""
+"""Starting Ferry's state machines (a repeated start of the same execution name is success, not an error), and
+answering a paused run's task token (supervised mode's decisions)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ferry.adapters.aws import translate_error
 from ferry.domain.detection.transitions import Handoff
-from ferry.domain.errors import ConfigError
+from ferry.domain.errors import ConfigError, NotFound
 from ferry.domain.runbooks import STARTED_AUTOMATICALLY, Runbook, arn_setting
 
 
@@ -55,3 +56,32 @@ class RunbookStarter:
 
 def _execution_arn(machine_arn: str, name: str) -> str:
     return machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+
+
+# What Step Functions answers for a token whose wait is over (timed out, answered, or its run stopped).
+_GONE = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
+
+
+class TaskTokens:
+    """SendTaskSuccess / SendTaskFailure for a waiting Task; NotFound when the wait is over."""
+
+    def __init__(self, sfn: Any) -> None:
+        self._sfn = sfn
+
+    def succeed(self, token: str, output: Mapping[str, Any]) -> None:
+        self._send(self._sfn.send_task_success, taskToken=token, output=json.dumps(output))
+
+    def fail(self, token: str, error: str, cause: str) -> None:
+        self._send(self._sfn.send_task_failure, taskToken=token, error=error, cause=cause[:32768])
+
+    @staticmethod
+    def _send(call: Any, **kwargs: Any) -> None:
+        try:
+            call(**kwargs)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in _GONE:
+                raise NotFound(f"{code}: the run no longer waits for this token") from error
+            raise translate_error(error) from error
+        except BotoCoreError as error:
+            raise translate_error(error) from error

@@ -75,6 +75,18 @@ LAMBDA_SERVICE_ERRORS: Final = (
 LAMBDA_KILLED_ERRORS: Final = ("Sandbox.Timedout", "Runtime.ExitError", "Runtime.Unknown")
 
 
+# --- supervised mode (ferry.domain.decisions; cdk/supervision.py builds the pause) ---------------------------------
+# The runbooks whose automatic runs pause for a person's decision in supervised mode: the detector's hand-offs.
+# DrainNode is not among them: its deadline (two minutes for a Spot interruption) is shorter than any decision,
+# and it only evicts through PodDisruptionBudgets, never forces.
+SUPERVISED_RUNBOOKS: Final = ("EvacuateZone", "FailbackZone")
+# The errors a paused run ends its wait with when it does not go on; both lead to the report, nothing changed.
+DECISION_REJECTED: Final = "DecisionRejected"  # a person's reject (SendTaskFailure)
+DECISION_TIMED_OUT: Final = "DecisionTimedOut"  # no decision in time, and onTimeout is abort
+DEFAULT_DECISION_TIMEOUT_SECONDS: Final = 15 * 60
+DECISION_TIMEOUT_RANGE: Final = (60, 24 * 3600)
+
+
 @dataclass(frozen=True, slots=True)
 class Retry:
     """One Retry rule of every runbook Task, in Step Functions' terms; every wait has full jitter."""

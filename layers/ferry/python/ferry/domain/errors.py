@@ -85,3 +85,8 @@ class StepPending(TransientError):
 class Refused(FerryError):
     """Acting now would break a safety invariant (a PV not yet Retain, a fence EC2 no longer confirms, a claim
     bound to a volume Ferry did not expect): the action is not taken, and its subject stops there."""
+
+
+class DecisionTimedOut(FerryError):
+    """A supervised run's wait for a decision ended without one and `onTimeout` is abort: the run stops before
+    its first change (the error's name is what its state machine catches, ferry.domain.conventions)."""

@@ -9,7 +9,10 @@ from enum import StrEnum
 
 
 class Mode(StrEnum):
-    """`observe` (the default of a fresh deployment) plans, measures and notifies but changes nothing."""
+    """`observe` (the default of a fresh deployment) plans, measures and notifies but changes nothing;
+    `supervised` lets the automatic runs plan, then pauses each before its first change until a person decides
+    (ferry-Decide: approve or reject; on no decision, the `onTimeout` setting); `act` goes on by itself."""
 
     OBSERVE = "observe"
+    SUPERVISED = "supervised"
     ACT = "act"

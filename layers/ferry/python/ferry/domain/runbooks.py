@@ -26,6 +26,7 @@ class Runbook(StrEnum):
     FENCE_NODE = "FenceNode"
     DRAIN_NODE = "DrainNode"
     SET_ZONE = "SetZone"
+    DECIDE = "Decide"
 
 
 _REASON = {"type": "string", "minLength": 1, "maxLength": 500}
@@ -49,7 +50,14 @@ def _schema(title: str, properties: dict[str, Any], required: list[str]) -> dict
         "$schema": "http://json-schema.org/draft-07/schema#",
         "title": title,
         "type": "object",
-        "properties": {**properties, "reason": _REASON, "dryRun": _DRY_RUN, "requestedBy": {"type": "string"}},
+        "properties": {
+            **properties,
+            "reason": _REASON,
+            "dryRun": _DRY_RUN,
+            "requestedBy": {"type": "string"},
+            # A person's start in supervised mode: they are the approval, the run does not pause.
+            "approved": {"type": "boolean"},
+        },
         "required": [*required, "reason"],
         "additionalProperties": False,
     }
@@ -129,6 +137,20 @@ INPUT_SCHEMAS: dict[str, dict[str, Any]] = {
             "requestedBy": {"type": "string", "minLength": 1, "maxLength": 200},
         },
         "required": ["zone", "state", "reason", "requestedBy"],
+        "additionalProperties": False,
+    },
+    # A person's decision on a supervised run that waits (ferry.domain.decisions): who decided is required.
+    Runbook.DECIDE: {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "Decide",
+        "type": "object",
+        "properties": {
+            "runId": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,80}$"},
+            "decision": {"type": "string", "enum": ["approve", "reject"]},
+            "by": {"type": "string", "minLength": 1, "maxLength": 200},
+            "reason": _REASON,
+        },
+        "required": ["runId", "decision", "by", "reason"],
         "additionalProperties": False,
     },
 }

@@ -1,9 +1,12 @@
-"""Giving a fenced node back once it is healthy again: the out-of-service taint comes off, the cordon stays.
+"""Giving a fenced node back once it is healthy again: Ferry's out-of-service taint comes off, the cordon stays.
 
 The taint told Kubernetes to force-delete the node's pods and detach its volumes while its kubelet was gone;
 once the kubelet is back (the probe sees it Ready with a fresh lease), Kubernetes' own guidance is to remove
-it. The cordon Ferry put on stays until failback, so nothing is scheduled onto the node before its zone has
-been quiet for the hold-down.
+it. Only the taint Ferry added comes off: its mark (`ferry.io/out-of-service`, written in the same write as the
+taint) says so, and `ferry.domain.rehoming.failback.release_of` is the one rule, shared with failback. A
+person's out-of-service taint (no mark) stays whatever the node's state. The write is conditioned on the
+node's resourceVersion and made again from a fresh read on 409. The cordon Ferry put on stays until failback,
+so nothing is scheduled onto the node before its zone has been quiet for the hold-down.
 """
 
 from __future__ import annotations
@@ -15,10 +18,9 @@ from ferry.adapters.kube_writes import KubeWriter
 from ferry.adapters.reporting import AuditLog
 from ferry.domain.clusters import ClusterRegistration
 from ferry.domain.modes import Mode
+from ferry.domain.rehoming.inventory import OUT_OF_SERVICE_TAINT as OUT_OF_SERVICE
 from ferry.executor import may_act
 from ferry.observability import logger
-
-OUT_OF_SERVICE = "node.kubernetes.io/out-of-service"
 
 
 class NodeReleaser:
@@ -28,14 +30,14 @@ class NodeReleaser:
         self._audit = audit
 
     def release(self, registration: ClusterRegistration, nodes: Iterable[str], *, now: datetime) -> list[str]:
-        """Lift the out-of-service taint from these nodes; return the ones it was lifted from (audited)."""
+        """Lift Ferry's out-of-service taint from these nodes; return the ones it was lifted from (audited)."""
         wanted = list(nodes)
         if not wanted or not may_act(self._mode):
             return []
         released = []
         with self._connect(registration) as writer:
             for node in wanted:
-                if writer.remove_taint(node, OUT_OF_SERVICE):
+                if OUT_OF_SERVICE in writer.release(node).taints:
                     self._audit.record(
                         f"release:{registration.name}:{node}:{int(now.timestamp())}",
                         now,

@@ -26,7 +26,7 @@ from ferry.adapters.reporting import AuditLog
 from ferry.domain.errors import Conflict, StepPending, Throttled, TransientError
 from ferry.domain.modes import Mode
 from ferry.domain.rehoming.plans import Action, Condition
-from ferry.executor import may_act
+from ferry.executor import may_act, must_wait
 from ferry.observability import logger
 
 Results = Mapping[str, Mapping[str, Any]]
@@ -78,10 +78,12 @@ class Execution:
 @dataclass(frozen=True, slots=True)
 class JournaledPlans:
     """The plans a run's later steps will execute, by subject: the first written for the run and subject
-    (ours or an earlier plan step's), or, in a dry run, the ones given, written nowhere."""
+    (ours or an earlier plan step's), or, in a dry run, the ones given, written nowhere. `await_decision`: the
+    run pauses for a person's decision before carrying them out (supervised mode, `ferry.executor.must_wait`)."""
 
     dry_run: bool
     plans: Mapping[str, Mapping[str, Any]]
+    await_decision: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,12 +128,24 @@ class PlanExecutor:
         says what would have been done and changes nothing. Every other method here decides through this."""
         return act() if may_act(self._mode, dry_run=dry_run) else planned()
 
-    def journal_plans(self, run_id: str, plans: Mapping[str, Mapping[str, Any]], *, dry_run: bool) -> JournaledPlans:
-        """Journal each subject's plan so the run's later steps execute it; the first one written wins."""
+    def journal_plans(
+        self,
+        run_id: str,
+        plans: Mapping[str, Mapping[str, Any]],
+        *,
+        dry_run: bool,
+        approved: bool = False,
+        pausable: bool = False,
+    ) -> JournaledPlans:
+        """Journal each subject's plan so the run's later steps execute it; the first one written wins. Says
+        whether the run must wait for a decision first (`approved`: started with `"approved": true`;
+        `pausable`: a runbook whose state machine can pause)."""
 
         def journal() -> JournaledPlans:
             at = self._clock()
-            return JournaledPlans(False, {s: self._journal.save_plan(run_id, s, p, at) for s, p in plans.items()})
+            saved = {s: self._journal.save_plan(run_id, s, p, at) for s, p in plans.items()}
+            wait = must_wait(self._mode, dry_run=dry_run, approved=approved, pausable=pausable, changes=bool(plans))
+            return JournaledPlans(False, saved, wait)
 
         return self.act_or_plan(dry_run, journal, lambda: JournaledPlans(True, dict(plans)))
 

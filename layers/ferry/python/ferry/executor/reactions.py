@@ -17,6 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ferry.adapters.reporting import AuditLog, Notifier
 from ferry.adapters.stepfunctions import RunbookStarter
+from ferry.domain.conventions import SUPERVISED_RUNBOOKS
 from ferry.domain.errors import FerryError
 from ferry.domain.modes import Mode
 from ferry.domain.reactions import Notice, Reaction, RunbookRequest
@@ -150,9 +151,16 @@ class Executor:
             "alarm_raised": reaction.raise_alarm,
         }
         self._audit.record(reaction.action_id, self._clock(), record)
+        waits = (
+            self._mode is Mode.SUPERVISED
+            and outcome is Outcome.STARTED
+            and reaction.start is not None
+            and reaction.start.runbook.value in SUPERVISED_RUNBOOKS
+        )
+        then = "\nsupervised mode: it waits for a person's ferry-Decide before its first change" if waits else ""
         self._notifier.notify(
             reaction.subject_line,
-            f"{reaction.summary}\n{_outcome_line(reaction, outcome)}",
+            f"{reaction.summary}\n{_outcome_line(reaction, outcome)}{then}",
             {"subject": transition.subject, "status": transition.to_status.value, "outcome": outcome},
         )
         logger.info("reaction carried out", extra={"action_id": done.action_id, "outcome": outcome})

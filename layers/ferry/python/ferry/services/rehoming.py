@@ -31,6 +31,7 @@ from ferry.adapters.reporting import AuditLog, Notifier
 from ferry.adapters.states import StateTable
 from ferry.adapters.volumes import Volumes
 from ferry.domain.clusters import ClusterRegistration
+from ferry.domain.conventions import SUPERVISED_RUNBOOKS
 from ferry.domain.detection.transitions import ZoneStatus
 from ferry.domain.errors import FerryError, InputError, StepPending, TransientError
 from ferry.domain.rehoming import failback, reports
@@ -181,7 +182,7 @@ class RehomingSteps:
         run_id, runbook, body = _parse_plan_event(event)
         request = Request(run_id=run_id, now=self._clock(), limits=self._settings.limits)
         planned = self._make_plan(runbook, body, request)
-        plan, dry_run = self._journal_plan(run_id, planned, bool(body.get("dryRun", False)))
+        plan, dry_run, wait = self._journal_plan(run_id, runbook, planned, body)
         self._audit.record(
             f"{run_id}/plan",
             request.now,
@@ -190,10 +191,11 @@ class RehomingSteps:
                 "who": body.get("requestedBy") or WHO,
                 "why": body.get("reason", ""),
                 "dry_run": dry_run,
+                "await_decision": wait,
                 "skipped": [s.to_dict() for s in plan.skipped],
             },
         )
-        return plan_output(run_id, runbook, dry_run, body, plan)
+        return replace(plan_output(run_id, runbook, dry_run, body, plan), await_decision=wait)
 
     def _make_plan(self, runbook: Runbook, body: Mapping[str, Any], request: Request) -> Plan:
         if runbook is Runbook.EVACUATE_ZONE:
@@ -281,20 +283,29 @@ class RehomingSteps:
             raise InputError([f"clusters: {', '.join(missing)} not registered with Ferry"])
         return [by_name[n] for n in sorted(set(named))]
 
-    def _journal_plan(self, run_id: str, plan: Plan, dry_run: bool) -> tuple[Plan, bool]:
+    def _journal_plan(
+        self, run_id: str, runbook: Runbook, plan: Plan, body: Mapping[str, Any]
+    ) -> tuple[Plan, bool, bool]:
         """Have the executor journal each node's and pet's plan; the first one written for a run wins, and is
         what is returned (a plan step run again for the same run reports what its later steps will execute).
-        Returns the plan and whether it was a dry run (nothing journaled), as the executor says."""
+        Returns the plan, whether it was a dry run (nothing journaled) and whether the run waits for a person's
+        decision first, as the executor says."""
         nodes = {node_subject(n.cluster, n.node): n for n in plan.nodes}
         pets = {pet_subject(p.cluster, p.namespace, p.pod): p for p in plan.pets}
         plans = {s: n.to_dict() for s, n in nodes.items()} | {s: p.to_dict() for s, p in pets.items()}
-        journaled = self.executor.journal_plans(run_id, plans, dry_run=dry_run)
+        journaled = self.executor.journal_plans(
+            run_id,
+            plans,
+            dry_run=bool(body.get("dryRun", False)),
+            approved=bool(body.get("approved", False)),
+            pausable=runbook.value in SUPERVISED_RUNBOOKS,
+        )
         kept = replace(
             plan,
             nodes=tuple(NodePlan.from_dict(journaled.plans[s]) for s in nodes),
             pets=tuple(PetPlan.from_dict(journaled.plans[s]) for s in pets),
         )
-        return kept, journaled.dry_run
+        return kept, journaled.dry_run, journaled.await_decision
 
     # --- fence -------------------------------------------------------------------------------------------------
 

@@ -9,8 +9,10 @@ or the taint). A person's cordon or taint carries no mark and is never touched; 
 before Ferry came stays cordoned (Ferry's cordon step found it cordoned and wrote no mark).
 
 `lift_change` is the read-modify-write the adapter applies to the node as read, with its resourceVersion, so
-a concurrent writer makes it read again (409) rather than lose their change; `cordon_change` puts Ferry's
-cordon back on a node whose zone relapsed while it was being given back.
+a concurrent writer makes it read again (409) rather than lose their change; `release_change` is its part the
+probe applies early, on a fenced node whose kubelet is back (Ferry's out-of-service taint only: the cordon and
+the quarantine wait for failback); `cordon_change` puts Ferry's cordon back on a node whose zone relapsed while
+it was being given back.
 """
 
 from __future__ import annotations
@@ -70,10 +72,29 @@ def lift_of(node: Obj) -> Lift:
     )
 
 
+def release_of(node: Obj) -> Lift:
+    """What the probe gives back from a fenced node whose kubelet is back: Ferry's out-of-service taint (and its
+    mark) when the mark says Ferry put it there, nothing else. A person's out-of-service taint carries no mark
+    and stays; Ferry's cordon and quarantine stay until failback."""
+    lift = lift_of(node)
+    return Lift(
+        taints=tuple(k for k in lift.taints if k == OUT_OF_SERVICE_TAINT),
+        marks=tuple(m for m in lift.marks if m == OUT_OF_SERVICE_MARK),
+    )
+
+
 def lift_change(node: Obj) -> dict[str, Any] | None:
     """The merge patch that gives Ferry's work back (None: nothing of Ferry's is there). Taints are written as
     a whole list, so the patch is only valid against the resourceVersion it was computed from."""
-    lift = lift_of(node)
+    return _change(node, lift_of(node))
+
+
+def release_change(node: Obj) -> dict[str, Any] | None:
+    """The merge patch of `release_of` (None: no mark of Ferry's out-of-service taint on the node)."""
+    return _change(node, release_of(node))
+
+
+def _change(node: Obj, lift: Lift) -> dict[str, Any] | None:
     if not lift:
         return None
     spec: dict[str, Any] = {}

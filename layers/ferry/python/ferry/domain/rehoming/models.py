@@ -148,6 +148,8 @@ class PlanOutput(CamelJsonModel):
     pets: tuple[PetJob, ...]
     skipped: tuple[SkippedItem, ...] = ()
     plan: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    # Supervised mode: the run pauses for a person's decision before its first change (cdk/supervision.py).
+    await_decision: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "plan", _frozen(self.plan))

@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from ferry.domain.conventions import DECISION_REJECTED, DECISION_TIMED_OUT
 from ferry.domain.rehoming import failback
 from ferry.domain.rehoming.models import (
     FencedBy,
@@ -33,7 +34,9 @@ from ferry.domain.runbooks import Runbook
 Statuses = Mapping[str, str]
 Results = Mapping[str, Mapping[str, Any]]
 FINISHED = ("done", "already-done")
-REJECTIONS = ("InputError", "SchemaValidationError")
+# A run that did not go on: its input refused, or, in supervised mode, a person's reject or no decision in time
+# with onTimeout abort (nothing was changed in either case).
+REJECTIONS = ("InputError", "SchemaValidationError", DECISION_REJECTED, DECISION_TIMED_OUT)
 
 
 def _finished(statuses: Statuses, step_id: str) -> bool:
