@@ -17,7 +17,7 @@ After `attempts` lost races the call raises Conflict, which the caller retries l
 The reaction path (`ferry.domain.reactions`, the reactions executor, Step Functions, the audit log, SNS) is
 imported and built when a reaction is first carried out, not at cold start: most ingest batches commit no
 transition, warn of no node and hold no drill, and ingest's cold start is held within 10% of its floor
-(bench/ingest.py; each of those modules' frozen dataclasses costs it about half a millisecond to build).
+(bench/ingest.py; each of those modules' frozen dataclasses costs it about 0.4% of that floor to build).
 """
 
 from __future__ import annotations

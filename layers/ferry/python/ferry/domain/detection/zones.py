@@ -448,7 +448,7 @@ def _lapse(state: ZoneState, clock: datetime) -> ZoneState:
 
 class _Case(NamedTuple):
     """Why a zone would be impaired right now, with the signals that say so. (A private record: a NamedTuple
-    costs ingest's cold start a third of a frozen dataclass, and nothing compares, hashes or prints it.)"""
+    costs ingest's cold start a quarter of a frozen dataclass, and nothing compares, hashes or prints it.)"""
 
     authorities: tuple[SignalRef, ...]
     request: SignalRef | None

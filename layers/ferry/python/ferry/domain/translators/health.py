@@ -104,7 +104,7 @@ EVIDENCE_ZONE_FROM = "zoneFrom"
 
 class _Issue(NamedTuple):
     """What a Health issue says, read before its zones are known. (A private record: a NamedTuple costs the
-    cold start a third of a frozen dataclass, and nothing compares, hashes or prints it.)"""
+    cold start a quarter of a frozen dataclass, and nothing compares, hashes or prints it.)"""
 
     envelope: Envelope
     kind: SignalKind
