@@ -135,7 +135,7 @@ def event_to_start_request() -> dict[str, float]:
         module = load_handler("ingest")
         module.ingestor.cache_clear()
         requested: list[float] = []
-        sfn = module.ingestor()._verdicts._executor._starter._sfn
+        sfn = module.ingestor()._verdicts._executor()._starter._sfn
         sfn.meta.events.register("before-call.sfn.StartExecution", lambda **_: requested.append(time.perf_counter()))
         event = sqs_event(load_event("health-ec2-issue-open"))
         began = time.perf_counter()

@@ -732,6 +732,8 @@ class AwsEvents:
     HEALTH_CLOSED = "health-ec2-issue-resolved.json"
     STATE_CHANGE = "ec2-state-change-{state}.json"
     STATE_CHANGE_FALLBACK = "ec2-state-change-stopped.json"
+    SPOT_INTERRUPTION = "ec2-spot-interruption.json"
+    INSTANCE_RETIREMENT = "health-scheduled-change.json"
 
     def __init__(self, account_id: str, zone_ids: Mapping[str, str], events_dir: Path = EVENTS_DIR) -> None:
         self._account_id = account_id
@@ -786,6 +788,37 @@ class AwsEvents:
             text = re.sub(r"use1-az\d+", self._zone_ids.get(zone, zone), description["latestDescription"])
             description["latestDescription"] = re.sub(rf"{REGION}[a-f]", zone, text)
         event["resources"] = ids
+        return event
+
+    def spot_interruption(self, instance_id: str, at: datetime) -> dict[str, Any]:
+        """EC2's two-minute warning that it reclaims a Spot instance (the instance's ARN in `resources`)."""
+        event = self._envelope(self.template(self.SPOT_INTERRUPTION), at)
+        event["resources"] = [f"arn:aws:ec2:{REGION}:{self._account_id}:instance/{instance_id}"]
+        event["detail"]["instance-id"] = instance_id
+        return event
+
+    def instance_retirement(self, instance_ids: Iterable[str], at: datetime, *, retire_at: datetime) -> dict[str, Any]:
+        """AWS Health's scheduled change: the instances will be retired (stopped or terminated) after `retire_at`.
+
+        As AWS writes it for one account: the instances as affected entities and resources, no zone.
+        """
+        event = self._envelope(self.template(self.INSTANCE_RETIREMENT), at)
+        detail = event["detail"]
+        stamp = email.utils.format_datetime(at.astimezone(UTC), usegmt=True)
+        retire = email.utils.format_datetime(retire_at.astimezone(UTC), usegmt=True)
+        ids = list(instance_ids)
+        detail.update(
+            eventArn=f"{detail['eventArn'].rsplit('_', 1)[0]}_{uuid.uuid4()}",
+            eventRegion=REGION,
+            lastUpdatedTime=stamp,
+            startTime=retire,
+            affectedEntities=[{"entityValue": i, "lastUpdatedTime": stamp, "status": "PENDING"} for i in ids],
+        )
+        for description in detail.get("eventDescription", []):
+            description["latestDescription"] = re.sub(
+                r"after .* GMT\.", f"after {retire}.", description["latestDescription"]
+            )
+        event["resources"] = [f"arn:aws:ec2:{REGION}:{self._account_id}:instance/{i}" for i in ids]
         return event
 
     def _envelope(self, template: Mapping[str, Any], at: datetime) -> dict[str, Any]:

@@ -57,7 +57,9 @@ def drill_world(
     clusters: tuple[ClusterSpec, ...] | None = None,
     settle_seconds: float | None = None,
     kube: KubeBackend = KubeBackend.DOUBLE,
+    mode: Mode = Mode.OBSERVE,
 ) -> World:
+    """`mode`: act gives the world the stack's runbooks, started by Ferry's own hand-offs (ingest, the probe)."""
     scenario = load("az-outage")
     scenario = dataclasses.replace(
         scenario,
@@ -66,7 +68,7 @@ def drill_world(
         statefulsets=statefulsets or scenario.statefulsets,
         clusters=clusters or scenario.clusters,
     )
-    world = World(scenario, kube=kube)
+    world = World(scenario, kube=kube, mode=mode)
     with contextlib.ExitStack() as seeding:
         if honor:
             seeding.enter_context(honouring_taints())

@@ -7,7 +7,10 @@ through the Eviction API. A pet whose budget allows it comes back Running on ano
 with its own volume (its claim untouched); the pet a PodDisruptionBudget holds is asked again until the
 deadline (the warning's, at most 5 minutes after the plan) and then reported not evicted with the budget's
 answer; nothing is forced, deleted or touched on any other node. A terminate hook is then completed with
-CONTINUE, once (the sandbox's AWS stands in for complete_lifecycle_action, which moto lacks, and records it)."""
+CONTINUE, once (the sandbox's AWS stands in for complete_lifecycle_action, which moto lacks, and records it).
+
+The same warnings delivered as AWS delivers them (EventBridge, the queue, ingest starting the run in act mode)
+are tests/e2e/test_drain_delivered.py."""
 
 from __future__ import annotations
 

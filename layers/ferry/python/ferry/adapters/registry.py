@@ -8,7 +8,7 @@ signals and audit records.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
@@ -16,7 +16,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ferry.adapters.aws import translate_error
 from ferry.domain.clusters import ClusterRegistration
 from ferry.domain.conventions import APP_KEY_PREFIX, CLUSTER_KEY_PREFIX, FEDERATION_PARTITION, REGISTRY_PARTITION
-from ferry.domain.federation.apps import FederatedApp
+
+if TYPE_CHECKING:  # imported where apps are read (`apps`): ingest reads clusters only and never loads the federation
+    from ferry.domain.federation.apps import FederatedApp
 
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
@@ -49,6 +51,8 @@ class Registry:
         return [ClusterRegistration.from_dict(item["registration"]) for item in self._query(REGISTRY_PARTITION)]
 
     def apps(self) -> list[FederatedApp]:
+        from ferry.domain.federation.apps import FederatedApp
+
         return [FederatedApp.from_dict(item["app"]) for item in self._query(FEDERATION_PARTITION)]
 
     def _put(self, item: dict[str, Any]) -> None:

@@ -154,7 +154,7 @@ def drill_notice(signal: Signal) -> Notice | None:
     Whether Ferry acts on it is read from the signal: the translator gives a drill an authority's kind only
     when `drills=act`, and a stale one decides nothing either way.
     """
-    if signal.evidence.get("drill") != "true" or signal.kind not in _DRILL_KINDS:
+    if not signal.is_drill or signal.kind not in _DRILL_KINDS:
         return None
     started, acted_on = _DRILL_KINDS[signal.kind]
     what = _DRILL_NAMES.get(signal.evidence.get("trigger", ""), "drill")

@@ -62,6 +62,7 @@ NODE_WARNINGS = frozenset(
 """Kinds that warn that one node's instance will be taken away: each names the instance and, where AWS gives
 one, the time it goes in the evidence's `deadline` (ISO-8601). What a draining runbook starts from."""
 EVIDENCE_DEADLINE = "deadline"
+EVIDENCE_DRILL = "drill"  # "true" on a drill's signal (an ARC practice run, a FIS experiment), whatever it decides
 
 
 class Source(StrEnum):
@@ -103,6 +104,11 @@ class Signal(JsonModel):
         if self.observed_at.tzinfo is None:
             raise ValueError("Signal.observed_at must be timezone-aware (UTC)")
         object.__setattr__(self, "evidence", MappingProxyType(dict(self.evidence)))
+
+    @property
+    def is_drill(self) -> bool:
+        """A drill's signal (operators are told of each: ferry.domain.reactions.drill_notice)."""
+        return self.evidence.get(EVIDENCE_DRILL) == "true"
 
 
 class SkipReason(StrEnum):

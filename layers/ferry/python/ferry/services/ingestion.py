@@ -45,18 +45,19 @@ from ferry.adapters.registry import Registry
 from ferry.adapters.signal_log import SignalLog
 from ferry.domain.detection import stale_on_arrival
 from ferry.domain.errors import EventParseError, FerryError
-from ferry.domain.reactions import drain_request, drill_notice
 from ferry.domain.signals import NODE_WARNINGS, Signal, Skip, Source, Translation
 from ferry.domain.translators import Unplaced, translate
 from ferry.domain.translators.zones import volume_id_in
-from ferry.executor.reactions import Done
 from ferry.observability import emit_counts, logger, metrics
 from ferry.services.clocks import Clock
 from ferry.services.settings.ingest import IngestSettings
 from ferry.services.verdicts import Verdicts
 
-if TYPE_CHECKING:  # a type only: Lambda passes its own context object (Powertools imports it so too)
+if TYPE_CHECKING:  # types only: Lambda passes its own context object (Powertools imports it so too), and the
+    # reaction path is imported when a batch first needs it (ferry.services.verdicts says why)
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from ferry.executor.reactions import Done
 
 # Idempotency: an event is known by who sent it and what it is, not by its id alone; a repeated key must
 # carry the same event (payload validation), or it is flagged rather than trusted.
@@ -275,6 +276,8 @@ class Ingestor:
         warned = [s for s in signals if s.kind in NODE_WARNINGS and s.instance and s.cluster]
         if not warned:
             return []
+        from ferry.domain.reactions import drain_request
+
         placed = self._placements.lookup({s.instance for s in warned if s.instance})
         done = []
         for signal in warned:
@@ -288,7 +291,12 @@ class Ingestor:
     def _tell_drills(self, signals: tuple[Signal, ...]) -> list[Done]:
         """Operators hear of every drill (ferry.domain.reactions.drill_notice), once per event; a send that
         fails fails the record, and SQS's retry tells them."""
-        return [self._verdicts.tell(notice) for notice in filter(None, map(drill_notice, signals))]
+        drills = [s for s in signals if s.is_drill]
+        if not drills:
+            return []
+        from ferry.domain.reactions import drill_notice
+
+        return [self._verdicts.tell(notice) for notice in filter(None, map(drill_notice, drills))]
 
     def _mark_stale(self, signals: tuple[Signal, ...]) -> tuple[Signal, ...]:
         now, window = self._clock(), self._settings.reactions.window

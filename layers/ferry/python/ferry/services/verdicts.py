@@ -13,6 +13,11 @@ wrote in between (`ferry.adapters.states` raises Conflict otherwise). A lost rac
 fresh read (the winner has committed by then), so no transition is lost (the loser recomputes on top of the
 winner's facts) and none is doubled (the winner's transition is already in the state the loser reads).
 After `attempts` lost races the call raises Conflict, which the caller retries like any transient failure.
+
+The reaction path (`ferry.domain.reactions`, the reactions executor, Step Functions, the audit log, SNS) is
+imported and built when a reaction is first carried out, not at cold start: most ingest batches commit no
+transition, warn of no node and hold no drill, and ingest's cold start is held within 10% of its floor
+(bench/ingest.py; each of those modules' frozen dataclasses costs it about 0.4% of that floor to build).
 """
 
 from __future__ import annotations
@@ -21,15 +26,13 @@ import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from functools import partial
-from typing import Any, Protocol
+from functools import cache, partial
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ferry.adapters.aws import LazyClient
 from ferry.adapters.outbox import Outbox
 from ferry.adapters.registry import Registry
-from ferry.adapters.reporting import AuditLog, Notifier
 from ferry.adapters.states import StateTable
-from ferry.adapters.stepfunctions import RunbookStarter
 from ferry.domain.detection import (
     ControlPlaneState,
     DetectionPolicy,
@@ -42,12 +45,14 @@ from ferry.domain.detection import (
 )
 from ferry.domain.detection.batches import ControlPlaneBatch, RegionBatch, split_batch, watched_zones
 from ferry.domain.errors import Conflict, FerryError
-from ferry.domain.reactions import Notice, Reaction, RunbookRequest, react
 from ferry.domain.signals import Signal
-from ferry.executor.reactions import Done, Executor
 from ferry.observability import logger
 from ferry.services.clocks import Clock
 from ferry.services.settings.reactions import ReactionSettings
+
+if TYPE_CHECKING:  # the reaction path is imported when a reaction is first carried out (see the module's end)
+    from ferry.domain.reactions import Notice, Reaction, RunbookRequest
+    from ferry.executor.reactions import Done, Executor
 
 ZONES_TTL = timedelta(seconds=60)
 RETRY_EVERY = timedelta(minutes=5)  # how often an unfinished evacuation (a fence not confirmed) runs again
@@ -124,14 +129,14 @@ class Verdicts:
         *,
         states: StateTable,
         registry: Registry,
-        executor: Executor,
+        executor: Callable[[], Executor],
         outbox: Outbox,
         clock: Clock,
     ) -> None:
         self._settings = settings
         self._states = states
         self._registry = registry
-        self._executor = executor
+        self._executor = executor  # built on first use (cached by the caller)
         self._outbox = outbox
         self._clock = clock
         self._zones: tuple[tuple[str, ...], datetime] | None = None
@@ -141,13 +146,21 @@ class Verdicts:
         cls, settings: ReactionSettings, dynamodb: Any, *, clock: Clock, env: Mapping[str, str] = os.environ
     ) -> Verdicts:
         table = settings.table_name
-        executor = Executor(
-            settings.mode,
-            starter=RunbookStarter.from_env(LazyClient("stepfunctions"), env),
-            audit=AuditLog(dynamodb, table),
-            notifier=Notifier(LazyClient("sns"), settings.topic_arn),
-            clock=clock,
-        )
+
+        @cache
+        def executor() -> Executor:
+            from ferry.adapters.reporting import AuditLog, Notifier
+            from ferry.adapters.stepfunctions import RunbookStarter
+            from ferry.executor.reactions import Executor
+
+            return Executor(
+                settings.mode,
+                starter=RunbookStarter.from_env(LazyClient("stepfunctions"), env),
+                audit=AuditLog(dynamodb, table),
+                notifier=Notifier(LazyClient("sns"), settings.topic_arn),
+                clock=clock,
+            )
+
         return cls(
             settings,
             states=StateTable(dynamodb, table),
@@ -178,6 +191,10 @@ class Verdicts:
             return ()
         now = self._clock()
         transitions = apply_signals(self._states, tuple(signals), now, policy)
+        if not transitions:
+            return ()
+        from ferry.domain.reactions import react
+
         reactions = [react(t) for t in transitions]
         for reaction in reactions:
             self._outbox.put(reaction.action_id, reaction.to_dict(), now=now)
@@ -205,6 +222,8 @@ class Verdicts:
         policy = self.policy() if wanted else None
         if policy is None:
             return ()
+        from ferry.domain.reactions import RunbookRequest
+
         now = self._clock()
         window = int(now.timestamp() // RETRY_EVERY.total_seconds())
         done = []
@@ -232,13 +251,15 @@ class Verdicts:
                 if not claims.acquire(f"retry:{request.name}", str(uuid.uuid4()), now, RETRY_EVERY):
                     continue
                 try:
-                    done.append(self._executor.start_run(request, who="ferry-probe", why=request.input["reason"]))
+                    done.append(self._executor().start_run(request, who="ferry-probe", why=request.input["reason"]))
                 except FerryError as error:
                     logger.error("evacuation retry not started", extra={"zone": zone, "error": str(error)})
         return tuple(done)
 
     def redo_pending(self, *, older_than: timedelta = timedelta(seconds=60)) -> tuple[Done, ...]:
         """Carry out the reactions a failed invocation left in the outbox; keep those that fail again."""
+        from ferry.domain.reactions import Reaction
+
         done = []
         for action_id, payload in self._outbox.pending(created_before=self._clock() - older_than):
             logger.warning("carrying out a reaction left pending", extra={"action_id": action_id})
@@ -250,13 +271,13 @@ class Verdicts:
 
     def drain(self, request: RunbookRequest, *, why: str) -> Done:
         """A node warning's DrainNode (ferry.domain.reactions.drain_request): started in act mode, told always."""
-        return self._executor.drain(request, why=why)
+        return self._executor().drain(request, why=why)
 
     def tell(self, notice: Notice) -> Done:
         """A notice that starts nothing (a drill): told once, whatever the mode."""
-        return self._executor.tell(notice)
+        return self._executor().tell(notice)
 
     def _carry_out(self, reaction: Reaction) -> Done:
-        done = self._executor.carry_out(reaction)
+        done = self._executor().carry_out(reaction)
         self._outbox.remove(reaction.action_id)
         return done

@@ -55,7 +55,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from ferry.domain.detection.facts import (
     IgnoreReason,
@@ -446,9 +446,9 @@ def _lapse(state: ZoneState, clock: datetime) -> ZoneState:
     return dataclasses.replace(state, authorities=tuple(authorities), last_good=last_good)
 
 
-@dataclass(frozen=True, slots=True)
-class _Case:
-    """Why a zone would be impaired right now, with the signals that say so."""
+class _Case(NamedTuple):
+    """Why a zone would be impaired right now, with the signals that say so. (A private record: a NamedTuple
+    costs ingest's cold start a quarter of a frozen dataclass, and nothing compares, hashes or prints it.)"""
 
     authorities: tuple[SignalRef, ...]
     request: SignalRef | None

@@ -23,7 +23,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from ferry.domain.errors import EventParseError
-from ferry.domain.signals import SignalKind, Source, Translation
+from ferry.domain.signals import EVIDENCE_DRILL, SignalKind, Source, Translation
 from ferry.domain.translators.envelopes import Envelope, Subject, emit
 from ferry.domain.translators.fields import get_mapping, get_optional_str, get_str, truncate
 from ferry.domain.translators.zones import classify_zone
@@ -97,7 +97,7 @@ def translate_zonal_shift(
         "notes": truncate(notes) if notes else None,
         "resources": truncate(", ".join(envelope.resources)) if envelope.resources else None,
         "followed": truncate(", ".join(following)) if following else None,
-        "drill": "true" if trigger in _DRILLS else None,
+        EVIDENCE_DRILL: "true" if trigger in _DRILLS else None,
     }
     subject = Subject(zone=zone.name, zone_id=zone.id)
     return emit(envelope, kind=kind, source=Source.ZONAL_SHIFT, evidence=evidence, subjects=[subject])
