@@ -1,7 +1,7 @@
 """A warning that one node of a healthy zone will be taken away drains exactly that node (issue 13), on the
-sandbox, through the stack's synthesized ferry-DrainNode and the real runbook steps. Each warning AWS sends for
-it (the documented sample, for that node's instance, sent now): a Spot interruption, an AWS Health instance
-retirement (a scheduledChange two weeks ahead), an Auto Scaling terminate lifecycle action. It is translated
+sandbox, through the stack's synthesized ferry-DrainNode and the real runbook steps. The warning (the documented
+sample, for that node's instance, sent now): an AWS Health instance retirement (a scheduledChange two weeks
+ahead), an Auto Scaling terminate lifecycle action, and a Spot interruption for a ten-pod node. It is translated
 and becomes the DrainNode request ingest would start; the run cordons the node and evicts each of its pods
 through the Eviction API. A pet whose budget allows it comes back Running on another node of the same zone
 with its own volume (its claim untouched); the pet a PodDisruptionBudget holds is asked again until the
@@ -84,7 +84,8 @@ def where(world: World) -> dict[str, tuple[str | None, str | None, str | None, s
 @pytest.mark.parametrize(
     "sample",
     [
-        pytest.param(SPOT, id="spot-interruption"),
+        # A Spot warning's drain, as ingest starts it, is tests/e2e/test_drain_delivered.py: its budget
+        # handling is the retirement's, with the warning's own two minutes as the deadline.
         pytest.param(RETIREMENT, id="instance-retirement"),
         pytest.param(TERMINATE_HOOK, id="asg-terminate-hook"),
     ],
