@@ -26,7 +26,7 @@ import logging
 import re
 import threading
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -119,6 +119,48 @@ class Inventory:
 
     def volume(self, volume_id: str) -> Volume | None:
         return next((v for v in self.volumes if v.id == volume_id), None)
+
+
+class _TransactionBackups:
+    """Stands in for the `copy` module inside moto's DynamoDB backend, to make its transaction backups cheap.
+
+    Before every TransactWriteItems moto deep-copies each table the transaction names, to roll back to if an
+    item fails: about 0.17 ms per item, half a second per call once a game day's table holds 3,000 items.
+    A transaction of Puts, Deletes and ConditionChecks only replaces or removes whole items (it changes none in
+    place), so copying the table's item index restores the same state; a transaction with an Update keeps
+    moto's deep copy. Ferry's transactions are Puts and ConditionChecks (ferry.adapters.states)."""
+
+    def __init__(self) -> None:
+        self._index_only = threading.local()
+
+    def deepcopy(self, value: Any, memo: Any = None) -> Any:
+        from moto.dynamodb.models.table import Table
+
+        if isinstance(value, Table) and getattr(self._index_only, "on", False):
+            backup = copy.copy(value)  # items: {hash: {range: Item}}, or {hash: Item} without a range key
+            backup.items = defaultdict(dict, {k: dict(v) if isinstance(v, dict) else v for k, v in value.items.items()})
+            return backup
+        return copy.deepcopy(value, memo)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    def install(self) -> None:
+        import moto.dynamodb.models as backend
+
+        if isinstance(backend.copy, _TransactionBackups):
+            return
+        moto_transaction = backend.DynamoDBBackend.transact_write_items
+
+        def transact_write_items(this: Any, transact_items: list[dict[str, Any]]) -> None:
+            self._index_only.on = not any("Update" in item for item in transact_items)
+            try:
+                moto_transaction(this, transact_items)
+            finally:
+                self._index_only.on = False
+
+        backend.copy = self  # type: ignore[assignment]
+        backend.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
 @functools.cache
@@ -448,6 +490,7 @@ class AwsSandbox:
         self.names = names or AwsNames()
         self.zones = tuple(zones)
         self.account_id = f"{uuid.uuid4().int % 10**12:012d}"
+        _TransactionBackups().install()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._proxy: FaultProxy | None = None
         self._session = _session()

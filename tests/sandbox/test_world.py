@@ -26,7 +26,7 @@ from sandbox.lambdas import Invocation, available_functions
 from sandbox.scenario import Scenario, ZoneOutage, load
 from sandbox.stepfunctions import StackRunbooks, StepFunctionsSandbox
 from sandbox.world import World
-from tests.conftest import wait_for
+from tests.conftest import create_ferry_table, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")]
 
@@ -552,4 +552,45 @@ def test_the_proxy_stands_in_for_complete_lifecycle_action_which_moto_lacks(aws:
             "InstanceId": "i-0b5e3c1d2a4f60718",
             "LifecycleActionResult": "CONTINUE",
         }
+    ]
+
+
+# --- moto's DynamoDB transactions, with the sandbox's lighter backups ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"Put": {"Item": {"pk": {"S": "P"}, "sk": {"S": "kept"}, "v": {"N": "2"}}}}, id="put"),
+        pytest.param({"Delete": {"Key": {"pk": {"S": "P"}, "sk": {"S": "kept"}}}}, id="delete"),
+        pytest.param(
+            {"Update": {"Key": {"pk": {"S": "P"}, "sk": {"S": "kept"}}, "UpdateExpression": "SET v = :two"}},
+            id="update-keeps-motos-deep-copy",
+        ),
+    ],
+)
+def test_a_cancelled_transaction_changes_no_item(aws: AwsSandbox, change: dict[str, Any]) -> None:
+    dynamodb = aws.client("dynamodb")
+    table = "transactions"
+    if table not in dynamodb.list_tables()["TableNames"]:
+        create_ferry_table(dynamodb, table)
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "P"}, "sk": {"S": "kept"}, "v": {"N": "1"}})
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "P"}, "sk": {"S": "guard"}})
+    ((kind, operation),) = change.items()
+    failing = {"Key": {"pk": {"S": "P"}, "sk": {"S": "guard"}}, "ConditionExpression": "attribute_not_exists(pk)"}
+    items = [
+        {kind: {"TableName": table, **operation}},
+        {"Put": {"TableName": table, "Item": {"pk": {"S": "Q"}, "sk": {"S": "new"}}}},
+        {"ConditionCheck": {"TableName": table, **failing}},
+    ]
+    if kind == "Update":
+        items[0][kind]["ExpressionAttributeValues"] = {":two": {"N": "2"}}
+
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        dynamodb.transact_write_items(TransactItems=items)
+
+    every = dynamodb.scan(TableName=table)["Items"]
+    assert sorted((i["pk"]["S"], i["sk"]["S"], i.get("v", {}).get("N")) for i in every) == [
+        ("P", "guard", None),
+        ("P", "kept", "1"),
     ]
