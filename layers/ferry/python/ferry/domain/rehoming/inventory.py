@@ -100,6 +100,7 @@ class Instance:
     instance_id: str
     zone: str
     state: InstanceState
+    tags: Mapping[str, str] | None = field(default=None, hash=False, compare=False)  # None: not read
 
 
 @dataclass(frozen=True, slots=True)
