@@ -499,3 +499,60 @@ def _pet_words(pet: PetOutcome) -> str:
         case Outcome.STAYS_DOWN:
             return "stays down until its zone returns (stay)"
     return f"skipped: {pet.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReadinessReport(CamelJsonModel):
+    """One run's answer for every zone asked about: the execution's output, also kept and notified."""
+
+    run_id: str
+    at: datetime
+    zones: tuple[ZoneReadiness, ...]
+    summary: str
+    unreachable: tuple[str, ...] = ()
+    worse: tuple[str, ...] = ()  # zones whose grade is worse than the last kept answer's
+
+    def to_output(self, limit: int) -> dict[str, Any]:
+        """The report as JSON within `limit` characters: whole if it fits; otherwise each zone's pets are cut
+        (counted in `petsOmitted`) while the grades, findings, apps and the summary stay."""
+        whole = self.to_dict()
+        if len(str(whole)) <= limit:
+            return whole
+        share = max(0, limit // 2 // max(1, len(self.zones)) // 300)  # about 300 characters a pet
+        for zone, written in zip(self.zones, whole["zones"], strict=True):
+            written["pets"] = written["pets"][:share]
+            written["petsOmitted"] = len(zone.pets) - len(written["pets"])
+        return whole
+
+
+def readiness_report(
+    run_id: str,
+    at: datetime,
+    zones: Iterable[ZoneReadiness],
+    *,
+    unreachable: Iterable[str] = (),
+    last: Mapping[str, Grade] | None = None,
+) -> ReadinessReport:
+    answered = tuple(zones)
+    earlier = last or {}
+    got_worse = tuple(z.zone for z in answered if worse(z.grade, earlier.get(z.zone)))
+    head = ", ".join(f"{z.zone} {z.grade.value}" for z in answered) or "no zone"
+    lines = [f"Readiness {run_id} at {at.isoformat(timespec='seconds')}: {head}"]
+    if got_worse:
+        lines.append(
+            "worse than the last report: "
+            + ", ".join(
+                f"{z} ({earlier[z].value} -> {g.grade.value})" for z in got_worse for g in answered if g.zone == z
+            )
+        )
+    if unreachable:
+        lines.append(f"clusters not read: {', '.join(sorted(unreachable))}")
+    lines += [summarize(z) for z in answered]
+    return ReadinessReport(
+        run_id=run_id,
+        at=at,
+        zones=answered,
+        summary="\n".join(lines),
+        unreachable=tuple(sorted(unreachable)),
+        worse=got_worse,
+    )
