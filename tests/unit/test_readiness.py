@@ -23,6 +23,7 @@ from ferry.domain.readiness import (
     Grade,
     Outcome,
     ZoneReadiness,
+    as_if_lost,
     assess,
     assess_zone,
     summarize,
@@ -400,8 +401,7 @@ COMMON = settings(max_examples=200, deadline=None)
 def test_the_assessment_agrees_with_evacuate_zones_plan_for_the_same_snapshot(
     inventory: ClusterInventory, zone: str
 ) -> None:
-    lost = replace(inventory, zones={**inventory.zones, zone: ZoneStatus.IMPAIRED})
-    plan = plan_evacuation(zone, [lost], Request("readiness", NOW))
+    plan = plan_evacuation(zone, [as_if_lost(zone, inventory)], Request("readiness", NOW))
 
     readiness = assess_zone(zone, [inventory], NOW)
 

@@ -41,12 +41,13 @@ from ferry.domain.errors import InputError
 from ferry.domain.federation.apps import FederatedApp
 from ferry.domain.federation.distribution import ClusterHealth, ZoneNodes, distribute_all
 from ferry.domain.readiness_inputs import Resources, Surroundings
-from ferry.domain.rehoming.inventory import ClusterInventory, key
+from ferry.domain.rehoming.inventory import ClusterInventory, Taint, TaintEffect, key
 from ferry.domain.rehoming.planner import Request, healthy_zones, plan_evacuation
 from ferry.domain.rehoming.plans import NodePlan, PetPlan, Skipped, SkipReason
 from ferry.domain.rehoming.policies import MAX_RPO_ANNOTATION, RehomeLimits, RehomePolicy, max_rpo
 from ferry.domain.serialization import CamelJsonModel, wire
 
+UNREACHABLE_TAINT = Taint("node.kubernetes.io/unreachable", TaintEffect.NO_SCHEDULE)
 RUN_ID = "readiness"  # the plans here are never executed; their step ids only need to be well-formed
 
 
@@ -189,7 +190,7 @@ def assess_zone(
     apps, distributed over the read clusters with the zone's share lost.
     """
     read = {inventory.cluster: inventory for inventory in inventories}
-    lost = {name: _as_if_lost(zone, read[name]) for name in sorted(read)}
+    lost = {name: as_if_lost(zone, read[name]) for name in sorted(read)}
     plan = plan_evacuation(zone, list(lost.values()), Request(RUN_ID, now, limits or RehomeLimits()))
     around = surroundings or {}
     why = dict(unreachable) if isinstance(unreachable, Mapping) else dict.fromkeys(unreachable, "could not be read")
@@ -255,8 +256,16 @@ def check_zones(wanted: Iterable[str], known: Iterable[str] | None) -> None:
         raise InputError([f"zones: {zone!r} is not a zone of any registered cluster ({listed})" for zone in strangers])
 
 
-def _as_if_lost(zone: str, inventory: ClusterInventory) -> ClusterInventory:
-    return replace(inventory, zones={**inventory.zones, zone: ZoneStatus.IMPAIRED})
+def as_if_lost(zone: str, inventory: ClusterInventory) -> ClusterInventory:
+    """The snapshot as the zone's failure would leave it when EvacuateZone plans: the zone IMPAIRED, its nodes
+    NotReady with the node lifecycle controller's unreachable taint (so a zone spread that honours taints no
+    longer counts it, as the real scheduler would not). The assessment and its comparison with a dry run both
+    stand on this snapshot."""
+    nodes = {
+        name: replace(node, ready=False, taints=(*node.taints, UNREACHABLE_TAINT)) if node.zone == zone else node
+        for name, node in inventory.nodes.items()
+    }
+    return replace(inventory, nodes=nodes, zones={**inventory.zones, zone: ZoneStatus.IMPAIRED})
 
 
 def _planned(pet: PetPlan, now: datetime) -> PetOutcome:
