@@ -279,7 +279,8 @@ def _planned(pet: PetPlan, now: datetime) -> PetOutcome:
         Outcome.MOVES,
         target_zone=pet.target_zone,
         snapshots=tuple(m.snapshot_id for m in pet.moves if m.snapshot_id),
-        data_loss=now - min(started) if started else None,
+        # Clocks a few seconds apart (the snapshot's start is EC2's) never make a negative loss.
+        data_loss=max(now - min(started), timedelta(0)) if started else None,
         max_rpo=pet.max_rpo,
     )
 
