@@ -28,6 +28,7 @@ Nothing here reads a clock or a cluster: the snapshot and `now` are given.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -335,10 +336,10 @@ def _fit(
 ) -> tuple[str | None, Resources]:
     """The first schedulable node of `zone` (by name) with room for `need`, and the most room any had."""
     best = Resources(-1, -1)
-    for node in sorted((n for n in inventory.nodes.values() if n.zone == zone and n.schedulable), key=lambda n: n.name):
-        room = around.room(node.name) - taken.get(node.name, Resources())
+    for node in inventory.schedulable_in(zone):
+        room = around.room(node) - taken.get(node, Resources())
         if need.fits_in(room):
-            return node.name, room
+            return node, room
         best = max(best, room)
     return None, best
 
@@ -523,15 +524,17 @@ class ReadinessReport(CamelJsonModel):
     worse: tuple[str, ...] = ()  # zones whose grade is worse than the last kept answer's
 
     def to_output(self, limit: int) -> dict[str, Any]:
-        """The report as JSON within `limit` characters: whole if it fits; otherwise each zone's pets are cut
-        (counted in `petsOmitted`) while the grades, findings, apps and the summary stay."""
+        """The report as JSON within about `limit` characters: whole if it fits; otherwise each zone's pets and
+        findings are cut to an equal share (counted in `petsOmitted`, `findingsOmitted`) while the grades, the
+        apps and the summary stay (the summary lists the first findings of each zone, and counts every kind)."""
         whole = self.to_dict()
-        if len(str(whole)) <= limit:
+        if len(json.dumps(whole)) <= limit:
             return whole
-        share = max(0, limit // 2 // max(1, len(self.zones)) // 300)  # about 300 characters a pet
+        share = max(0, (limit - len(self.summary)) // 2 // max(1, len(self.zones)) // 600)  # ~300 chars an item
         for zone, written in zip(self.zones, whole["zones"], strict=True):
-            written["pets"] = written["pets"][:share]
-            written["petsOmitted"] = len(zone.pets) - len(written["pets"])
+            written["pets"], written["petsOmitted"] = written["pets"][:share], max(0, len(zone.pets) - share)
+            written["findings"] = written["findings"][:share]
+            written["findingsOmitted"] = max(0, len(zone.findings) - share)
         return whole
 
 

@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -48,7 +49,12 @@ _TERMINATED = ("Succeeded", "Failed")
 
 def quantity(text: object) -> Decimal | None:
     """A Kubernetes resource quantity (`500m`, `2`, `1Gi`, `1e3`) as a number; None if unreadable."""
-    match = _QUANTITY.match(str(text).strip()) if text is not None else None
+    return None if text is None else _quantity(str(text).strip())
+
+
+@lru_cache(maxsize=4096)  # a cluster's pods repeat a handful of quantities thousands of times
+def _quantity(text: str) -> Decimal | None:
+    match = _QUANTITY.match(text)
     if not match or match.group(2) not in _SUFFIXES:
         return None
     try:
