@@ -22,11 +22,15 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
-from sandbox import lambdas  # noqa: F401  (first: puts Ferry's layer on sys.path, as Lambda's /opt/python)
+from sandbox import (
+    lambdas,  # noqa: F401  (first: puts Ferry's layer on sys.path, as Lambda's /opt/python)
+    picture,
+)
 from sandbox.aws import Inventory
-from sandbox.lambdas import Delivery, Invocation
+from sandbox.lambdas import ROOT, Delivery, Invocation
 from sandbox.realkube import HOW_TO_GET_THEM, assets_dir
 from sandbox.scenario import (
     TROUBLE_KINDS,
@@ -913,6 +917,8 @@ def run_gameday(
         timeline = drill(world, observers, report, tick)
         after = Picture.take(world)
         report.section("AFTER", after.lines(scenario.zones))
+        drawn = draw(world, readiness, timeline, before, after)
+        report.section("PICTURE", [f"  {drawn}"], note="the game day in one HTML file: open it in a browser")
         if recovery.impaired:
             report.section("RECOVERY", recovery.lines(after.pets), note=f"Ferry in {scenario.mode.value} mode")
         outcomes = evaluate(
@@ -929,6 +935,36 @@ def run_gameday(
         )
     report.outcomes(outcomes, time.perf_counter() - started)
     return outcomes
+
+
+PICTURES_DIR = ROOT / ".build" / "gameday"
+
+
+def draw(world: World, readiness: Invocation, timeline: Sequence[Happening], before: Picture, after: Picture) -> Path:
+    """The game day as one self-contained HTML file (sandbox/picture.py); its path."""
+    moves = [
+        pet
+        for execution in world.executions()
+        for pet in (execution.output or {}).get("pets", []) or []
+        if pet.get("status") == "moved"
+    ]
+
+    def pets(picture: Picture) -> list[tuple[str, str]]:
+        return [(f"{p.cluster}/{p.namespace}/{p.name}", p.zone or "-") for p in picture.pets]
+
+    page = picture.render(
+        title=f"Ferry game day: {world.scenario.name} (Ferry in {world.mode.value} mode)",
+        zones=world.scenario.zones,
+        readiness=readiness.result if readiness.ok else None,
+        moments=[picture.Moment(h.at, h.actor, h.text) for h in timeline],
+        end=world.offset(),
+        moves=moves,
+        pets_before=pets(before),
+        pets_after=pets(after),
+        apps_before=[(app, cluster, want) for cluster, app, want, _ in before.deployments],
+        apps_after=[(app, cluster, want) for cluster, app, want, _ in after.deployments],
+    )
+    return picture.write(PICTURES_DIR / f"{world.scenario.name}.html", page)
 
 
 def readiness_before(world: World) -> Invocation:

@@ -414,12 +414,26 @@ def test_the_assessment_agrees_with_evacuate_zones_plan_for_the_same_snapshot(
 
 
 @COMMON
-@given(clusters(), st.sampled_from(ZONES))
-def test_one_snapshot_gives_one_answer_graded_by_its_worst_finding(inventory: ClusterInventory, zone: str) -> None:
-    first, again = assess_zone(zone, [inventory], NOW), assess_zone(zone, [inventory], NOW)
+@given(clusters(), st.sampled_from(ZONES), st.integers(0, 2000), st.integers(0, 4))
+def test_one_snapshot_gives_one_answer_graded_by_its_worst_finding(
+    inventory: ClusterInventory, zone: str, cpu: int, busy: int
+) -> None:
+    """With room read too (each pet requesting `cpu` millicores, every node already holding `busy` such pods)."""
+    request = Resources(cpu, cpu * 2**20)
+    extras = around(
+        inventory,
+        requests={f"{p.namespace}/{p.name}": request for p in inventory.pods},
+        used={name: Resources(cpu * busy, cpu * busy * 2**20) for name in inventory.nodes},
+    )
+    first = assess_zone(zone, [inventory], NOW, surroundings=extras)
+    again = assess_zone(zone, [inventory], NOW, surroundings=extras)
 
     assert first == again
     worst = max((SEVERITY[f.kind] for f in first.findings), key=list(Grade).index, default=Grade.READY)
     assert first.grade is worst
     assert first.grade is Grade.READY or first.findings
     assert len({p.subject for p in first.pets}) == len(first.pets)
+    # Room never changes where the plan sends a pet: it only says whether the pet would run there.
+    assert [(p.subject, p.outcome, p.target_zone) for p in first.pets] == [
+        (p.subject, p.outcome, p.target_zone) for p in assess_zone(zone, [inventory], NOW).pets
+    ]
