@@ -19,7 +19,7 @@ trust. Nothing it calls writes to a cluster or to EC2 (tests/e2e/test_readiness.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -49,7 +49,7 @@ METRIC_FINDINGS = "ReadinessFindings"  # per finding kind
 OUTPUT_LIMIT = 200_000  # characters of the execution's output: a Step Functions state carries at most 256 KB
 READERS = 8  # clusters read at once
 
-Connect = Any  # (ClusterRegistration) -> KubeWriter, a context manager
+Connect = Callable[[ClusterRegistration], KubeWriter]
 
 
 class Readiness:
