@@ -23,9 +23,9 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ferry.adapters.aws import LazyClient, client, session
+from ferry.adapters.aws import LazyClient, client
 from ferry.adapters.fencing import Fencer
-from ferry.adapters.kube import credentials_for
+from ferry.adapters.kube import ClusterAccess
 from ferry.adapters.kube_writes import KubeWriter
 from ferry.adapters.readiness import ReadinessStore
 from ferry.adapters.registry import Registry
@@ -78,10 +78,10 @@ class Readiness:
     @classmethod
     def from_settings(cls, settings: RehomeSettings, *, clock: Clock) -> Readiness:
         dynamodb = client("dynamodb")
-        secrets = LazyClient("secretsmanager")
+        access = ClusterAccess.from_environment(now=clock)
 
         def connect(registration: ClusterRegistration) -> KubeWriter:
-            credentials = credentials_for(registration, secrets=secrets, session=session())
+            credentials = access.credentials(registration)
             return KubeWriter(registration, credentials, timeout=settings.kube_timeout_seconds)
 
         return cls(
