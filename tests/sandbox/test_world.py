@@ -318,9 +318,10 @@ def test_the_stacks_runbooks_call_ferrys_functions_and_the_detector_gets_evacuat
         "ferry-DrainNode",
         "ferry-FailbackZone",
         "ferry-SetZone",
+        "ferry-Decide",
         "ferry-Readiness",
     }
-    one_step = {"ferry-SetZone": {"zone-override"}, "ferry-Readiness": {"readiness"}}
+    one_step = {"ferry-SetZone": {"zone-override"}, "ferry-Decide": {"decide"}, "ferry-Readiness": {"readiness"}}
     for machine in stack.definitions:
         states = json.loads(stack.definition(machine, lambda name: f"arn:aws:lambda:::function:{name}"))
         resources = {s["Resource"] for s in _states(states) if s.get("Type") == "Task"}
