@@ -15,6 +15,7 @@ MODULES = [
     "bench.sandbox",
     "sandbox.kube.bench",
     "bench.rehoming",
+    "bench.readiness",
 ]
 
 

@@ -55,6 +55,7 @@ class ContextKey:
     # Supervised mode (docs/SUPERVISED.md): how long a paused run waits for a decision, and what it does then.
     DECISION_TIMEOUT_SECONDS = "decisionTimeoutSeconds"
     ON_DECISION_TIMEOUT = "onDecisionTimeout"
+    READINESS_HOUR_UTC = "readinessHourUtc"  # the hour (UTC) the daily ferry-Readiness run starts
 
 
 MODES = ("observe", "supervised", "act")
@@ -67,6 +68,9 @@ DEFAULT_LOG_LEVEL = "INFO"
 # longest period at which it still says anything useful.
 DEFAULT_PROBE_INTERVAL_MINUTES = 1
 PROBE_INTERVAL_RANGE = (1, 60)
+# The daily readiness answer ("what if zone X failed now"), before the working day of most teams in the region.
+DEFAULT_READINESS_HOUR_UTC = 6
+READINESS_HOUR_RANGE = (0, 23)
 
 # --- Lambda ------------------------------------------------------------------------------------------
 # 3.12, not the newest runtime: the pinned dependencies and the precompiled bytecode are built for it
@@ -199,6 +203,19 @@ DECIDE = FunctionSpec(
     timeout=Duration.seconds(30),
 )
 DECIDE_MACHINE = "Decide"  # ferry-Decide; the Runbook of the same name in ferry.domain.runbooks
+# Readiness (cdk/readiness.py): the one step of ferry-Readiness, "what if zone X failed now", changing nothing.
+READINESS = FunctionSpec(
+    name="readiness",
+    description="Readiness: what losing each zone now would do, per pet, app and zone; changes nothing",
+    memory_mb=1024,  # every cluster read at once: 10 clusters of 300 nodes and 200 pets
+    timeout=Duration.seconds(120),
+    kubernetes=True,
+    # ferry.services.reading: every node's instance (with its tags), every pet's volumes and snapshots.
+    unscoped_reads=("ec2:DescribeInstances", *_EBS_READS),
+)
+READINESS_MACHINE = "Readiness"  # ferry-Readiness; the Runbook of the same name in ferry.domain.runbooks
+METRIC_READINESS_GRADE = "ReadinessGrade"  # EMF, dimension "zone": 0 ready, 1 at-risk, 2 not-ready
+METRIC_READINESS_FINDINGS = "ReadinessFindings"  # EMF, dimension "kind"
 # Every function of the stack; tests check each one's limits (e.g. unzipped size) against this list.
 FUNCTIONS = (
     INGEST,
@@ -211,6 +228,7 @@ FUNCTIONS = (
     ZONE_OVERRIDE,
     RUNBOOK_AWAIT,
     DECIDE,
+    READINESS,
 )
 
 

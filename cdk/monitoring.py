@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_sns as sns
@@ -39,6 +39,8 @@ from cdk.constants import (
     METRIC_EVENTS_SKIPPED,
     METRIC_LEASE_AGE_MAX,
     METRIC_NODES_NOT_READY,
+    METRIC_READINESS_FINDINGS,
+    METRIC_READINESS_GRADE,
     METRIC_SIGNALS_TRANSLATED,
     METRIC_STATIC_STABILITY_HOLD,
     METRICS_NAMESPACE,
@@ -48,6 +50,7 @@ from cdk.functions import FerryFunction
 from cdk.ingestion import FerryIngestion
 from cdk.runbooks import FerryRunbooks
 
+READINESS_PERIOD = Duration.days(1)
 WIDGET_WIDTH = 8  # three graphs per row on the 24-column grid
 WIDGET_HEIGHT = 6
 
@@ -65,6 +68,7 @@ class FerryMonitoring(Construct):
         ingestion: FerryIngestion,
         probe: FerryFunction,
         runbooks: FerryRunbooks,
+        readiness: sfn.StateMachine | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._action = actions.SnsAction(topic)
@@ -76,7 +80,9 @@ class FerryMonitoring(Construct):
             self.alarms.extend(self._build_function_alarms(function))
         for name, machine in runbooks.state_machines.items():
             self.alarms.append(self._build_runbook_alarm(name, machine))
-        self.dashboard = self._build_dashboard(ingestion.consumer, ingestion, probe, runbooks)
+        if readiness is not None:
+            self.alarms.append(self._build_runbook_alarm("Readiness", readiness))
+        self.dashboard = self._build_dashboard(ingestion.consumer, ingestion, probe, runbooks, readiness)
 
     def _alarm(self, construct_id: str, *, name: str, description: str, metric: cloudwatch.IMetric) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
@@ -158,7 +164,12 @@ class FerryMonitoring(Construct):
         )
 
     def _build_dashboard(
-        self, ingest: FerryFunction, ingestion: FerryIngestion, probe: FerryFunction, runbooks: FerryRunbooks
+        self,
+        ingest: FerryFunction,
+        ingestion: FerryIngestion,
+        probe: FerryFunction,
+        runbooks: FerryRunbooks,
+        readiness: sfn.StateMachine | None,
     ) -> cloudwatch.Dashboard:
         fn = ingest.function
         period = DASHBOARD_PERIOD
@@ -170,17 +181,40 @@ class FerryMonitoring(Construct):
                 title=title, left=list(left), right=list(right), width=WIDGET_WIDTH, height=WIDGET_HEIGHT
             )
 
-        def search(metric_name: str, label: str, statistic: str = "Sum") -> cloudwatch.MathExpression:
+        def search(
+            metric_name: str, label: str, statistic: str = "Sum", every: Duration = period
+        ) -> cloudwatch.MathExpression:
             # Every dimension set of the metric (Powertools adds `service` to `kind`/`reason`): one line each.
             return cloudwatch.MathExpression(
                 expression=(
                     f'SEARCH(\'Namespace="{METRICS_NAMESPACE}" MetricName="{metric_name}"\', '
-                    f"'{statistic}', {int(period.to_seconds())})"
+                    f"'{statistic}', {int(every.to_seconds())})"
                 ),
                 using_metrics={},
                 label=label,
-                period=period,
+                period=every,
             )
+
+        # Readiness is answered once a day (and by hand): a day per point, the worst answer of the day.
+        readiness_row: list[cloudwatch.IWidget] = []
+        if readiness is not None:
+            readiness_row = [
+                graph(
+                    "readiness grade per zone (0 ready, 1 at-risk, 2 not-ready)",
+                    [search(METRIC_READINESS_GRADE, "", "Maximum", READINESS_PERIOD)],
+                ),
+                graph(
+                    "readiness findings, by kind", [search(METRIC_READINESS_FINDINGS, "", "Maximum", READINESS_PERIOD)]
+                ),
+                graph(
+                    "readiness runs: started, succeeded, failed",
+                    [
+                        readiness.metric_started(period=READINESS_PERIOD, statistic="Sum"),
+                        readiness.metric_succeeded(period=READINESS_PERIOD, statistic="Sum"),
+                        readiness.metric_failed(period=READINESS_PERIOD, statistic="Sum"),
+                    ],
+                ),
+            ]
 
         return cloudwatch.Dashboard(
             self,
@@ -257,5 +291,6 @@ class FerryMonitoring(Construct):
                     )
                     for name, machine in runbooks.state_machines.items()
                 ],
+                *([readiness_row] if readiness_row else []),
             ],
         )

@@ -24,12 +24,14 @@ from cdk.constants import (
     DEFAULT_MODE,
     DEFAULT_ON_DECISION_TIMEOUT,
     DEFAULT_PROBE_INTERVAL_MINUTES,
+    DEFAULT_READINESS_HOUR_UTC,
     DEFAULT_REGION,
     LOG_LEVELS,
     MIN_VPC_ZONES,
     MODES,
     ON_DECISION_TIMEOUT_CHOICES,
     PROBE_INTERVAL_RANGE,
+    READINESS_HOUR_RANGE,
     REPO_ROOT,
     ContextKey,
     ExampleClusterKey,
@@ -136,6 +138,7 @@ class Settings:
     probe_interval_minutes: int = DEFAULT_PROBE_INTERVAL_MINUTES
     decision_timeout_seconds: int = DEFAULT_DECISION_TIMEOUT_SECONDS
     on_decision_timeout: str = DEFAULT_ON_DECISION_TIMEOUT
+    readiness_hour_utc: int = DEFAULT_READINESS_HOUR_UTC  # when the daily ferry-Readiness run starts
     config_file: Path = DEFAULT_CONFIG
     configuration: Configuration = field(default_factory=Configuration)  # read from config_file, problems named
     # None: the functions run outside any VPC (they reach public API endpoints only).
@@ -169,6 +172,11 @@ class Settings:
             on_decision_timeout=(
                 get(ContextKey.ON_DECISION_TIMEOUT, DEFAULT_ON_DECISION_TIMEOUT) or DEFAULT_ON_DECISION_TIMEOUT
             ).lower(),
+            readiness_hour_utc=_whole_number(
+                ContextKey.READINESS_HOUR_UTC,
+                get(ContextKey.READINESS_HOUR_UTC, None),
+                DEFAULT_READINESS_HOUR_UTC,
+            ),
             vpc=_vpc(node.try_get_context(ContextKey.VPC)),
             dynamodb_prefix_list=get(ContextKey.DYNAMODB_PREFIX_LIST, None),
             example_cluster=get(ExampleClusterKey.EXAMPLE_CLUSTER, None),
@@ -210,6 +218,12 @@ class Settings:
             raise SettingsError(
                 f"context '{ContextKey.PROBE_INTERVAL_MINUTES}' must be a whole number of minutes from {low} to "
                 f"{high}, got {self.probe_interval_minutes!r}"
+            )
+        low, high = READINESS_HOUR_RANGE
+        if not low <= self.readiness_hour_utc <= high:
+            raise SettingsError(
+                f"context '{ContextKey.READINESS_HOUR_UTC}' must be a whole hour of the day (UTC) from {low} to "
+                f"{high}, got {self.readiness_hour_utc!r}"
             )
         if self.vpc is not None:
             self.vpc.validate()

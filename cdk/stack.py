@@ -17,6 +17,7 @@ from cdk.constants import (
     ENDPOINTS,
     INGEST,
     PROBE,
+    READINESS,
     RUNBOOK_AWAIT,
     RUNBOOK_FENCE,
     RUNBOOK_PLAN,
@@ -38,6 +39,7 @@ from cdk.network import FerryNetwork, Placement
 from cdk.notifications import FerryNotifications
 from cdk.overrides import FerryOverrides
 from cdk.probing import FerryProbing
+from cdk.readiness import FerryReadiness
 from cdk.registry import FerryRegistry
 from cdk.runbooks import FerryRunbooks, RunbookSteps
 from cdk.settings import Settings, SettingsError
@@ -105,6 +107,14 @@ class FerryStack(Stack):
             timeout_seconds=settings.decision_timeout_seconds,
             on_timeout=settings.on_decision_timeout,
         )
+        # Readiness: "what if zone X failed now", daily and by hand, changing nothing.
+        self.readiness = FerryReadiness(
+            self,
+            "ReadinessRuns",
+            runbooks=self.runbooks,
+            function=self._build_function("Readiness", READINESS),
+            hour_utc=settings.readiness_hour_utc,
+        )
         self.snapshot_schedule = self._build_function("SnapshotSchedule", SNAPSHOT_SCHEDULE)
         self.snapshots = FerrySnapshots(self, "Snapshots", function=self.snapshot_schedule)
 
@@ -119,6 +129,7 @@ class FerryStack(Stack):
             ingestion=self.ingestion,
             probe=self.probe,
             runbooks=self.runbooks,
+            readiness=self.readiness.state_machine,
         )
 
     def _build_function(self, construct_id: str, spec: FunctionSpec) -> FerryFunction:

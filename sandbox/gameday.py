@@ -20,13 +20,17 @@ import sys
 import textwrap
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
-from sandbox import lambdas  # noqa: F401  (first: puts Ferry's layer on sys.path, as Lambda's /opt/python)
+from sandbox import (
+    lambdas,  # noqa: F401  (first: puts Ferry's layer on sys.path, as Lambda's /opt/python)
+    picture,
+)
 from sandbox.aws import Inventory
-from sandbox.lambdas import Delivery
+from sandbox.lambdas import ROOT, Delivery, Invocation
 from sandbox.realkube import HOW_TO_GET_THEM, assets_dir
 from sandbox.scenario import (
     TROUBLE_KINDS,
@@ -38,6 +42,7 @@ from sandbox.scenario import (
     NodesReady,
     PetsRehomed,
     PetsUnmoved,
+    ReadinessKept,
     RunbookRuns,
     Scenario,
     ScenarioError,
@@ -568,6 +573,7 @@ class Run:
     pet_moves: PetMoves
     recovery: Recovery
     timeline: list[Happening] = field(default_factory=list)
+    readiness: Mapping[str, Any] | None = None  # the readiness report printed before the drill
 
 
 def check_events_processed(run: Run) -> Outcome:
@@ -723,6 +729,36 @@ def check_pets_unmoved(run: Run, check: PetsUnmoved) -> Outcome:
     return Outcome("no pet moved", not moved, detail)
 
 
+def check_readiness_kept(run: Run, check: ReadinessKept) -> Outcome:
+    name = f"the outage of {check.zone} did what the readiness report said before it"
+    answer = next((z for z in (run.readiness or {}).get("zones", []) if z["zone"] == check.zone), None)
+    if answer is None:
+        return Outcome(name, False, f"no readiness answer for {check.zone} before the drill")
+    after = {f"{p.cluster}/{p.namespace}/{p.name}": p for p in run.after.pets}
+    problems, kept = [], []
+    for said in answer["pets"]:
+        pet = after.get(said["subject"])
+        if pet is None:
+            problems.append(f"{said['subject']}: gone")
+            continue
+        if said["outcome"] in ("moves", "fresh"):
+            volume = run.after.inventory.volume(pet.volume_id or "")
+            source = volume.snapshot_id if volume else None
+            if pet.zone != said["targetZone"] or pet.phase != "Running":
+                problems.append(f"{said['subject']}: said {said['targetZone']}, is {pet.phase} in {pet.zone}")
+            elif said["outcome"] == "moves" and source not in said["snapshots"]:
+                problems.append(f"{said['subject']}: said from {', '.join(said['snapshots'])}, restored from {source}")
+            else:
+                kept.append(f"{said['subject']} -> {pet.zone} as said")
+        elif pet.zone != check.zone:
+            problems.append(f"{said['subject']}: said {said['outcome']}, moved to {pet.zone}")
+        else:
+            kept.append(f"{said['subject']} {said['outcome']} as said")
+    if not answer["pets"]:
+        return Outcome(name, False, f"the report named no pet in {check.zone}: nothing to compare")
+    return Outcome(name, not problems, "; ".join(problems or kept))
+
+
 def _run_outcome(execution: ExecutionView) -> str:
     """The report's outcome (`succeeded`, `partial`, ...), or the execution's status when it has no report."""
     if not execution.ended:
@@ -754,6 +790,7 @@ SCENARIO_CHECKS: dict[type, Callable[[Run, Any], Outcome]] = {
     ZoneState: check_zone_state,
     PetsRehomed: check_pets_rehomed,
     PetsUnmoved: check_pets_unmoved,
+    ReadinessKept: check_readiness_kept,
     RunbookRuns: check_runbook_runs,
 }
 
@@ -855,6 +892,12 @@ def run_gameday(
         report.say(f"  world ready in {time.perf_counter() - started:.1f} s: {_world_summary(world)}")
         before = Picture.take(world)
         report.section("BEFORE", before.lines(scenario.zones))
+        readiness = readiness_before(world)
+        report.section(
+            "READINESS",
+            readiness_lines(readiness),
+            note=f"before the drill: what losing each zone now would do; Ferry in {scenario.mode.value} mode",
+        )
         pet_moves, verdicts = PetMoves(), Verdicts()
         recovery = Recovery(verdicts)
         observers = [
@@ -874,11 +917,68 @@ def run_gameday(
         timeline = drill(world, observers, report, tick)
         after = Picture.take(world)
         report.section("AFTER", after.lines(scenario.zones))
+        drawn = draw(world, readiness, timeline, before, after)
+        report.section("PICTURE", [f"  {drawn}"], note="the game day in one HTML file: open it in a browser")
         if recovery.impaired:
             report.section("RECOVERY", recovery.lines(after.pets), note=f"Ferry in {scenario.mode.value} mode")
-        outcomes = evaluate(Run(world, before, after, pet_moves, recovery, timeline), scenario.expect)
+        outcomes = evaluate(
+            Run(
+                world,
+                before,
+                after,
+                pet_moves,
+                recovery,
+                timeline,
+                readiness=readiness.result if readiness.ok else None,
+            ),
+            scenario.expect,
+        )
     report.outcomes(outcomes, time.perf_counter() - started)
     return outcomes
+
+
+PICTURES_DIR = ROOT / ".build" / "gameday"
+
+
+def draw(world: World, readiness: Invocation, timeline: Sequence[Happening], before: Picture, after: Picture) -> Path:
+    """The game day as one self-contained HTML file (sandbox/picture.py); its path."""
+    moves = [
+        pet
+        for execution in world.executions()
+        for pet in (execution.output or {}).get("pets", []) or []
+        if pet.get("status") == "moved"
+    ]
+
+    def pets(picture: Picture) -> list[tuple[str, str]]:
+        return [(f"{p.cluster}/{p.namespace}/{p.name}", p.zone or "-") for p in picture.pets]
+
+    page = picture.render(
+        title=f"Ferry game day: {world.scenario.name} (Ferry in {world.mode.value} mode)",
+        zones=world.scenario.zones,
+        readiness=readiness.result if readiness.ok else None,
+        moments=[picture.Moment(h.at, h.actor, h.text) for h in timeline],
+        end=world.offset(),
+        moves=moves,
+        pets_before=pets(before),
+        pets_after=pets(after),
+        apps_before=[(app, cluster, want) for cluster, app, want, _ in before.deployments],
+        apps_after=[(app, cluster, want) for cluster, app, want, _ in after.deployments],
+    )
+    return picture.write(PICTURES_DIR / f"{world.scenario.name}.html", page)
+
+
+def readiness_before(world: World) -> Invocation:
+    """The readiness step, as ferry-Readiness runs it (the handler through the sandbox's Lambda runtime)."""
+    return world.invoke(
+        "readiness",
+        {"runId": "readiness-before-the-drill", "reason": "game day: before the outage", "requestedBy": "gameday"},
+    )
+
+
+def readiness_lines(invocation: Invocation) -> list[str]:
+    if not invocation.ok:
+        return [f"readiness failed: {invocation.error}"]
+    return [f"  {line}" for line in str(invocation.result["summary"]).splitlines()]
 
 
 def _world_summary(world: World) -> str:

@@ -253,6 +253,15 @@ class PetsUnmoved:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadinessKept:
+    """The outage did what the readiness report printed before it said: every pet the report said would move
+    to zone Z runs in Z at the end (restored from a snapshot the report named, so with the data loss it
+    announced), and every pet it said would stay down or be skipped did not move."""
+
+    zone: str
+
+
+@dataclass(frozen=True, slots=True)
 class RunbookRuns:
     """The runbook's state machine was started exactly `count` times (two reports of one failure start one
     run); if `outcomes` is given, every run that ended reported one of them."""
@@ -272,6 +281,7 @@ Check = (
     | ControlPlaneState
     | PetsRehomed
     | PetsUnmoved
+    | ReadinessKept
     | RunbookRuns
 )
 ZONE_STATES = tuple(status.value for status in ZoneStatus)
@@ -636,6 +646,10 @@ def _pets_unmoved(r: _Reader, f: Mapping[str, Any], p: str, ctx: _Context) -> Ch
     return PetsUnmoved()
 
 
+def _readiness_kept(r: _Reader, f: Mapping[str, Any], p: str, ctx: _Context) -> Check:
+    return ReadinessKept(zone=_zone(r, f, p, ctx))
+
+
 def _runbook_runs(r: _Reader, f: Mapping[str, Any], p: str, ctx: _Context) -> Check:
     outcomes = f.get("outcomes", [])
     allowed = [o.value for o in RunOutcome]
@@ -659,5 +673,6 @@ _CHECK_READERS: dict[str, tuple[Callable[[_Reader, Mapping[str, Any], str, _Cont
     "control-plane-state": (_control_plane_state, ("cluster", "in")),
     "pets-rehomed": (_pets_rehomed, ("zone", "within")),
     "pets-unmoved": (_pets_unmoved, ()),
+    "readiness-kept": (_readiness_kept, ("zone",)),
     "runbook-runs": (_runbook_runs, ("runbook", "count", "outcomes")),
 }

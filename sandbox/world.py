@@ -46,6 +46,7 @@ from typing import Any
 
 from ferry.adapters.registry import Registry
 from ferry.domain.clusters import ClusterKind, ClusterRegistration
+from ferry.domain.federation.apps import FederatedApp, Placement
 from ferry.domain.modes import Mode
 from sandbox.aws import AwsEvents, AwsSandbox, FaultScope, Instance, Inventory
 from sandbox.kube import KubeCluster
@@ -316,6 +317,9 @@ class World:
                     control_plane_instances=tuple(control_plane),
                 )
             )
+        for app in self.scenario.federated:  # as `cdk deploy` writes ferry.yaml's apps (cdk/registry.py)
+            placements = tuple(Placement(cluster, weight=weight) for cluster, weight in sorted(app.weights.items()))
+            registry.register_app(FederatedApp(app.namespace, app.name, app.total_replicas, placements))
 
     # --- time ----------------------------------------------------------------------------------------------
 

@@ -16,9 +16,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+import yaml
 
 from sandbox.kube import discovery, errors, patches
 from sandbox.kube.errors import ApiError
@@ -32,6 +36,25 @@ from sandbox.kube.store import Change
 log = logging.getLogger(__name__)
 
 PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
+RULES_REVIEW_PATH = "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews"
+FERRY_RBAC = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes" / "ferry-rbac.yaml"
+
+
+@cache
+def _manifest_rules() -> tuple[tuple[str, tuple[dict[str, Any], ...]], ...]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for document in yaml.safe_load_all(FERRY_RBAC.read_text()):
+        if document and document["kind"] in ("ClusterRole", "Role"):
+            scope = document["metadata"].get("namespace", "") if document["kind"] == "Role" else ""
+            found.setdefault(scope, []).extend(document["rules"])
+    return tuple((scope, tuple(rules)) for scope, rules in found.items())
+
+
+def ferry_rules() -> dict[str, list[dict[str, Any]]]:
+    """The rules deploy/kubernetes/ferry-rbac.yaml grants Ferry, by namespace ("": its ClusterRole), fresh."""
+    return {scope: [json.loads(json.dumps(r)) for r in rules] for scope, rules in _manifest_rules()}
+
+
 _HEALTH_CHECKS = ("ping", "log", "etcd", "informer-sync", "poststarthook/start-apiextensions-controllers")
 _WATCH_POLL = 0.5
 
@@ -107,6 +130,9 @@ class ApiServer:
         self.authenticator = authenticator
         self.version = discovery.version_info(version)
         self.faults = faults
+        # What the token may do, by namespace ("" for cluster-wide): Ferry's manifest unless a test changes it.
+        # Only SelfSubjectRulesReview reads it; the double authorizes every request of the token.
+        self.rules: dict[str, list[dict[str, Any]]] = ferry_rules()
         self.port = 0
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -200,6 +226,9 @@ class ApiServer:
         if not credentials:
             self.count(method.lower(), path)
             raise errors.unauthorized()
+        if path == RULES_REVIEW_PATH and method == "POST":
+            self.count("create", "selfsubjectrulesreviews")
+            return _json(201, self._rules_review(_parse(body)))
         target = route(path)
         if target is None:
             self.count(method.lower(), path)
@@ -211,6 +240,22 @@ class ApiServer:
         verb = _verb(method, target, query)
         self.count(verb, target.resource)
         return self._resource(verb, target, query, body, headers)
+
+    def _rules_review(self, review: Any) -> dict[str, Any]:
+        """A SelfSubjectRulesReview answered from `rules` (the caller's token stands for Ferry's identity): the
+        ClusterRole's rules in every namespace, a Role's only in its own, as RBAC's authorizer lists them."""
+        namespace = str(((review or {}).get("spec") or {}).get("namespace", ""))
+        granted = [r for scope, rules in self.rules.items() if scope in ("", namespace) for r in rules]
+        return {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectRulesReview",
+            "spec": {"namespace": namespace},
+            "status": {
+                "resourceRules": [r for r in granted if "resources" in r],
+                "nonResourceRules": [r for r in granted if "nonResourceURLs" in r],
+                "incomplete": False,
+            },
+        }
 
     def _public(self, path: str, query: dict[str, str]) -> Response:
         if path == "/version":

@@ -17,6 +17,7 @@ from ferry.adapters.kube_writes import KubeWriter
 from ferry.domain.clusters import ClusterKind, ClusterRegistration
 from ferry.domain.conventions import CORDON_MARK, OUT_OF_SERVICE_MARK
 from ferry.domain.errors import Conflict, NotFound, Throttled
+from ferry.domain.readiness_inputs import REQUIRED, REVIEW_NAMESPACE, parse_rules_review
 from ferry.domain.rehoming import manifests
 from ferry.domain.rehoming.inventory import Taint
 from sandbox.kube import KubeCluster, SandboxClock
@@ -24,7 +25,13 @@ from sandbox.kube import KubeCluster, SandboxClock
 ROOT = Path(__file__).resolve().parents[2]
 RBAC = ROOT / "deploy" / "kubernetes" / "ferry-rbac.yaml"
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
-GROUPS = {"statefulsets": "apps", "volumeattachments": "storage.k8s.io", "leases": "coordination.k8s.io"}
+GROUPS = {
+    "statefulsets": "apps",
+    "volumeattachments": "storage.k8s.io",
+    "leases": "coordination.k8s.io",
+    "poddisruptionbudgets": "policy",
+    "selfsubjectrulesreviews": "authorization.k8s.io",
+}
 
 
 def statefulset(name: str = "db", replicas: int = 3) -> dict[str, Any]:
@@ -378,6 +385,9 @@ def test_the_rbac_manifest_grants_exactly_what_the_adapters_use(cluster: KubeClu
         kube.release_volume("ferry-rbac", claim_uid=manifests.RELEASED_CLAIM_UID, resource_version=version)
         kube.attachments_on_node("b-w1")
         kube.delete_volume_attachment("no-such-attachment")
+        kube.pod_objects()
+        kube.disruption_budget_objects()
+        kube.rules_review("kube-node-lease")
     after = cluster.request_count()
     used = {k for k in after if after[k] > before.get(k, 0)}
     public = {n for n in dir(KubeWriter) if not n.startswith("_") and callable(getattr(KubeWriter, n))}
@@ -391,3 +401,20 @@ def test_the_rbac_manifest_grants_exactly_what_the_adapters_use(cluster: KubeClu
         used_resources.add((GROUPS.get(resource.split("/")[0], ""), resource, verb))
     assert used_urls == urls
     assert used_resources == resources
+
+
+def test_a_rules_review_lists_what_the_manifest_grants_and_the_required_permissions_are_all_there(
+    cluster: KubeCluster,
+) -> None:
+    with writer(cluster) as kube:
+        review = kube.rules_review(REVIEW_NAMESPACE)
+
+    permissions = parse_rules_review(review)
+    assert permissions.missing() == () and not permissions.incomplete
+
+
+def test_the_required_permissions_are_exactly_the_manifests_rules() -> None:
+    resources, urls = _granted()
+    required = {(n.group, n.resource, n.verb) for n in REQUIRED if not n.resource.startswith("/")}
+    assert required == resources
+    assert {(n.verb, n.resource) for n in REQUIRED if n.resource.startswith("/")} == urls

@@ -20,6 +20,7 @@ from kubernetes import client
 from ferry.adapters.kube import Credentials, KubeApi
 from ferry.adapters.kube_writes import KubeWriter
 from ferry.domain.errors import Throttled
+from ferry.domain.readiness_inputs import REVIEW_NAMESPACE, parse_budget, parse_rules_review
 from ferry.domain.rehoming.inventory import OUT_OF_SERVICE_TAINT, Taint
 from ferry.domain.rehoming.manifests import static_volume
 
@@ -213,3 +214,22 @@ def test_a_fenced_pet_comes_back_in_another_zone_on_the_volume_ferry_restored(
     finally:
         apps.delete_namespaced_stateful_set("db", namespace)
         core.delete_node(node)
+
+
+def test_readiness_reads_every_pod_the_budgets_and_its_own_permissions(
+    real_cluster: Any, writer: KubeWriter, namespace: str
+) -> None:
+    """The real API answers readiness's reads as the double does: every pod, policy/v1 budgets, and a
+    SelfSubjectRulesReview (here the admin's token: every permission listed, none missing)."""
+    budget = {
+        "metadata": {"name": "db", "namespace": namespace},
+        "spec": {"maxUnavailable": 0, "selector": {"matchLabels": {"app": "db"}}},
+    }
+    client.PolicyV1Api(real_cluster.api_client()).create_namespaced_pod_disruption_budget(namespace, budget)
+
+    budgets = [parse_budget(b) for b in writer.disruption_budget_objects() if b["metadata"]["namespace"] == namespace]
+    review = parse_rules_review(writer.rules_review(REVIEW_NAMESPACE))
+
+    assert [(b.name, b.refuses_every_eviction(3)) for b in budgets] == [("db", "maxUnavailable: 0")]
+    assert review.missing() == () and review.rules
+    assert isinstance(writer.pod_objects(), list)

@@ -48,6 +48,8 @@ def test_every_synthesized_state_machine_runs_its_sample_to_success_through_its_
                 assert execution.output is not None, runbook
                 if runbook == "SetZone":  # a person's word, decided: the zone's status before and after
                     assert execution.output["statusAfter"] == "healthy", execution.output
+                elif runbook == "Readiness":  # an answer, not a run: the zone asked about, graded
+                    assert [z["zone"] for z in execution.output["zones"]] == given["zones"], execution.output
                 else:
                     assert execution.output["outcome"] == "succeeded", execution.output
             ran = {(r.run_id, r.function) for r in runbooks.sandbox.task_runs if r.invocation.ok}
@@ -55,7 +57,10 @@ def test_every_synthesized_state_machine_runs_its_sample_to_success_through_its_
         world.stop()
 
     assert set(machines) >= set(ORDER)
-    steps = {"runbook-plan", "runbook-fence", "runbook-rehome", "runbook-report", "zone-override"}
+    steps = {"runbook-plan", "runbook-fence", "runbook-rehome", "runbook-report", "zone-override", "readiness"}
     assert {function for _, function in ran} == steps, "every step function ran, and nothing else"
-    assert {(f"{sample(r)}-1", "runbook-report") for r in machines if r not in ("SetZone", "Decide")} <= ran
+    assert {
+        (f"{sample(r)}-1", "runbook-report") for r in machines if r not in ("SetZone", "Decide", "Readiness")
+    } <= ran
     assert ("set-zone-1", "zone-override") in ran  # SetZone's one step
+    assert ("readiness-1", "readiness") in ran  # Readiness's one step

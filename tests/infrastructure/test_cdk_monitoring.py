@@ -88,6 +88,9 @@ def test_dashboard_shows_ingest_queues_and_ferry_metrics(synthesized: Synthesize
         """SEARCH('Namespace="Ferry" MetricName="ApiHealthy"', 'Minimum', 300)""",
         """SEARCH('Namespace="Ferry" MetricName="NodesNotReady"', 'Maximum', 300)""",
         """SEARCH('Namespace="Ferry" MetricName="LeaseAgeMax"', 'Maximum', 300)""",
+        # The readiness row: the worst answer of each day, per zone and per finding kind.
+        """SEARCH('Namespace="Ferry" MetricName="ReadinessGrade"', 'Maximum', 86400)""",
+        """SEARCH('Namespace="Ferry" MetricName="ReadinessFindings"', 'Maximum', 86400)""",
     }
 
 

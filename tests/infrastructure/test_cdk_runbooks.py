@@ -174,6 +174,7 @@ def test_one_standard_state_machine_per_runbook_named_as_ferry_names_them(synthe
         "ferry-EvacuateZone",
         "ferry-FailbackZone",
         "ferry-FenceNode",
+        "ferry-Readiness",  # cdk/readiness.py: one step, changes nothing
         "ferry-RehomePet",
         "ferry-SetZone",  # cdk/overrides.py: one step, not the runbooks' shape
     ]
@@ -600,6 +601,13 @@ def test_ingest_and_probe_know_evacuate_zone_and_ingest_drain_node_by_the_variab
     assert [spec.arn_setting for spec in RUNBOOKS if spec.started_on_warning] == ["FERRY_SM_DRAIN_NODE"]
 
 
+def _schedule_role(synthesized: Synthesized) -> str:
+    (target,) = synthesized.resources[synthesized.logical_id(synthesized.stack.readiness.schedule)]["Properties"][
+        "Targets"
+    ]
+    return str(target["RoleArn"]["Fn::GetAtt"][0])
+
+
 def test_only_the_detector_may_start_evacuate_zone_and_only_ingest_drain_node(synthesized: Synthesized) -> None:
     stack = synthesized.stack
     machine = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["EvacuateZone"])}
@@ -617,6 +625,8 @@ def test_only_the_detector_may_start_evacuate_zone_and_only_ingest_drain_node(sy
         synthesized.logical_id(stack.probe.role): sorted(map(str, [machine, failback])),
         # SetZone's step decides like the detector, so it hands off as the detector does.
         synthesized.logical_id(stack.overrides.function.role): sorted(map(str, [machine, failback])),
+        # The daily schedule starts ferry-Readiness, which changes nothing (test_cdk_readiness.py).
+        _schedule_role(synthesized): [str({"Ref": synthesized.logical_id(stack.readiness.state_machine)})],
     }
 
 

@@ -176,18 +176,20 @@ def test_a_valid_file_loads_with_defaults_filled_in(tmp_path: Path) -> None:
         pytest.param(
             with_changes(expect=[{"check": "telepathy"}]),
             "expect[0].check: expected one of zone-observed, signal-sources, zone-quiet, nodes-not-ready, "
-            "nodes-ready, zone-state, control-plane-state, pets-rehomed, pets-unmoved, runbook-runs, got 'telepathy'",
+            "nodes-ready, zone-state, control-plane-state, pets-rehomed, pets-unmoved, readiness-kept, "
+            "runbook-runs, got 'telepathy'",
             id="unknown-check",
         ),
         pytest.param(
             with_changes(mode="yolo"),
-            "mode: expected one of observe, act, got 'yolo'",
+            "mode: expected one of observe, supervised, act, got 'yolo'",
             id="unknown-mode",
         ),
         pytest.param(
             with_changes(expect=[{"check": "runbook-runs", "runbook": "Evacuate", "count": 1}]),
             "expect[0].runbook: expected one of EvacuateZone, FailbackZone, FailoverCluster, "
-            "ReplaceControlPlaneMember, RehomePet, FenceNode, DrainNode, SetZone, got 'Evacuate'",
+            "ReplaceControlPlaneMember, RehomePet, FenceNode, DrainNode, SetZone, Decide, Readiness, "
+            "got 'Evacuate'",
             id="unknown-runbook",
         ),
         pytest.param(

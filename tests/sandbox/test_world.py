@@ -318,13 +318,16 @@ def test_the_stacks_runbooks_call_ferrys_functions_and_the_detector_gets_evacuat
         "ferry-DrainNode",
         "ferry-FailbackZone",
         "ferry-SetZone",
+        "ferry-Decide",
+        "ferry-Readiness",
     }
+    one_step = {"ferry-SetZone": {"zone-override"}, "ferry-Decide": {"decide"}, "ferry-Readiness": {"readiness"}}
     for machine in stack.definitions:
         states = json.loads(stack.definition(machine, lambda name: f"arn:aws:lambda:::function:{name}"))
         resources = {s["Resource"] for s in _states(states) if s.get("Type") == "Task"}
         folders = {stepfunctions.function_folder(r) for r in resources}
         assert folders <= set(available_functions()), f"{machine} calls a function that has no folder"
-        steps = {"zone-override"} if machine == "ferry-SetZone" else {"runbook-plan", "runbook-fence", "runbook-report"}
+        steps = one_step.get(machine, {"runbook-plan", "runbook-fence", "runbook-report"})
         assert steps <= folders
     handoffs = {"FERRY_SM_EVACUATE_ZONE": "ferry-EvacuateZone", "FERRY_SM_FAILBACK_ZONE": "ferry-FailbackZone"}
     assert stack.handoffs == {

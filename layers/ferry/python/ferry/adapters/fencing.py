@@ -70,6 +70,7 @@ class Fencer:
                             instance_id=raw["InstanceId"],
                             zone=raw["Placement"]["AvailabilityZone"],
                             state=InstanceState.parse(raw["State"]["Name"]),
+                            tags={t["Key"]: t.get("Value", "") for t in raw.get("Tags") or []},
                         )
         except (ClientError, BotoCoreError) as error:
             translated = translate_error(error)

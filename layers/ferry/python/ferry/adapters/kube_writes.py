@@ -104,6 +104,22 @@ class KubeWriter(KubeApi):
     def volume_object(self, name: str) -> Obj | None:
         return self._get(self.core.read_persistent_volume, name)
 
+    def pod_objects(self) -> list[Obj]:
+        """Every pod of the cluster (readiness: what each node already holds), one paginated listing."""
+        return list(self._list(self.core.list_pod_for_all_namespaces))
+
+    def disruption_budget_objects(self) -> list[Obj]:
+        return list(self._list(k8s.PolicyV1Api(self._client).list_pod_disruption_budget_for_all_namespaces))
+
+    def rules_review(self, namespace: str) -> Obj:
+        """What Ferry's own identity may do in `namespace` (cluster-wide rules included), as the API says."""
+        body = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectRulesReview",
+            "spec": {"namespace": namespace},
+        }
+        return self._json(k8s.AuthorizationV1Api(self._client).create_self_subject_rules_review, body)
+
     def attachments_on_node(self, node: str) -> list[Obj]:
         """VolumeAttachments have no field selector on the node: one listing, filtered here."""
         return [

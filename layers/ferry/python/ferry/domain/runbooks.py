@@ -27,6 +27,7 @@ class Runbook(StrEnum):
     DRAIN_NODE = "DrainNode"
     SET_ZONE = "SetZone"
     DECIDE = "Decide"
+    READINESS = "Readiness"
 
 
 _REASON = {"type": "string", "minLength": 1, "maxLength": 500}
@@ -153,6 +154,23 @@ INPUT_SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["runId", "decision", "by", "reason"],
         "additionalProperties": False,
     },
+}
+
+
+# "What if a zone failed now" (ferry.domain.readiness): every watched zone unless named, every registered cluster
+# unless named; nothing changes, so no dryRun, and a reason is welcome but not required (the daily schedule's).
+INPUT_SCHEMAS[Runbook.READINESS] = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "title": "Readiness",
+    "type": "object",
+    "properties": {
+        "zones": {"type": "array", "items": _ZONE, "uniqueItems": True, "minItems": 1},
+        "clusters": {"type": "array", "items": _NAME, "uniqueItems": True, "minItems": 1},
+        "reason": _REASON,
+        "requestedBy": {"type": "string", "minLength": 1, "maxLength": 200},
+    },
+    "required": [],
+    "additionalProperties": False,
 }
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from ferry.adapters.fencing import Fencer
-from ferry.adapters.kube_writes import KubeWriter
+from ferry.adapters.kube_writes import PET_LABEL, KubeWriter, Obj
 from ferry.adapters.volumes import Volumes
 from ferry.domain.detection.transitions import ZoneStatus
+from ferry.domain.readiness_inputs import REVIEW_NAMESPACE, Surroundings, read_surroundings
 from ferry.domain.rehoming import manifests
 from ferry.domain.rehoming.inventory import (
     Claim,
@@ -56,10 +57,15 @@ def read_cluster(
     zones: Mapping[str, ZoneStatus],
     *,
     zone: str | None = None,
+    listed: tuple[list[Obj], list[Obj]] | None = None,
 ) -> ClusterInventory:
-    """The whole cluster; EC2 details only for `zone` (its nodes' instances, its pets' volumes) when given."""
-    nodes = {n.name: n for n in map(manifests.parse_node, kube.node_objects())}
-    pods = tuple(p for p in map(manifests.parse_pod, kube.pet_pods()) if p is not None)
+    """The whole cluster; EC2 details only for `zone` (its nodes' instances, its pets' volumes) when given.
+    `listed`: the node and pod listings, when the caller has them already (readiness lists every pod)."""
+    node_objects, pet_objects = listed if listed is not None else (kube.node_objects(), kube.pet_pods())
+    if listed is not None:  # every pod was listed: the pets are those the StatefulSet controller labelled
+        pet_objects = [p for p in pet_objects if PET_LABEL in ((p.get("metadata") or {}).get("labels") or {})]
+    nodes = {n.name: n for n in map(manifests.parse_node, node_objects)}
+    pods = tuple(p for p in map(manifests.parse_pod, pet_objects) if p is not None)
     statefulsets = {key(s.namespace, s.name): s for s in map(manifests.parse_statefulset, kube.statefulset_objects())}
     claims = {key(c.namespace, c.name): c for c in map(manifests.parse_claim, kube.claim_objects())}
     pvs = {v.name: v for v in map(manifests.parse_volume, kube.volume_objects())}
@@ -80,6 +86,25 @@ def read_cluster(
         snapshots=snapshots,
         zones=zones,
     )
+
+
+def read_readiness(
+    kube: KubeWriter, fencer: Fencer, volumes: Volumes, zones: Mapping[str, ZoneStatus]
+) -> tuple[ClusterInventory, Surroundings]:
+    """Readiness's reading of one cluster: EvacuateZone's snapshot of every zone (`read_cluster`, EC2 for every
+    node's instance and every pet's volumes in batched describes), plus what runs on each node, the budgets
+    and Ferry's permissions. A bounded number of listings, whatever the cluster's size: nodes, every pod,
+    StatefulSets, claims, PVs, budgets, one rules review (and the version)."""
+    node_objects, pod_objects = kube.node_objects(), kube.pod_objects()
+    inventory = read_cluster(kube, fencer, volumes, zones, listed=(node_objects, pod_objects))
+    around = read_surroundings(
+        kube.cluster,
+        node_objects,
+        pod_objects,
+        kube.disruption_budget_objects(),
+        kube.rules_review(REVIEW_NAMESPACE),
+    )
+    return inventory, around
 
 
 def _zone_of(

@@ -9,11 +9,13 @@ absent as "not known", never as "fine".
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Any
 
 from ferry.domain.detection.transitions import ZoneStatus
 
@@ -100,6 +102,7 @@ class Instance:
     instance_id: str
     zone: str
     state: InstanceState
+    tags: Mapping[str, str] | None = field(default=None, hash=False, compare=False)  # None: not read
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,10 +272,22 @@ class ClusterInventory:
     ebs_volumes: Mapping[str, EbsVolume] = field(default_factory=dict, hash=False)
     snapshots: Mapping[str, tuple[EbsSnapshot, ...]] = field(default_factory=dict, hash=False)
     zones: Mapping[str, ZoneStatus] = field(default_factory=dict, hash=False)
+    # What is derived from the nodes alone, worked out once per snapshot (it is frozen): the planner asks it per
+    # pet, and readiness plans thousands of pets over thousands of nodes.
+    _derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         for name in ("nodes", "statefulsets", "claims", "volumes", "instances", "ebs_volumes", "snapshots", "zones"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
+
+    def schedulable_per_zone(self) -> Counter[str]:
+        """Nodes that can take a pet, per zone (read only: shared by every caller)."""
+        found = self._derived.get("schedulable")
+        if found is None:
+            found = self._derived["schedulable"] = Counter(
+                n.zone for n in self.nodes.values() if n.zone and n.schedulable
+            )
+        return found
 
     def instance_state(self, node: Node) -> InstanceState:
         instance = self.instances.get(node.instance_id or "")
@@ -290,5 +305,20 @@ class ClusterInventory:
         found = [v for v in self.volumes.values() if v.managed and v.pre_bound_to(namespace, claim)]
         return tuple(sorted((v for v in found if v.name != taken), key=lambda v: v.name))
 
+    def schedulable_in(self, zone: str) -> tuple[str, ...]:
+        """The names of the zone's nodes that can take a pet, in name order."""
+        by_zone = self._derived.get("schedulable_names")
+        if by_zone is None:
+            by_zone = self._derived["schedulable_names"] = {}
+            for node in sorted(self.nodes.values(), key=lambda n: n.name):
+                if node.zone and node.schedulable:
+                    by_zone.setdefault(node.zone, []).append(node.name)
+        return tuple(by_zone.get(zone, ()))
+
     def known_zones(self) -> tuple[str, ...]:
-        return tuple(sorted({n.zone for n in self.nodes.values() if n.zone} | set(self.zones)))
+        found = self._derived.get("zones")
+        if found is None:
+            found = self._derived["zones"] = tuple(
+                sorted({n.zone for n in self.nodes.values() if n.zone} | set(self.zones))
+            )
+        return found

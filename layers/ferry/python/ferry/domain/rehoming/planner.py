@@ -205,7 +205,8 @@ def plan_drain(
 
 
 def schedulable_nodes(inventory: ClusterInventory) -> Counter[str]:
-    return Counter(n.zone for n in inventory.nodes.values() if n.zone and n.schedulable)
+    """Per zone, the nodes that can take a pet (the snapshot's own count, worked out once: read only)."""
+    return inventory.schedulable_per_zone()
 
 
 def healthy_zones(inventory: ClusterInventory, exclude: Iterable[str] = ()) -> tuple[str, ...]:
