@@ -324,7 +324,10 @@ def test_the_stacks_runbooks_call_ferrys_functions_and_the_detector_gets_evacuat
     one_step = {"ferry-SetZone": {"zone-override"}, "ferry-Decide": {"decide"}, "ferry-Readiness": {"readiness"}}
     for machine in stack.definitions:
         states = json.loads(stack.definition(machine, lambda name: f"arn:aws:lambda:::function:{name}"))
-        resources = {s["Resource"] for s in _states(states) if s.get("Type") == "Task"}
+        tasks = [s for s in _states(states) if s.get("Type") == "Task"]
+        # A Lambda Task names its function as the Resource; a service integration (the supervised pause's
+        # lambda:invoke.waitForTaskToken) names it in its Parameters.
+        resources = {s.get("Parameters", {}).get("FunctionName") or s["Resource"] for s in tasks}
         folders = {stepfunctions.function_folder(r) for r in resources}
         assert folders <= set(available_functions()), f"{machine} calls a function that has no folder"
         steps = one_step.get(machine, {"runbook-plan", "runbook-fence", "runbook-report"})
