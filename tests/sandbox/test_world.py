@@ -338,6 +338,7 @@ def test_the_stacks_runbooks_call_ferrys_functions_and_the_detector_gets_evacuat
         "ferry-ingest": {**handoffs, "FERRY_SM_DRAIN_NODE": "ferry-DrainNode"},
         "ferry-probe": handoffs,
         "ferry-zone-override": handoffs,  # SetZone decides like the detector, so it hands off alike
+        "ferry-runbook-await": {"FERRY_SM_DECIDE": "ferry-Decide"},  # a paused run's notice says how to decide
     }
 
 
