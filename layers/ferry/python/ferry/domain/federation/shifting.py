@@ -1,0 +1,230 @@
+"""Shifting a federated app's replicas (pure): from its new distribution and what each member runs, the scale
+calls to make, in the order that keeps the app serving (make before break).
+
+`plan_shift(distribution, members)` turns the target counts (`ferry.domain.federation.distribution`) and the
+counts read from each member's Deployment into one `AppShift`: the members to scale up (the survivors that
+gain), the members to scale down afterwards (the failed side, or anyone above its share), and the members that
+could not be read. The runbook scales up first, waits until the new replicas are available, and only then
+scales down; a scale-down is absolute (`replicas: N`), so a replayed step changes nothing.
+
+A member that could not be read is judged by what the distribution gives it:
+
+- a member that gets replicas (a survivor) must be readable and have the Deployment, or the app is refused with
+  the reason (`clusters.east-1: ...`): Ferry never shifts replicas toward a cluster it cannot see;
+- a member that gets none (the failed side) may be unreachable, which is why it is failed: it is recorded as
+  `unreached`, its scale-down is not attempted and never reported done; a missing Deployment there needs none.
+
+`explain` gives each app's line of the report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from ferry.domain.federation.distribution import Distribution
+from ferry.domain.serialization import CamelJsonModel
+
+# The annotation a shift writes on each member's Deployment it scales, once (the first shift's count wins), so
+# the count before the shift survives in the cluster itself, beside the journal's record.
+BEFORE_SHIFT_ANNOTATION = "ferry.io/replicas-before-shift"
+
+
+class MemberIssue(StrEnum):
+    """Why a member's Deployment has no count."""
+
+    MISSING = "deployment-missing"  # the API answered: no such Deployment
+    UNREACHABLE = "unreachable"  # no answer, or an answer Ferry cannot use (credentials refused, 5xx, timeout)
+
+
+@dataclass(frozen=True, slots=True)
+class Member(CamelJsonModel):
+    """What was read of one member cluster's Deployment of the app: its desired and available replicas, or why
+    nothing was read."""
+
+    cluster: str
+    replicas: int | None = None
+    available: int | None = None
+    issue: MemberIssue | None = None
+    detail: str = ""  # the error's words, for the report
+
+
+@dataclass(frozen=True, slots=True)
+class Scale(CamelJsonModel):
+    """Set one member's Deployment to `to` replicas (it had `before`)."""
+
+    cluster: str
+    before: int
+    to: int
+
+
+@dataclass(frozen=True, slots=True)
+class Unreached(CamelJsonModel):
+    """A member to be emptied that could not be read: its scale-down waits for its API (FailbackCluster's)."""
+
+    cluster: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AppShift(CamelJsonModel):
+    """One app's shift: scale-ups first, then scale-downs once the scale-ups are available."""
+
+    app: str  # namespace/name
+    namespace: str
+    name: str
+    ups: tuple[Scale, ...] = ()
+    downs: tuple[Scale, ...] = ()
+    unreached: tuple[Unreached, ...] = ()
+    shortfall: int = 0
+    why: str = ""  # the distribution's line (counts, shortfall and why)
+    problems: tuple[str, ...] = ()  # refused: nothing is scaled for this app
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.problems)
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.ups or self.downs)
+
+    def before(self) -> dict[str, int]:
+        """The counts read before the shift, of the members it scales (what failback restores)."""
+        return {s.cluster: s.before for s in (*self.ups, *self.downs)}
+
+
+def member_from(cluster: str, deployment: Mapping[str, Any] | None) -> Member:
+    """A member as its Deployment's JSON says (None: the API answered that there is none)."""
+    if deployment is None:
+        return Member(cluster, issue=MemberIssue.MISSING, detail="no such Deployment")
+    spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
+    replicas = spec.get("replicas", 1)  # the API server's default
+    return Member(cluster, int(replicas), int(status.get("availableReplicas") or 0))
+
+
+def before_shift(deployment: Mapping[str, Any]) -> int | None:
+    """The count a shift recorded on this Deployment before it first scaled it (None: not shifted)."""
+    value = ((deployment.get("metadata") or {}).get("annotations") or {}).get(BEFORE_SHIFT_ANNOTATION)
+    return int(value) if isinstance(value, str) and value.isdigit() else None
+
+
+def plan_shift(distribution: Distribution, members: Mapping[str, Member]) -> AppShift:
+    """The scale calls that take the app from the counts read (`members`, by cluster) to `distribution`."""
+    namespace, _, name = distribution.app.partition("/")
+    base = AppShift(distribution.app, namespace, name, shortfall=distribution.shortfall, why=distribution.explain())
+    if distribution.problems:
+        return AppShift(distribution.app, namespace, name, why=base.why, problems=distribution.problems)
+    targets = distribution.counts()
+    problems: list[str] = []
+    ups: list[Scale] = []
+    downs: list[Scale] = []
+    unreached: list[Unreached] = []
+    for cluster, target in targets.items():
+        member = members.get(cluster) or Member(cluster, issue=MemberIssue.UNREACHABLE, detail="not read")
+        if member.replicas is None:
+            if target > 0:
+                what = "Deployment not found" if member.issue is MemberIssue.MISSING else "unreachable"
+                problems.append(f"clusters.{cluster}: {what}, cannot take {target} replica(s): {member.detail}".strip())
+            elif member.issue is not MemberIssue.MISSING:
+                unreached.append(Unreached(cluster, member.detail or "unreachable"))
+            continue
+        if target > member.replicas:
+            ups.append(Scale(cluster, member.replicas, target))
+        elif target < member.replicas:
+            downs.append(Scale(cluster, member.replicas, target))
+    if problems:
+        return AppShift(distribution.app, namespace, name, why=base.why, problems=tuple(problems))
+    return AppShift(
+        distribution.app,
+        namespace,
+        name,
+        ups=tuple(ups),
+        downs=tuple(downs),
+        unreached=tuple(unreached),
+        shortfall=distribution.shortfall,
+        why=base.why,
+    )
+
+
+# --- a run: what each step did to each app, and the report ---------------------------------------------------
+
+
+class ScaleStatus(StrEnum):
+    DONE = "done"
+    PLANNED = "planned"  # dry run or observe mode
+    FAILED = "failed"  # the call failed (the error is the reason)
+    NOT_REACHED = "not-reached"  # the member's API did not answer: failed, never done; retried when it answers
+    HELD = "held"  # a scale-down not made: the scale-ups were not available in time (make before break)
+
+
+@dataclass(frozen=True, slots=True)
+class Scaled(CamelJsonModel):
+    cluster: str
+    before: int
+    to: int
+    status: ScaleStatus
+    reason: str = ""
+    available: int | None = None  # a scale-up's available replicas when last read
+
+
+class AppOutcome(StrEnum):
+    SHIFTED = "shifted"
+    UNCHANGED = "unchanged"  # the distribution is what runs: nothing to move (a zone every member spans alike)
+    PLANNED = "planned"
+    PARTIAL = "partial"  # a scale-down held or not reached, or a shortfall: the app still serves
+    FAILED = "failed"  # a scale-up failed: nothing was scaled down
+    REFUSED = "refused"  # bad input or a survivor Ferry cannot see: nothing done
+    BUSY = "busy"  # another shift of the app holds its lock: nothing done
+
+
+@dataclass(frozen=True, slots=True)
+class AppRun(CamelJsonModel):
+    """One app through the run's steps (the Maps' item): its shift, then what each scale call did."""
+
+    run_id: str
+    dry_run: bool
+    shift: AppShift
+    ups: tuple[Scaled, ...] = ()
+    downs: tuple[Scaled, ...] = ()
+    available: bool = False  # every scale-up's replicas are available
+    busy: str = ""  # why the app was left alone: another run holds it
+
+    def outcome(self) -> AppOutcome:
+        if self.shift.refused:
+            return AppOutcome.REFUSED
+        if self.busy:
+            return AppOutcome.BUSY
+        if self.dry_run:
+            return AppOutcome.PLANNED
+        if not self.shift.changes and not self.shift.unreached:
+            return AppOutcome.PARTIAL if self.shift.shortfall else AppOutcome.UNCHANGED
+        if any(s.status is not ScaleStatus.DONE for s in self.ups):
+            return AppOutcome.FAILED
+        if self.shift.unreached or self.shift.shortfall or any(s.status is not ScaleStatus.DONE for s in self.downs):
+            return AppOutcome.PARTIAL
+        return AppOutcome.SHIFTED
+
+    def line(self) -> str:
+        outcome = self.outcome()
+        if outcome is AppOutcome.REFUSED:
+            return f"{self.shift.app}: refused: {'; '.join(self.shift.problems)}"
+        if outcome is AppOutcome.BUSY:
+            return f"{self.shift.app}: busy: {self.busy}"
+        ups = self.ups or tuple(Scaled(s.cluster, s.before, s.to, ScaleStatus.PLANNED) for s in self.shift.ups)
+        downs = self.downs or tuple(Scaled(s.cluster, s.before, s.to, ScaleStatus.PLANNED) for s in self.shift.downs)
+        moves = [_move(s) for s in (*ups, *downs)]
+        moves += [
+            f"{u.cluster} not reached ({u.reason}): its replicas stay until it answers" for u in self.shift.unreached
+        ]
+        if self.shift.shortfall:
+            moves.append(f"{self.shift.shortfall} short ({self.shift.why.split('short (', 1)[-1].rstrip(')')})")
+        return f"{self.shift.app}: {outcome.value}: {'; '.join(moves) or 'every member keeps its share'}"
+
+
+def _move(scaled: Scaled) -> str:
+    text = f"{scaled.cluster} {scaled.before} -> {scaled.to} {scaled.status.value}"
+    if scaled.available is not None and scaled.to > scaled.before:
+        text += f" ({scaled.available} available)"
+    return f"{text}: {scaled.reason}" if scaled.reason else text
