@@ -199,6 +199,22 @@ DECIDE = FunctionSpec(
     timeout=Duration.seconds(30),
 )
 DECIDE_MACHINE = "Decide"  # ferry-Decide; the Runbook of the same name in ferry.domain.runbooks
+# Federated replicas (cdk/shifts.py): every Task of ShiftReplicas and FailoverCluster. Its plan reads each member's
+# Deployment of each app (one GET per app and cluster: 100 apps over 4 clusters is 400 short calls).
+RUNBOOK_SHIFT = FunctionSpec(
+    name="runbook-shift",
+    description="Federated replicas: plan a shift, scale up, check availability, scale down, report",
+    memory_mb=512,
+    timeout=Duration.seconds(120),
+    kubernetes=True,
+    alarm_on_errors=False,
+)
+SHIFT_REPLICAS_MACHINE = "ShiftReplicas"  # by hand, or as a stage
+FAILOVER_CLUSTER_MACHINE = "FailoverCluster"  # the detector's hand-off at control plane DOWN
+# Apps scaled at once by each Map (each app's step calls every member it scales, one after the other).
+SHIFT_CONCURRENCY = 10
+# The Wait between two looks at the scale-ups' availability; the step gives up after FERRY_SHIFT_AVAILABLE_SECONDS.
+SHIFT_POLL = Duration.seconds(10)
 # Every function of the stack; tests check each one's limits (e.g. unzipped size) against this list.
 FUNCTIONS = (
     INGEST,
@@ -211,6 +227,7 @@ FUNCTIONS = (
     ZONE_OVERRIDE,
     RUNBOOK_AWAIT,
     DECIDE,
+    RUNBOOK_SHIFT,
 )
 
 

@@ -19,17 +19,58 @@ A member that could not be read is judged by what the distribution gives it:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from ferry.domain.federation.distribution import Distribution
+from ferry.domain.detection.transitions import ControlPlaneStatus, ZoneStatus
+from ferry.domain.federation.distribution import ClusterHealth, Distribution, ZoneNodes
 from ferry.domain.serialization import CamelJsonModel
 
 # The annotation a shift writes on each member's Deployment it scales, once (the first shift's count wins), so
 # the count before the shift survives in the cluster itself, beside the journal's record.
 BEFORE_SHIFT_ANNOTATION = "ferry.io/replicas-before-shift"
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftAway(CamelJsonModel):
+    """Where the replicas leave: one cluster, or one zone (each cluster spanning it loses that zone's share)."""
+
+    cluster: str | None = None
+    zone: str | None = None
+
+    def describe(self) -> str:
+        return f"cluster {self.cluster}" if self.cluster else f"zone {self.zone}"
+
+
+def shift_view(
+    away: ShiftAway,
+    control_planes: Mapping[str, ControlPlaneStatus],
+    nodes: Mapping[str, tuple[ZoneNodes, ...]],
+    zones: Mapping[str, ZoneStatus],
+) -> tuple[dict[str, ClusterHealth], dict[str, ZoneStatus]]:
+    """The distribution's inputs for a shift away from `away`: the detector's verdicts, with the cluster taken as
+    DOWN or the zone as IMPAIRED whatever they say (a person's ShiftReplicas may come before the detector)."""
+    health = {
+        cluster: ClusterHealth(ControlPlaneStatus.DOWN if cluster == away.cluster else status, nodes.get(cluster, ()))
+        for cluster, status in control_planes.items()
+    }
+    verdicts = dict(zones)
+    if away.zone:
+        verdicts[away.zone] = ZoneStatus.IMPAIRED
+    return health, verdicts
+
+
+def zone_nodes(nodes: Iterable[tuple[str | None, bool]]) -> tuple[ZoneNodes, ...]:
+    """(zone, Ready) of each worker node, as nodes per zone; nodes without a zone are left out."""
+    ready: dict[str, int] = {}
+    total: dict[str, int] = {}
+    for zone, is_ready in nodes:
+        if zone:
+            total[zone] = total.get(zone, 0) + 1
+            ready[zone] = ready.get(zone, 0) + int(is_ready)
+    return tuple(ZoneNodes(zone, ready[zone], total[zone]) for zone in sorted(total))
 
 
 class MemberIssue(StrEnum):
@@ -190,12 +231,15 @@ class AppRun(CamelJsonModel):
     downs: tuple[Scaled, ...] = ()
     available: bool = False  # every scale-up's replicas are available
     busy: str = ""  # why the app was left alone: another run holds it
+    failed: str = ""  # a step of this app kept failing (the state machine says which and why)
 
     def outcome(self) -> AppOutcome:
         if self.shift.refused:
             return AppOutcome.REFUSED
         if self.busy:
             return AppOutcome.BUSY
+        if self.failed:
+            return AppOutcome.FAILED
         if self.dry_run:
             return AppOutcome.PLANNED
         if not self.shift.changes and not self.shift.unreached:
@@ -212,6 +256,8 @@ class AppRun(CamelJsonModel):
             return f"{self.shift.app}: refused: {'; '.join(self.shift.problems)}"
         if outcome is AppOutcome.BUSY:
             return f"{self.shift.app}: busy: {self.busy}"
+        if self.failed:
+            return f"{self.shift.app}: failed: {self.failed}"
         ups = self.ups or tuple(Scaled(s.cluster, s.before, s.to, ScaleStatus.PLANNED) for s in self.shift.ups)
         downs = self.downs or tuple(Scaled(s.cluster, s.before, s.to, ScaleStatus.PLANNED) for s in self.shift.downs)
         moves = [_move(s) for s in (*ups, *downs)]
@@ -228,3 +274,72 @@ def _move(scaled: Scaled) -> str:
     if scaled.available is not None and scaled.to > scaled.before:
         text += f" ({scaled.available} available)"
     return f"{text}: {scaled.reason}" if scaled.reason else text
+
+
+class ShiftOutcome(StrEnum):
+    """A run's outcome, in the words every runbook's report uses."""
+
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    DRY_RUN = "dry-run"
+
+
+_DONE = frozenset({AppOutcome.SHIFTED, AppOutcome.UNCHANGED})
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftReport(CamelJsonModel):
+    """The run's report: the execution's output, sent to operators and audited."""
+
+    run_id: str
+    runbook: str
+    dry_run: bool
+    outcome: ShiftOutcome
+    summary: str
+    apps: tuple[AppRun, ...] = ()
+    waited_seconds: int | None = None  # how long the run waited for the scale-ups to be available
+    error: dict[str, str] | None = None
+
+
+def shift_report(
+    run_id: str,
+    runbook: str,
+    *,
+    dry_run: bool,
+    away: ShiftAway,
+    reason: str,
+    apps: tuple[AppRun, ...],
+    waited_seconds: int | None = None,
+    error: Mapping[str, str] | None = None,
+) -> ShiftReport:
+    outcomes = [app.outcome() for app in apps]
+    if error is not None:
+        outcome = ShiftOutcome.FAILED
+    elif dry_run:
+        outcome = ShiftOutcome.DRY_RUN
+    elif all(o in _DONE for o in outcomes):
+        outcome = ShiftOutcome.SUCCEEDED
+    else:
+        outcome = ShiftOutcome.PARTIAL
+    counts = {o: outcomes.count(o) for o in AppOutcome if o in outcomes}
+    lines = [
+        f"{runbook} {run_id} ({away.describe()}): {outcome.value}",
+        f"why: {reason}",
+        f"apps: {', '.join(f'{n} {o.value}' for o, n in counts.items()) or 'none federated'}",
+        *(f"  - {app.line()}" for app in apps),
+    ]
+    if waited_seconds is not None:
+        lines.append(f"waited {waited_seconds}s for the scale-ups to be available")
+    if error is not None:
+        lines.append(f"error: {error.get('Error', '')}: {error.get('Cause', '')}"[:2000])
+    return ShiftReport(
+        run_id,
+        runbook,
+        dry_run,
+        outcome,
+        "\n".join(lines),
+        apps,
+        waited_seconds,
+        dict(error) if error is not None else None,
+    )
