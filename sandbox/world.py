@@ -46,6 +46,7 @@ from typing import Any
 
 from ferry.adapters.registry import Registry
 from ferry.domain.clusters import ClusterKind, ClusterRegistration
+from ferry.domain.federation.apps import FederatedApp, Placement
 from ferry.domain.modes import Mode
 from sandbox.aws import AwsEvents, AwsSandbox, FaultScope, Instance, Inventory
 from sandbox.kube import KubeCluster
@@ -290,7 +291,8 @@ class World:
                 )
 
     def _register_clusters(self) -> None:
-        """Record each cluster in Ferry's registry, its token in Secrets Manager, as bootstrapping would."""
+        """Record each cluster in Ferry's registry, its token in Secrets Manager, as bootstrapping would, and the
+        federated apps, as the configuration file would."""
         secrets = self.aws.client("secretsmanager")
         registry = Registry(self.aws.client("dynamodb"), self.aws.names.table)
         for spec in self.scenario.clusters:
@@ -316,6 +318,9 @@ class World:
                     control_plane_instances=tuple(control_plane),
                 )
             )
+        for app in self.scenario.federated:  # as `cdk deploy` writes ferry.yaml's apps
+            placements = tuple(Placement(cluster, weight=weight) for cluster, weight in app.weights.items())
+            registry.register_app(FederatedApp(app.namespace, app.name, app.total_replicas, placements))
 
     # --- time ----------------------------------------------------------------------------------------------
 

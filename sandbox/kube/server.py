@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -54,6 +55,7 @@ class ScaleWrite:
     """One write through a scale subresource: `order` is process-wide, so writes to several clusters compare."""
 
     order: int
+    at: datetime  # sandbox time
     kind: str
     namespace: str
     name: str
@@ -325,7 +327,9 @@ class ApiServer:
         (a make-before-break test reads the order of scale calls from here)."""
         replicas = int((scale.get("spec") or {}).get("replicas") or 0)
         with self._lock:
-            self._scales.append(ScaleWrite(next(_SCALE_ORDER), rt.kind, namespace, name, replicas))
+            self._scales.append(
+                ScaleWrite(next(_SCALE_ORDER), self.registry.clock.now(), rt.kind, namespace, name, replicas)
+            )
 
     def _object(self, code: int, rt: ResourceType, obj: Obj) -> Response:
         stored = obj.get("kind") == rt.kind and obj.get("metadata", {}).get("name")
