@@ -149,8 +149,7 @@ class ShiftSteps:
         run_id, runbook, body = _parse_request(request)
         away = ShiftAway(cluster=body["cluster"]) if runbook is Runbook.FAILOVER_CLUSTER else _away(body["from"])
         clusters = {c.name: c for c in self._registry.clusters()}
-        if away.cluster and away.cluster not in clusters:
-            raise InputError([f"cluster: {away.cluster!r} is not registered with Ferry"])
+        _check_away(runbook, away, clusters.values())
         apps = self._apps(body.get("app"))
         dry_run = not self.executor.acts(bool(body.get("dryRun", False)))
         with ThreadPoolExecutor(max_workers=max(1, min(8, len(clusters)))) as pool:
@@ -239,7 +238,7 @@ class ShiftSteps:
         since = datetime.fromisoformat(str((state.get("wait") or {}).get("since") or now.isoformat()))
         checked = [self._check(app) for app in apps]
         waited = now - since
-        done = all(app.available for app in checked) or waited >= self._settings.available_within
+        done = not any(app.waiting for app in checked) or waited >= self._settings.available_within
         return {
             "apps": [a.to_dict() for a in checked],
             "since": since.isoformat(),
@@ -248,9 +247,8 @@ class ShiftSteps:
         }
 
     def _check(self, app: AppRun) -> AppRun:
-        waiting = [s for s in app.ups if s.status is ScaleStatus.DONE]
-        if app.available or not waiting or len(waiting) < len(app.ups):
-            return app  # nothing to wait for, or a scale-up failed: its scale-downs hold anyway
+        if not app.waiting:
+            return app
         ups = tuple(self._available(app.shift, s) for s in app.ups)
         return replace(app, ups=ups, available=all((s.available or 0) >= s.to for s in ups))
 
@@ -340,6 +338,15 @@ def _parse_request(request: Mapping[str, Any]) -> tuple[str, Runbook, dict[str, 
     body = {k: v for k, v in request.items() if k not in ("runId", "runbook")}
     validate_input(runbook, body)
     return run_id, runbook, body
+
+
+def _check_away(runbook: Runbook, away: ShiftAway, clusters: Iterable[ClusterRegistration]) -> None:
+    where = "cluster" if runbook is Runbook.FAILOVER_CLUSTER else "from.cluster"
+    registered = list(clusters)
+    if away.cluster and away.cluster not in {c.name for c in registered}:
+        raise InputError([f"{where}: {away.cluster!r} is not registered with Ferry"])
+    if away.zone and not any(away.zone in c.zones for c in registered):
+        raise InputError([f"from.zone: {away.zone!r} is not a zone of any registered cluster"])
 
 
 def _away(value: Mapping[str, Any]) -> ShiftAway:

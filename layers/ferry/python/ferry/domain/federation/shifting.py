@@ -233,6 +233,14 @@ class AppRun(CamelJsonModel):
     busy: str = ""  # why the app was left alone: another run holds it
     failed: str = ""  # a step of this app kept failing (the state machine says which and why)
 
+    @property
+    def waiting(self) -> bool:
+        """Whether the run still waits for this app: its scale-ups were all made and are not available yet (an app
+        left alone, refused or with a failed scale-up has nothing to wait for: its scale-downs hold anyway)."""
+        if self.shift.refused or self.busy or self.failed or self.available:
+            return False
+        return bool(self.ups) and all(s.status is ScaleStatus.DONE for s in self.ups)
+
     def outcome(self) -> AppOutcome:
         if self.shift.refused:
             return AppOutcome.REFUSED
