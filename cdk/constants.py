@@ -448,8 +448,13 @@ class RunbookSpec:
 
     @property
     def arn_setting(self) -> str:
-        """The variable holding its ARN, as ferry.domain.runbooks.arn_setting names it: FERRY_SM_EVACUATE_ZONE."""
-        return "FERRY_SM_" + re.sub(r"(?<!^)(?=[A-Z])", "_", self.name).upper()
+        return arn_setting(self.name)
+
+
+def arn_setting(runbook: str) -> str:
+    """The variable holding a state machine's ARN, as ferry.domain.runbooks.arn_setting names it (the CDK app does
+    not load that module): FERRY_SM_EVACUATE_ZONE."""
+    return "FERRY_SM_" + re.sub(r"(?<!^)(?=[A-Z])", "_", runbook).upper()
 
 
 EVACUATE_ZONE = RunbookSpec(

@@ -58,6 +58,7 @@ from cdk.constants import (
     RUNBOOK_TIMEOUT,
     RUNBOOKS,
     RunbookSpec,
+    arn_setting,
 )
 from cdk.functions import FerryFunction
 from cdk.grants import arn_pattern, scoped_policy
@@ -74,7 +75,6 @@ from ferry.domain.conventions import (
     SUPERVISED_RUNBOOKS,
     TAG_PREFIX,
 )
-from ferry.domain.runbooks import Runbook, arn_setting
 
 J = sfn.JsonPath
 ALL_ERRORS = "States.ALL"
@@ -168,7 +168,7 @@ class FerryRunbooks(Construct):
             spec.arn_setting: self.state_machines[spec.name]
             for spec in RUNBOOKS
             if spec.handoff or (on_warnings and spec.started_on_warning)
-        } | {arn_setting(Runbook(name)): machine for name, machine in self.handoffs.items()}
+        } | {arn_setting(name): machine for name, machine in self.handoffs.items()}
         for setting, machine in started.items():
             function.function.add_environment(setting, machine.state_machine_arn)
             function.role.add_to_policy(

@@ -34,6 +34,7 @@ from sandbox.scenario import (
     UNWRITTEN_ZONE,
     Check,
     ControlPlaneState,
+    FederatedReplicas,
     NodesNotReady,
     NodesReady,
     PetsRehomed,
@@ -744,7 +745,19 @@ def check_runbook_runs(run: Run, check: RunbookRuns) -> Outcome:
     return Outcome(name, passed, f"{len(executions)} run(s): {listed}")
 
 
+def check_federated_replicas(run: Run, check: FederatedReplicas) -> Outcome:
+    found = [
+        (want, ready)
+        for cluster, app, want, ready in run.after.deployments
+        if cluster == check.cluster and app.endswith(f"/{check.app}")
+    ]
+    want, ready = found[0] if found else (0, 0)
+    name = f"{check.app} runs {check.replicas} ready replica(s) in {check.cluster}"
+    return Outcome(name, (want, ready) == (check.replicas, check.replicas), f"{want} wanted, {ready} ready")
+
+
 SCENARIO_CHECKS: dict[type, Callable[[Run, Any], Outcome]] = {
+    FederatedReplicas: check_federated_replicas,
     ControlPlaneState: check_control_plane_state,
     ZoneObserved: check_zone_observed,
     SignalSources: check_signal_sources,
