@@ -57,11 +57,6 @@ def clusters() -> Iterator[dict[str, KubeCluster]]:
             cluster.start()
             cluster.add_node(f"{name}-w0", ZONE, instance_id=f"i-0{name[-1]}000000000000000")
             cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
-        for name, apps in {"east-1": ("web",), "east-2": ("web", "api", "cart"), "east-3": ("cart",)}.items():
-            for app in apps:
-                running[name].apply(deployment(app, 2))
-        for cluster in running.values():
-            cluster.settle()
         yield running
     finally:
         for cluster in running.values():
@@ -72,6 +67,11 @@ def clusters() -> Iterator[dict[str, KubeCluster]]:
 def shift(
     clusters: dict[str, KubeCluster], ferry_table: str, monkeypatch: pytest.MonkeyPatch, lambda_context: Any
 ) -> Any:
+    for name, apps in {"east-1": ("web",), "east-2": ("web", "api", "cart"), "east-3": ("cart",)}.items():
+        for app in apps:  # every test starts from 2 + 2
+            clusters[name].apply(deployment(app, 2))
+    for cluster in clusters.values():
+        cluster.settle()
     sns = boto3.client("sns")
     monkeypatch.setenv("FERRY_TABLE", ferry_table)
     monkeypatch.setenv("FERRY_TOPIC_ARN", sns.create_topic(Name="ferry-notifications")["TopicArn"])
@@ -138,6 +138,40 @@ def test_bad_apps_are_refused_with_their_reason_and_the_others_proceed(shift: An
     assert clusters["east-2"].get("Deployment", "api", "shop")["spec"]["replicas"] == 2  # refused: untouched
     assert report["outcome"] == "partial"
     assert "shop/web: shifted: east-1 2 -> 4 done (4 available); east-2 2 -> 0 done" in report["summary"]
+
+
+def test_a_member_unreachable_mid_shift_is_not_reached_never_done(shift: Any, clusters) -> None:
+    request = {**REQUEST, "app": "shop/web", "from": {"cluster": "east-1"}}
+    plan = shift({"step": "plan", "state": request})
+    up = shift({"step": "scale-up", "state": lines(plan)["shop/web"]})
+    clusters["east-2"].settle()
+    checked = shift({"step": "available", "state": {"apps": [up]}})
+    clusters["east-1"].set_outage(True)  # east-1's API goes away between the scale-up and the scale-down
+    try:
+        down = shift({"step": "scale-down", "state": checked["apps"][0]})
+    finally:
+        clusters["east-1"].set_outage(False)
+    report = shift({"step": "report", "state": {**request, "input": request, "plan": plan, "apps": [down]}})
+
+    assert checked["done"] is True and up["ups"][0]["status"] == "done"
+    (gone,) = down["downs"]
+    assert gone["status"] == "not-reached" and gone["cluster"] == "east-1"
+    assert report["outcome"] == "partial" and "east-1 2 -> 0 not-reached" in report["summary"]
+    assert report["summary"].startswith("ShiftReplicas shift-run-1 (cluster east-1): partial")
+    assert clusters["east-1"].get("Deployment", "web", "shop")["spec"]["replicas"] == 2  # nothing claimed done
+
+
+def test_the_plan_reads_each_cluster_once_and_each_member_deployment_once_no_listing_per_app(
+    shift: Any, clusters
+) -> None:
+    before = {name: cluster.request_count() for name, cluster in clusters.items()}
+
+    shift({"step": "plan", "state": {**REQUEST, "dryRun": True}})
+
+    for name in ("east-1", "east-2"):
+        after = clusters[name].request_count()
+        calls = {k: after[k] - before[name].get(k, 0) for k in after if after[k] != before[name].get(k, 0)}
+        assert calls == {"list nodes": 1, "get deployments": 4}, name  # 4 federated apps
 
 
 def test_a_second_shift_of_an_app_under_way_is_kept_out(shift: Any, clusters) -> None:

@@ -237,6 +237,25 @@ def test_an_apps_outcome(run: AppRun, outcome: AppOutcome) -> None:
     assert run.outcome() is outcome
 
 
+@pytest.mark.parametrize(
+    ("run", "waiting"),
+    [
+        pytest.param(AppRun("r", False, SHIFT, UP_DONE), True, id="scaled-up-not-yet-available"),
+        pytest.param(AppRun("r", False, SHIFT, UP_DONE, available=True), False, id="available"),
+        pytest.param(
+            AppRun("r", False, SHIFT, (Scaled("east-1", 3, 6, ScaleStatus.FAILED),)), False, id="scale-up-failed"
+        ),
+        pytest.param(AppRun("r", False, SHIFT, busy="held"), False, id="left-alone"),
+        pytest.param(AppRun("r", False, SHIFT, UP_DONE, failed="step failed"), False, id="step-failed"),
+        pytest.param(
+            AppRun("r", False, shift_away_from("east-2", read(east_1=6, east_2=0))), False, id="nothing-to-do"
+        ),
+    ],
+)
+def test_the_run_waits_only_for_apps_whose_scale_ups_were_all_made(run: AppRun, waiting: bool) -> None:
+    assert run.waiting is waiting
+
+
 def test_the_report_has_a_line_per_app_and_its_outcome_from_theirs() -> None:
     shifted = AppRun("r", False, SHIFT, UP_DONE, (Scaled("east-2", 3, 0, ScaleStatus.DONE),), True)
     held = AppRun("r", False, SHIFT, UP_DONE, (Scaled("east-2", 3, 0, ScaleStatus.HELD, "held: not available"),))
