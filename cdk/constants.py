@@ -211,6 +211,9 @@ RUNBOOK_SHIFT = FunctionSpec(
 )
 SHIFT_REPLICAS_MACHINE = "ShiftReplicas"  # by hand, or as a stage
 FAILOVER_CLUSTER_MACHINE = "FailoverCluster"  # the detector's hand-off at control plane DOWN
+FAILBACK_CLUSTER_MACHINE = "FailbackCluster"  # by hand (planned: the detector's hand-off after the hold-down)
+# Between two steps of a failback: the returned replicas serve a while before the next quarter comes back.
+FAILBACK_STEP_WAIT = Duration.seconds(60)
 # Apps scaled at once by each Map (each app's step calls every member it scales, one after the other).
 SHIFT_CONCURRENCY = 10
 # The Wait between two looks at the scale-ups' availability; the step gives up after FERRY_SHIFT_AVAILABLE_SECONDS.

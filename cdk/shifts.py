@@ -1,6 +1,7 @@
-"""Federated replicas: the ShiftReplicas and FailoverCluster state machines (ferry.services.shifting).
+"""Federated replicas: the ShiftReplicas, FailoverCluster and FailbackCluster state machines
+(ferry.services.shifting).
 
-Both are one definition over one function (`runbook-shift`), whose Task payload names the step:
+All are one definition over one function (`runbook-shift`), whose Task payload names the step:
 
     NameRun -> Prepare -> Plan -> DryRun? -> ScaleUp (Map, 10 apps at once: ScaleUpApp)
         -> Available <-> WaitForReplicas (Wait loop, bounded by the step: FERRY_SHIFT_AVAILABLE_SECONDS)
@@ -10,7 +11,13 @@ Make before break is in the machine's shape: nothing is scaled down before every
 Available loop ended (done, or given up: then each app whose scale-ups are not available holds its scale-downs).
 ShiftReplicas takes `{app?, from: {cluster | zone}, reason, dryRun?}` (by hand, or as a stage); FailoverCluster
 `{cluster, reason, dryRun?}`: the detector's hand-off when a control plane is DOWN, every federated app away
-from the cluster. Each Task has every runbook's retries; Plan's InputError ends the run in InputRejected; an
+from the cluster. FailbackCluster `{cluster, reason, dryRun?}` (by hand; the detector's hand-off is planned) runs
+the same states once per step, each step planned afresh from the world:
+
+    ... Plan -> DryRun? -> Finished? -> StartStep -> ScaleUp -> Available <-> WaitForReplicas -> ScaleDown
+        -> WaitBetweenSteps (60 s) -> Plan ...        (Finished?: every app back, or the cluster down or silent)
+
+Each Task has every runbook's retries; Plan's InputError ends the run in InputRejected; an
 app whose step keeps failing is reported failed and the other apps go on; anything else goes to Report.
 
 Built through `FerryRunbooks.add_state_machine` (its log group, key and role, which may invoke this one function),
@@ -22,7 +29,14 @@ from __future__ import annotations
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from cdk.constants import FAILOVER_CLUSTER_MACHINE, SHIFT_CONCURRENCY, SHIFT_POLL, SHIFT_REPLICAS_MACHINE
+from cdk.constants import (
+    FAILBACK_CLUSTER_MACHINE,
+    FAILBACK_STEP_WAIT,
+    FAILOVER_CLUSTER_MACHINE,
+    SHIFT_CONCURRENCY,
+    SHIFT_POLL,
+    SHIFT_REPLICAS_MACHINE,
+)
 from cdk.functions import FerryFunction
 from cdk.runbooks import ALL_ERRORS, FerryRunbooks
 from cdk.steps import input_rejected, lambda_step
@@ -41,6 +55,10 @@ class FerryShifts(Construct):
         for name, description in (
             (SHIFT_REPLICAS_MACHINE, "Move federated replicas away from a cluster or a zone, make before break"),
             (FAILOVER_CLUSTER_MACHINE, "A control plane is down: every federated app leaves its cluster"),
+            (
+                FAILBACK_CLUSTER_MACHINE,
+                "A cluster is back: its federated replicas return in steps, stopping on relapse",
+            ),
         ):
             machine = runbooks.add_state_machine(
                 name, description, lambda scope, name=name: _Definition(scope, name, function).start, [function]
@@ -68,7 +86,7 @@ class _Definition:
             map_comment="Then break: each app's losing members down, only if its scale-ups are available",
             task_comment="Scale each losing member down; a member whose API does not answer is not reached",
         )  # fmt: skip
-        scale_down.next(report)
+        failback = runbook == FAILBACK_CLUSTER_MACHINE
         available = self._step(
             "Available",
             "available",
@@ -95,6 +113,16 @@ class _Definition:
             task_comment="Scale each gaining member up to its new count (absolute: a replay changes nothing)",
         )  # fmt: skip
         scale_up.next(available)
+        start_step: sfn.IChainable = scale_up
+        if failback:
+            # A step ends with the Wait between steps, and the next one starts from a fresh plan of the world.
+            start_step = sfn.Pass(
+                scope,
+                "StartStep",
+                comment="A new step: its own wait for availability",
+                result=sfn.Result.from_object({}),
+                result_path="$.wait",
+            ).next(scale_up)
         plan = self._step(
             "Plan",
             "plan",
@@ -104,10 +132,27 @@ class _Definition:
         )
         plan.add_catch(input_rejected(scope), errors=[INPUT_ERROR], result_path="$.error")
         plan.add_catch(report, errors=[ALL_ERRORS], result_path="$.error")
+        after_plan: sfn.IChainable = start_step
+        if failback:
+            after_plan = (
+                sfn.Choice(scope, "Finished?", comment="Every app back, or the cluster down or silent again")
+                .when(sfn.Condition.boolean_equals("$.plan.finished", True), report)
+                .otherwise(start_step)
+            )
+            scale_down.next(
+                sfn.Wait(
+                    scope,
+                    "WaitBetweenSteps",
+                    comment="Let the returned replicas serve a while before the next step",
+                    time=sfn.WaitTime.duration(FAILBACK_STEP_WAIT),
+                ).next(plan)
+            )
+        else:
+            scale_down.next(report)
         dry_run = (
-            sfn.Choice(scope, "DryRun?", comment="A dry run reports the plan and changes nothing")
+            sfn.Choice(scope, "DryRun?", comment="A dry run reports the plan (the first step) and changes nothing")
             .when(sfn.Condition.boolean_equals("$.plan.dryRun", True), report)
-            .otherwise(scale_up)
+            .otherwise(after_plan)
         )
         name_run = sfn.Pass(
             scope,

@@ -16,6 +16,7 @@ Two drills on the `control-plane-outage` world (two clusters over zones a, b and
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -207,3 +208,88 @@ def test_replicas_move_make_before_break(by_hand) -> None:
     assert web(world, "east-1")["status"]["availableReplicas"] == 6
     assert web(world, "east-2")["spec"]["replicas"] == 0
     assert web(world, "east-2")["metadata"]["annotations"][BEFORE_SHIFT_ANNOTATION] == "3"
+
+
+# --- FailbackCluster: back in steps, and a relapse stops it ------------------------------------------------------
+
+RECOVERY_AT = 5 * 60.0
+
+
+def writes_since(world: World, before: dict[str, int]) -> list[tuple[Any, str]]:
+    """The scale writes to every cluster since `before` (counts per cluster), in the order they were made."""
+    return sorted(
+        ((w, name) for name, c in world.clusters.items() for w in c.scale_writes()[before[name] :]),
+        key=lambda write: write[0].order,
+    )
+
+
+def counts(world: World) -> dict[str, int]:
+    return {name: len(c.scale_writes()) for name, c in world.clusters.items()}
+
+
+@pytest.fixture(scope="module")
+def failback() -> Iterator[dict[str, Any]]:
+    """east-2 down (FailoverCluster: east-1 runs 6), back up. A first FailbackCluster makes one step, then east-2
+    fails again: the failback stops, and the detector's new FailoverCluster takes the replica away again. east-2
+    comes back once more, and a second FailbackCluster brings web to 3 + 3 in steps."""
+    scenario = dataclasses.replace(
+        load("control-plane-outage"),
+        steps=(
+            ControlPlaneOutage(at=OUTAGE_AT, cluster="east-2"),
+            ControlPlaneOutage(at=RECOVERY_AT, cluster="east-2", down=False),
+        ),
+        expect=(),
+    )
+    request = {**load_event("stepfunctions/failback-cluster"), "cluster": "east-2"}
+    with World(scenario, mode=Mode.ACT) as world:
+        run_until(world, RECOVERY_AT + 4 * 60.0)  # the detector sees east-2 up again
+        before = counts(world)
+        start(world, "FailbackCluster", "failback-east-2-first", request)
+        until = world.offset() + 10 * 60.0
+        while not writes_since(world, before) and world.offset() < until:
+            run_until(world, world.offset() + 5.0, tick=5.0)
+        first_step = writes_since(world, before)
+        relapse_at = world.offset()
+        world.stage(ControlPlaneOutage(at=relapse_at, cluster="east-2"))  # it fails again, mid-failback
+        run_until(world, relapse_at + 5 * 60.0)
+        after_relapse = web(world, "east-1")
+        world.stage(ControlPlaneOutage(at=world.offset(), cluster="east-2", down=False))
+        run_until(world, world.offset() + 4 * 60.0)
+        before = counts(world)
+        start(world, "FailbackCluster", "failback-east-2-second", request)
+        run_until(world, world.offset() + 10 * 60.0, tick=10.0)
+        yield {
+            "world": world,
+            "first": execution(world, "FailbackCluster", "failback-east-2-first"),
+            "second": execution(world, "FailbackCluster", "failback-east-2-second"),
+            "failovers": world.executions("FailoverCluster"),
+            "first_step": first_step,
+            "after_relapse": after_relapse,
+            "steps": writes_since(world, before),
+        }
+
+
+def test_a_failback_stops_when_the_cluster_fails_again_and_the_replicas_go_away_again(failback) -> None:
+    first = failback["first"]
+    report = first.output or {}
+
+    assert [(cluster, w.replicas) for w, cluster in failback["first_step"]] == [("east-1", 5)]
+    assert first.status == "SUCCEEDED" and report["outcome"] == "partial"
+    assert "stopped: east-2 does not answer: failback stops" in report["summary"]
+    # the detector's second DOWN starts a second FailoverCluster: the replica taken from east-1 comes back
+    assert len(failback["failovers"]) == 2
+    assert failback["after_relapse"]["spec"]["replicas"] == 6
+
+
+def test_failback_returns_web_in_steps_each_after_the_returned_replicas_are_available(failback) -> None:
+    writes = [(cluster, w.replicas, w.at) for w, cluster in failback["steps"]]
+    second, world = failback["second"], failback["world"]
+
+    # east-2's three replicas ran on through its outages: each step checks they are available, then takes one from
+    # east-1 (25% of east-2's share of 3, rounded up), with a wait between steps.
+    assert [(cluster, replicas) for cluster, replicas, _ in writes] == [("east-1", 5), ("east-1", 4), ("east-1", 3)]
+    gaps = [(b[2] - a[2]).total_seconds() for a, b in itertools.pairwise(writes)]
+    assert all(gap >= 60.0 for gap in gaps), gaps
+    assert second.status == "SUCCEEDED" and (second.output or {})["outcome"] == "succeeded"
+    assert {c: web(world, c)["spec"]["replicas"] for c in world.clusters} == {"east-1": 3, "east-2": 3}
+    assert world.table_items(f"SHIFT#{APP}") == []  # restored: the record of the counts before the shift is gone

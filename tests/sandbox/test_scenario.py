@@ -176,8 +176,8 @@ def test_a_valid_file_loads_with_defaults_filled_in(tmp_path: Path) -> None:
         pytest.param(
             with_changes(expect=[{"check": "telepathy"}]),
             "expect[0].check: expected one of zone-observed, signal-sources, zone-quiet, nodes-not-ready, "
-            "nodes-ready, zone-state, control-plane-state, pets-rehomed, pets-unmoved, runbook-runs, federated-replicas, "
-            "got 'telepathy'",
+            "nodes-ready, zone-state, control-plane-state, pets-rehomed, pets-unmoved, runbook-runs, "
+            "federated-replicas, got 'telepathy'",
             id="unknown-check",
         ),
         pytest.param(

@@ -8,7 +8,8 @@ Items in the Ferry table (docs/REHOMING.md):
 - `LOCK#<name>` / `LOCK`: one executor per pet at a time, with a lease so a dead holder does not block forever
   (and one shift per federated app, `LOCK#shift/<namespace>/<name>`, held by its run from plan to scale-down).
 - `SHIFT#<namespace>/<name>` / `ORIGIN`: the replicas per member cluster before the app's first shift, written
-  once (a second shift during an outage keeps the first one's counts), for failback to restore.
+  once (a second shift during an outage keeps the first one's counts), for failback to restore; deleted when
+  failback has restored them.
 
 Results and plans are stored as JSON strings: they hold floats and nested lists DynamoDB's types handle badly.
 """
@@ -146,6 +147,13 @@ class Journal:
             kept = self.origin(app)
             return kept if kept is not None else counts
         return counts
+
+    def forget_origin(self, app: str) -> None:
+        """Failback restored the counts: the next shift records its own."""
+        try:
+            self._dynamodb.delete_item(TableName=self._table, Key={"pk": _s(f"SHIFT#{app}"), "sk": _s("ORIGIN")})
+        except (ClientError, BotoCoreError) as error:
+            raise translate_error(error) from error
 
     def origin(self, app: str) -> Mapping[str, int] | None:
         item = self._get(f"SHIFT#{app}", "ORIGIN")

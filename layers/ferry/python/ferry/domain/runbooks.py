@@ -28,6 +28,7 @@ class Runbook(StrEnum):
     SET_ZONE = "SetZone"
     DECIDE = "Decide"
     SHIFT_REPLICAS = "ShiftReplicas"
+    FAILBACK_CLUSTER = "FailbackCluster"
 
 
 _REASON = {"type": "string", "minLength": 1, "maxLength": 500}
@@ -113,6 +114,8 @@ INPUT_SCHEMAS: dict[str, dict[str, Any]] = {
         },
         ["from"],
     ),
+    # Replicas back into a recovered cluster, in steps (ferry.domain.federation.shifting.plan_failback_step).
+    Runbook.FAILBACK_CLUSTER: _schema("FailbackCluster", {"cluster": _NAME}, ["cluster"]),
     Runbook.FENCE_NODE: _schema("FenceNode", {"cluster": _NAME, "node": _NAME}, ["cluster", "node"]),
     # The node by name, or by its EC2 instance (what a warning names); `deadline`: when the node goes away.
     Runbook.DRAIN_NODE: {

@@ -18,7 +18,7 @@ is locked, written or scaled, and each call is reported `planned`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -71,14 +71,14 @@ class ShiftExecutor:
 
     # --- the app's lock and its counts -----------------------------------------------------------------------
 
-    def claim(self, run_id: str, shift: AppShift, *, dry_run: bool) -> bool:
-        """Take (or renew) the app's lock for this run and record its counts before the shift; False if another
+    def claim(self, run_id: str, shift: AppShift, *, dry_run: bool, record: bool = True) -> bool:
+        """Take (or renew) the app's lock for this run and (`record`) its counts before the shift; False if another
         run holds it. In a dry run nothing is taken or written."""
 
         def claim() -> bool:
             if not self._journal.acquire(lock_name(shift.app), run_id, self._clock(), self._lease):
                 return False
-            if shift.changes:
+            if record and shift.changes:
                 self._journal.record_origin(shift.app, shift.before(), run_id, self._clock())
             return True
 
@@ -86,6 +86,14 @@ class ShiftExecutor:
 
     def release(self, run_id: str, app: str, *, dry_run: bool) -> None:
         self.act_or_plan(dry_run, lambda: self._journal.release(lock_name(app), run_id), lambda: None)
+
+    def origin(self, app: str) -> Mapping[str, int] | None:
+        """The counts before the app's first shift, if a shift recorded them (a read: dry runs read too)."""
+        return self._journal.origin(app)
+
+    def restored(self, app: str, *, dry_run: bool) -> None:
+        """Failback brought the app back to its counts before the shift: their record goes."""
+        self.act_or_plan(dry_run, lambda: self._journal.forget_origin(app), lambda: None)
 
     # --- scale calls -------------------------------------------------------------------------------------------
 
@@ -96,6 +104,9 @@ class ShiftExecutor:
         return self.act_or_plan(dry_run, lambda: self._scale(kube, run_id, shift, scale, why), lambda: planned)
 
     def _scale(self, kube: KubeWriter, run_id: str, shift: AppShift, scale: Scale, why: str) -> Scaled:
+        if scale.to == scale.before:  # failback's check of replicas that ran on: nothing to call, only to wait for
+            return Scaled(scale.cluster, scale.before, scale.to, ScaleStatus.DONE)
+
         def call() -> None:
             current = kube.deployment_object(shift.namespace, shift.name)
             if current is not None and before_shift(current) is None:

@@ -47,7 +47,9 @@ from ferry.domain.federation.shifting import (
     ScaleStatus,
     ShiftAway,
     ShiftReport,
+    failback_goal,
     member_from,
+    plan_failback_step,
     plan_shift,
     shift_report,
     shift_view,
@@ -62,7 +64,7 @@ from ferry.services.inputs import validate_input
 from ferry.services.settings.shifting import ShiftSettings
 
 Connect = Callable[[ClusterRegistration], KubeWriter]
-RUNBOOKS = (Runbook.SHIFT_REPLICAS, Runbook.FAILOVER_CLUSTER)
+RUNBOOKS = (Runbook.SHIFT_REPLICAS, Runbook.FAILOVER_CLUSTER, Runbook.FAILBACK_CLUSTER)
 WHO = "ferry-shifting"
 BUSY = "another shift of this app is under way (its lock is held): nothing done here"
 
@@ -77,6 +79,8 @@ class ShiftPlan(CamelJsonModel):
     away: ShiftAway
     reason: str
     apps: tuple[AppRun, ...]
+    finished: bool = False  # FailbackCluster: every app is back (or the cluster failed again): no step more
+    stopped: str = ""  # why a failback stopped before its end
 
 
 class ShiftSteps:
@@ -147,6 +151,8 @@ class ShiftSteps:
 
     def plan(self, request: Mapping[str, Any]) -> ShiftPlan:
         run_id, runbook, body = _parse_request(request)
+        if runbook is Runbook.FAILBACK_CLUSTER:
+            return self._plan_failback_step(run_id, body)
         away = ShiftAway(cluster=body["cluster"]) if runbook is Runbook.FAILOVER_CLUSTER else _away(body["from"])
         clusters = {c.name: c for c in self._registry.clusters()}
         _check_away(runbook, away, clusters.values())
@@ -176,6 +182,49 @@ class ShiftSteps:
             },
         )
         return ShiftPlan(run_id, runbook.value, dry_run, away, str(body.get("reason", "")), tuple(runs))
+
+    def _plan_failback_step(self, run_id: str, body: Mapping[str, Any]) -> ShiftPlan:
+        """The next step of the return into the cluster, read from the world as it is now (each step is planned
+        after the last one's scale-downs and the Wait): nothing left to move, or the cluster down or silent
+        again, finishes the run."""
+        returning = str(body["cluster"])
+        clusters = {c.name: c for c in self._registry.clusters()}
+        _check_away(Runbook.FAILBACK_CLUSTER, ShiftAway(cluster=returning), clusters.values())
+        dry_run = not self.executor.acts(bool(body.get("dryRun", False)))
+        reason, back = str(body.get("reason", "")), ShiftAway(cluster=returning)
+        if self._control_plane(returning) is ControlPlaneStatus.DOWN:
+            stopped = f"the control plane of {returning} is DOWN again: failback stops (FailoverCluster moves it away)"
+            return ShiftPlan(run_id, Runbook.FAILBACK_CLUSTER.value, dry_run, back, reason, (), True, stopped)
+        apps = [a for a in self._apps(None) if returning in a.members(clusters)]
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(clusters)))) as pool:
+            reads = dict(zip(clusters, pool.map(lambda c: self._read_cluster(c, apps), clusters.values()), strict=True))
+        statuses = {name: self._control_plane(name) for name in clusters}
+        nodes = {c: found for c, (found, _) in reads.items()}
+        health, verdicts = shift_view(ShiftAway(), statuses, nodes, self._zones(clusters.values()))
+        runs = []
+        for app, distribution in zip(apps, distribute_all(apps, health, verdicts), strict=True):
+            members = {cluster: deployments[app.key] for cluster, (_, deployments) in reads.items()}
+            goal = failback_goal(distribution, self.executor.origin(app.key))
+            shift = plan_failback_step(distribution, goal, members, returning)
+            if not shift.changes and not shift.refused:
+                self.executor.restored(app.key, dry_run=dry_run)
+            claimed = shift.refused or self.executor.claim(run_id, shift, dry_run=dry_run, record=False)
+            runs.append(AppRun(run_id, dry_run, shift, busy="" if claimed else BUSY))
+        silent = [r.shift.problems[0] for r in runs if r.shift.refused and returning in r.shift.problems[0]]
+        stopped = f"{returning} does not answer: failback stops ({silent[0]})" if silent else ""
+        finished = bool(stopped) or not any(r.shift.changes for r in runs)
+        self._audit.record(
+            f"{run_id}/plan/{self._clock().isoformat()}",
+            self._clock(),
+            {
+                "what": f"FailbackCluster step planned for {returning}: {len(runs)} app(s)",
+                "who": body.get("requestedBy") or WHO,
+                "why": reason,
+                "dry_run": dry_run,
+                "apps": [r.line() for r in runs],
+            },
+        )
+        return ShiftPlan(run_id, Runbook.FAILBACK_CLUSTER.value, dry_run, back, reason, tuple(runs), finished, stopped)
 
     def _apps(self, named: str | None) -> list[FederatedApp]:
         apps = sorted(self._registry.apps(), key=lambda a: a.key)
@@ -271,6 +320,7 @@ class ShiftSteps:
             downs = tuple(Scaled(s.cluster, s.before, s.to, ScaleStatus.HELD, held) for s in app.shift.downs)
             return replace(app, downs=downs)
         downs = tuple(self._scale(app, s, why=f"break: {app.shift.app} down in {s.cluster}") for s in app.shift.downs)
+        self.executor.release(app.run_id, app.shift.app, dry_run=app.dry_run)  # the app's step is over
         return replace(app, downs=downs)
 
     def _scale(self, app: AppRun, scale: Any, *, why: str) -> Scaled:
@@ -311,6 +361,7 @@ class ShiftSteps:
             apps=apps,
             waited_seconds=int(waited) if waited is not None else None,
             error=state.get("error"),
+            stopped=str(plan.get("stopped") or ""),
         )
         now = self._clock()
         self._audit.record(

@@ -19,6 +19,7 @@ A member that could not be read is judged by what the distribution gives it:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -189,6 +190,69 @@ def plan_shift(distribution: Distribution, members: Mapping[str, Member]) -> App
     )
 
 
+# --- failback: replicas back into a recovered cluster, in steps -----------------------------------------------
+
+FAILBACK_FRACTION = 0.25  # of the returning cluster's goal, per step: four steps from nothing
+
+
+def failback_goal(distribution: Distribution, origin: Mapping[str, int] | None) -> dict[str, int]:
+    """What failback restores: the counts recorded before the app's first shift for the members recorded, the
+    distribution's for the others (a member that could not be read then); the distribution alone when the recorded
+    counts no longer add up to its total (the app's configuration changed since)."""
+    goal = distribution.counts()
+    merged = {cluster: (origin or {}).get(cluster, count) for cluster, count in goal.items()}
+    return merged if sum(merged.values()) == sum(goal.values()) else goal
+
+
+def plan_failback_step(
+    distribution: Distribution,
+    goal: Mapping[str, int],
+    members: Mapping[str, Member],
+    returning: str,
+    fraction: float = FAILBACK_FRACTION,
+) -> AppShift:
+    """One step of the app's return into `returning`: it gains up to `fraction` of its goal, and the members above
+    their goal lose as many in all (in name order, never below their goal), once its new replicas are available.
+
+    A returning member already at its goal (its pods ran on while its API was down) gets a scale-up to the count it
+    has: nothing is called, but the run checks those replicas are available before anything is taken elsewhere.
+    """
+    namespace, _, name = distribution.app.partition("/")
+    if distribution.problems:
+        return AppShift(distribution.app, namespace, name, why=distribution.explain(), problems=distribution.problems)
+    back = members.get(returning) or Member(returning, issue=MemberIssue.UNREACHABLE, detail="not read")
+    if back.replicas is None:
+        problem = f"clusters.{returning}: cannot be read ({back.detail or back.issue}): failback stops here"
+        return AppShift(distribution.app, namespace, name, why=distribution.explain(), problems=(problem,))
+    size = max(1, math.ceil(fraction * goal.get(returning, 0)))
+    gain = max(0, min(goal.get(returning, 0) - back.replicas, size))
+    budget = size
+    downs: list[Scale] = []
+    unreached: list[Unreached] = []
+    for cluster in sorted(goal):
+        member = members.get(cluster)
+        if cluster == returning or member is None:
+            continue
+        if member.replicas is None:
+            unreached.append(Unreached(cluster, member.detail or "unreachable"))
+            continue
+        take = min(member.replicas - goal[cluster], budget)
+        if take > 0:
+            downs.append(Scale(cluster, member.replicas, member.replicas - take))
+            budget -= take
+    ups = (Scale(returning, back.replicas, back.replicas + gain),) if gain or downs else ()
+    return AppShift(
+        distribution.app,
+        namespace,
+        name,
+        ups=ups,
+        downs=tuple(downs),
+        unreached=tuple(unreached),
+        shortfall=distribution.shortfall,
+        why=distribution.explain(),
+    )
+
+
 # --- a run: what each step did to each app, and the report ---------------------------------------------------
 
 
@@ -320,13 +384,15 @@ def shift_report(
     apps: tuple[AppRun, ...],
     waited_seconds: int | None = None,
     error: Mapping[str, str] | None = None,
+    stopped: str = "",
 ) -> ShiftReport:
+    """`stopped`: why a failback ended before every app was back (the cluster failed again)."""
     outcomes = [app.outcome() for app in apps]
     if error is not None:
         outcome = ShiftOutcome.FAILED
     elif dry_run:
         outcome = ShiftOutcome.DRY_RUN
-    elif all(o in _DONE for o in outcomes):
+    elif not stopped and all(o in _DONE for o in outcomes):
         outcome = ShiftOutcome.SUCCEEDED
     else:
         outcome = ShiftOutcome.PARTIAL
@@ -339,6 +405,8 @@ def shift_report(
     ]
     if waited_seconds is not None:
         lines.append(f"waited {waited_seconds}s for the scale-ups to be available")
+    if stopped:
+        lines.append(f"stopped: {stopped}")
     if error is not None:
         lines.append(f"error: {error.get('Error', '')}: {error.get('Cause', '')}"[:2000])
     return ShiftReport(
