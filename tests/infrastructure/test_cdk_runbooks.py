@@ -172,6 +172,7 @@ def test_one_standard_state_machine_per_runbook_named_as_ferry_names_them(synthe
         "ferry-Decide",  # cdk/supervision.py: one step, a person's decision on a paused run
         "ferry-DrainNode",
         "ferry-EvacuateZone",
+        "ferry-FailbackCluster",
         "ferry-FailbackZone",
         "ferry-FailoverCluster",  # cdk/shifts.py: federated replicas (tests/infrastructure/test_cdk_shifts.py)
         "ferry-FenceNode",

@@ -24,7 +24,7 @@ from tests.infrastructure.test_cdk_runbooks import (
     _states,
 )
 
-MACHINES = ("ShiftReplicas", "FailoverCluster")
+MACHINES = ("ShiftReplicas", "FailoverCluster", "FailbackCluster")
 PARAMS = [pytest.param(name, id=name) for name in MACHINES]
 TASKS = {
     "Plan": "plan",
@@ -53,7 +53,24 @@ def run_path(machine: dict[str, Any]) -> list[str]:
     return path
 
 
-@pytest.mark.parametrize("name", PARAMS)
+def test_failback_runs_the_same_states_once_per_step_with_a_wait_between_steps(synthesized: Synthesized) -> None:
+    states = definition(synthesized, "FailbackCluster")["States"]
+
+    assert states["DryRun?"]["Default"] == "Finished?"
+    assert states["Finished?"]["Choices"] == [{"Variable": "$.plan.finished", "BooleanEquals": True, "Next": "Report"}]
+    assert states["Finished?"]["Default"] == "StartStep"
+    assert states["StartStep"] == {
+        "Type": "Pass",
+        "Comment": "A new step: its own wait for availability",
+        "Result": {},
+        "ResultPath": "$.wait",
+        "Next": "ScaleUp",
+    }
+    assert states["ScaleDown"]["Next"] == "WaitBetweenSteps"
+    assert states["WaitBetweenSteps"]["Seconds"] == 60 and states["WaitBetweenSteps"]["Next"] == "Plan"
+
+
+@pytest.mark.parametrize("name", [pytest.param(name, id=name) for name in MACHINES[:2]])
 def test_make_before_break_is_the_machines_order(synthesized: Synthesized, name: str) -> None:
     machine = definition(synthesized, name)
     states = machine["States"]

@@ -10,6 +10,8 @@ report says. Tables a reader can check by hand, then properties (hypothesis) on 
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -29,7 +31,9 @@ from ferry.domain.federation.shifting import (
     ShiftOutcome,
     Unreached,
     before_shift,
+    failback_goal,
     member_from,
+    plan_failback_step,
     plan_shift,
     shift_report,
     shift_view,
@@ -196,6 +200,68 @@ def test_the_cluster_shifted_away_from_counts_as_down_whatever_the_detector_says
 def test_a_members_deployment_is_read(deployment, member, before) -> None:
     assert member_from("c", deployment) == member
     assert before_shift(deployment) == before
+
+
+# --- failback ---------------------------------------------------------------------------------------------------
+
+ALL_UP = {"east-1": ClusterHealth(UP), "east-2": ClusterHealth(UP)}
+
+
+@pytest.mark.parametrize(
+    ("origin", "goal"),
+    [
+        pytest.param(None, {"east-1": 3, "east-2": 3}, id="nothing-recorded-the-distribution"),
+        pytest.param({"east-1": 4, "east-2": 2}, {"east-1": 4, "east-2": 2}, id="the-recorded-counts"),
+        pytest.param({"east-1": 3}, {"east-1": 3, "east-2": 3}, id="a-member-unread-then-takes-its-share"),
+        pytest.param({"east-1": 5}, {"east-1": 3, "east-2": 3}, id="counts-that-no-longer-add-up-are-dropped"),
+    ],
+)
+def test_failback_restores_the_counts_recorded_before_the_shift(origin, goal) -> None:
+    assert failback_goal(distribute(WEB, ALL_UP, {}), origin) == goal
+
+
+@pytest.mark.parametrize(
+    ("members", "ups", "downs"),
+    [
+        pytest.param(read(east_1=6, east_2=0), (Scale("east-2", 0, 1),), (Scale("east-1", 6, 5),), id="first-quarter"),
+        pytest.param(read(east_1=4, east_2=2), (Scale("east-2", 2, 3),), (Scale("east-1", 4, 3),), id="last-step"),
+        pytest.param(
+            read(east_1=6, east_2=3), (Scale("east-2", 3, 3),), (Scale("east-1", 6, 5),), id="ran-on-checked-only"
+        ),
+        pytest.param(read(east_1=3, east_2=3), (), (), id="back"),
+    ],
+)
+def test_a_failback_step_brings_a_quarter_back_and_takes_as_many_away(members, ups, downs) -> None:
+    distribution = distribute(WEB, ALL_UP, {})
+
+    shift = plan_failback_step(distribution, failback_goal(distribution, None), members, "east-2")
+
+    assert (shift.ups, shift.downs, shift.problems) == (ups, downs, ())
+
+
+def test_a_failback_step_toward_a_cluster_that_does_not_answer_stops() -> None:
+    distribution = distribute(WEB, ALL_UP, {})
+
+    shift = plan_failback_step(distribution, {"east-1": 3, "east-2": 3}, read(east_1=6, east_2=None), "east-2")
+
+    assert shift.problems == ("clusters.east-2: cannot be read (Unavailable: refused): failback stops here",)
+    assert not shift.changes
+
+
+@given(st.integers(1, 30), st.integers(0, 30), st.integers(1, 4))
+def test_failback_ends_in_at_most_four_steps_and_never_leaves_fewer_than_the_goal(share, extra, members) -> None:
+    clusters = ["east-2", *(f"west-{n}" for n in range(members))]
+    goal = dict.fromkeys(clusters, share)
+    current = {"east-2": 0, **{c: share + (extra if c == "west-0" else 0) for c in clusters[1:]}}
+    current["west-0"] += share  # the returning cluster's share ran elsewhere
+    app = FederatedApp("shop", "web", share * len(clusters), tuple(Placement(c) for c in clusters))
+    distribution = distribute(app, {c: ClusterHealth(UP) for c in clusters}, {})
+    for _ in range(4):
+        shift = plan_failback_step(distribution, goal, {c: Member(c, n, n) for c, n in current.items()}, "east-2")
+        assert sum(s.to - s.before for s in shift.downs) >= -math.ceil(share / 4)  # a quarter at most per step
+        assert all(s.to >= goal[s.cluster] for s in shift.downs)  # never below its goal
+        current |= {s.cluster: s.to for s in (*shift.ups, *shift.downs)}
+    assert current["east-2"] == share
 
 
 # --- outcomes and the report --------------------------------------------------------------------------------------

@@ -115,3 +115,12 @@ def test_shift_replicas_input_is_one_app_or_all_from_one_cluster_or_one_zone(cha
         return
     with pytest.raises(SchemaValidationError, match=problem):
         validate(event=event, schema=INPUT_SCHEMAS[Runbook.SHIFT_REPLICAS])
+
+
+def test_failback_cluster_has_a_valid_sample_and_names_one_cluster() -> None:
+    from ferry.domain.runbooks import Runbook
+
+    schema = INPUT_SCHEMAS[Runbook.FAILBACK_CLUSTER]
+    validate(event=load_event("stepfunctions/failback-cluster"), schema=schema)
+    with pytest.raises(SchemaValidationError, match="cluster"):
+        validate(event={**load_event("stepfunctions/failback-cluster"), "cluster": "East_2"}, schema=schema)

@@ -392,7 +392,7 @@ def _parse_request(request: Mapping[str, Any]) -> tuple[str, Runbook, dict[str, 
 
 
 def _check_away(runbook: Runbook, away: ShiftAway, clusters: Iterable[ClusterRegistration]) -> None:
-    where = "cluster" if runbook is Runbook.FAILOVER_CLUSTER else "from.cluster"
+    where = "from.cluster" if runbook is Runbook.SHIFT_REPLICAS else "cluster"
     registered = list(clusters)
     if away.cluster and away.cluster not in {c.name for c in registered}:
         raise InputError([f"{where}: {away.cluster!r} is not registered with Ferry"])
