@@ -26,9 +26,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from ferry.adapters.aws import LazyClient, client, session
+from ferry.adapters.aws import LazyClient, client
 from ferry.adapters.journal import Journal
-from ferry.adapters.kube import credentials_for
+from ferry.adapters.kube import ClusterAccess
 from ferry.adapters.kube_writes import KubeWriter
 from ferry.adapters.registry import Registry
 from ferry.adapters.reporting import AuditLog, Notifier
@@ -110,12 +110,12 @@ class ShiftSteps:
 
     @classmethod
     def from_settings(cls, settings: ShiftSettings, *, clock: Clock) -> ShiftSteps:
-        """Clients made at cold start (never on import); Secrets Manager and SNS only when first used."""
+        """Clients made at cold start (never on import); cluster credentials and SNS only when first used."""
         dynamodb = client("dynamodb")
-        secrets = LazyClient("secretsmanager")
+        access = ClusterAccess.from_environment(now=clock)
 
         def connect(registration: ClusterRegistration) -> KubeWriter:
-            credentials = credentials_for(registration, secrets=secrets, session=session())
+            credentials = access.credentials(registration)
             return KubeWriter(registration, credentials, timeout=settings.kube_timeout_seconds)
 
         table = settings.table_name
