@@ -188,7 +188,8 @@ def test_a_valid_file_loads_with_defaults_filled_in(tmp_path: Path) -> None:
         pytest.param(
             with_changes(expect=[{"check": "runbook-runs", "runbook": "Evacuate", "count": 1}]),
             "expect[0].runbook: expected one of EvacuateZone, FailbackZone, FailoverCluster, "
-            "ReplaceControlPlaneMember, RehomePet, FenceNode, DrainNode, SetZone, ShiftReplicas, got 'Evacuate'",
+            "ReplaceControlPlaneMember, RehomePet, FenceNode, DrainNode, SetZone, ShiftReplicas, FailbackCluster, "
+            "got 'Evacuate'",
             id="unknown-runbook",
         ),
         pytest.param(
