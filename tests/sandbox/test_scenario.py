@@ -182,14 +182,14 @@ def test_a_valid_file_loads_with_defaults_filled_in(tmp_path: Path) -> None:
         ),
         pytest.param(
             with_changes(mode="yolo"),
-            "mode: expected one of observe, act, got 'yolo'",
+            "mode: expected one of observe, supervised, act, got 'yolo'",
             id="unknown-mode",
         ),
         pytest.param(
             with_changes(expect=[{"check": "runbook-runs", "runbook": "Evacuate", "count": 1}]),
             "expect[0].runbook: expected one of EvacuateZone, FailbackZone, FailoverCluster, "
-            "ReplaceControlPlaneMember, RehomePet, FenceNode, DrainNode, SetZone, ShiftReplicas, FailbackCluster, "
-            "got 'Evacuate'",
+            "ReplaceControlPlaneMember, RehomePet, FenceNode, DrainNode, SetZone, Decide, ShiftReplicas, "
+            "FailbackCluster, got 'Evacuate'",
             id="unknown-runbook",
         ),
         pytest.param(
