@@ -216,6 +216,25 @@ READINESS = FunctionSpec(
 READINESS_MACHINE = "Readiness"  # ferry-Readiness; the Runbook of the same name in ferry.domain.runbooks
 METRIC_READINESS_GRADE = "ReadinessGrade"  # EMF, dimension "zone": 0 ready, 1 at-risk, 2 not-ready
 METRIC_READINESS_FINDINGS = "ReadinessFindings"  # EMF, dimension "kind"
+# Federated replicas (cdk/shifts.py): every Task of ShiftReplicas and FailoverCluster. Its plan reads each member's
+# Deployment of each app (one GET per app and cluster: 100 apps over 4 clusters is 400 short calls).
+RUNBOOK_SHIFT = FunctionSpec(
+    name="runbook-shift",
+    description="Federated replicas: plan a shift, scale up, check availability, scale down, report",
+    memory_mb=512,
+    timeout=Duration.seconds(120),
+    kubernetes=True,
+    alarm_on_errors=False,
+)
+SHIFT_REPLICAS_MACHINE = "ShiftReplicas"  # by hand, or as a stage
+FAILOVER_CLUSTER_MACHINE = "FailoverCluster"  # the detector's hand-off at control plane DOWN
+FAILBACK_CLUSTER_MACHINE = "FailbackCluster"  # by hand (planned: the detector's hand-off after the hold-down)
+# Between two steps of a failback: the returned replicas serve a while before the next quarter comes back.
+FAILBACK_STEP_WAIT = Duration.seconds(60)
+# Apps scaled at once by each Map (each app's step calls every member it scales, one after the other).
+SHIFT_CONCURRENCY = 10
+# The Wait between two looks at the scale-ups' availability; the step gives up after FERRY_SHIFT_AVAILABLE_SECONDS.
+SHIFT_POLL = Duration.seconds(10)
 # Every function of the stack; tests check each one's limits (e.g. unzipped size) against this list.
 FUNCTIONS = (
     INGEST,
@@ -229,6 +248,7 @@ FUNCTIONS = (
     RUNBOOK_AWAIT,
     DECIDE,
     READINESS,
+    RUNBOOK_SHIFT,
 )
 
 
@@ -449,8 +469,13 @@ class RunbookSpec:
 
     @property
     def arn_setting(self) -> str:
-        """The variable holding its ARN, as ferry.domain.runbooks.arn_setting names it: FERRY_SM_EVACUATE_ZONE."""
-        return "FERRY_SM_" + re.sub(r"(?<!^)(?=[A-Z])", "_", self.name).upper()
+        return arn_setting(self.name)
+
+
+def arn_setting(runbook: str) -> str:
+    """The variable holding a state machine's ARN, as ferry.domain.runbooks.arn_setting names it (the CDK app does
+    not load that module): FERRY_SM_EVACUATE_ZONE."""
+    return "FERRY_SM_" + re.sub(r"(?<!^)(?=[A-Z])", "_", runbook).upper()
 
 
 EVACUATE_ZONE = RunbookSpec(

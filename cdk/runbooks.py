@@ -58,6 +58,7 @@ from cdk.constants import (
     RUNBOOK_TIMEOUT,
     RUNBOOKS,
     RunbookSpec,
+    arn_setting,
 )
 from cdk.functions import FerryFunction
 from cdk.grants import arn_pattern, scoped_policy
@@ -148,6 +149,8 @@ class FerryRunbooks(Construct):
         self.key = self._build_log_key()
         self.log_groups: dict[str, logs.LogGroup] = {}
         self.roles: dict[str, iam.Role] = {}
+        # State machines the detector hands off to that other constructs build (cdk/shifts.py), by runbook name.
+        self.handoffs: dict[str, sfn.StateMachine] = {}
         self.state_machines: dict[str, sfn.StateMachine] = {spec.name: self._build_runbook(spec) for spec in RUNBOOKS}
         # The re-home step retries its pet's node fence when the fence step could not confirm it (runbook-fence's
         # README), so both may stop a cluster's instance; only the re-home step touches volumes.
@@ -161,11 +164,13 @@ class FerryRunbooks(Construct):
         hand-offs (EvacuateZone) and, for the function that reads node warnings (`on_warnings`: ingest),
         DrainNode. The others are started by people.
         """
-        for spec in RUNBOOKS:
-            if not (spec.handoff or (on_warnings and spec.started_on_warning)):
-                continue
-            machine = self.state_machines[spec.name]
-            function.function.add_environment(spec.arn_setting, machine.state_machine_arn)
+        started = {
+            spec.arn_setting: self.state_machines[spec.name]
+            for spec in RUNBOOKS
+            if spec.handoff or (on_warnings and spec.started_on_warning)
+        } | {arn_setting(name): machine for name, machine in self.handoffs.items()}
+        for setting, machine in started.items():
+            function.function.add_environment(setting, machine.state_machine_arn)
             function.role.add_to_policy(
                 iam.PolicyStatement(actions=["states:StartExecution"], resources=[machine.state_machine_arn])
             )

@@ -23,6 +23,7 @@ from cdk.constants import (
     RUNBOOK_PLAN,
     RUNBOOK_REHOME,
     RUNBOOK_REPORT,
+    RUNBOOK_SHIFT,
     SNAPSHOT_SCHEDULE,
     STACK_DESCRIPTION,
     STS_ENDPOINT,
@@ -43,6 +44,7 @@ from cdk.readiness import FerryReadiness
 from cdk.registry import FerryRegistry
 from cdk.runbooks import FerryRunbooks, RunbookSteps
 from cdk.settings import Settings, SettingsError
+from cdk.shifts import FerryShifts
 from cdk.snapshots import FerrySnapshots
 from cdk.state import FerryState
 from cdk.supervision import FerryDecisions
@@ -91,6 +93,10 @@ class FerryStack(Stack):
                 await_=self._build_function("RunbookAwait", RUNBOOK_AWAIT),
                 decision_timeout=Duration.seconds(settings.decision_timeout_seconds),
             ),
+        )
+        # Federated replicas: ShiftReplicas and FailoverCluster (the detector's hand-off at control plane DOWN).
+        self.shifts = FerryShifts(
+            self, "Shifts", runbooks=self.runbooks, function=self._build_function("RunbookShift", RUNBOOK_SHIFT)
         )
         self.runbooks.allow_to_start(self.ingest, on_warnings=True)  # node warnings arrive as events only
         self.runbooks.allow_to_start(self.probe)

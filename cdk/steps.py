@@ -1,6 +1,7 @@
 """The Task states every Ferry state machine shares: a Lambda step with the runbooks' retries, and where a step's
 InputError goes (a Fail state whose cause names each wrong field). The runbooks (cdk/runbooks.py), the pause
-of supervised mode and ferry-Decide (cdk/supervision.py) and ferry-SetZone (cdk/overrides.py) build on them.
+of supervised mode and ferry-Decide (cdk/supervision.py), ferry-SetZone (cdk/overrides.py) and the federated
+runbooks (cdk/shifts.py) build on them.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ def lambda_step(
     comment: str,
     input_path: str | None = None,
     result_path: str | None = None,
+    payload: sfn.TaskInput | None = None,
 ) -> tasks.LambdaInvoke:
     """A Task calling one of Ferry's functions, with every runbook's retries (ferry.domain.conventions)."""
     # payload_response_only: the Task's Resource is the function's ARN and its result is the step's output
-    # itself (no Payload envelope); without Parameters, the state's input is the payload.
+    # itself (no Payload envelope); without Parameters (`payload`), the state's input is the payload.
     task = tasks.LambdaInvoke(
         scope,
         name,
@@ -37,6 +39,7 @@ def lambda_step(
         comment=comment,
         input_path=input_path,
         result_path=result_path,
+        payload=payload,
     )
     for retry in RUNBOOK_RETRIES:
         task.add_retry(

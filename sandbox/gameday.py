@@ -38,6 +38,7 @@ from sandbox.scenario import (
     UNWRITTEN_ZONE,
     Check,
     ControlPlaneState,
+    FederatedReplicas,
     NodesNotReady,
     NodesReady,
     PetsRehomed,
@@ -324,6 +325,8 @@ def describe_task(run: TaskRun, pending: dict[str, tuple[int, str]]) -> str:
         return f"{step}: {subject} not yet: {error} (Step Functions asks again, retry {count + 1})"
     if not isinstance(result, dict):
         return f"{step}: answered {result!r}"
+    if run.function == "runbook-shift":
+        return _shift_line(str(event.get("step")), result)
     describe = {"plan": _plan_line, "fence": _node_line, "re-home": _pet_line, "report": _report_line}.get(step)
     return describe(result) if describe else f"{step}: done"
 
@@ -380,6 +383,35 @@ def _report_line(report: dict[str, Any]) -> str:
         f"report: {report.get('runbook')} {report.get('runId')} {report.get('outcome')}: "
         f"{fenced}/{len(nodes)} node(s) fenced, pets: {moved}"
     )
+
+
+def _shift_line(step: str, out: dict[str, Any]) -> str:
+    """runbook-shift's steps (functions/runbook-shift/README.md): the plan, each app's scale calls, the wait."""
+    if step == "plan":
+        away = out.get("away") or {}
+        where = f"cluster {away['cluster']}" if away.get("cluster") else f"zone {away.get('zone')}"
+        apps = [_app_line(app) for app in out.get("apps") or []]
+        dry = " [dry run]" if out.get("dryRun") else ""
+        return f"shift plan {out.get('runId')} away from {where}: {'; '.join(apps) or 'no federated app'}{dry}"
+    if step == "available":
+        waiting = [a["shift"]["app"] for a in out.get("apps") or [] if not a.get("available") and a.get("ups")]
+        state = "every scale-up available" if not waiting else f"waiting for {', '.join(waiting)}"
+        return f"shift: {state} after {out.get('waitedSeconds')} s" + ("" if out.get("done") else ", looks again")
+    if step == "report":
+        return f"report: {out.get('runbook')} {out.get('runId')} {out.get('outcome')}"
+    calls = [f"{c['cluster']} {c['before']} -> {c['to']} {c['status']}" for c in out.get(step[6:] + "s", [])]
+    if step == "scale-down":
+        calls += [f"{u['cluster']} not reached, its replicas stay until it answers" for u in out["shift"]["unreached"]]
+    return f"{step}: {out['shift']['app']}: {', '.join(calls) or 'nothing to do'}"
+
+
+def _app_line(app: dict[str, Any]) -> str:
+    shift = app["shift"]
+    if shift.get("problems"):
+        return f"{shift['app']} refused ({shift['problems'][0]})"
+    moves = [f"{s['cluster']} {s['before']} -> {s['to']}" for s in (*shift.get("ups", []), *shift.get("downs", []))]
+    moves += [f"{u['cluster']} not reachable" for u in shift.get("unreached", [])]
+    return f"{shift['app']} {', '.join(moves) or 'unchanged'}"
 
 
 class Recovery(Observer):
@@ -780,7 +812,19 @@ def check_runbook_runs(run: Run, check: RunbookRuns) -> Outcome:
     return Outcome(name, passed, f"{len(executions)} run(s): {listed}")
 
 
+def check_federated_replicas(run: Run, check: FederatedReplicas) -> Outcome:
+    found = [
+        (want, ready)
+        for cluster, app, want, ready in run.after.deployments
+        if cluster == check.cluster and app.endswith(f"/{check.app}")
+    ]
+    want, ready = found[0] if found else (0, 0)
+    name = f"{check.app} runs {check.replicas} ready replica(s) in {check.cluster}"
+    return Outcome(name, (want, ready) == (check.replicas, check.replicas), f"{want} wanted, {ready} ready")
+
+
 SCENARIO_CHECKS: dict[type, Callable[[Run, Any], Outcome]] = {
+    FederatedReplicas: check_federated_replicas,
     ControlPlaneState: check_control_plane_state,
     ZoneObserved: check_zone_observed,
     SignalSources: check_signal_sources,

@@ -262,6 +262,15 @@ class ReadinessKept:
 
 
 @dataclass(frozen=True, slots=True)
+class FederatedReplicas:
+    """At the end, the federated app's Deployment in `cluster` wants `replicas` and has them all ready."""
+
+    app: str  # the app's name, as in `federated`
+    cluster: str
+    replicas: int
+
+
+@dataclass(frozen=True, slots=True)
 class RunbookRuns:
     """The runbook's state machine was started exactly `count` times (two reports of one failure start one
     run); if `outcomes` is given, every run that ended reported one of them."""
@@ -283,6 +292,7 @@ Check = (
     | PetsUnmoved
     | ReadinessKept
     | RunbookRuns
+    | FederatedReplicas
 )
 ZONE_STATES = tuple(status.value for status in ZoneStatus)
 CONTROL_PLANE_STATES = tuple(status.value for status in ControlPlaneStatus)
@@ -663,6 +673,12 @@ def _runbook_runs(r: _Reader, f: Mapping[str, Any], p: str, ctx: _Context) -> Ch
     )
 
 
+def _federated_replicas(r: _Reader, f: Mapping[str, Any], p: str, ctx: _Context) -> Check:
+    return FederatedReplicas(
+        app=r.text(f, "app", p), cluster=r.choice(f, "cluster", p, ctx.clusters), replicas=r.integer(f, "replicas", p)
+    )
+
+
 _CHECK_READERS: dict[str, tuple[Callable[[_Reader, Mapping[str, Any], str, _Context], Check], tuple[str, ...]]] = {
     "zone-observed": (_zone_observed, ("zone", "min_sources", "kinds")),
     "signal-sources": (_signal_sources, ("zone", "max_sources")),
@@ -675,4 +691,5 @@ _CHECK_READERS: dict[str, tuple[Callable[[_Reader, Mapping[str, Any], str, _Cont
     "pets-unmoved": (_pets_unmoved, ()),
     "readiness-kept": (_readiness_kept, ("zone",)),
     "runbook-runs": (_runbook_runs, ("runbook", "count", "outcomes")),
+    "federated-replicas": (_federated_replicas, ("app", "cluster", "replicas")),
 }

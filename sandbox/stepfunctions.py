@@ -11,13 +11,14 @@ them, started by the detector's real hand-off, calling the real `functions/runbo
   the template) becomes a sandbox ARN of the same function name. Each function gets the `FERRY_SM_*`
   variables the template gives it (the detector's hand-off), pointing at those machines.
 - **The engine.** moto's Step Functions interpreter (switched on through moto's `/moto-api/config`, the
-  server-mode way to set `stepfunctions.execute_state_machine`), hooked in the two places the
+  server-mode way to set `stepfunctions.execute_state_machine`), hooked in the places the
   infrastructure tests hook it (tests/infrastructure/test_cdk_runbook_executions.py): a Task's Lambda call
-  (`lambda_eval_utils.execute_lambda_function_integration`) and a retrier's wait (`retrier_decl.time`).
+  (`lambda_eval_utils.execute_lambda_function_integration`), a retrier's wait (`retrier_decl.time`), and a
+  Wait state's (`WaitFunction._wait_interval`).
   Neither runs anything on the interpreter's threads: a Task waits until the world's thread runs the
   function's handler through `sandbox.lambdas` (the function's environment, the sandbox clock, one
-  invocation at a time like every other one), and a retry's wait lasts until *sandbox* time has moved past
-  its end. A third for supervised mode: a Task's wait for its task token (`.waitForTaskToken`,
+  invocation at a time like every other one), and a retry's or a Wait state's wait lasts until *sandbox* time
+  has moved past its end. A third for supervised mode: a Task's wait for its task token (`.waitForTaskToken`,
   `StateTaskServiceCallback._eval_wait_for_task_token`) lasts until the token is sent (SendTaskSuccess or
   SendTaskFailure, which moto's endpoint hands over through `CallbackEndpoint.notify`, hooked to release the
   wait at once) or until *sandbox* time passes its `TimeoutSeconds` (`States.Timeout`, as AWS ends it);
@@ -208,7 +209,9 @@ class StackRunbooks:
 
 def _task_order(request: _TaskRequest) -> tuple[str, ...]:
     payload = request.payload
-    subject = payload.get("node") or payload.get("pod") or ""
+    if isinstance(payload.get("state"), dict):  # runbook-shift's payloads: {"step": ..., "state": ...}
+        payload = payload["state"]
+    subject = payload.get("node") or payload.get("pod") or (payload.get("shift") or {}).get("app") or ""
     return (request.function, str(payload.get("runId", "")), str(payload.get("cluster", "")), str(subject))
 
 
@@ -420,7 +423,7 @@ class StepFunctionsSandbox:
                 return ran
 
     def _collect(self) -> list[_TaskRequest]:
-        """Wait until every running execution has a thread waiting in a hook (a Task, or a retry's wait) and
+        """Wait until every running execution has a thread waiting in a hook (a Task, or a wait) and
         the interpreter's threads have been still for QUIET_SECONDS (a Map's other items); take the Tasks.
 
         An execution between two states holds no hook, so the world waits for it rather than move time on
@@ -620,6 +623,7 @@ class _Engine:
         from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
             StateTaskServiceCallback as callback_task,
         )
+        from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
         from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint as callback_endpoint
         from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackOutcomeTimedOut as timed_out
         from moto.stepfunctions.responses import StepFunctionResponse as step_function_response
@@ -683,6 +687,19 @@ class _Engine:
         step_function_response.send_task_failure = send_task_failure  # type: ignore[method-assign]
         callback_task._eval_wait_for_task_token = wait_for_token  # type: ignore[method-assign]
         callback_endpoint.notify = notify  # type: ignore[method-assign]
+
+        original_wait_state = WaitFunction._wait_interval
+
+        def wait(function: Any, env: Any, wait_seconds: int) -> None:
+            # A Wait state (ShiftReplicas' WaitForReplicas): on sandbox time, like a retrier's wait.
+            execution = _execution_of(env)
+            owner = self.owner(execution)
+            if owner is not None:
+                owner.sleep(execution, wait_seconds)
+            elif not self.retired(execution):
+                original_wait_state(function, env, wait_seconds)
+
+        WaitFunction._wait_interval = wait  # type: ignore[method-assign]
         # The retrier's module-level `time` only: the time module itself keeps its own sleep.
         retrier_decl.time = SimpleNamespace(sleep=sleep)  # type: ignore[attr-defined,assignment]
 

@@ -291,7 +291,8 @@ class World:
                 )
 
     def _register_clusters(self) -> None:
-        """Record each cluster in Ferry's registry, its token in Secrets Manager, as bootstrapping would."""
+        """Record each cluster in Ferry's registry, its token in Secrets Manager, as bootstrapping would, and the
+        federated apps, as the configuration file would."""
         secrets = self.aws.client("secretsmanager")
         registry = Registry(self.aws.client("dynamodb"), self.aws.names.table)
         for spec in self.scenario.clusters:

@@ -45,7 +45,7 @@ from sandbox.kube.objects import (
     fmt_time,
 )
 from sandbox.kube.registry import Registry
-from sandbox.kube.server import ApiServer
+from sandbox.kube.server import ApiServer, ScaleWrite
 from sandbox.kube.store import Store
 
 if TYPE_CHECKING:
@@ -276,6 +276,10 @@ class KubeCluster:
 
     def set_latency(self, seconds: float) -> None:
         self.faults.set_latency(seconds)
+
+    def scale_writes(self) -> list[ScaleWrite]:
+        """Test support: the writes through a scale subresource, in order (`order` compares across clusters)."""
+        return self.server.scale_writes()
 
     def request_count(self) -> dict[str, int]:
         """API calls received, keyed "<verb> <resource>" ("list pods", "create pods/eviction", "get /readyz")."""

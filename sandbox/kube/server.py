@@ -8,6 +8,7 @@ It speaks the Kubernetes REST API over plain HTTP/1.1 with keep-alive on 127.0.0
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import socket
@@ -16,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -69,6 +71,21 @@ class Route:
     @property
     def resource(self) -> str:
         return f"{self.rt.plural}/{self.subresource}" if self.subresource else self.rt.plural
+
+
+@dataclass(frozen=True)
+class ScaleWrite:
+    """One write through a scale subresource: `order` is process-wide, so writes to several clusters compare."""
+
+    order: int
+    at: datetime  # sandbox time
+    kind: str
+    namespace: str
+    name: str
+    replicas: int
+
+
+_SCALE_ORDER = itertools.count()
 
 
 @dataclass
@@ -140,6 +157,7 @@ class ApiServer:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._counts: Counter[str] = Counter()
+        self._scales: list[ScaleWrite] = []
 
     @property
     def url(self) -> str:
@@ -166,6 +184,10 @@ class ApiServer:
     def request_count(self) -> dict[str, int]:
         with self._lock:
             return dict(self._counts)
+
+    def scale_writes(self) -> list[ScaleWrite]:
+        with self._lock:
+            return list(self._scales)
 
     def _listen(self) -> None:
         httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_class(self))
@@ -307,9 +329,10 @@ class ApiServer:
                 return _json(201, registry.bind(namespace, name, _parse(body)))
             return self._object(201, rt, registry.create(rt, namespace, _parse(body), dry_run=dry_run))
         if verb == "update":
-            return self._object(
-                200, rt, registry.update(rt, namespace, name, _parse(body), subresource=sub, dry_run=dry_run)
-            )
+            updated = registry.update(rt, namespace, name, _parse(body), subresource=sub, dry_run=dry_run)
+            if sub == "scale" and not dry_run:
+                self._record_scale(rt, namespace, name, updated)
+            return self._object(200, rt, updated)
         if verb == "patch":
             content_type = headers.get("Content-Type", "").split(";")[0].strip()
             if content_type not in patches.PATCH_TYPES:
@@ -328,6 +351,8 @@ class ApiServer:
                 dry_run=dry_run,
                 field_manager=query.get("fieldManager"),
             )
+            if sub == "scale" and not dry_run:
+                self._record_scale(rt, namespace, name, result)
             return self._object(201 if created else 200, rt, result)
         options = DeleteOptions.from_body(_parse(body) if body.strip() else None, query)
         if verb == "delete":
@@ -341,6 +366,15 @@ class ApiServer:
             dry_run=dry_run,
         )
         return _json(200, result)
+
+    def _record_scale(self, rt: ResourceType, namespace: str, name: str, scale: Obj) -> None:
+        """Test support: every write through a scale subresource, in order across every cluster of the process
+        (a make-before-break test reads the order of scale calls from here)."""
+        replicas = int((scale.get("spec") or {}).get("replicas") or 0)
+        with self._lock:
+            self._scales.append(
+                ScaleWrite(next(_SCALE_ORDER), self.registry.clock.now(), rt.kind, namespace, name, replicas)
+            )
 
     def _object(self, code: int, rt: ResourceType, obj: Obj) -> Response:
         stored = obj.get("kind") == rt.kind and obj.get("metadata", {}).get("name")

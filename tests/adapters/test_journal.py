@@ -37,6 +37,16 @@ def test_the_first_plan_is_kept(journal: Journal) -> None:
     assert journal.load_plan("run-1", "pet/east-1/shop/db-1") is None
 
 
+def test_the_counts_before_an_apps_first_shift_are_kept(journal: Journal) -> None:
+    assert journal.origin("shop/web") is None
+    assert journal.record_origin("shop/web", {"east-1": 3, "east-2": 3}, "failover-east-2-1", AT) == {
+        "east-1": 3,
+        "east-2": 3,
+    }
+    assert journal.record_origin("shop/web", {"east-1": 6}, "shift-2", AT) == {"east-1": 3, "east-2": 3}
+    assert journal.origin("shop/web") == {"east-1": 3, "east-2": 3}
+
+
 def test_one_lock_holder_at_a_time_and_a_lease_ends_a_dead_holder(journal: Journal) -> None:
     lease = timedelta(minutes=3)
     assert journal.acquire("pet/x", "a", AT, lease)

@@ -17,6 +17,8 @@ from ferry.adapters.kube_writes import KubeWriter
 from ferry.domain.clusters import ClusterKind, ClusterRegistration
 from ferry.domain.conventions import CORDON_MARK, OUT_OF_SERVICE_MARK
 from ferry.domain.errors import Conflict, NotFound, Throttled
+from ferry.domain.federation import shifting
+from ferry.domain.federation.shifting import BEFORE_SHIFT_ANNOTATION
 from ferry.domain.readiness_inputs import REQUIRED, REVIEW_NAMESPACE, parse_rules_review
 from ferry.domain.rehoming import manifests
 from ferry.domain.rehoming.inventory import Taint
@@ -27,6 +29,7 @@ RBAC = ROOT / "deploy" / "kubernetes" / "ferry-rbac.yaml"
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 GROUPS = {
     "statefulsets": "apps",
+    "deployments": "apps",
     "volumeattachments": "storage.k8s.io",
     "leases": "coordination.k8s.io",
     "poddisruptionbudgets": "policy",
@@ -63,6 +66,20 @@ def statefulset(name: str = "db", replicas: int = 3) -> dict[str, Any]:
     }
 
 
+def deployment(name: str = "web", replicas: int = 2) -> dict[str, Any]:
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "shop"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": name, "image": "nginx"}]}},
+        },
+    }
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[KubeCluster]:
     with KubeCluster("east-1", clock=SandboxClock()) as running:
@@ -71,6 +88,7 @@ def cluster() -> Iterator[KubeCluster]:
                 running.add_node(f"{zone[-1]}-w{index}", zone, instance_id=f"i-{zone[-1]}{index:016d}")
         running.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
         running.apply(statefulset())
+        running.apply(deployment())
         running.apply(
             {
                 "apiVersion": "policy/v1",
@@ -300,6 +318,28 @@ def test_eviction_respects_the_budget_and_force_delete_needs_the_right_uid(clust
         assert kube.delete_volume_attachment("no-such-attachment") is False
 
 
+def test_a_deployment_is_scaled_through_its_scale_subresource_and_read_with_its_availability(
+    cluster: KubeCluster,
+) -> None:
+    cluster.apply(deployment("api", 1))
+    cluster.settle()
+    writes = len(cluster.scale_writes())
+    with writer(cluster) as kube:
+        assert shifting.member_from("east-1", kube.deployment_object("shop", "api")) == shifting.Member("east-1", 1, 1)
+        kube.annotate_deployment("shop", "api", {BEFORE_SHIFT_ANNOTATION: "1"})
+        kube.scale_deployment("shop", "api", 4)
+        kube.scale_deployment("shop", "api", 4)  # absolute: the second call changes nothing
+        cluster.settle()
+        read = kube.deployment_object("shop", "api") or {}
+        missing = kube.deployment_object("shop", "no-such-app")
+
+    assert shifting.member_from("east-1", read) == shifting.Member("east-1", 4, 4)
+    assert shifting.before_shift(read) == 1
+    assert read["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx"  # nothing else written
+    assert shifting.member_from("east-1", missing).issue is shifting.MemberIssue.MISSING
+    assert [(w.name, w.replicas) for w in cluster.scale_writes()[writes:]] == [("api", 4), ("api", 4)]
+
+
 class Recorder:
     """Remembers which adapter methods were called, so a new one cannot escape this test."""
 
@@ -388,6 +428,9 @@ def test_the_rbac_manifest_grants_exactly_what_the_adapters_use(cluster: KubeClu
         kube.pod_objects()
         kube.disruption_budget_objects()
         kube.rules_review("kube-node-lease")
+        kube.deployment_object("shop", "web")
+        kube.annotate_deployment("shop", "web", {BEFORE_SHIFT_ANNOTATION: "2"})
+        kube.scale_deployment("shop", "web", 2)
     after = cluster.request_count()
     used = {k for k in after if after[k] > before.get(k, 0)}
     public = {n for n in dir(KubeWriter) if not n.startswith("_") and callable(getattr(KubeWriter, n))}

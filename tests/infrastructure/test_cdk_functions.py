@@ -49,10 +49,12 @@ def _own_environment(synthesized: Synthesized, spec: FunctionSpec) -> dict[str, 
         evacuate = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["EvacuateZone"])}
         failback = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["FailbackZone"])}
         drain = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["DrainNode"])}
+        failover = {"Ref": synthesized.logical_id(stack.shifts.state_machines["FailoverCluster"])}
         # Only ingest reads node warnings, so only ingest may start DrainNode.
         return {
             "FERRY_SM_EVACUATE_ZONE": evacuate,
             "FERRY_SM_FAILBACK_ZONE": failback,
+            "FERRY_SM_FAILOVER_CLUSTER": failover,
             **({"FERRY_SM_DRAIN_NODE": drain} if spec.name == "ingest" else {}),
         }
     if spec.name == "snapshot-schedule":

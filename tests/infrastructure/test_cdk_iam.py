@@ -186,5 +186,6 @@ def test_ingest_gets_table_topic_queue_and_key_access_and_nothing_else(synthesiz
     assert granted[synthesized.logical_id(stack.runbooks.state_machines["EvacuateZone"])] == {"states:StartExecution"}
     assert granted[synthesized.logical_id(stack.runbooks.state_machines["DrainNode"])] == {"states:StartExecution"}
     assert granted[synthesized.logical_id(stack.runbooks.state_machines["FailbackZone"])] == {"states:StartExecution"}
+    assert granted[synthesized.logical_id(stack.shifts.state_machines["FailoverCluster"])] == {"states:StartExecution"}
     assert granted["*"] == XRAY | set(stack.ingest.spec.unscoped_reads)
-    assert len(granted) == 11, sorted(granted)
+    assert len(granted) == 12, sorted(granted)

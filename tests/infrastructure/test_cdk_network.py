@@ -25,7 +25,15 @@ from tests.infrastructure.synthesis import VPC_CONTEXT, Synthesized
 pytestmark = pytest.mark.xdist_group("cdk-synth")
 
 SUBNETS = [subnet["id"] for subnet in VPC_CONTEXT["vpc"]["subnets"]]
-IN_VPC = {"probe", "runbook-plan", "runbook-fence", "runbook-rehome", "snapshot-schedule", "readiness"}
+IN_VPC = {
+    "probe",
+    "runbook-plan",
+    "runbook-fence",
+    "runbook-rehome",
+    "runbook-shift",
+    "snapshot-schedule",
+    "readiness",
+}
 # Called on the functions' behalf by AWS, not from their network: logs and traces by Lambda, network
 # interfaces by Lambda, KMS by the service owning the data (every KMS grant carries kms:ViaService).
 NOT_THROUGH_ENDPOINTS = {"logs", "xray", "kms"}

@@ -172,11 +172,14 @@ def test_one_standard_state_machine_per_runbook_named_as_ferry_names_them(synthe
         "ferry-Decide",  # cdk/supervision.py: one step, a person's decision on a paused run
         "ferry-DrainNode",
         "ferry-EvacuateZone",
+        "ferry-FailbackCluster",
         "ferry-FailbackZone",
+        "ferry-FailoverCluster",  # cdk/shifts.py: federated replicas (tests/infrastructure/test_cdk_shifts.py)
         "ferry-FenceNode",
         "ferry-Readiness",  # cdk/readiness.py: one step, changes nothing
         "ferry-RehomePet",
         "ferry-SetZone",  # cdk/overrides.py: one step, not the runbooks' shape
+        "ferry-ShiftReplicas",
     ]
     assert {spec.name for spec in RUNBOOKS} <= {r.value for r in Runbook}
     for properties in machines.values():
@@ -579,6 +582,7 @@ def test_ingest_and_probe_know_evacuate_zone_and_ingest_drain_node_by_the_variab
     stack = synthesized.stack
     machine = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["EvacuateZone"])}
     failback = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["FailbackZone"])}
+    failover = {"Ref": synthesized.logical_id(stack.shifts.state_machines["FailoverCluster"])}
     drain = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["DrainNode"])}
     detectors = (
         (stack.ingest, {arn_setting(Runbook.DRAIN_NODE): drain}),
@@ -588,10 +592,11 @@ def test_ingest_and_probe_know_evacuate_zone_and_ingest_drain_node_by_the_variab
     for detector, extra in detectors:
         variables = _properties(synthesized, detector.function)["Environment"]["Variables"]
         hand_offs = {k: v for k, v in variables.items() if k.startswith("FERRY_SM_")}
-        # FailoverCluster and ReplaceControlPlaneMember do not exist yet: left unset.
+        # ReplaceControlPlaneMember does not exist yet: left unset (the detector says "runbook-not-deployed").
         assert hand_offs == {
             arn_setting(Handoff.EVACUATE_ZONE): machine,
             arn_setting(Handoff.FAILBACK_ZONE): failback,
+            arn_setting(Handoff.FAILOVER_CLUSTER): failover,
             **extra,
         }
     assert [spec.arn_setting for spec in RUNBOOKS if spec.handoff] == [
@@ -612,6 +617,7 @@ def test_only_the_detector_may_start_evacuate_zone_and_only_ingest_drain_node(sy
     stack = synthesized.stack
     machine = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["EvacuateZone"])}
     failback = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["FailbackZone"])}
+    failover = {"Ref": synthesized.logical_id(stack.shifts.state_machines["FailoverCluster"])}
     drain = {"Ref": synthesized.logical_id(stack.runbooks.state_machines["DrainNode"])}
     starting = _allowing(synthesized, "states:StartExecution")
     by_role: dict[str, list[Any]] = {}
@@ -621,10 +627,10 @@ def test_only_the_detector_may_start_evacuate_zone_and_only_ingest_drain_node(sy
             resources = statement["Resource"]  # one statement with both, as CDK merges them
             by_role.setdefault(role, []).extend(resources if isinstance(resources, list) else [resources])
     assert {role: sorted(map(str, resources)) for role, resources in by_role.items()} == {
-        synthesized.logical_id(stack.ingest.role): sorted(map(str, [machine, failback, drain])),
-        synthesized.logical_id(stack.probe.role): sorted(map(str, [machine, failback])),
+        synthesized.logical_id(stack.ingest.role): sorted(map(str, [machine, failback, failover, drain])),
+        synthesized.logical_id(stack.probe.role): sorted(map(str, [machine, failback, failover])),
         # SetZone's step decides like the detector, so it hands off as the detector does.
-        synthesized.logical_id(stack.overrides.function.role): sorted(map(str, [machine, failback])),
+        synthesized.logical_id(stack.overrides.function.role): sorted(map(str, [machine, failback, failover])),
         # The daily schedule starts ferry-Readiness, which changes nothing (test_cdk_readiness.py).
         _schedule_role(synthesized): [str({"Ref": synthesized.logical_id(stack.readiness.state_machine)})],
     }

@@ -177,7 +177,7 @@ def test_a_valid_file_loads_with_defaults_filled_in(tmp_path: Path) -> None:
             with_changes(expect=[{"check": "telepathy"}]),
             "expect[0].check: expected one of zone-observed, signal-sources, zone-quiet, nodes-not-ready, "
             "nodes-ready, zone-state, control-plane-state, pets-rehomed, pets-unmoved, readiness-kept, "
-            "runbook-runs, got 'telepathy'",
+            "runbook-runs, federated-replicas, got 'telepathy'",
             id="unknown-check",
         ),
         pytest.param(
@@ -188,8 +188,8 @@ def test_a_valid_file_loads_with_defaults_filled_in(tmp_path: Path) -> None:
         pytest.param(
             with_changes(expect=[{"check": "runbook-runs", "runbook": "Evacuate", "count": 1}]),
             "expect[0].runbook: expected one of EvacuateZone, FailbackZone, FailoverCluster, "
-            "ReplaceControlPlaneMember, RehomePet, FenceNode, DrainNode, SetZone, Decide, Readiness, "
-            "got 'Evacuate'",
+            "ReplaceControlPlaneMember, RehomePet, FenceNode, DrainNode, SetZone, Decide, Readiness, ShiftReplicas, "
+            "FailbackCluster, got 'Evacuate'",
             id="unknown-runbook",
         ),
         pytest.param(

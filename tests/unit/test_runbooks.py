@@ -90,3 +90,37 @@ def test_arn_settings_are_named_after_the_state_machines() -> None:
         "FERRY_SM_FAILOVER_CLUSTER",
         "FERRY_SM_REPLACE_CONTROL_PLANE_MEMBER",
     ]
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        pytest.param({}, None, id="the-sample"),
+        pytest.param({"from": {"zone": "us-east-1a"}}, None, id="from-a-zone"),
+        pytest.param({"app": None}, None, id="every-app"),
+        pytest.param({"from": {"cluster": "east-2", "zone": "us-east-1a"}}, "from", id="cluster-and-zone"),
+        pytest.param({"from": {}}, "from", id="from-nowhere"),
+        pytest.param({"from": {"region": "us-east-1"}}, "from", id="from-elsewhere"),
+        pytest.param({"app": "web"}, "app", id="app-without-namespace"),
+        pytest.param({"from": None}, "from", id="from-required"),
+    ],
+)
+def test_shift_replicas_input_is_one_app_or_all_from_one_cluster_or_one_zone(change: dict, problem: str | None) -> None:
+    from ferry.domain.runbooks import Runbook
+
+    event = {**load_event("stepfunctions/shift-replicas"), **change}
+    event = {k: v for k, v in event.items() if v is not None}
+    if problem is None:
+        validate(event=event, schema=INPUT_SCHEMAS[Runbook.SHIFT_REPLICAS])
+        return
+    with pytest.raises(SchemaValidationError, match=problem):
+        validate(event=event, schema=INPUT_SCHEMAS[Runbook.SHIFT_REPLICAS])
+
+
+def test_failback_cluster_has_a_valid_sample_and_names_one_cluster() -> None:
+    from ferry.domain.runbooks import Runbook
+
+    schema = INPUT_SCHEMAS[Runbook.FAILBACK_CLUSTER]
+    validate(event=load_event("stepfunctions/failback-cluster"), schema=schema)
+    with pytest.raises(SchemaValidationError, match="cluster"):
+        validate(event={**load_event("stepfunctions/failback-cluster"), "cluster": "East_2"}, schema=schema)

@@ -5,7 +5,11 @@ Items in the Ferry table (docs/REHOMING.md):
 - `RUN#<runId>` / `STEP#<step id>`: one per completed step, with its result (JSON), written when it completes.
 - `RUN#<runId>` / `PLAN#<subject>`: the plan of one pet or node, written once when the run is planned, so
   every later step executes the plan that was shown (and approved), not a re-plan of a changed world.
-- `LOCK#<name>` / `LOCK`: one executor per pet at a time, with a lease so a dead holder does not block forever.
+- `LOCK#<name>` / `LOCK`: one executor per pet at a time, with a lease so a dead holder does not block forever
+  (and one shift per federated app, `LOCK#shift/<namespace>/<name>`, held by its run from plan to scale-down).
+- `SHIFT#<namespace>/<name>` / `ORIGIN`: the replicas per member cluster before the app's first shift, written
+  once (a second shift during an outage keeps the first one's counts), for failback to restore; deleted when
+  failback has restored them.
 
 Results and plans are stored as JSON strings: they hold floats and nested lists DynamoDB's types handle badly.
 """
@@ -125,6 +129,35 @@ class Journal:
     def load_plan(self, run_id: str, subject: str) -> Mapping[str, Any] | None:
         item = self._get(f"RUN#{run_id}", f"PLAN#{subject}")
         return json.loads(item["plan"]["S"]) if item else None
+
+    # --- shifts of federated apps ------------------------------------------------------------------------------
+
+    def record_origin(self, app: str, counts: Mapping[str, int], run_id: str, at: datetime) -> Mapping[str, int]:
+        """Keep the counts before the app's first shift; return the counts kept (these or an earlier shift's)."""
+        item = {
+            "pk": _s(f"SHIFT#{app}"),
+            "sk": _s("ORIGIN"),
+            "counts": _s(json.dumps(dict(counts), sort_keys=True)),
+            "run": _s(run_id),
+            "at": _s(at.isoformat()),
+        }
+        try:
+            self._put(item, ConditionExpression="attribute_not_exists(pk)")
+        except Conflict:
+            kept = self.origin(app)
+            return kept if kept is not None else counts
+        return counts
+
+    def forget_origin(self, app: str) -> None:
+        """Failback restored the counts: the next shift records its own."""
+        try:
+            self._dynamodb.delete_item(TableName=self._table, Key={"pk": _s(f"SHIFT#{app}"), "sk": _s("ORIGIN")})
+        except (ClientError, BotoCoreError) as error:
+            raise translate_error(error) from error
+
+    def origin(self, app: str) -> Mapping[str, int] | None:
+        item = self._get(f"SHIFT#{app}", "ORIGIN")
+        return json.loads(item["counts"]["S"]) if item else None
 
     # --- locks -------------------------------------------------------------------------------------------------
 

@@ -1,13 +1,13 @@
-"""Kubernetes reads and writes for re-homing, through the official client, as JSON, with typed errors.
+"""Kubernetes reads and writes for the runbooks, through the official client, as JSON, with typed errors.
 
-Extends `KubeApi` (connection, timeouts, error translation) with what fencing and re-homing touch: nodes
-(cordon, taints), pods (force delete, eviction), VolumeAttachments, PersistentVolumes and claims, and the
-reads the planner's inventory needs. Responses stay JSON (`_preload_content=False`): deserializing into
-client models costs more than the request on large listings, and `ferry.domain.rehoming.manifests` parses what
-matters. Every write is one the real API server accepts as sent: merge patches with an explicit content
-type, node taints replaced as a whole list with the resourceVersion read (a concurrent write answers 409 and
-the change is made again on a fresh read), deletes with a uid precondition so a newer object of the same name
-is never touched.
+Extends `KubeApi` (connection, timeouts, error translation) with what fencing, re-homing and shifting touch:
+nodes (cordon, taints), pods (force delete, eviction), VolumeAttachments, PersistentVolumes and claims, a
+federated app's Deployment (read, annotated, scaled through its scale subresource), and the reads the planner's
+inventory needs. Responses stay JSON (`_preload_content=False`): deserializing into client models costs more
+than the request on large listings, and `ferry.domain.rehoming.manifests` parses what matters. Every write is
+one the real API server accepts as sent: merge patches with an explicit content type, node taints replaced as
+a whole list with the resourceVersion read (a concurrent write answers 409 and the change is made again on a
+fresh read), deletes with a uid precondition so a newer object of the same name is never touched.
 The verbs and resources used here are exactly those of deploy/kubernetes/ferry-rbac.yaml.
 """
 
@@ -246,6 +246,21 @@ class KubeWriter(KubeApi):
         except NotFound:
             return False
         return True
+
+    # --- federated apps: a member's Deployment and its scale subresource ------------------------------------------
+
+    def deployment_object(self, namespace: str, name: str) -> Obj | None:
+        return self._get(self.apps.read_namespaced_deployment, name, namespace)
+
+    def scale_deployment(self, namespace: str, name: str, replicas: int) -> None:
+        """Set the Deployment's replicas through its scale subresource (what `kubectl scale` and the HPA use):
+        absolute, so a repeated call changes nothing, and no other field of the Deployment is written."""
+        self._patch(self.apps.patch_namespaced_deployment_scale, name, namespace, body={"spec": {"replicas": replicas}})
+
+    def annotate_deployment(self, namespace: str, name: str, annotations: dict[str, str]) -> None:
+        self._patch(
+            self.apps.patch_namespaced_deployment, name, namespace, body={"metadata": {"annotations": annotations}}
+        )
 
     # --- volumes and claims ------------------------------------------------------------------------------------
 

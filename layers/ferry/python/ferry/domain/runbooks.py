@@ -28,6 +28,8 @@ class Runbook(StrEnum):
     SET_ZONE = "SetZone"
     DECIDE = "Decide"
     READINESS = "Readiness"
+    SHIFT_REPLICAS = "ShiftReplicas"
+    FAILBACK_CLUSTER = "FailbackCluster"
 
 
 _REASON = {"type": "string", "minLength": 1, "maxLength": 500}
@@ -42,6 +44,8 @@ _TIMESTAMP = {
     "type": "string",
     "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})$",
 }
+# A federated app, as the configuration file names it: <namespace>/<name>.
+_APP = {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", "maxLength": 317}
 # Pets re-homed at once by the re-home Map (docs/REHOMING.md; an inline Map runs at most 40 at once).
 _CONCURRENCY = {"type": "integer", "minimum": 1, "maximum": 40}
 
@@ -96,6 +100,23 @@ INPUT_SCHEMAS: dict[str, dict[str, Any]] = {
         },
         ["cluster", "namespace", "statefulSet", "ordinal"],
     ),
+    # One app (or every federated app) away from one cluster or one zone: exactly one of the two.
+    Runbook.SHIFT_REPLICAS: _schema(
+        "ShiftReplicas",
+        {
+            "app": _APP,
+            "from": {
+                "type": "object",
+                "properties": {"cluster": _NAME, "zone": _ZONE},
+                "additionalProperties": False,
+                "minProperties": 1,
+                "maxProperties": 1,
+            },
+        },
+        ["from"],
+    ),
+    # Replicas back into a recovered cluster, in steps (ferry.domain.federation.shifting.plan_failback_step).
+    Runbook.FAILBACK_CLUSTER: _schema("FailbackCluster", {"cluster": _NAME}, ["cluster"]),
     Runbook.FENCE_NODE: _schema("FenceNode", {"cluster": _NAME, "node": _NAME}, ["cluster", "node"]),
     # The node by name, or by its EC2 instance (what a warning names); `deadline`: when the node goes away.
     Runbook.DRAIN_NODE: {
