@@ -106,8 +106,9 @@ _ORDER = (Grade.READY, Grade.AT_RISK, Grade.NOT_READY)
 
 
 def worse(grade: Grade, than: Grade | None) -> bool:
-    """Whether `grade` is worse than an earlier one (none known: never worse, so a first report is quiet)."""
-    return than is not None and _ORDER.index(grade) > _ORDER.index(than)
+    """Whether `grade` is worse than an earlier one. A zone never assessed counts as ready: a new deployment's
+    first report tells of a zone that is not, once; a ready one stays quiet."""
+    return _ORDER.index(grade) > _ORDER.index(than or Grade.READY)
 
 
 def grade_value(grade: Grade) -> int:
