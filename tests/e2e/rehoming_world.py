@@ -58,13 +58,15 @@ def drill_world(
     settle_seconds: float | None = None,
     kube: KubeBackend = KubeBackend.DOUBLE,
     mode: Mode = Mode.OBSERVE,
+    federated: bool = False,
 ) -> World:
-    """`mode`: act gives the world the stack's runbooks, started by Ferry's own hand-offs (ingest, the probe)."""
+    """`mode`: act gives the world the stack's runbooks, started by Ferry's own hand-offs (ingest, the probe);
+    `federated`: the scenario's federated app (`web`) too, registered and deployed in its member clusters."""
     scenario = load("az-outage")
     scenario = dataclasses.replace(
         scenario,
         steps=(),
-        federated=(),
+        federated=scenario.federated if federated else (),
         statefulsets=statefulsets or scenario.statefulsets,
         clusters=clusters or scenario.clusters,
     )

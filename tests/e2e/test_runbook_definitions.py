@@ -31,7 +31,7 @@ def sample(runbook: str) -> str:
 def test_every_synthesized_state_machine_runs_its_sample_to_success_through_its_real_steps() -> None:
     machines = [runbook_name(m) for m in StackRunbooks.from_template(synthesized_template()).definitions]
     runbooks_in_order = sorted(machines, key=lambda r: (ORDER.index(r) if r in ORDER else len(ORDER), r))
-    world = drill_world()
+    world = drill_world(federated=True)  # the federated runbooks' samples shift `web`
     try:
         zone_outage(world)
         with Runbooks(world, runtime(world).invoke) as runbooks:
@@ -57,10 +57,13 @@ def test_every_synthesized_state_machine_runs_its_sample_to_success_through_its_
         world.stop()
 
     assert set(machines) >= set(ORDER)
-    steps = {"runbook-plan", "runbook-fence", "runbook-rehome", "runbook-report", "zone-override", "readiness"}
+    steps = {
+        "runbook-plan", "runbook-fence", "runbook-rehome", "runbook-report", "zone-override", "readiness",
+        "runbook-shift",
+    }  # fmt: skip
     assert {function for _, function in ran} == steps, "every step function ran, and nothing else"
-    assert {
-        (f"{sample(r)}-1", "runbook-report") for r in machines if r not in ("SetZone", "Decide", "Readiness")
-    } <= ran
+    shifts = ("ShiftReplicas", "FailoverCluster", "FailbackCluster")  # runbook-shift plans, scales and reports
+    one_step = ("SetZone", "Decide", "Readiness")
+    assert {(f"{sample(r)}-1", "runbook-report") for r in machines if r not in (*one_step, *shifts)} <= ran
     assert ("set-zone-1", "zone-override") in ran  # SetZone's one step
     assert ("readiness-1", "readiness") in ran  # Readiness's one step

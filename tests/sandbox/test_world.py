@@ -320,8 +320,16 @@ def test_the_stacks_runbooks_call_ferrys_functions_and_the_detector_gets_evacuat
         "ferry-SetZone",
         "ferry-Decide",
         "ferry-Readiness",
+        "ferry-ShiftReplicas",
+        "ferry-FailoverCluster",
+        "ferry-FailbackCluster",
     }
-    one_step = {"ferry-SetZone": {"zone-override"}, "ferry-Decide": {"decide"}, "ferry-Readiness": {"readiness"}}
+    one_step = {
+        "ferry-SetZone": {"zone-override"},
+        "ferry-Decide": {"decide"},
+        "ferry-Readiness": {"readiness"},
+        **{f"ferry-{shift}": {"runbook-shift"} for shift in ("ShiftReplicas", "FailoverCluster", "FailbackCluster")},
+    }
     for machine in stack.definitions:
         states = json.loads(stack.definition(machine, lambda name: f"arn:aws:lambda:::function:{name}"))
         tasks = [s for s in _states(states) if s.get("Type") == "Task"]
@@ -332,7 +340,11 @@ def test_the_stacks_runbooks_call_ferrys_functions_and_the_detector_gets_evacuat
         assert folders <= set(available_functions()), f"{machine} calls a function that has no folder"
         steps = one_step.get(machine, {"runbook-plan", "runbook-fence", "runbook-report"})
         assert steps <= folders
-    handoffs = {"FERRY_SM_EVACUATE_ZONE": "ferry-EvacuateZone", "FERRY_SM_FAILBACK_ZONE": "ferry-FailbackZone"}
+    handoffs = {
+        "FERRY_SM_EVACUATE_ZONE": "ferry-EvacuateZone",
+        "FERRY_SM_FAILBACK_ZONE": "ferry-FailbackZone",
+        "FERRY_SM_FAILOVER_CLUSTER": "ferry-FailoverCluster",  # the detector's hand-off at control plane DOWN
+    }
     assert stack.handoffs == {
         # ingest also starts DrainNode on a node warning
         "ferry-ingest": {**handoffs, "FERRY_SM_DRAIN_NODE": "ferry-DrainNode"},

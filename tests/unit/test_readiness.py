@@ -373,7 +373,7 @@ def test_surroundings_are_read_from_the_apis_json() -> None:
     assert read.permissions is not None and len(read.permissions.missing()) > 0
 
 
-def test_a_worse_grade_than_the_last_kept_one_is_news_and_a_first_one_is_not() -> None:
+def test_a_worse_grade_than_the_last_kept_one_is_news_and_so_is_a_first_one_short_of_ready() -> None:
     assert worse(Grade.AT_RISK, Grade.READY) and worse(Grade.NOT_READY, Grade.AT_RISK)
     assert not worse(Grade.READY, Grade.AT_RISK) and not worse(Grade.AT_RISK, Grade.AT_RISK)
     assert worse(Grade.NOT_READY, None) and worse(Grade.AT_RISK, None) and not worse(Grade.READY, None)
