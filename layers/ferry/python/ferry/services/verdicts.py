@@ -247,7 +247,11 @@ class Verdicts:
                 state = states.zone(zone)
                 if state is None or state.status is not ZoneStatus.IMPAIRED or not state.evacuation:
                     continue
-                terms = retry_terms(pauses.get(state.evacuation))
+                try:
+                    terms = retry_terms(pauses.get(state.evacuation))
+                except FerryError as error:  # the decision unread: no retry this round, the next one reads again
+                    logger.error("evacuation retry not started", extra={"zone": zone, "error": str(error)})
+                    continue
                 if not terms.start:
                     logger.info("evacuation not retried", extra={"zone": zone, "why": terms.why})
                     continue
