@@ -12,10 +12,12 @@ from typing import Any
 import boto3
 import pytest
 
+from ferry.adapters.decisions import Pauses
 from ferry.adapters.journal import Journal
 from ferry.adapters.registry import Registry
 from ferry.adapters.states import StateTable
 from ferry.domain.clusters import ClusterKind, ClusterRegistration
+from ferry.domain.decisions import DecideRequest, Decision, OnTimeout, Pause, decided, timed_out
 from ferry.domain.detection import ControlPlaneStatus, Handoff, Transition, TransitionReason, ZoneStatus
 from ferry.domain.errors import Conflict
 from ferry.domain.signals import Signal, SignalKind, Source
@@ -102,11 +104,9 @@ def evacuation_machine(aws) -> str:
     return str(machine["stateMachineArn"])
 
 
-def acting(moto_table, machine: str) -> Verdicts:
+def acting(moto_table, machine: str, mode: str = "act") -> Verdicts:
     boto3.client("sns").create_topic(Name="ferry-notifications")
-    settings = ReactionSettings.from_env(
-        {"FERRY_TABLE": moto_table.name, "FERRY_TOPIC_ARN": TOPIC, "FERRY_MODE": "act"}
-    )
+    settings = ReactionSettings.from_env({"FERRY_TABLE": moto_table.name, "FERRY_TOPIC_ARN": TOPIC, "FERRY_MODE": mode})
     return Verdicts.from_settings(
         settings, moto_table.client, clock=lambda: NOW, env={"FERRY_SM_EVACUATE_ZONE": machine}
     )
@@ -117,8 +117,10 @@ def test_an_unfinished_evacuation_runs_again_once_per_period(verdicts, moto_tabl
     run.decide([health_issue()])  # zone a IMPAIRED: the first EvacuateZone run starts
 
     journal = Journal(moto_table.client, moto_table.name)
-    first = run.retry_unfinished({"us-east-1a"}, claims=journal)
-    again = run.retry_unfinished({"us-east-1a", "us-east-1b"}, claims=journal)  # b is not impaired: nothing for it
+    pauses = Pauses(moto_table.client, moto_table.name)  # act mode: no run ever waited
+    first = run.retry_unfinished({"us-east-1a"}, claims=journal, pauses=pauses)
+    # b is not impaired: nothing for it
+    again = run.retry_unfinished({"us-east-1a", "us-east-1b"}, claims=journal, pauses=pauses)
 
     names = sorted(
         e["name"]
@@ -132,7 +134,54 @@ def test_an_unfinished_evacuation_runs_again_once_per_period(verdicts, moto_tabl
 def test_nothing_is_retried_for_a_zone_that_is_not_impaired(verdicts, moto_table, evacuation_machine) -> None:
     run = acting(moto_table, evacuation_machine)
 
-    assert run.retry_unfinished({"us-east-1a"}, claims=Journal(moto_table.client, moto_table.name)) == ()
+    journal, pauses = Journal(moto_table.client, moto_table.name), Pauses(moto_table.client, moto_table.name)
+    assert run.retry_unfinished({"us-east-1a"}, claims=journal, pauses=pauses) == ()
+
+
+def executions(machine: str) -> list[dict[str, Any]]:
+    sfn = boto3.client("stepfunctions")
+    listed = sfn.list_executions(stateMachineArn=machine)["executions"]
+    return [sfn.describe_execution(executionArn=e["executionArn"]) for e in listed]
+
+
+@pytest.mark.parametrize(
+    ("decide", "retried_input"),
+    [
+        pytest.param(
+            lambda pause: decided(pause, DecideRequest(pause.run_id, Decision.APPROVE, "alice", "ok"), NOW),
+            {"approved": True, "approvedBy": "alice"},
+            id="approved-the-retry-carries-the-approval",
+        ),
+        pytest.param(
+            lambda pause: decided(pause, DecideRequest(pause.run_id, Decision.REJECT, "bob", "no"), NOW),
+            None,
+            id="rejected-no-retry",
+        ),
+        pytest.param(lambda pause: timed_out(pause, NOW), None, id="timed-out-abort-no-retry"),
+    ],
+)
+def test_a_supervised_evacuations_retry_follows_the_persons_decision(
+    verdicts, moto_table, evacuation_machine, decide: Callable[[Pause], Pause], retried_input: dict[str, Any] | None
+) -> None:
+    run = acting(moto_table, evacuation_machine, mode="supervised")
+    run.decide([health_issue()])  # zone a IMPAIRED: EvacuateZone starts, plans, and waits for a person
+    (evacuation,) = [e["name"] for e in executions(evacuation_machine)]
+    pauses = Pauses(moto_table.client, moto_table.name)
+    waiting = Pause(evacuation, "EvacuateZone", "token", "plan", NOW, NOW + timedelta(minutes=15), OnTimeout.ABORT)
+    pauses.wait(waiting)
+    pauses.settle(decide(waiting))
+
+    done = run.retry_unfinished({"us-east-1a"}, claims=Journal(moto_table.client, moto_table.name), pauses=pauses)
+
+    retries = [e for e in executions(evacuation_machine) if e["name"] != evacuation]
+    if retried_input is None:
+        assert done == () and retries == [], "a person said no (or nobody said yes): nothing starts again"
+        return
+    (retry,) = retries
+    given = json.loads(retry["input"])
+    assert {k: given.get(k) for k in retried_input} == retried_input
+    assert "approved by alice" in given["reason"]
+    assert [d.outcome.value for d in done] == ["started"]
 
 
 # --- deciding a batch against the stored states, racing other writers ----------------------------------------

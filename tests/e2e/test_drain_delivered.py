@@ -7,7 +7,7 @@ ferry-DrainNode under a deterministic name; the world runs its Tasks (the real r
 node is cordoned and each of its pods evicted through the Eviction API under its PodDisruptionBudget; the
 pets, whose zones are healthy, come back Running on another node of their own zone, on their own volumes.
 Nothing is forced or deleted, no other node is touched, and the same warning delivered twice (EventBridge
-delivers at least once) starts one run.
+delivers at least once), or updated (AWS Health sends an update of its event as a new event), starts one run.
 
 Two warnings, one world (each drains a node of another zone): a Spot interruption (two minutes' notice) and
 an AWS Health instance retirement (a scheduled change two weeks ahead, no zone named). tests/e2e/test_drain_node.py
@@ -16,9 +16,11 @@ covers what the run does when a budget refuses until the deadline, and the Auto 
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
+import uuid
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
@@ -113,6 +115,14 @@ def retirement(world: World, instance: str) -> dict[str, Any]:
     return world.events.instance_retirement([instance], now, retire_at=now + timedelta(days=14))
 
 
+def update_of(world: World, event: dict[str, Any]) -> dict[str, Any]:
+    """AWS Health's update of an event: a new EventBridge event (new id, time, lastUpdatedTime), same ARN."""
+    now = world.clock.now()
+    stamp = email.utils.format_datetime(now.astimezone(UTC), usegmt=True)
+    detail = {**event["detail"], "lastUpdatedTime": stamp}
+    return {**event, "id": str(uuid.uuid4()), "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "detail": detail}
+
+
 @pytest.mark.parametrize(
     ("warning", "kind", "pet"),
     [
@@ -136,8 +146,10 @@ def test_a_delivered_warning_drains_exactly_its_node_once_and_its_pets_come_back
     event = warning(world, instance)
     deliver(world, event, times=2)
 
-    # One run, named after the instance, the warning's kind and its event: a redelivery names the same run.
-    name = f"drain-{instance}-{kind}-{hashlib.sha256(event['id'].encode()).hexdigest()[:10]}"
+    # One run, named after the instance, the warning's kind and the warning (a Health event's ARN, else the
+    # event's id): a redelivery names the same run.
+    warned = event["detail"].get("eventArn") or event["id"]
+    name = f"drain-{instance}-{kind}-{hashlib.sha256(warned.encode()).hexdigest()[:10]}"
     assert [e.name for e in world.executions("DrainNode") if e.name not in started] == [name]
     execution = run_to_end(world, name)
     assert execution.status == "SUCCEEDED", execution
@@ -167,7 +179,10 @@ def test_a_delivered_warning_drains_exactly_its_node_once_and_its_pets_come_back
     assert requests.get("create pods/eviction", 0) >= len(on_node)
     assert not {k: v for k, v in requests.items() if k.startswith("delete ") and v}, requests
 
-    # The same warning once more, later (a late redelivery): still the one run.
+    # The same warning once more, later (a late redelivery; for Health, also AWS's update of the event: a new
+    # EventBridge event of the same ARN): still the one run.
     deliver(world, event, times=1)
+    if "eventArn" in event["detail"]:
+        deliver(world, update_of(world, event), times=1)
     world.run_runbooks()
     assert [e.name for e in world.executions("DrainNode") if e.name not in started] == [name]

@@ -221,6 +221,16 @@ def test_a_dry_run_plan_journals_nothing(env: None, lambda_context: Any) -> None
     assert audit["action_id"] == f"{RUN_ID}/plan" and audit["record"]["dry_run"] is True
 
 
+def test_a_plan_carrying_an_approval_names_the_approver_in_its_audit(env: None, lambda_context: Any) -> None:
+    """A retry of an evacuation a person approved (ferry.domain.decisions.retry_terms) carries their name."""
+    event = _plan_input(dryRun=True, clusters=None, approved=True, approvedBy="alice@example.com")
+
+    handler("runbook-plan")(event, lambda_context)
+
+    (audit,) = items("AUDIT#")
+    assert audit["record"]["approved_by"] == "alice@example.com"
+
+
 def test_a_dry_run_report_says_dry_run(env: None, lambda_context: Any) -> None:
     event = load_event("stepfunctions/runbook-report-input")
     event["input"]["dryRun"] = True

@@ -1,6 +1,7 @@
 """Supervised mode's decision rules: when a run waits (the executor's `must_wait`), when a decision may be sent
-(`refusal`: each refused case named), what a decision and a timeout do to the pause, and the Decider's order
-(settle, audit, then send; a lost race or a wait already over sends nothing)."""
+(`refusal`: each refused case named), what a decision and a timeout do to the pause, what the decision on an
+evacuation means for its retries (`retry_terms`), and the Decider's order (settle, audit, then send; a lost race
+or a wait already over sends nothing)."""
 
 from __future__ import annotations
 
@@ -20,13 +21,16 @@ from ferry.domain.decisions import (
     decided,
     how_to_decide,
     refusal,
+    retry_terms,
     timed_out,
 )
 from ferry.domain.errors import Conflict, DecisionTimedOut, InputError, NotFound
 from ferry.domain.modes import Mode
+from ferry.domain.runbooks import Runbook
 from ferry.executor import may_act, must_wait
 from ferry.executor.decisions import Decider
 from ferry.services.decisions import Decisions
+from ferry.services.inputs import validate_input
 from ferry.services.settings.decisions import DecisionSettings
 
 NOW = datetime(2026, 12, 3, 17, 0, tzinfo=UTC)
@@ -106,6 +110,39 @@ def test_a_decision_and_a_timeout_record_who_and_when() -> None:
     assert (rejected.status, rejected.decided_by) == (PauseStatus.REJECTED, "bob@example.com")
     assert (late.status, late.decided_at) == (PauseStatus.TIMED_OUT, NOW)
     assert Pause.from_dict(approved.to_dict()) == approved
+
+
+# --- what the decision on an evacuation means for its retries -------------------------------------------------
+
+
+PROCEEDS = replace(PAUSE, on_timeout=OnTimeout.PROCEED)
+
+
+@pytest.mark.parametrize(
+    ("pause", "starts", "carried"),
+    [
+        pytest.param(decided(PAUSE, APPROVE, NOW), True, "alice@example.com", id="approved-carries-the-approval"),
+        pytest.param(decided(PAUSE, REJECT, NOW), False, None, id="rejected-is-not-retried"),
+        pytest.param(timed_out(PAUSE, NOW), False, None, id="timed-out-abort-is-not-retried"),
+        pytest.param(None, True, None, id="never-waited-retries-as-any-automatic-run"),
+        pytest.param(timed_out(PROCEEDS, NOW), True, None, id="timed-out-proceed-nobody-approved-asks-again"),
+        pytest.param(PAUSE, False, None, id="still-waiting-no-second-question"),
+    ],
+)
+def test_a_retry_follows_the_decision_on_the_run_it_retries(
+    pause: Pause | None, starts: bool, carried: str | None
+) -> None:
+    terms = retry_terms(pause)
+
+    assert terms.start is starts and terms.approved_by == carried
+    assert terms.input == ({"approved": True, "approvedBy": carried} if carried else {})
+    if pause is not None:
+        assert pause.run_id in terms.why  # the log and the retry's reason say which decision holds
+    if carried:
+        retry = {"zone": "us-east-1a", "reason": "retry", "requestedBy": "ferry-probe", **terms.input}
+        validate_input(Runbook.EVACUATE_ZONE, retry)  # what the state machine accepts
+        approved = bool(retry.get("approved"))
+        assert not must_wait(Mode.SUPERVISED, dry_run=False, approved=approved, pausable=True, changes=True)
 
 
 def test_the_notification_says_how_to_decide_from_the_console_and_the_cli() -> None:

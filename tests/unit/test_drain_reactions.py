@@ -1,5 +1,6 @@
 """A node warning starts DrainNode (issue 13): each documented warning, translated as AWS sends it, becomes one
-request under a deterministic name, with the deadline AWS gave; a rebalance recommendation only cordons unless
+request under a deterministic name (one per instance and warning: a redelivery, or AWS's update of a Health
+event, names the same run), with the deadline AWS gave; a rebalance recommendation only cordons unless
 the setting says drain; what is not a warning, stale, or not about a registered cluster starts nothing."""
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from ferry.services.inputs import validate_input
 from tests.conftest import load_event
 
 
-def warning(sample: str, *, cluster: str | None = "east-1") -> Signal:
-    """The sample's first signal, placed in a registered cluster as ingest places it."""
-    translation: Any = translate(load_event(sample))
+def warning(sample: str | dict[str, Any], *, cluster: str | None = "east-1", instance: str | None = None) -> Signal:
+    """The warning of a sample (by name, or as sent) about `instance` (its first if None), placed in a
+    registered cluster as ingest places it."""
+    translation: Any = translate(load_event(sample) if isinstance(sample, str) else sample)
     if isinstance(translation, Unplaced):
         translation = translation.place({})
-    return dataclasses.replace(translation[0], cluster=cluster)
+    return dataclasses.replace(next(s for s in translation if instance in (None, s.instance)), cluster=cluster)
 
 
 @pytest.mark.parametrize(
@@ -67,14 +69,92 @@ def test_the_setting_makes_a_rebalance_recommendation_drain() -> None:
     assert request is not None and "cordonOnly" not in request.input
 
 
-def test_one_run_per_instance_and_warning() -> None:
-    signal = warning("ec2-spot-interruption")
-    again = drain_request(signal, "n", drain_on_rebalance=False)
-    same = drain_request(signal, "n", drain_on_rebalance=False)
-    other_event = drain_request(dataclasses.replace(signal, source_id="another-id"), "n", drain_on_rebalance=False)
-    assert again is not None and same is not None and other_event is not None
-    assert again.name == same.name, "a redelivered warning names the same run (Step Functions refuses the second)"
-    assert other_event.name != again.name
+def sent(sample: str, *, event_id: str, **detail: Any) -> dict[str, Any]:
+    """The sample as EventBridge delivers it once more: under `event_id`, with `detail` changed."""
+    event = load_event(sample)
+    return {**event, "id": event_id, "detail": {**event["detail"], **detail}}
+
+
+HEALTH = "health-scheduled-change"
+ARN = load_event(HEALTH)["detail"]["eventArn"]
+RETIRED = "i-0a9b8c7d6e5f40312"  # one of the sample's two instances
+UPDATE = {"lastUpdatedTime": "Sat, 21 Nov 2026 09:00:00 GMT", "statusCode": "upcoming"}
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "instance", "one_run"),
+    [
+        pytest.param(
+            sent(HEALTH, event_id="e-1"),
+            sent(HEALTH, event_id="e-2", **UPDATE),
+            RETIRED,
+            True,
+            id="health-two-updates-of-one-event",
+        ),
+        pytest.param(
+            sent(HEALTH, event_id="e-1"),
+            sent(HEALTH, event_id="e-2", eventArn=f"{ARN}-2", **UPDATE),
+            RETIRED,
+            False,
+            id="health-two-events-for-one-instance",
+        ),
+        pytest.param(
+            sent("autoscaling-terminate-lifecycle", event_id="e-1"),
+            sent("autoscaling-terminate-lifecycle", event_id="e-2"),
+            None,
+            True,
+            id="asg-one-lifecycle-action-sent-twice",
+        ),
+        pytest.param(
+            sent("autoscaling-terminate-lifecycle", event_id="e-1"),
+            sent("autoscaling-terminate-lifecycle", event_id="e-2", LifecycleActionToken="another-token"),
+            None,
+            False,
+            id="asg-two-lifecycle-actions",
+        ),
+        pytest.param(
+            sent("ec2-spot-interruption", event_id="e-1"),
+            sent("ec2-spot-interruption", event_id="e-1"),
+            None,
+            True,
+            id="spot-redelivered",
+        ),
+        pytest.param(
+            sent("ec2-spot-interruption", event_id="e-1"),
+            sent("ec2-spot-interruption", event_id="e-2"),
+            None,
+            False,
+            id="spot-two-interruptions",
+        ),
+        pytest.param(
+            sent("ec2-rebalance-recommendation", event_id="e-1"),
+            sent("ec2-rebalance-recommendation", event_id="e-2"),
+            None,
+            False,
+            id="rebalance-two-recommendations",
+        ),
+    ],
+)
+def test_one_run_per_instance_and_warning(
+    first: dict[str, Any], second: dict[str, Any], instance: str | None, one_run: bool
+) -> None:
+    """Step Functions refuses a second start of a name: one name is one drain of the node."""
+    names = [
+        request.name
+        for event in (first, second)
+        if (request := drain_request(warning(event, instance=instance), "n", drain_on_rebalance=True))
+    ]
+    assert len(names) == 2
+    assert (names[0] == names[1]) is one_run, names
+
+
+def test_each_instance_of_one_health_event_has_its_own_run() -> None:
+    requests = [
+        drain_request(warning(HEALTH, instance=instance), None, drain_on_rebalance=False)
+        for instance in ("i-0c7d1e2f3a4b5c6d7", RETIRED)
+    ]
+    names = {request.name for request in requests if request is not None}
+    assert len(names) == 2 and all(len(name) <= 80 for name in names)
 
 
 def test_an_unplaced_node_is_named_by_its_instance() -> None:

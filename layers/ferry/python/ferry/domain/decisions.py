@@ -1,11 +1,17 @@
 """Supervised mode's decisions (pure): a paused run, who may decide it and when, and what its notification says.
 
 In supervised mode an automatic run plans, then waits before its first change: its state machine hands a
-task token to `runbook-await`, which records the pause (`Pause`: the token, the plan's summary, a deadline)
-and tells operators how to decide. A person starts `ferry-Decide {runId, decision, by, reason}`; the decision
-is accepted only while the run waits and before its deadline, once (`refusal` names the problem otherwise,
-and nothing is sent). No decision by the deadline: Step Functions ends the wait (`States.Timeout`) and the
-`onTimeout` setting says what happens, `abort` (the default: nothing changes) or `proceed`.
+task token to `runbook-await`, which records the pause (`Pause`: the token, the plan's summary from
+`ferry.domain.rehoming.reports.plan_summary`, a deadline) and tells operators how to decide. A person starts
+`ferry-Decide {runId, decision, by, reason}`; the decision is accepted only while the run waits and before its
+deadline, once (`refusal` names the problem otherwise, and nothing is sent). No decision by the deadline: Step
+Functions ends the wait (`States.Timeout`) and the `onTimeout` setting says what happens, `abort` (the default:
+nothing changes) or `proceed`.
+
+An evacuation whose fences were not all confirmed is started again every few minutes under a new name (the
+probe's retry, ferry.services.verdicts). What the person decided on the run it retries holds for the retry
+(`retry_terms`): approved, the retry carries the approval and does not ask again; rejected or aborted at its
+deadline, no retry starts; never asked, the retry is an automatic run like any other.
 """
 
 from __future__ import annotations
@@ -13,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from ferry.domain.rehoming.models import PlanOutput
 from ferry.domain.serialization import CamelJsonModel
 
 
@@ -102,19 +108,6 @@ def rejection_cause(request: DecideRequest) -> str:
     return f"rejected by {request.by}: {request.reason}"
 
 
-def plan_summary(plan: PlanOutput) -> str:
-    """What the paused run is about to do, for the person who decides (the notification and the record)."""
-    head = f"{plan.runbook.value} {plan.run_id}{f' ({plan.zone})' if plan.zone else ''}: {plan.reason}"
-    lines = [head, f"nodes: {len(plan.nodes)}, pets: {len(plan.pets)}, left alone: {len(plan.skipped)}"]
-    lines += [f"  - node {n.cluster}/{n.node} ({n.instance_id or 'no instance'}, {n.zone})" for n in plan.nodes]
-    lines += [
-        f"  - pet {p.cluster}/{p.namespace}/{p.pod} ({p.policy}): {p.from_zone} -> {p.target_zone or '?'}"
-        for p in plan.pets
-    ]
-    lines += [f"  - left: {s.subject}: {s.reason}" for s in plan.skipped]
-    return "\n".join(lines)
-
-
 def how_to_decide(run_id: str, decide_arn: str) -> str:
     """The notification's instructions: the same input from the console or the CLI."""
     approve = f'{{"runId": "{run_id}", "decision": "approve", "by": "<you>", "reason": "<why>"}}'
@@ -123,3 +116,42 @@ def how_to_decide(run_id: str, decide_arn: str) -> str:
         f"with the input\n  {approve}\n(decision: approve or reject), or from the CLI:\n"
         f"  aws stepfunctions start-execution --state-machine-arn {decide_arn} --input '{approve}'"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RetryTerms:
+    """Whether a retry of an unfinished run starts, and the approval it carries (`input`) if it does."""
+
+    start: bool
+    why: str
+    approved_by: str | None = None
+
+    @property
+    def input(self) -> dict[str, Any]:
+        """What the retry's input adds: the approval it carries (`"approved": true` skips the wait, the
+        approver's name goes to the run's audit), or nothing."""
+        return {"approved": True, "approvedBy": self.approved_by} if self.approved_by else {}
+
+
+def retry_terms(pause: Pause | None) -> RetryTerms:
+    """What the decision on a run (its pause record; None: it never waited) means for a retry of it.
+
+    A person's decision was about this evacuation, not about one execution of it: an approval stands for the
+    retry (which goes on without asking again), a rejection or a timeout that aborted stands too (no retry:
+    the person said no, or nobody said yes). A run that went on at its deadline (`onTimeout` proceed) was
+    approved by nobody: its retry asks again, and proceeds again if nobody answers. While the run still
+    waits, a retry would ask the same question twice: none starts until the person decides.
+    """
+    if pause is None:
+        return RetryTerms(start=True, why="the run never waited for a decision")
+    if pause.status is PauseStatus.WAITING:
+        return RetryTerms(start=False, why=f"{pause.run_id} still waits for a decision: no retry before it")
+    decision = f"{pause.run_id} {pause.status.value} by {pause.decided_by}"
+    if pause.status is PauseStatus.APPROVED:
+        by = pause.decided_by or "?"  # `decided` always names who
+        return RetryTerms(start=True, why=f"{decision}: the retry carries the approval", approved_by=by)
+    if pause.status is PauseStatus.REJECTED:
+        return RetryTerms(start=False, why=f"{decision}: a rejected evacuation is not retried")
+    if pause.on_timeout is OnTimeout.ABORT:
+        return RetryTerms(start=False, why=f"{decision}: aborted at its deadline, it is not retried")
+    return RetryTerms(start=True, why=f"{decision}: it proceeded unapproved, the retry asks again")

@@ -18,9 +18,12 @@ from datetime import datetime
 from typing import Any
 
 from ferry.domain.detection.transitions import Handoff, SubjectKind, Transition
+from ferry.domain.detection.zones import EVIDENCE_EVENT_ARN
 from ferry.domain.runbooks import Runbook, is_timestamp
 from ferry.domain.serialization import JsonModel
 from ferry.domain.signals import EVIDENCE_DEADLINE, NODE_WARNINGS, Signal, SignalKind
+
+_LIFECYCLE_TOKEN = "LifecycleActionToken"  # an Auto Scaling lifecycle action's (translators/autoscaling)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,15 +90,16 @@ def drain_request(
 ) -> RunbookRequest | None:
     """DrainNode for a node warning about a registered cluster's instance; None for anything else.
 
-    One run per instance and warning: the name is made of the instance, the kind and a digest of the event's
-    id, so a redelivered event names the same run (Step Functions refuses the second start). A stale warning
-    decides nothing, like every stale signal. A rebalance recommendation only cordons unless the setting asks
-    to drain (as the AWS Node Termination Handler does by default).
+    One run per instance and warning: the name is made of the instance, the kind and a digest of what
+    identifies the warning (`warning_id`), so a redelivered event, or AWS's update of the same warning, names
+    the same run (Step Functions refuses the second start). A stale warning decides nothing, like every stale
+    signal. A rebalance recommendation only cordons unless the setting asks to drain (as the AWS Node
+    Termination Handler does by default).
     """
     if signal.kind not in NODE_WARNINGS or not signal.instance or not signal.cluster or "stale" in signal.evidence:
         return None
     cordon_only = signal.kind is SignalKind.REBALANCE_RECOMMENDATION and not drain_on_rebalance
-    digest = hashlib.sha256(signal.source_id.encode()).hexdigest()[:10]
+    digest = hashlib.sha256(warning_id(signal).encode()).hexdigest()[:10]
     deadline = signal.evidence.get(EVIDENCE_DEADLINE)
     target = {"node": node} if node else {"instanceId": signal.instance}
     reason = f"{signal.kind.value} from {signal.source.value} ({signal.source_id}) for {signal.instance}"
@@ -115,9 +119,30 @@ def drain_request(
     )
 
 
+def warning_id(signal: Signal) -> str:
+    """What identifies one warning, whichever EventBridge event delivered it (the run name's digest).
+
+    - AWS Health scheduled change (an instance retirement or maintenance: how EC2's scheduled events reach
+      EventBridge; the event carries no EC2 event id): its `eventArn`. AWS sends each update of the event (a
+      new description, status or entity status) as a new EventBridge event, new id, same ARN; the instance is
+      in the name beside the digest, so every update of one event maps to one run per instance.
+    - Auto Scaling terminate hook: its `LifecycleActionToken`, the one action DrainNode completes.
+    - Spot interruption, rebalance recommendation: the event id (`source_id`). EC2 sends one per instance and
+      occasion, with no id of its own in the detail; a redelivery keeps the event's id.
+
+    Without its identifier in the evidence (the translators always keep it) a warning falls back on its id.
+    """
+    match signal.kind:
+        case SignalKind.HEALTH_SCHEDULED_CHANGE:
+            return signal.evidence.get(EVIDENCE_EVENT_ARN) or signal.source_id
+        case SignalKind.ASG_TERMINATING:
+            return signal.evidence.get(_LIFECYCLE_TOKEN) or signal.source_id
+    return signal.source_id
+
+
 def _lifecycle_action(signal: Signal) -> dict[str, Any]:
     """An Auto Scaling terminate hook's action, for DrainNode to complete (CONTINUE) once drained."""
-    names = ("AutoScalingGroupName", "LifecycleHookName", "LifecycleActionToken")
+    names = ("AutoScalingGroupName", "LifecycleHookName", _LIFECYCLE_TOKEN)
     if signal.kind is not SignalKind.ASG_TERMINATING or not all(signal.evidence.get(n) for n in names):
         return {}
     group, hook, token = (signal.evidence[n] for n in names)

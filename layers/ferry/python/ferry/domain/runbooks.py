@@ -62,6 +62,9 @@ def _schema(title: str, properties: dict[str, Any], required: list[str]) -> dict
             "requestedBy": {"type": "string"},
             # A person's start in supervised mode: they are the approval, the run does not pause.
             "approved": {"type": "boolean"},
+            # Who approved, when it is not who started the run: a retry of an evacuation a person approved
+            # carries their approval (ferry.domain.decisions.retry_terms), and the run's audit names them.
+            "approvedBy": {"type": "string", "minLength": 1, "maxLength": 200},
         },
         "required": [*required, "reason"],
         "additionalProperties": False,

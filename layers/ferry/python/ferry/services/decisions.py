@@ -17,9 +17,10 @@ from ferry.adapters.aws import LazyClient, client
 from ferry.adapters.decisions import Pauses
 from ferry.adapters.reporting import AuditLog, Notifier
 from ferry.adapters.stepfunctions import TaskTokens
-from ferry.domain.decisions import DecideRequest, Pause, how_to_decide, plan_summary, refusal
+from ferry.domain.decisions import DecideRequest, Pause, how_to_decide, refusal
 from ferry.domain.errors import Conflict, InputError, NotFound
 from ferry.domain.rehoming.models import PlanOutput
+from ferry.domain.rehoming.reports import plan_summary
 from ferry.domain.runbooks import Runbook
 from ferry.executor.decisions import Decider
 from ferry.services.clocks import Clock

@@ -23,6 +23,7 @@ from aws_lambda_powertools import single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ferry.adapters.aws import client
+from ferry.adapters.decisions import Pauses
 from ferry.adapters.ec2 import InstanceDirectory
 from ferry.adapters.journal import Journal
 from ferry.adapters.kube import ClusterAccess, KubeApi
@@ -192,6 +193,7 @@ class Prober:
         log: SignalLog,
         verdicts: Verdicts,
         journal: Journal,
+        pauses: Pauses,
         clock: Clock,
     ) -> None:
         self._settings = settings
@@ -203,6 +205,7 @@ class Prober:
         self._log = log
         self._verdicts = verdicts
         self._journal = journal
+        self._pauses = pauses
         self._clock = clock
 
     @classmethod
@@ -225,6 +228,7 @@ class Prober:
             log=SignalLog(dynamodb, table),
             verdicts=Verdicts.from_settings(settings.reactions, dynamodb, clock=clock),
             journal=Journal(dynamodb, table),
+            pauses=Pauses(dynamodb, table),
             clock=clock,
         )
 
@@ -261,7 +265,7 @@ class Prober:
         done = self._verdicts.decide(result.signals) + self._verdicts.redo_pending()
         released = self._release_recovered(clusters, result.observations, now)
         unfinished = set().union(*(quarantined_zones(o) for o in result.observations))
-        done += self._verdicts.retry_unfinished(unfinished, claims=self._journal)
+        done += self._verdicts.retry_unfinished(unfinished, claims=self._journal, pauses=self._pauses)
         unreachable = sorted(o.cluster for o in result.observations if o.api_error)
         logger.info("probe round done", extra={"clusters": len(clusters), "unreachable": unreachable})
         return {

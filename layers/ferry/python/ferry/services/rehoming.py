@@ -192,6 +192,7 @@ class RehomingSteps:
                 "why": body.get("reason", ""),
                 "dry_run": dry_run,
                 "await_decision": wait,
+                **({"approved_by": body["approvedBy"]} if body.get("approved") and body.get("approvedBy") else {}),
                 "skipped": [s.to_dict() for s in plan.skipped],
             },
         )

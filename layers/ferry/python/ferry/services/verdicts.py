@@ -51,12 +51,20 @@ from ferry.services.clocks import Clock
 from ferry.services.settings.reactions import ReactionSettings
 
 if TYPE_CHECKING:  # the reaction path is imported when a reaction is first carried out (see the module's end)
+    from ferry.domain.decisions import Pause
     from ferry.domain.reactions import Notice, Reaction, RunbookRequest
     from ferry.executor.reactions import Done, Executor
 
 ZONES_TTL = timedelta(seconds=60)
 RETRY_EVERY = timedelta(minutes=5)  # how often an unfinished evacuation (a fence not confirmed) runs again
 ATTEMPTS = 5  # lost races to concurrent writers before a batch gives up (Conflict)
+
+
+class PauseRecords(Protocol):
+    """Supervised runs' pauses (ferry.adapters.decisions.Pauses): what a person decided on a run. Like the
+    claims, handed in by the probe only."""
+
+    def get(self, run_id: str) -> Pause | None: ...
 
 
 class Claims(Protocol):
@@ -209,19 +217,22 @@ class Verdicts:
                 done.append((reaction.transition, None))
         return tuple(done)
 
-    def retry_unfinished(self, zones: Iterable[str], *, claims: Claims) -> tuple[Done, ...]:
+    def retry_unfinished(self, zones: Iterable[str], *, claims: Claims, pauses: PauseRecords) -> tuple[Done, ...]:
         """Start the evacuation of a still-IMPAIRED zone again where a node's fence is not yet confirmed.
 
         A node whose fence EC2 would not confirm is quarantined and its pets are left in place (nothing is
         forced without a fence). Every `RETRY_EVERY` the same plan runs again under a new name: its journal
         skips what is done, and it fences and moves what it can now. Step Functions refuses a second start of
         the same name, so many probe rounds in one period start one retry; the claims are held in `claims`
-        (the probe's journal).
+        (the probe's journal). What a person decided on the evacuation (supervised mode, its record in
+        `pauses`) holds for its retries: `ferry.domain.decisions.retry_terms` says whether one starts and
+        carries the approval.
         """
         wanted = sorted(set(zones))
         policy = self.policy() if wanted else None
         if policy is None:
             return ()
+        from ferry.domain.decisions import retry_terms
         from ferry.domain.reactions import RunbookRequest
 
         now = self._clock()
@@ -236,14 +247,26 @@ class Verdicts:
                 state = states.zone(zone)
                 if state is None or state.status is not ZoneStatus.IMPAIRED or not state.evacuation:
                     continue
+                try:
+                    terms = retry_terms(pauses.get(state.evacuation))
+                except FerryError as error:  # the decision unread: no retry this round, the next one reads again
+                    logger.error("evacuation retry not started", extra={"zone": zone, "error": str(error)})
+                    continue
+                if not terms.start:
+                    logger.info("evacuation not retried", extra={"zone": zone, "why": terms.why})
+                    continue
+                reason = "retry: a node's fence was not confirmed; its pets are still in place" + (
+                    f" ({terms.why})" if terms.approved_by else ""
+                )
                 request = RunbookRequest(
                     runbook=Handoff.EVACUATE_ZONE,
                     name=f"{state.evacuation}-retry-{window}"[:80],
                     input={
                         "zone": zone,
-                        "reason": "retry: a node's fence was not confirmed; its pets are still in place",
+                        "reason": reason[:500],
                         "dryRun": False,
                         "requestedBy": "ferry-probe",
+                        **terms.input,
                     },
                 )
                 # AWS answers a same-input start of a running execution with that execution, not a refusal:

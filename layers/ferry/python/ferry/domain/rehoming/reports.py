@@ -23,6 +23,7 @@ from ferry.domain.rehoming.models import (
     NodeReport,
     PetReport,
     PetStatus,
+    PlanOutput,
     PodEviction,
     ReportInput,
     RunOutcome,
@@ -305,3 +306,17 @@ def _pet_line(pet: PetReport) -> str:
 
 def skipped_of(request: ReportInput) -> tuple[Any, ...]:
     return request.plan.skipped if request.plan else ()
+
+
+def plan_summary(plan: PlanOutput) -> str:
+    """What a supervised run is about to do, for the person who decides (its pause's notification and record:
+    ferry.domain.decisions)."""
+    head = f"{plan.runbook.value} {plan.run_id}{f' ({plan.zone})' if plan.zone else ''}: {plan.reason}"
+    lines = [head, f"nodes: {len(plan.nodes)}, pets: {len(plan.pets)}, left alone: {len(plan.skipped)}"]
+    lines += [f"  - node {n.cluster}/{n.node} ({n.instance_id or 'no instance'}, {n.zone})" for n in plan.nodes]
+    lines += [
+        f"  - pet {p.cluster}/{p.namespace}/{p.pod} ({p.policy}): {p.from_zone} -> {p.target_zone or '?'}"
+        for p in plan.pets
+    ]
+    lines += [f"  - left: {s.subject}: {s.reason}" for s in plan.skipped]
+    return "\n".join(lines)
