@@ -20,8 +20,7 @@ from constructs import Construct
 from cdk.constants import SET_ZONE_MACHINE
 from cdk.functions import FerryFunction
 from cdk.runbooks import FerryRunbooks
-from cdk.steps import input_rejected, lambda_step
-from ferry.domain.conventions import INPUT_ERROR
+from cdk.steps import one_step_definition
 
 J = sfn.JsonPath
 
@@ -41,24 +40,9 @@ class FerryOverrides(Construct):
         runbooks.allow_to_start(function)
 
     def _set_zone(self, scope: Construct) -> sfn.IChainable:
-        name_run = sfn.Pass(
-            scope,
-            "NameRun",
-            comment="Keep the input as given, name the run",
-            parameters={"input": J.object_at("$"), "run": {"runId": J.execution_name}},
-        )
-        prepare = sfn.Pass(
-            scope,
-            "Prepare",
-            comment="The step's request: the input plus runId",
-            parameters={"request": J.json_merge(J.object_at("$.input"), J.object_at("$.run"))},
-        )
-        step = lambda_step(
+        return one_step_definition(
             scope,
             "SetZone",
             self.function,
             comment="Check, audit with who and why, and decide the person's word like any signal",
-            input_path="$.request",
         )
-        step.add_catch(input_rejected(scope), errors=[INPUT_ERROR], result_path="$.error")
-        return sfn.Chain.start(name_run).next(prepare).next(step).next(sfn.Succeed(scope, "Done"))

@@ -22,8 +22,8 @@ from constructs import Construct
 
 from cdk.constants import READINESS_MACHINE
 from cdk.functions import FerryFunction
-from cdk.runbooks import FerryRunbooks, input_rejected, lambda_step
-from ferry.domain.conventions import INPUT_ERROR
+from cdk.runbooks import FerryRunbooks
+from cdk.steps import one_step_definition
 
 J = sfn.JsonPath
 # The schedule's input: every watched zone of every registered cluster.
@@ -55,24 +55,9 @@ class FerryReadiness(Construct):
         )
 
     def _definition(self, scope: Construct) -> sfn.IChainable:
-        name_run = sfn.Pass(
-            scope,
-            "NameRun",
-            comment="Keep the input as given, name the run",
-            parameters={"input": J.object_at("$"), "run": {"runId": J.execution_name}},
-        )
-        prepare = sfn.Pass(
-            scope,
-            "Prepare",
-            comment="The step's request: the input plus runId",
-            parameters={"request": J.json_merge(J.object_at("$.input"), J.object_at("$.run"))},
-        )
-        step = lambda_step(
+        return one_step_definition(
             scope,
             "Assess",
             self.function,
             comment="Read every cluster once, assess every zone as EvacuateZone would plan it, keep and report",
-            input_path="$.request",
         )
-        step.add_catch(input_rejected(scope), errors=[INPUT_ERROR], result_path="$.error")
-        return sfn.Chain.start(name_run).next(prepare).next(step).next(sfn.Succeed(scope, "Done"))

@@ -61,3 +61,23 @@ def input_rejected(scope: Construct) -> sfn.IChainable:
         comment="The step's error message names each wrong field",
         parameters={"rejection": J.string_to_json(J.string_at("$.error.Cause"))},
     ).next(sfn.Fail(scope, "InputRejected", error=INPUT_ERROR, cause_path="$.rejection.errorMessage"))
+
+
+def one_step_definition(scope: Construct, name: str, function: FerryFunction, *, comment: str) -> sfn.IChainable:
+    """A state machine of one step (ferry-SetZone, ferry-Readiness): the run named, its input plus `runId` to
+    the step, an InputError to InputRejected, the step's answer as the execution's output."""
+    name_run = sfn.Pass(
+        scope,
+        "NameRun",
+        comment="Keep the input as given, name the run",
+        parameters={"input": J.object_at("$"), "run": {"runId": J.execution_name}},
+    )
+    prepare = sfn.Pass(
+        scope,
+        "Prepare",
+        comment="The step's request: the input plus runId",
+        parameters={"request": J.json_merge(J.object_at("$.input"), J.object_at("$.run"))},
+    )
+    step = lambda_step(scope, name, function, comment=comment, input_path="$.request")
+    step.add_catch(input_rejected(scope), errors=[INPUT_ERROR], result_path="$.error")
+    return sfn.Chain.start(name_run).next(prepare).next(step).next(sfn.Succeed(scope, "Done"))

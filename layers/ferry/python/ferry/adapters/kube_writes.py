@@ -19,7 +19,7 @@ from typing import Any
 
 from kubernetes import client as k8s
 
-from ferry.adapters.kube import PAGE_SIZE, Credentials, KubeApi
+from ferry.adapters.kube import PAGE_SIZE, ClusterAccess, Credentials, KubeApi
 from ferry.domain.clusters import ClusterRegistration
 from ferry.domain.errors import Conflict, NotFound
 from ferry.domain.rehoming import failback
@@ -30,6 +30,11 @@ CONFLICT_ATTEMPTS = 5  # client-go's retry.DefaultRetry: five tries of a read-mo
 PET_LABEL = "statefulset.kubernetes.io/pod-name"  # set by the StatefulSet controller on every pet
 
 Obj = dict[str, Any]
+
+
+def writers(access: ClusterAccess, *, timeout: float) -> Callable[[ClusterRegistration], KubeWriter]:
+    """How a service reaches each registered cluster: its credentials through `access`, Ferry's client timeout."""
+    return lambda registration: KubeWriter(registration, access.credentials(registration), timeout=timeout)
 
 
 class KubeWriter(KubeApi):

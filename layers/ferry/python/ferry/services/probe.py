@@ -27,7 +27,7 @@ from ferry.adapters.decisions import Pauses
 from ferry.adapters.ec2 import InstanceDirectory
 from ferry.adapters.journal import Journal
 from ferry.adapters.kube import ClusterAccess, KubeApi
-from ferry.adapters.kube_writes import KubeWriter
+from ferry.adapters.kube_writes import writers
 from ferry.adapters.placements import Placement, Placements, VolumePlacement
 from ferry.adapters.registry import Registry
 from ferry.adapters.reporting import AuditLog
@@ -212,11 +212,7 @@ class Prober:
     def from_settings(cls, settings: ProbeSettings, *, clock: Clock) -> Prober:
         dynamodb = client("dynamodb")
         table = settings.reactions.table_name
-        access = ClusterAccess.from_environment(now=clock)
-
-        def connect(registration: ClusterRegistration) -> KubeWriter:
-            credentials = access.credentials(registration)
-            return KubeWriter(registration, credentials, timeout=settings.timeout_seconds)
+        connect = writers(ClusterAccess.from_environment(now=clock), timeout=settings.timeout_seconds)
 
         return cls(
             settings,

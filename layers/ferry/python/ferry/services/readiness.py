@@ -26,7 +26,7 @@ from typing import Any
 from ferry.adapters.aws import LazyClient, client
 from ferry.adapters.fencing import Fencer
 from ferry.adapters.kube import ClusterAccess
-from ferry.adapters.kube_writes import KubeWriter
+from ferry.adapters.kube_writes import KubeWriter, writers
 from ferry.adapters.readiness import ReadinessStore
 from ferry.adapters.registry import Registry
 from ferry.adapters.reporting import Notifier
@@ -78,11 +78,7 @@ class Readiness:
     @classmethod
     def from_settings(cls, settings: RehomeSettings, *, clock: Clock) -> Readiness:
         dynamodb = client("dynamodb")
-        access = ClusterAccess.from_environment(now=clock)
-
-        def connect(registration: ClusterRegistration) -> KubeWriter:
-            credentials = access.credentials(registration)
-            return KubeWriter(registration, credentials, timeout=settings.kube_timeout_seconds)
+        connect = writers(ClusterAccess.from_environment(now=clock), timeout=settings.kube_timeout_seconds)
 
         return cls(
             settings,

@@ -24,7 +24,7 @@ from ferry.adapters.aws import LazyClient, client
 from ferry.adapters.fencing import Fencer
 from ferry.adapters.journal import Journal
 from ferry.adapters.kube import ClusterAccess
-from ferry.adapters.kube_writes import KubeWriter
+from ferry.adapters.kube_writes import KubeWriter, writers
 from ferry.adapters.lifecycle import LifecycleActions
 from ferry.adapters.registry import Registry
 from ferry.adapters.reporting import AuditLog, Notifier
@@ -117,11 +117,7 @@ class RehomingSteps:
     def from_settings(cls, settings: RehomeSettings, *, clock: Clock) -> RehomingSteps:
         """Clients made at cold start (never on import); EC2 and SNS only when first used."""
         dynamodb = client("dynamodb")
-        access = ClusterAccess.from_environment(now=clock)
-
-        def connect(registration: ClusterRegistration) -> KubeWriter:
-            credentials = access.credentials(registration)
-            return KubeWriter(registration, credentials, timeout=settings.kube_timeout_seconds)
+        connect = writers(ClusterAccess.from_environment(now=clock), timeout=settings.kube_timeout_seconds)
 
         table = settings.table_name
         return cls(

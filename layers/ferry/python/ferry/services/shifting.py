@@ -29,7 +29,7 @@ from typing import Any
 from ferry.adapters.aws import LazyClient, client
 from ferry.adapters.journal import Journal
 from ferry.adapters.kube import ClusterAccess
-from ferry.adapters.kube_writes import KubeWriter
+from ferry.adapters.kube_writes import KubeWriter, writers
 from ferry.adapters.registry import Registry
 from ferry.adapters.reporting import AuditLog, Notifier
 from ferry.adapters.states import StateTable
@@ -112,11 +112,7 @@ class ShiftSteps:
     def from_settings(cls, settings: ShiftSettings, *, clock: Clock) -> ShiftSteps:
         """Clients made at cold start (never on import); cluster credentials and SNS only when first used."""
         dynamodb = client("dynamodb")
-        access = ClusterAccess.from_environment(now=clock)
-
-        def connect(registration: ClusterRegistration) -> KubeWriter:
-            credentials = access.credentials(registration)
-            return KubeWriter(registration, credentials, timeout=settings.kube_timeout_seconds)
+        connect = writers(ClusterAccess.from_environment(now=clock), timeout=settings.kube_timeout_seconds)
 
         table = settings.table_name
         return cls(

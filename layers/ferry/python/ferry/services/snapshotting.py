@@ -20,7 +20,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ferry.adapters.aws import client
 from ferry.adapters.kube import ClusterAccess
-from ferry.adapters.kube_writes import KubeWriter
+from ferry.adapters.kube_writes import KubeWriter, writers
 from ferry.adapters.registry import Registry
 from ferry.adapters.volumes import Volumes
 from ferry.domain.clusters import ClusterRegistration
@@ -86,11 +86,7 @@ class SnapshotSchedule:
 
     @classmethod
     def from_settings(cls, settings: RehomeSettings, *, clock: Clock) -> SnapshotSchedule:
-        access = ClusterAccess.from_environment(now=clock)
-
-        def connect(registration: ClusterRegistration) -> KubeWriter:
-            credentials = access.credentials(registration)
-            return KubeWriter(registration, credentials, timeout=settings.kube_timeout_seconds)
+        connect = writers(ClusterAccess.from_environment(now=clock), timeout=settings.kube_timeout_seconds)
 
         return cls(
             settings,
