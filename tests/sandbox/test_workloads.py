@@ -107,7 +107,9 @@ class TestStatefulSet:
         assert names(core.list_namespaced_pod(namespace).items) == ["shrink-0"]
         assert len(core.list_namespaced_persistent_volume_claim(namespace).items) == 3
         events = core.list_namespaced_event(namespace, field_selector="reason=SuccessfulDelete").items
-        assert [e.message for e in sorted(events, key=lambda e: e.metadata.resource_version)] == [
+        # In the order written: a resourceVersion is a number (etcd's revision), so compared as one; as strings
+        # "999" would sort after "1000".
+        assert [e.message for e in sorted(events, key=lambda e: int(e.metadata.resource_version))] == [
             "Delete Pod shrink-2 in StatefulSet shrink successful",
             "Delete Pod shrink-1 in StatefulSet shrink successful",
         ]
